@@ -1,0 +1,155 @@
+// The Raft core's inputs and outputs. The core imports nothing from Node: no fs, net or timers.
+// Everything it needs from the world (time, randomness) is passed in; everything it wants done
+// (persist, send, apply, report) comes back in a Ready batch.
+
+export type PeerId = string;
+
+/**
+ * A log entry. `data` is opaque to the core: the state machine's JSON-encoded command, or
+ * null for the no-op a new leader appends at the start of its term (dissertation §6.4).
+ */
+export interface Entry {
+  index: number;
+  term: number;
+  data: string | null;
+}
+
+/** State that must be on stable storage before the peer answers an RPC (Figure 2, "Persistent state"). */
+export interface HardState {
+  term: number;
+  vote: PeerId | null;
+  /** Persisting commit is optional (it can be recomputed) but lets a restarted peer apply sooner. */
+  commit: number;
+}
+
+export type Role = 'follower' | 'precandidate' | 'candidate' | 'leader';
+
+// ---- Messages between peers (Figure 2 RPCs, plus PreVote and TimeoutNow) ----
+
+export interface RequestVote {
+  type: 'request_vote';
+  from: PeerId;
+  to: PeerId;
+  term: number; // for a pre-vote: the term the candidate would campaign in
+  lastLogIndex: number;
+  lastLogTerm: number;
+  preVote: boolean;
+}
+
+export interface RequestVoteReply {
+  type: 'request_vote_reply';
+  from: PeerId;
+  to: PeerId;
+  term: number;
+  granted: boolean;
+  preVote: boolean;
+}
+
+export interface AppendEntries {
+  type: 'append_entries';
+  from: PeerId;
+  to: PeerId;
+  term: number;
+  prevLogIndex: number;
+  prevLogTerm: number;
+  entries: Entry[];
+  leaderCommit: number;
+  /** ReadIndex round: echoed in the reply so the leader can confirm it still leads (§6.4). */
+  readSeq?: number;
+}
+
+export interface AppendEntriesReply {
+  type: 'append_entries_reply';
+  from: PeerId;
+  to: PeerId;
+  term: number;
+  success: boolean;
+  /** On success: the index of the last entry known to match the leader's log. */
+  matchIndex: number;
+  /** On failure: fast backtracking hints (§5.3, "optimization"). */
+  conflictIndex?: number;
+  conflictTerm?: number;
+  readSeq?: number;
+}
+
+/** Sent by a leader to make a follower campaign at once (dissertation §3.10, leadership transfer). */
+export interface TimeoutNow {
+  type: 'timeout_now';
+  from: PeerId;
+  to: PeerId;
+  term: number;
+}
+
+export type Message = RequestVote | RequestVoteReply | AppendEntries | AppendEntriesReply | TimeoutNow;
+export type MessageType = Message['type'];
+
+// ---- Outputs ----
+
+/** A linearizable read that may now be served: apply up to `index`, then read. */
+export interface ReadState {
+  ctx: string;
+  index: number;
+}
+
+/** A read that cannot be served by this peer (it is not the leader, or lost leadership). */
+export interface ReadFailure {
+  ctx: string;
+  leader: PeerId | null;
+}
+
+/** What the core did, for logs and the village. */
+export type CoreEvent =
+  | { kind: 'role'; role: Role; term: number; leader: PeerId | null }
+  | { kind: 'term'; term: number }
+  | { kind: 'vote'; term: number; vote: PeerId }
+  | { kind: 'vote_granted'; from: PeerId; term: number; preVote: boolean; votes: number; needed: number }
+  | { kind: 'append'; from: number; to: number; term: number }
+  | { kind: 'truncate'; from: number }
+  | { kind: 'commit'; index: number }
+  | { kind: 'election_deadline'; at: number }
+  | { kind: 'leader_change'; leader: PeerId | null; term: number }
+  | { kind: 'step_down'; reason: string; term: number };
+
+/**
+ * One batch of work for the shell, in the order it must be done:
+ * 1. persist `hardState` (if set) and `entries` (if any) with one fsync,
+ *    where an entry whose index is at or below the stored last index replaces that entry
+ *    and everything after it;
+ * 2. send `messages`;
+ * 3. apply `committed` in order, and serve `readStates` once applied through their index.
+ */
+export interface Ready {
+  hardState: HardState | null;
+  entries: Entry[];
+  messages: Message[];
+  committed: Entry[];
+  readStates: ReadState[];
+  readFailures: ReadFailure[];
+  events: CoreEvent[];
+}
+
+export interface RaftOptions {
+  id: PeerId;
+  /** Every member, this peer included. */
+  peers: PeerId[];
+  heartbeatMs: number;
+  electionMinMs: number;
+  electionMaxMs: number;
+  /** Uniform in [0, 1). Injected so that a seeded simulator can replay a run exactly. */
+  random: () => number;
+  maxEntriesPerAppend: number;
+  maxBytesPerAppend: number;
+  maxInflightAppends: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+}
+
+/** What a peer had on stable storage when it started. */
+export interface PersistedState {
+  hardState: HardState;
+  entries: Entry[];
+}
+
+export type ProposeResult =
+  | { ok: true; index: number; term: number }
+  | { ok: false; leader: PeerId | null };

@@ -1,0 +1,209 @@
+// Loads raft_peer.ini into a typed, validated configuration.
+//
+// Every mistake is reported as a ConfigError naming the file, the section and key, and what
+// was expected, so that a person can fix the file without reading this code.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse } from 'ini';
+
+export interface PeerAddress {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface Timing {
+  heartbeatMs: number;
+  electionMinMs: number;
+  electionMaxMs: number;
+  /** Delay added to every peer-to-peer message on delivery (slow motion). */
+  latencyMs: number;
+}
+
+export interface Limits {
+  maxFrameBytes: number;
+  maxEntriesPerAppend: number;
+  maxBytesPerAppend: number;
+  maxInflightAppends: number;
+}
+
+export interface RelayConfig {
+  host: string;
+  port: number;
+  attackIntervalS: number;
+  reviveAfterS: number;
+}
+
+export interface Config {
+  /** Absolute path of the file this was loaded from. */
+  file: string;
+  secret: string;
+  /** Every peer listed, in file order. */
+  peers: PeerAddress[];
+  profiles: Record<string, Timing>;
+  defaultProfile: string;
+  relay: RelayConfig;
+  logDir: string;
+  dataDir: string;
+  limits: Limits;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The default config path: --config FILE, else $RAFT_CONFIG, else ./raft_peer.ini. */
+export function configPath(argv: readonly string[] = process.argv, env = process.env): string {
+  const i = argv.indexOf('--config');
+  if (i >= 0 && argv[i + 1]) return resolve(argv[i + 1]!);
+  const eq = argv.find((a) => a.startsWith('--config='));
+  if (eq) return resolve(eq.slice('--config='.length));
+  if (env.RAFT_CONFIG) return resolve(env.RAFT_CONFIG);
+  return resolve('raft_peer.ini');
+}
+
+export function loadConfig(path: string = configPath()): Config {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read the config file (${(e as Error).message}); pass --config FILE or set RAFT_CONFIG`);
+  }
+  return parseConfig(text, file);
+}
+
+type Section = Record<string, unknown>;
+
+export function parseConfig(text: string, file = 'raft_peer.ini'): Config {
+  const raw = parse(text) as Record<string, unknown>;
+  const fail = (where: string, what: string): never => {
+    throw new ConfigError(`${file}: ${where}: ${what}`);
+  };
+  const section = (name: string, obj: Record<string, unknown> = raw, label = name): Section => {
+    const s = obj[name];
+    if (s === undefined) fail(`[${label}]`, 'missing section');
+    if (typeof s !== 'object' || s === null) fail(`[${label}]`, 'expected a section, found a plain key');
+    return s as Section;
+  };
+  const str = (s: Section, sec: string, key: string, def?: string): string => {
+    const v = s[key];
+    if (v === undefined) {
+      if (def !== undefined) return def;
+      return fail(`[${sec}] ${key}`, 'missing key');
+    }
+    if (typeof v !== 'string' || v.trim() === '') return fail(`[${sec}] ${key}`, `expected a non-empty value, got ${JSON.stringify(v)}`);
+    return v.trim();
+  };
+  const int = (s: Section, sec: string, key: string, min: number, def?: number): number => {
+    const v = s[key];
+    if (v === undefined) {
+      if (def !== undefined) return def;
+      return fail(`[${sec}] ${key}`, 'missing key');
+    }
+    const t = typeof v === 'string' ? v.trim() : '';
+    if (!/^\d+$/.test(t)) return fail(`[${sec}] ${key}`, `expected a whole number, got ${JSON.stringify(v)}`);
+    const n = Number(t);
+    if (n < min) return fail(`[${sec}] ${key}`, `expected a number >= ${min}, got ${n}`);
+    return n;
+  };
+
+  const cluster = section('cluster');
+  const secret = str(cluster, 'cluster', 'secret');
+  const base = dirname(file);
+  const dir = (key: string) => {
+    const p = str(cluster, 'cluster', key, 'logs');
+    return isAbsolute(p) ? p : resolve(base, p);
+  };
+
+  const peersSec = section('peers');
+  const peers: PeerAddress[] = [];
+  const seenAddr = new Map<string, string>();
+  for (const [name, value] of Object.entries(peersSec)) {
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(name)) fail(`[peers] ${name}`, 'expected a peer name of letters, digits, _ or - (starting with a letter)');
+    if (typeof value !== 'string') fail(`[peers] ${name}`, 'expected host:port');
+    const m = /^\s*([^\s:]+|\[[^\]]+\]):(\d+)\s*$/.exec(value as string);
+    if (!m) fail(`[peers] ${name}`, `expected host:port, got ${JSON.stringify(value)}`);
+    const port = Number(m![2]);
+    if (port < 1 || port > 65535) fail(`[peers] ${name}`, `expected a port from 1 to 65535, got ${port}`);
+    const host = m![1]!.replace(/^\[|\]$/g, '');
+    const addr = `${host}:${port}`;
+    const other = seenAddr.get(String(port));
+    if (other) fail(`[peers] ${name}`, `port ${port} is already used by ${other}; every peer needs its own port`);
+    seenAddr.set(String(port), name);
+    peers.push({ name, host, port });
+    void addr;
+  }
+  if (peers.length === 0) fail('[peers]', 'expected at least one peer (name = host:port)');
+
+  const profilesRaw = raw.profile;
+  if (profilesRaw === undefined) fail('[profile.fast]', 'missing section (timing profiles are [profile.NAME])');
+  const profiles: Record<string, Timing> = {};
+  for (const [pname, body] of Object.entries(profilesRaw as Record<string, unknown>)) {
+    const label = `profile.${pname}`;
+    const s = section(pname, profilesRaw as Record<string, unknown>, label);
+    const heartbeatMs = int(s, label, 'heartbeat_ms', 1);
+    const electionMinMs = int(s, label, 'election_min_ms', 1);
+    const electionMaxMs = int(s, label, 'election_max_ms', 1);
+    const latencyMs = int(s, label, 'latency_ms', 0, 0);
+    if (electionMinMs >= electionMaxMs) fail(`[${label}] election_min_ms`, `expected election_min_ms < election_max_ms, got ${electionMinMs} >= ${electionMaxMs}`);
+    if (heartbeatMs >= electionMinMs) fail(`[${label}] heartbeat_ms`, `expected heartbeat_ms < election_min_ms, got ${heartbeatMs} >= ${electionMinMs}`);
+    profiles[pname] = { heartbeatMs, electionMinMs, electionMaxMs, latencyMs };
+    void body;
+  }
+  const defaultProfile = str(cluster, 'cluster', 'profile', 'fast');
+  if (!profiles[defaultProfile]) fail('[cluster] profile', `expected one of ${Object.keys(profiles).join(', ')}, got ${JSON.stringify(defaultProfile)}`);
+
+  const relaySec = section('relay');
+  const relay: RelayConfig = {
+    host: str(relaySec, 'relay', 'host', '127.0.0.1'),
+    port: int(relaySec, 'relay', 'port', 1),
+    attackIntervalS: int(relaySec, 'relay', 'attack_interval_s', 1, 20),
+    reviveAfterS: int(relaySec, 'relay', 'revive_after_s', 0, 15),
+  };
+  if (relay.port > 65535) fail('[relay] port', `expected a port from 1 to 65535, got ${relay.port}`);
+  const clash = peers.find((p) => p.port === relay.port);
+  if (clash) fail('[relay] port', `port ${relay.port} is already used by ${clash.name}`);
+
+  const limSec = (raw.limits ?? {}) as Section;
+  const limits: Limits = {
+    maxFrameBytes: int(limSec, 'limits', 'max_frame_bytes', 1024, 1 << 20),
+    maxEntriesPerAppend: int(limSec, 'limits', 'max_entries_per_append', 1, 256),
+    maxBytesPerAppend: int(limSec, 'limits', 'max_bytes_per_append', 1024, 256 * 1024),
+    maxInflightAppends: int(limSec, 'limits', 'max_inflight_appends', 1, 4),
+  };
+
+  return { file, secret, peers, profiles, defaultProfile, relay, logDir: dir('log_dir'), dataDir: dir('data_dir'), limits };
+}
+
+/** The first `count` peers of the file: the cluster that `npm run peer -- NAME COUNT` joins. */
+export function clusterOf(config: Config, count: number): PeerAddress[] {
+  if (!Number.isInteger(count) || count < 1) {
+    throw new ConfigError(`peer count must be a whole number from 1 to ${config.peers.length}, got ${JSON.stringify(count)}`);
+  }
+  if (count > config.peers.length) {
+    throw new ConfigError(`${config.file} lists ${config.peers.length} peers (${peerNames(config.peers)}), so a cluster of ${count} is not possible`);
+  }
+  return config.peers.slice(0, count);
+}
+
+/** Looks a peer up among the first `count`, with an error naming the valid choices. */
+export function findPeer(config: Config, name: string, count: number): PeerAddress {
+  const cluster = clusterOf(config, count);
+  const p = cluster.find((x) => x.name === name);
+  if (!p) {
+    throw new ConfigError(`${name} is not one of the ${count} peers of ${config.file}; names there: ${peerNames(cluster)}`);
+  }
+  return p;
+}
+
+export function timingOf(config: Config, profile = config.defaultProfile): Timing {
+  const t = config.profiles[profile];
+  if (!t) throw new ConfigError(`${config.file}: no [profile.${profile}]; profiles there: ${Object.keys(config.profiles).join(', ')}`);
+  return t;
+}
+
+function peerNames(peers: PeerAddress[]): string {
+  if (peers.length > 3 && peers.every((p, i) => p.name === `peer${i + 1}`)) return `peer1..peer${peers.length}`;
+  return peers.map((p) => p.name).join(', ');
+}
