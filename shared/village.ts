@@ -1,0 +1,71 @@
+// The relay <-> browser protocol on ws://RELAY/village. One JSON object per text frame.
+// A browser first gets a `snapshot` (the whole picture), then `batch` frames of deltas.
+import type { LogTile, PeerEvent, PeerRole } from './events.ts';
+import type { Timing } from './config.ts';
+
+/** The relay's latest picture of one peer. */
+export interface PeerView {
+  name: string;
+  /** Process state as the launcher (or the peer's own connection) tells it. */
+  process: 'up' | 'down' | 'unknown';
+  pid: number | null;
+  /** Whether the peer's -v event stream is connected to the relay. */
+  reporting: boolean;
+  role: PeerRole;
+  term: number;
+  vote: string | null;
+  leader: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  lastTerm: number;
+  electionDeadline: number | null;
+  /** The peer's log, as the village draws it (the relay keeps the last few hundred tiles). */
+  log: LogTile[];
+  blocked: string[];
+  dropRate: number;
+  latencyMs: number;
+  reporterDropped: number;
+}
+
+export interface VillagePicture {
+  peers: PeerView[];
+  /** The key-value store as the most advanced peer has applied it. */
+  kv: Record<string, unknown>;
+  attacks: boolean;
+  /** When the monster next strikes (wall ms), null when attacks are off. */
+  nextAttackAt: number | null;
+  reviveAfterS: number;
+  timing: Timing | null;
+  profile: string | null;
+  counters: { elections: number; messages: number; droppedEvents: number };
+  /** Whether the cluster launcher is connected (kill and revive need it). */
+  launcher: boolean;
+}
+
+export type Delta =
+  | { type: 'event'; event: PeerEvent }
+  | { type: 'peer'; peer: PeerView }
+  | { type: 'kv'; key: string; value: unknown }
+  | { type: 'attacks'; on: boolean; nextAttackAt: number | null }
+  | { type: 'monster'; action: 'hunt' | 'strike'; victim: string }
+  | { type: 'counters'; counters: VillagePicture['counters'] }
+  | { type: 'launcher'; connected: boolean }
+  | { type: 'console'; line: string; level: 'info' | 'result' | 'error' | 'event' };
+
+export type RelayToBrowser =
+  | { type: 'snapshot'; now: number; picture: VillagePicture }
+  | { type: 'batch'; now: number; deltas: Delta[] }
+  /** The reply to a BrowserToRelay that carried an id. */
+  | { type: 'reply'; id: string; ok: boolean; text: string; value?: unknown };
+
+export type BrowserToRelay = { id?: string } & (
+  | { type: 'kill'; peer: string }
+  | { type: 'revive'; peer: string }
+  | { type: 'isolate'; peer: string }
+  | { type: 'heal' }
+  | { type: 'campaign'; peer: string }
+  | { type: 'attacks'; on: boolean }
+  /** A line typed in the web console, as typed: `x add 100`, `kill peer2`, `status`. */
+  | { type: 'console'; line: string }
+);
