@@ -46,9 +46,11 @@ export interface VillagePicture {
 export type Delta =
   | { type: 'event'; event: PeerEvent }
   | { type: 'peer'; peer: PeerView }
-  | { type: 'kv'; key: string; value: unknown }
+  /** The board's new value for key; `deleted` when the key was removed (value is then null). */
+  | { type: 'kv'; key: string; value: unknown; deleted?: boolean }
   | { type: 'attacks'; on: boolean; nextAttackAt: number | null }
-  | { type: 'monster'; action: 'hunt' | 'strike'; victim: string }
+  /** `hunt`: the monster walks to the victim; `at` is when the strike is due (relay wall ms). */
+  | { type: 'monster'; action: 'hunt' | 'strike'; victim: string; at?: number }
   | { type: 'counters'; counters: VillagePicture['counters'] }
   | { type: 'launcher'; connected: boolean }
   | { type: 'console'; line: string; level: 'info' | 'result' | 'error' | 'event' };
@@ -69,3 +71,8 @@ export type BrowserToRelay = { id?: string } & (
   /** A line typed in the web console, as typed: `x add 100`, `kill peer2`, `status`. */
   | { type: 'console'; line: string }
 );
+
+/** The relay injects `<meta name="village-token" content="...">` into the page it serves. */
+export const VILLAGE_TOKEN_META = 'village-token';
+/** Browsers connect to `/village?token=...`; without the token the connection is read-only. */
+export const VILLAGE_TOKEN_PARAM = 'token';
