@@ -1,0 +1,319 @@
+// `npm run cluster -- N [-v] [--profile P] [--config FILE]`: starts peer1..peerN of raft_peer.ini
+// as child processes (the original launch_raft_peer.sh), prefixes their output with their names,
+// and stops them all on Ctrl-C / SIGTERM. It is also the supervisor the village needs:
+//   kill NAME     SIGKILL the peer (a real failure, no goodbye)
+//   revive NAME   start it again from its durable state
+//   status        process state of every peer, and role/term/commit from their /admin
+// Those commands come from stdin, and with -v also from the relay (ws://[relay]/launcher,
+// LauncherCommand), which it tells about every process going up or down (LauncherReport).
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { WebSocket } from 'ws';
+import { ConfigError, clusterOf, configPath, loadConfig, timingOf, type Config, type PeerAddress } from '../shared/config.ts';
+import type { LauncherCommand, LauncherReport } from '../shared/events.ts';
+import { adminRequest } from './admin-client.ts';
+import { spawnPeer } from './spawn.ts';
+
+const USAGE = `usage: npm run cluster -- N [-v] [--profile fast|slow] [--config FILE]
+  N          how many peers to start: peer1..peerN of raft_peer.ini
+  -v         report to the relay (the village); accept kill/revive from it
+  --profile  timing profile (default: [cluster] profile of the ini)
+  --config   the ini file (default: ./raft_peer.ini or $RAFT_CONFIG)
+while it runs, type: kill NAME | revive NAME | status | help | quit`;
+
+interface Args {
+  count: number;
+  verbose: boolean;
+  profile: string | undefined;
+  config: string;
+}
+
+function parseArgs(argv: string[]): Args | string {
+  let verbose = false;
+  let profile: string | undefined;
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-v' || a === '--verbose') verbose = true;
+    else if (a === '--profile') {
+      profile = argv[++i];
+      if (!profile) return '--profile needs a name (fast or slow)';
+    } else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
+    else if (a === '--config') i++;
+    else if (a.startsWith('--config=')) continue;
+    else if (a === '-h' || a === '--help') return '';
+    else if (a.startsWith('-')) return `unknown option ${a}`;
+    else positional.push(a);
+  }
+  if (positional.length !== 1) return positional.length === 0 ? 'how many peers? e.g. npm run cluster -- 3' : `unexpected arguments: ${positional.slice(1).join(' ')}`;
+  const count = Number(positional[0]);
+  if (!Number.isInteger(count) || count < 1) return `N must be a whole number >= 1, got ${JSON.stringify(positional[0])}`;
+  return { count, verbose, profile, config: configPath(argv) };
+}
+
+const COLORS = [36, 33, 35, 32, 34, 91, 96, 93, 95];
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+
+interface Child {
+  peer: PeerAddress;
+  color: number;
+  proc: ChildProcess | null;
+  pid: number | null;
+  alive: boolean;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+class Launcher {
+  private readonly children = new Map<string, Child>();
+  private relay: WebSocket | null = null;
+  private relayOpen = false;
+  private relayBackoff = 500;
+  private relayTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private readonly profile: string;
+  private readonly width: number;
+
+  constructor(
+    private readonly config: Config,
+    private readonly cluster: PeerAddress[],
+    private readonly args: Args,
+  ) {
+    this.profile = args.profile ?? config.defaultProfile;
+    this.width = Math.max(...cluster.map((p) => p.name.length));
+    cluster.forEach((peer, i) => {
+      this.children.set(peer.name, { peer, color: COLORS[i % COLORS.length]!, proc: null, pid: null, alive: false, exitCode: null, signal: null });
+    });
+  }
+
+  start(): void {
+    const t = timingOf(this.config, this.profile);
+    this.say(
+      `starting ${this.cluster.length} peers (${this.cluster.map((p) => `${p.name} ${p.host}:${p.port}`).join(', ')}), ` +
+        `profile ${this.profile} (heartbeat ${t.heartbeatMs} ms, election ${t.electionMinMs}-${t.electionMaxMs} ms, latency ${t.latencyMs} ms)`,
+    );
+    this.say(`logs in ${this.config.logDir}, durable state in ${this.config.dataDir}; type "help" for commands, Ctrl-C stops all`);
+    for (const c of this.children.values()) this.spawn(c);
+    if (this.args.verbose) this.connectRelay();
+    this.readCommands();
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void this.stop(sig));
+  }
+
+  private spawn(c: Child): void {
+    if (c.alive || this.stopping) return;
+    const proc = spawnPeer({
+      name: c.peer.name,
+      count: this.cluster.length,
+      config: this.config.file,
+      profile: this.args.profile,
+      verbose: this.args.verbose,
+      env: useColor ? { FORCE_COLOR: '1' } : {},
+    });
+    c.proc = proc;
+    c.pid = proc.pid ?? null;
+    c.alive = proc.pid !== undefined;
+    c.exitCode = null;
+    c.signal = null;
+    const prefix = useColor ? `\x1b[${c.color}m${c.peer.name.padEnd(this.width)} |\x1b[0m ` : `${c.peer.name.padEnd(this.width)} | `;
+    for (const stream of [proc.stdout, proc.stderr]) {
+      if (!stream) continue;
+      const rl = createInterface({ input: stream });
+      rl.on('line', (line) => process.stdout.write(prefix + line + '\n'));
+    }
+    proc.stdin?.on('error', () => {});
+    proc.on('error', (e) => {
+      this.say(`${c.peer.name}: cannot start: ${e.message}`);
+    });
+    proc.on('exit', (code, signal) => {
+      if (c.proc !== proc) return;
+      c.alive = false;
+      c.exitCode = code;
+      c.signal = signal;
+      c.proc = null;
+      if (!this.stopping) this.say(`${c.peer.name} (pid ${c.pid}) exited ${signal ? `by ${signal}` : `with code ${code}`}; "revive ${c.peer.name}" starts it again`);
+      this.report(c);
+    });
+    if (c.alive) {
+      this.say(`${c.peer.name} started (pid ${c.pid})`);
+      this.report(c);
+    }
+  }
+
+  kill(name: string): string {
+    const c = this.children.get(name);
+    if (!c) return `no peer ${name}; peers: ${[...this.children.keys()].join(', ')}`;
+    if (!c.alive || !c.proc) return `${name} is already down`;
+    c.proc.kill('SIGKILL');
+    return `killed ${name} (pid ${c.pid}) with SIGKILL`;
+  }
+
+  revive(name: string): string {
+    const c = this.children.get(name);
+    if (!c) return `no peer ${name}; peers: ${[...this.children.keys()].join(', ')}`;
+    if (c.alive) return `${name} is already running (pid ${c.pid})`;
+    this.spawn(c);
+    return `reviving ${name} from its durable state`;
+  }
+
+  async status(): Promise<string> {
+    const lines = await Promise.all(
+      [...this.children.values()].map(async (c) => {
+        const head = `${c.peer.name.padEnd(this.width)} ${c.alive ? `up   pid ${c.pid}` : `down${c.signal ? ` (${c.signal})` : c.exitCode !== null ? ` (code ${c.exitCode})` : ''}`}`;
+        if (!c.alive) return head;
+        try {
+          const r = await adminRequest(c.peer, this.config.secret, { type: 'status' }, 1000);
+          if (r.type !== 'status') return `${head}  (no status)`;
+          return `${head}  ${r.role} term ${r.term} leader ${r.leader ?? '?'} commit ${r.commitIndex} applied ${r.appliedIndex} last ${r.lastIndex}`;
+        } catch (e) {
+          return `${head}  (${(e as Error).message})`;
+        }
+      }),
+    );
+    return lines.join('\n');
+  }
+
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.say(`stopping all peers (${reason})`);
+    if (this.relayTimer) clearTimeout(this.relayTimer);
+    const alive = [...this.children.values()].filter((c) => c.alive && c.proc);
+    const exited = alive.map((c) => new Promise<void>((res) => c.proc!.once('exit', () => res())));
+    for (const c of alive) c.proc!.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      for (const c of alive) if (c.alive) c.proc?.kill('SIGKILL');
+    }, 3000);
+    await Promise.all(exited);
+    clearTimeout(timer);
+    this.relay?.close();
+    this.say('all peers stopped');
+    process.exit(0);
+  }
+
+  // ---- stdin ----
+
+  private readCommands(): void {
+    if (process.stdin.destroyed) return;
+    const rl = createInterface({ input: process.stdin, terminal: false });
+    rl.on('line', (line) => void this.command(line.trim()));
+    // stdin closing (e.g. </dev/null) is not a reason to stop: Ctrl-C and signals are.
+  }
+
+  private async command(line: string): Promise<void> {
+    if (!line) return;
+    const [cmd, arg] = line.split(/\s+/);
+    switch (cmd) {
+      case 'kill':
+        this.say(arg ? this.kill(arg) : 'kill which peer? e.g. kill peer2');
+        break;
+      case 'revive':
+        this.say(arg ? this.revive(arg) : 'revive which peer? e.g. revive peer2');
+        break;
+      case 'status':
+        this.say(`\n${await this.status()}`);
+        break;
+      case 'quit':
+      case 'exit':
+        await this.stop('quit');
+        break;
+      case 'help':
+      case '?':
+        this.say('commands: kill NAME (SIGKILL), revive NAME (restart from durable state), status, quit');
+        break;
+      default:
+        this.say(`unknown command ${JSON.stringify(cmd)}; commands: kill NAME, revive NAME, status, quit`);
+    }
+  }
+
+  // ---- relay ----
+
+  private connectRelay(): void {
+    if (this.stopping) return;
+    this.relayTimer = null;
+    const { host, port } = this.config.relay;
+    const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}/launcher`;
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024, handshakeTimeout: 3000 });
+    this.relay = ws;
+    ws.on('open', () => {
+      this.relayOpen = true;
+      this.relayBackoff = 500;
+      this.say(`connected to the relay at ${url}`);
+      this.send({ type: 'launcher_hello', peers: this.cluster.map((p) => p.name), profile: this.profile });
+      for (const c of this.children.values()) this.report(c);
+    });
+    ws.on('message', (data) => this.relayCommand(String(data)));
+    ws.on('error', () => {});
+    ws.on('close', () => {
+      if (this.relay !== ws) return;
+      if (this.relayOpen) this.say('lost the relay; retrying');
+      this.relayOpen = false;
+      this.relay = null;
+      if (this.stopping) return;
+      const delay = this.relayBackoff * (0.5 + Math.random());
+      this.relayBackoff = Math.min(5000, this.relayBackoff * 2);
+      this.relayTimer = setTimeout(() => this.connectRelay(), delay);
+    });
+  }
+
+  private relayCommand(text: string): void {
+    const cmd = parseLauncherCommand(text, [...this.children.keys()]);
+    if (typeof cmd === 'string') {
+      this.say(`ignored a command from the relay: ${cmd}`);
+      return;
+    }
+    this.say(`relay: ${cmd.type} ${cmd.peer}: ${cmd.type === 'kill' ? this.kill(cmd.peer) : this.revive(cmd.peer)}`);
+  }
+
+  private report(c: Child): void {
+    this.send({ type: 'process', peer: c.peer.name, pid: c.pid, alive: c.alive, exitCode: c.exitCode, signal: c.signal });
+  }
+
+  private send(r: LauncherReport): void {
+    if (this.relay && this.relayOpen && this.relay.readyState === WebSocket.OPEN) this.relay.send(JSON.stringify(r));
+  }
+
+  private say(text: string): void {
+    process.stdout.write(`${useColor ? '\x1b[1mcluster\x1b[0m' : 'cluster'}${' '.repeat(Math.max(0, this.width - 7))} | ${text}\n`);
+  }
+}
+
+/** Validates a LauncherCommand frame; a string is the reason it was refused. */
+export function parseLauncherCommand(text: string, peers: string[]): LauncherCommand | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof v !== 'object' || v === null) return 'not a JSON object';
+  const o = v as Record<string, unknown>;
+  if (o.type !== 'kill' && o.type !== 'revive') return `unknown type ${JSON.stringify(o.type)} (expected kill or revive)`;
+  if (typeof o.peer !== 'string' || !peers.includes(o.peer)) return `${JSON.stringify(o.peer)} is not one of ${peers.join(', ')}`;
+  return { type: o.type, peer: o.peer };
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  if (typeof args === 'string') {
+    if (args) process.stderr.write(`${args}\n`);
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(args ? 2 : 0);
+  }
+  let config: Config;
+  let cluster: PeerAddress[];
+  try {
+    config = loadConfig(args.config);
+    cluster = clusterOf(config, args.count);
+    timingOf(config, args.profile ?? config.defaultProfile);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  new Launcher(config, cluster, args).start();
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -1,0 +1,154 @@
+// -v: streams what this peer does to the relay (ws://[relay]host:port/peer) as PeerEvents.
+//
+// Reporting must never slow consensus. Events go into a bounded queue that a separate turn of
+// the event loop drains; when the queue is full, or the socket is backed up, events are dropped
+// and counted (reported later as `reporter_dropped`). While the relay is down nothing is queued
+// at all; the reporter redials with backoff, and on every (re)connection sends `hello`, a fresh
+// `state` and the tail of its log, so that the village catches up without a reload.
+// When -v is off there is no Reporter and the shell builds no event objects at all.
+import { WebSocket } from 'ws';
+import type { PeerEvent } from '../shared/events.ts';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A PeerEvent without `peer` and `t`, which the reporter fills in. */
+export type PeerEventBody = DistributiveOmit<PeerEvent, 'peer' | 't'>;
+
+export interface ReporterOptions {
+  url: string;
+  peer: string;
+  /** The `hello` to send first on every connection. */
+  hello(): PeerEventBody;
+  /** What a newly connected relay needs to catch up: state and log tiles. */
+  catchUp(): PeerEventBody[];
+  maxQueue?: number;
+  /** Stop writing while the socket has more than this many bytes buffered. */
+  maxBuffered?: number;
+  log?(text: string): void;
+}
+
+const BACKOFF_MIN_MS = 200;
+const BACKOFF_MAX_MS = 5000;
+const BATCH_PER_TURN = 1000;
+
+export class Reporter {
+  private ws: WebSocket | null = null;
+  private open = false;
+  private queue: PeerEvent[] = [];
+  private head = 0;
+  private scheduled = false;
+  private retry: NodeJS.Timeout | null = null;
+  private backoffMs = BACKOFF_MIN_MS;
+  private closed = false;
+  /** Events dropped since the peer started (the count reported in reporter_dropped). */
+  dropped = 0;
+  private reportedDropped = 0;
+  private everConnected = false;
+  private readonly maxQueue: number;
+  private readonly maxBuffered: number;
+
+  constructor(private readonly opts: ReporterOptions) {
+    this.maxQueue = opts.maxQueue ?? 10_000;
+    this.maxBuffered = opts.maxBuffered ?? 1 << 20;
+    this.connect();
+  }
+
+  get connected(): boolean {
+    return this.open;
+  }
+
+  /** Queues an event; never blocks, never throws. */
+  emit(body: PeerEventBody): void {
+    if (!this.open) return;
+    if (this.queue.length - this.head >= this.maxQueue) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push({ ...body, peer: this.opts.peer, t: Date.now() } as PeerEvent);
+    this.schedule();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.drain();
+    const ws = this.ws;
+    this.ws = null;
+    this.open = false;
+    if (ws) {
+      if (ws.readyState === WebSocket.OPEN) ws.close(1001, 'peer stopping');
+      else ws.terminate();
+    }
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    this.retry = null;
+    const ws = new WebSocket(this.opts.url, { perMessageDeflate: false, handshakeTimeout: 3000 });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.open = true;
+      this.backoffMs = BACKOFF_MIN_MS;
+      this.queue = [];
+      this.head = 0;
+      this.opts.log?.(`${this.everConnected ? 'reconnected' : 'connected'} to the relay at ${this.opts.url}`);
+      this.everConnected = true;
+      this.emit(this.opts.hello());
+      for (const e of this.opts.catchUp()) this.emit(e);
+    });
+    ws.on('message', () => {}); // the relay sends nothing on /peer
+    ws.on('error', () => {});
+    ws.on('close', () => {
+      if (this.ws !== ws) return;
+      if (this.open) this.opts.log?.(`lost the relay at ${this.opts.url}; retrying`);
+      this.open = false;
+      this.ws = null;
+      this.queue = [];
+      this.head = 0;
+      if (this.closed) return;
+      const delay = this.backoffMs * (0.5 + Math.random());
+      this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+      this.retry = setTimeout(() => this.connect(), delay);
+      this.retry.unref();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    const ws = this.ws;
+    if (!ws || !this.open || ws.readyState !== WebSocket.OPEN) return;
+    if (this.dropped > this.reportedDropped) {
+      this.reportedDropped = this.dropped;
+      ws.send(JSON.stringify({ type: 'reporter_dropped', count: this.dropped, peer: this.opts.peer, t: Date.now() }));
+    }
+    let n = 0;
+    while (this.head < this.queue.length && n < BATCH_PER_TURN) {
+      if (ws.bufferedAmount > this.maxBuffered) break;
+      ws.send(JSON.stringify(this.queue[this.head]));
+      this.queue[this.head++] = undefined as unknown as PeerEvent;
+      n++;
+    }
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4096) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    if (this.head < this.queue.length) {
+      // Backed up: try again shortly; meanwhile emit() drops and counts once the queue is full.
+      if (ws.bufferedAmount > this.maxBuffered) {
+        setTimeout(() => this.schedule(), 20).unref();
+      } else {
+        this.schedule();
+      }
+    }
+  }
+}

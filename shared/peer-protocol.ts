@@ -1,0 +1,303 @@
+// The peer's own wire protocol: peer-to-peer RPCs on /raft and the admin channel on /admin.
+// (The client contract on /client lives in shared/client-protocol.ts.)
+//
+// Every frame is one JSON text frame, parsed from `unknown` by the validators here, which every
+// receiver shares; inside the peer, only validated, typed messages exist.
+//
+// ws://HOST:PORT/raft   a peer of the cluster sends Raft messages. The connecting peer proves
+//                       membership with two upgrade headers: x-raft-peer (its name) and
+//                       x-raft-secret (the [cluster] secret). A frame is one PeerEnvelope or an
+//                       array of them (several messages for the same peer sent in one turn).
+// ws://HOST:PORT/admin  fault injection, forced elections and status (x-raft-secret required).
+import type { Entry, Message, MessageType, PeerId } from '../peer/raft/types.ts';
+
+export const RAFT_PATH = '/raft';
+export const CLIENT_PATH = '/client';
+export const ADMIN_PATH = '/admin';
+export const PEER_HEADER = 'x-raft-peer';
+export const SECRET_HEADER = 'x-raft-secret';
+
+/** A Raft message on the wire, with `rid` = `${from}:${n}`, unique per sender, to pair the two ends of a flight. */
+export type PeerEnvelope = Message & { rid: string };
+
+/** Fault injection settings of one peer. */
+export interface Faults {
+  /** Peers whose traffic is dropped in both directions (a partition). */
+  blocked: PeerId[];
+  /** Probability in [0, 1] of dropping each outgoing message. */
+  dropRate: number;
+  /** Delay added to every incoming message, on top of the profile's latency. */
+  latencyMs: number;
+}
+
+// ---- admin channel ----
+
+export type AdminRequest =
+  /** Change fault injection; omitted fields stay as they are. `{type:'faults'}` alone just reads them. */
+  | { type: 'faults'; id?: string; blocked?: PeerId[]; dropRate?: number; latencyMs?: number }
+  /** Start an election now (the game's "force election"). */
+  | { type: 'campaign'; id?: string }
+  /** The peer's state; with `kv: true` also the whole key-value store. */
+  | { type: 'status'; id?: string; kv?: boolean };
+
+export interface PeerStatus {
+  peer: PeerId;
+  pid: number;
+  cluster: PeerId[];
+  role: 'follower' | 'precandidate' | 'candidate' | 'leader';
+  term: number;
+  vote: PeerId | null;
+  leader: PeerId | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  lastTerm: number;
+  /** Wall clock ms of the next election if nothing is heard; null for a leader. */
+  electionDeadline: number | null;
+  faults: Faults;
+  /** Peers this one currently has an open outgoing connection to. */
+  connected: PeerId[];
+  profile: string;
+}
+
+export type AdminReply =
+  | ({ type: 'faults'; id?: string } & Faults)
+  | { type: 'campaign'; id?: string; ok: true }
+  | ({ type: 'status'; id?: string; kv?: Record<string, unknown> } & PeerStatus)
+  | ErrorFrame;
+
+/** The reply to a frame that could not be understood, on /client and /admin. */
+export interface ErrorFrame {
+  type: 'error';
+  error: 'bad_frame';
+  message: string;
+  id?: string;
+}
+
+// ---- validation ----
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+class Invalid extends Error {}
+
+function fail(message: string): never {
+  throw new Invalid(message);
+}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, what: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`${what} must be a JSON object`);
+  return v as Obj;
+}
+
+function nat(o: Obj, key: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`"${key}" must be a whole number >= 0, got ${show(v)}`);
+  return v;
+}
+
+function optNat(o: Obj, key: string): number | undefined {
+  return o[key] === undefined ? undefined : nat(o, key);
+}
+
+function bool(o: Obj, key: string): boolean {
+  const v = o[key];
+  if (typeof v !== 'boolean') fail(`"${key}" must be true or false, got ${show(v)}`);
+  return v;
+}
+
+function name(o: Obj, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || !/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(v)) fail(`"${key}" must be a peer name, got ${show(v)}`);
+  return v;
+}
+
+function optId(o: Obj): string | undefined {
+  const v = o.id;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length > 200) fail(`"id" must be a string of at most 200 characters, got ${show(v)}`);
+  return v;
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function entry(v: unknown, i: number): Entry {
+  const o = obj(v, `entries[${i}]`);
+  const index = nat(o, 'index');
+  const term = nat(o, 'term');
+  if (index < 1) fail(`entries[${i}].index must be >= 1`);
+  const data = o.data;
+  if (data !== null && typeof data !== 'string') fail(`entries[${i}].data must be a string or null, got ${show(data)}`);
+  return { index, term, data: data as string | null };
+}
+
+type Validator = (o: Obj, from: PeerId, to: PeerId, term: number) => Message;
+
+/** One validator per RPC type. Extra fields are dropped: what passes is exactly the typed message. */
+const validators: Record<MessageType, Validator> = {
+  request_vote: (o, from, to, term) => {
+    const m: Message = {
+      type: 'request_vote',
+      from,
+      to,
+      term,
+      lastLogIndex: nat(o, 'lastLogIndex'),
+      lastLogTerm: nat(o, 'lastLogTerm'),
+      preVote: bool(o, 'preVote'),
+    };
+    if (o.force !== undefined) m.force = bool(o, 'force');
+    return m;
+  },
+  request_vote_reply: (o, from, to, term) => ({
+    type: 'request_vote_reply',
+    from,
+    to,
+    term,
+    granted: bool(o, 'granted'),
+    preVote: bool(o, 'preVote'),
+  }),
+  append_entries: (o, from, to, term) => {
+    const prevLogIndex = nat(o, 'prevLogIndex');
+    const raw = o.entries;
+    if (!Array.isArray(raw)) fail(`"entries" must be an array, got ${show(raw)}`);
+    const entries = raw.map(entry);
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i]!.index !== prevLogIndex + 1 + i) fail(`entries[${i}].index must be ${prevLogIndex + 1 + i} (consecutive after prevLogIndex)`);
+    }
+    const m: Message = {
+      type: 'append_entries',
+      from,
+      to,
+      term,
+      prevLogIndex,
+      prevLogTerm: nat(o, 'prevLogTerm'),
+      entries,
+      leaderCommit: nat(o, 'leaderCommit'),
+    };
+    const readSeq = optNat(o, 'readSeq');
+    if (readSeq !== undefined) m.readSeq = readSeq;
+    return m;
+  },
+  append_entries_reply: (o, from, to, term) => {
+    const m: Message = { type: 'append_entries_reply', from, to, term, success: bool(o, 'success'), matchIndex: nat(o, 'matchIndex') };
+    const conflictIndex = optNat(o, 'conflictIndex');
+    const conflictTerm = optNat(o, 'conflictTerm');
+    const readSeq = optNat(o, 'readSeq');
+    if (conflictIndex !== undefined) m.conflictIndex = conflictIndex;
+    if (conflictTerm !== undefined) m.conflictTerm = conflictTerm;
+    if (readSeq !== undefined) m.readSeq = readSeq;
+    return m;
+  },
+  timeout_now: (_o, from, to, term) => ({ type: 'timeout_now', from, to, term }),
+};
+
+export const MESSAGE_TYPES = Object.keys(validators) as MessageType[];
+
+function envelope(v: unknown, what: string): PeerEnvelope {
+  const o = obj(v, what);
+  const type = o.type;
+  if (typeof type !== 'string' || !Object.hasOwn(validators, type)) {
+    fail(`${what}: "type" must be one of ${MESSAGE_TYPES.join(', ')}, got ${show(type)}`);
+  }
+  const rid = o.rid;
+  if (typeof rid !== 'string' || rid.length === 0 || rid.length > 100) fail(`${what}: "rid" must be a non-empty string, got ${show(rid)}`);
+  try {
+    const msg = validators[type as MessageType](o, name(o, 'from'), name(o, 'to'), nat(o, 'term'));
+    return Object.assign(msg, { rid });
+  } catch (e) {
+    if (e instanceof Invalid) fail(`${what} (${type}): ${e.message}`);
+    throw e;
+  }
+}
+
+/** Validates one decoded Raft message (with its rid). */
+export function parseEnvelope(v: unknown): Parsed<PeerEnvelope> {
+  try {
+    return { ok: true, value: envelope(v, 'message') };
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, message: e.message };
+    throw e;
+  }
+}
+
+/** Parses a /raft text frame: one envelope or a non-empty array of them. */
+export function parsePeerFrame(text: string): Parsed<PeerEnvelope[]> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { ok: false, message: `not JSON: ${show(text)}` };
+  }
+  try {
+    if (Array.isArray(v)) {
+      if (v.length === 0) fail('an array frame must hold at least one message');
+      return { ok: true, value: v.map((m, i) => envelope(m, `message ${i}`)) };
+    }
+    return { ok: true, value: [envelope(v, 'message')] };
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, message: e.message };
+    throw e;
+  }
+}
+
+/** Parses an /admin text frame. `peers` are the cluster's names (blocked names must be among them). */
+export function parseAdminRequest(text: string, peers: readonly PeerId[]): Parsed<AdminRequest> & { id?: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { ok: false, message: `not JSON: ${show(text)}` };
+  }
+  let id: string | undefined;
+  try {
+    const o = obj(v, 'an admin request');
+    id = typeof o.id === 'string' ? o.id : undefined;
+    id = optId(o);
+    switch (o.type) {
+      case 'faults': {
+        const r: AdminRequest = { type: 'faults' };
+        if (id !== undefined) r.id = id;
+        if (o.blocked !== undefined) {
+          if (!Array.isArray(o.blocked)) fail(`"blocked" must be an array of peer names, got ${show(o.blocked)}`);
+          const blocked = o.blocked.map((b, i) => name({ [`blocked[${i}]`]: b }, `blocked[${i}]`));
+          const unknown = blocked.filter((b) => !peers.includes(b));
+          if (unknown.length) fail(`"blocked": ${unknown.join(', ')} not in the cluster (${peers.join(', ')})`);
+          r.blocked = [...new Set(blocked)];
+        }
+        if (o.dropRate !== undefined) {
+          const d = o.dropRate;
+          if (typeof d !== 'number' || !(d >= 0 && d <= 1)) fail(`"dropRate" must be a number from 0 to 1, got ${show(d)}`);
+          r.dropRate = d;
+        }
+        if (o.latencyMs !== undefined) {
+          const l = nat(o, 'latencyMs');
+          if (l > 60_000) fail(`"latencyMs" must be at most 60000, got ${l}`);
+          r.latencyMs = l;
+        }
+        return { ok: true, value: r, id };
+      }
+      case 'campaign':
+        return { ok: true, value: id === undefined ? { type: 'campaign' } : { type: 'campaign', id }, id };
+      case 'status': {
+        const r: AdminRequest = { type: 'status' };
+        if (id !== undefined) r.id = id;
+        if (o.kv !== undefined) r.kv = bool(o, 'kv');
+        return { ok: true, value: r, id };
+      }
+      default:
+        fail(`"type" must be one of faults, campaign, status, got ${show(o.type)}`);
+    }
+  } catch (e) {
+    if (e instanceof Invalid) return id === undefined ? { ok: false, message: e.message } : { ok: false, message: e.message, id };
+    throw e;
+  }
+}
+
+export function badFrame(message: string, id?: string): ErrorFrame {
+  return id === undefined ? { type: 'error', error: 'bad_frame', message } : { type: 'error', error: 'bad_frame', message, id };
+}
