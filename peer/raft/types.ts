@@ -34,6 +34,12 @@ export interface RequestVote {
   lastLogIndex: number;
   lastLogTerm: number;
   preVote: boolean;
+  /**
+   * An explicit election (campaign(), TimeoutNow): receivers grant it even while they still hear
+   * from a leader (the leader-stickiness rule of dissertation §4.2.3 does not apply).
+   * Optional: absent means false.
+   */
+  force?: boolean;
 }
 
 export interface RequestVoteReply {
@@ -64,7 +70,10 @@ export interface AppendEntriesReply {
   to: PeerId;
   term: number;
   success: boolean;
-  /** On success: the index of the last entry known to match the leader's log. */
+  /**
+   * On success: the index of the last entry known to match the leader's log.
+   * On failure: the prevLogIndex that was rejected (lets the leader ignore stale rejections).
+   */
   matchIndex: number;
   /** On failure: fast backtracking hints (§5.3, "optimization"). */
   conflictIndex?: number;
@@ -142,6 +151,40 @@ export interface RaftOptions {
   maxInflightAppends: number;
   preVote: boolean;
   checkQuorum: boolean;
+  /**
+   * Test only: plant a known bug so that tests can prove the simulator catches it.
+   * 'commit_previous_term': count replicas of entries from earlier terms for commit (breaks §5.4.2).
+   * 'double_vote': grant a second vote in the same term (breaks §5.2, Election Safety).
+   * Never set in a real peer.
+   */
+  plantBug?: PlantedBug;
+}
+
+export type PlantedBug = 'commit_previous_term' | 'double_vote';
+
+/** A cheap snapshot of a node's state (RaftNode.status()). */
+export interface NodeStatus {
+  id: PeerId;
+  role: Role;
+  term: number;
+  vote: PeerId | null;
+  leader: PeerId | null;
+  commitIndex: number;
+  lastIndex: number;
+  lastTerm: number;
+  /** When (in the caller's clock, ms) this node starts an election if it hears nothing; null for a leader. */
+  electionDeadline: number | null;
+}
+
+/** The leader's view of one follower's replication (RaftNode.progress()). */
+export interface FollowerProgress {
+  peer: PeerId;
+  match: number;
+  next: number;
+  state: 'probe' | 'replicate';
+  inflight: number;
+  /** Heard from within the current CheckQuorum interval. */
+  recentActive: boolean;
 }
 
 /** What a peer had on stable storage when it started. */

@@ -1,0 +1,843 @@
+// The Raft consensus algorithm as a deterministic state machine with no I/O.
+//
+// Inputs: step() a message, tick() the passing of time, propose() a command, readIndex() a
+// linearizable read, campaign() a forced election. Outputs accumulate in a Ready batch that the
+// shell takes with ready() and handles in this order: persist hardState + entries (one fsync),
+// send messages, apply committed entries, serve read states. The clock (`now`, ms) and the random
+// source (opts.random) come from the caller, so a seeded simulator can replay any run exactly.
+//
+// References: "In Search of an Understandable Consensus Algorithm" (Ongaro & Ousterhout, the
+// paper: §5.x, Figure 2) and "Consensus: Bridging Theory and Practice" (Ongaro's dissertation:
+// §3.x, §4.x, §6.x, §9.x). Structure after etcd's raft: one step function per role, term checks
+// done once before dispatch, small become* transitions.
+import { RaftLog } from './log.ts';
+import { Progress } from './progress.ts';
+import { grantedCount, majority, quorumValue, voteResult } from './quorum.ts';
+import type {
+  AppendEntries,
+  AppendEntriesReply,
+  CoreEvent,
+  Entry,
+  FollowerProgress,
+  HardState,
+  Message,
+  NodeStatus,
+  PeerId,
+  PersistedState,
+  ProposeResult,
+  RaftOptions,
+  ReadFailure,
+  ReadState,
+  Ready,
+  RequestVote,
+  RequestVoteReply,
+  Role,
+} from './types.ts';
+
+interface PendingRead {
+  ctx: string;
+  /** The commit index when the read arrived (§6.4 step 2). */
+  index: number;
+  /** The heartbeat round that must be acknowledged by a majority (§6.4 step 3). */
+  seq: number;
+}
+
+export class RaftNode {
+  readonly id: PeerId;
+  private readonly opts: RaftOptions;
+  /** Every member but this one. */
+  private readonly others: PeerId[];
+  private readonly members: ReadonlySet<PeerId>;
+  private readonly log: RaftLog;
+
+  // Figure 2, persistent state (with commit, which we persist too).
+  private term: number;
+  private vote: PeerId | null;
+  private commitIndex: number;
+
+  // Volatile state.
+  private role: Role = 'follower';
+  private leader: PeerId | null = null;
+  /** Committed entries up to here were handed out in a Ready already (this process lifetime). */
+  private handedOut = 0;
+  private electionDeadline = 0;
+  /** Last time we heard from the current leader (leader stickiness, dissertation §4.2.3). */
+  private leaderContact = -Infinity;
+  private votes = new Map<PeerId, boolean>();
+  private now: number;
+
+  // Leader state.
+  private readonly progress = new Map<PeerId, Progress>();
+  private heartbeatDeadline = Infinity;
+  private checkQuorumDeadline = Infinity;
+  private broadcastPending = false;
+  private readSeq = 0;
+  private readRoundPending = false;
+  private pendingReads: PendingRead[] = [];
+  private readsAwaitingCommit: string[] = [];
+
+  // The Ready being accumulated.
+  private persisted: HardState;
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  private readFailures: ReadFailure[] = [];
+  private events: CoreEvent[] = [];
+
+  constructor(opts: RaftOptions, persisted: PersistedState, now: number) {
+    if (!opts.peers.includes(opts.id)) throw new Error(`${opts.id} is not one of the peers (${opts.peers.join(', ')})`);
+    if (new Set(opts.peers).size !== opts.peers.length) throw new Error(`duplicate peer in ${opts.peers.join(', ')}`);
+    if (!(opts.heartbeatMs > 0 && opts.electionMinMs > opts.heartbeatMs && opts.electionMaxMs > opts.electionMinMs)) {
+      throw new Error(`need 0 < heartbeatMs < electionMinMs < electionMaxMs, got ${opts.heartbeatMs}, ${opts.electionMinMs}, ${opts.electionMaxMs}`);
+    }
+    if (!(opts.maxEntriesPerAppend >= 1 && opts.maxBytesPerAppend >= 1 && opts.maxInflightAppends >= 1)) {
+      throw new Error('maxEntriesPerAppend, maxBytesPerAppend and maxInflightAppends must be >= 1');
+    }
+    this.opts = opts;
+    this.id = opts.id;
+    this.others = opts.peers.filter((p) => p !== opts.id);
+    this.members = new Set(opts.peers);
+    this.log = new RaftLog(persisted.entries);
+    const hs = persisted.hardState;
+    this.term = hs.term;
+    this.vote = hs.vote;
+    // A torn last write could have kept the commit but not all entries; never point past the log.
+    this.commitIndex = Math.min(hs.commit, this.log.lastIndex);
+    this.persisted = { term: hs.term, vote: hs.vote, commit: hs.commit };
+    this.now = now;
+    this.becomeFollower(this.term, null, now);
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Time passes. Call at nextDeadline() or later; calling earlier does nothing. */
+  tick(now: number): void {
+    this.now = now;
+    if (this.role === 'leader') {
+      if (now >= this.heartbeatDeadline) {
+        // Figure 2, Leaders: "send ... heartbeat to each server; repeat during idle periods to
+        // prevent election timeouts (§5.2)".
+        this.heartbeatDeadline = now + this.opts.heartbeatMs;
+        this.heartbeat();
+      }
+      if (now >= this.checkQuorumDeadline) {
+        this.checkQuorumDeadline = now + this.opts.electionMinMs;
+        this.checkQuorum();
+      }
+      return;
+    }
+    if (now >= this.electionDeadline) {
+      // Figure 2, Followers: "If election timeout elapses without receiving AppendEntries RPC from
+      // current leader or granting vote to candidate: convert to candidate". With PreVote
+      // (dissertation §9.6) first ask whether an election could be won at all.
+      if (this.opts.preVote) this.becomePreCandidate(now);
+      else this.becomeCandidate(now, false);
+    }
+  }
+
+  /** A message from the network. Anything not addressed to this node, or from a stranger, is ignored. */
+  step(msg: Message, now: number): void {
+    this.now = now;
+    if (msg.to !== this.id || msg.from === this.id || !this.members.has(msg.from)) return;
+
+    // §5.1: "If a server receives a request with a stale term number, it rejects the request";
+    // "if one server's current term is smaller than the other's, then it updates its current term
+    // to the larger value. If a candidate or leader discovers that its term is out of date, it
+    // immediately reverts to follower state." Done once here, before the role dispatch.
+    if (msg.term > this.term) {
+      if (msg.type === 'request_vote') {
+        if (!msg.force && this.inLease(now)) {
+          // Dissertation §4.2.3 (disruptive servers) and §9.6: a server that heard from a current
+          // leader within the minimum election timeout neither updates its term nor grants a vote.
+          if (msg.preVote || this.opts.checkQuorum) {
+            this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: msg.preVote ? msg.term : this.term, granted: false, preVote: msg.preVote });
+            return;
+          }
+        }
+        // A pre-vote request never changes our term (§9.6): the sender has not incremented its own.
+        if (!msg.preVote) this.becomeFollower(msg.term, null, now);
+      } else if (msg.type === 'request_vote_reply' && msg.preVote && msg.term === this.term + 1) {
+        // An answer to our own pre-vote round carries the term we would campaign in; not newer news.
+      } else {
+        const leader = msg.type === 'append_entries' || msg.type === 'timeout_now' ? msg.from : null;
+        this.becomeFollower(msg.term, leader, now);
+      }
+    } else if (msg.term < this.term) {
+      if (msg.type === 'append_entries') {
+        // Reject so that a stale leader learns the newer term and steps down (§5.1). This also
+        // frees a cluster from a peer whose term ran ahead while it was cut off.
+        this.send({ type: 'append_entries_reply', from: this.id, to: msg.from, term: this.term, success: false, matchIndex: msg.prevLogIndex, ...readSeqOf(msg) });
+      } else if (msg.type === 'request_vote') {
+        this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: this.term, granted: false, preVote: msg.preVote });
+      }
+      return;
+    }
+
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(msg, now);
+        break;
+      case 'candidate':
+      case 'precandidate':
+        this.stepCandidate(msg, now);
+        break;
+      case 'follower':
+        this.stepFollower(msg, now);
+        break;
+    }
+  }
+
+  /**
+   * A client command (opaque data). Only a leader accepts it (§5.1: "The leader handles all client
+   * requests"); it is appended to the leader's log now and sent with the next Ready.
+   */
+  propose(data: string, now: number): ProposeResult {
+    this.now = now;
+    if (this.role !== 'leader') return { ok: false, leader: this.leader };
+    const entry: Entry = { index: this.log.lastIndex + 1, term: this.term, data };
+    this.appendLocal(entry);
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /**
+   * A linearizable read (dissertation §6.4, ReadIndex). The answer comes later in a Ready: a
+   * ReadState (apply through its index, then read) or a ReadFailure (with a leader hint).
+   */
+  readIndex(ctx: string, now: number): void {
+    this.now = now;
+    if (this.role !== 'leader') {
+      this.readFailures.push({ ctx, leader: this.leader });
+      return;
+    }
+    // §6.4 step 1: "If the leader has not yet marked an entry from its current term committed, it
+    // waits until it has done so." (Its no-op commits soon after it takes office.)
+    if (this.log.term(this.commitIndex) !== this.term) {
+      this.readsAwaitingCommit.push(ctx);
+      return;
+    }
+    this.registerRead(ctx);
+  }
+
+  /** Start an election now, skipping PreVote: an explicit request (the game's "force election"). */
+  campaign(now: number): void {
+    this.now = now;
+    this.becomeCandidate(now, true);
+  }
+
+  // ---------------------------------------------------------------- outputs
+
+  hasReady(): boolean {
+    return (
+      this.msgs.length > 0 ||
+      this.events.length > 0 ||
+      this.broadcastPending ||
+      this.readRoundPending ||
+      this.readStates.length > 0 ||
+      this.readFailures.length > 0 ||
+      this.commitIndex > this.handedOut ||
+      this.log.hasUnstable() ||
+      this.hardStateChanged()
+    );
+  }
+
+  /** Take (and clear) the pending batch: persist, then send, then apply (see Ready in types.ts). */
+  ready(): Ready {
+    this.flush();
+    let hardState: HardState | null = null;
+    if (this.hardStateChanged()) {
+      hardState = { term: this.term, vote: this.vote, commit: this.commitIndex };
+      this.persisted = hardState;
+    }
+    const entries = this.log.takeUnstable();
+    let committed: Entry[] = [];
+    if (this.commitIndex > this.handedOut) {
+      committed = this.log.slice(this.handedOut + 1, this.commitIndex);
+      this.handedOut = this.commitIndex;
+    }
+    const rd: Ready = {
+      hardState: hardState === null ? null : { ...hardState },
+      entries,
+      messages: this.msgs,
+      committed,
+      readStates: this.readStates,
+      readFailures: this.readFailures,
+      events: this.events,
+    };
+    this.msgs = [];
+    this.readStates = [];
+    this.readFailures = [];
+    this.events = [];
+    return rd;
+  }
+
+  /** The earliest `now` at which tick() has work to do. */
+  nextDeadline(): number {
+    if (this.role === 'leader') return Math.min(this.heartbeatDeadline, this.checkQuorumDeadline);
+    return this.electionDeadline;
+  }
+
+  status(): NodeStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leader: this.leader,
+      commitIndex: this.commitIndex,
+      lastIndex: this.log.lastIndex,
+      lastTerm: this.log.lastTerm,
+      electionDeadline: this.role === 'leader' ? null : this.electionDeadline,
+    };
+  }
+
+  // ---------------------------------------------------------------- inspection (tests, simulator, village)
+
+  /** Term of the entry at `index` (0 for index 0, -1 if absent). */
+  termAt(index: number): number {
+    return this.log.term(index);
+  }
+
+  /** The entry at `index`, if present. Do not modify it. */
+  entryAt(index: number): Entry | undefined {
+    return this.log.entry(index);
+  }
+
+  /** Entries lo..hi inclusive (copies of the references; do not modify the entries). */
+  entries(lo = 1, hi = this.log.lastIndex): Entry[] {
+    return this.log.slice(lo, hi);
+  }
+
+  /** The leader's view of each follower; empty unless leader. */
+  followers(): FollowerProgress[] {
+    const out: FollowerProgress[] = [];
+    for (const [peer, pr] of this.progress) {
+      out.push({ peer, match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflights.length, recentActive: pr.recentActive });
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- role behaviour
+
+  private stepFollower(msg: Message, now: number): void {
+    switch (msg.type) {
+      case 'append_entries':
+        // Figure 2, Followers: reset the election timer on AppendEntries from the current leader.
+        this.setLeader(msg.from);
+        this.leaderContact = now;
+        this.resetElectionDeadline(now);
+        this.handleAppendEntries(msg);
+        break;
+      case 'request_vote':
+        this.handleRequestVote(msg, now);
+        break;
+      case 'timeout_now':
+        // Dissertation §3.10: the leader asks us to take over; campaign at once, skipping PreVote.
+        if (msg.from === this.leader) this.becomeCandidate(now, true);
+        break;
+      case 'request_vote_reply':
+      case 'append_entries_reply':
+        break; // stale answers to an earlier role
+    }
+  }
+
+  private stepCandidate(msg: Message, now: number): void {
+    switch (msg.type) {
+      case 'append_entries':
+        // §5.2: "If the leader's term ... is at least as large as the candidate's current term, then
+        // the candidate recognizes the leader as legitimate and returns to follower state."
+        this.becomeFollower(this.term, msg.from, now);
+        this.leaderContact = now;
+        this.handleAppendEntries(msg);
+        break;
+      case 'request_vote':
+        this.handleRequestVote(msg, now);
+        break;
+      case 'request_vote_reply':
+        this.handleVoteReply(msg, now);
+        break;
+      case 'append_entries_reply':
+      case 'timeout_now':
+        break;
+    }
+  }
+
+  private stepLeader(msg: Message, now: number): void {
+    switch (msg.type) {
+      case 'append_entries_reply':
+        this.handleAppendReply(msg);
+        break;
+      case 'request_vote':
+        this.handleRequestVote(msg, now); // same term: we voted for ourselves, so this rejects
+        break;
+      case 'append_entries': // another leader in our term cannot exist (§5.2, Election Safety)
+      case 'request_vote_reply':
+      case 'timeout_now':
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------- transitions
+
+  private becomeFollower(term: number, leader: PeerId | null, now: number): void {
+    const wasLeader = this.role === 'leader';
+    if (term > this.term) {
+      this.term = term;
+      this.vote = null; // a new term: no vote cast in it yet (Figure 2, votedFor)
+      this.events.push({ kind: 'term', term });
+    }
+    if (wasLeader) this.events.push({ kind: 'step_down', reason: leader ? `${leader} leads term ${term}` : `term ${term}`, term });
+    this.setRole('follower');
+    this.setLeader(leader);
+    if (wasLeader) this.leaveLeadership();
+    this.votes.clear();
+    this.resetElectionDeadline(now);
+  }
+
+  /** Dissertation §9.6: ask for pre-votes for term+1 without changing our own term. */
+  private becomePreCandidate(now: number): void {
+    if (this.role === 'leader') return;
+    this.setRole('precandidate');
+    this.setLeader(null);
+    this.votes.clear();
+    this.resetElectionDeadline(now);
+    this.votes.set(this.id, true);
+    if (this.tally(true, now)) return;
+    for (const to of this.others) this.send(this.voteRequest(to, this.term + 1, true, false));
+  }
+
+  /** §5.2: "To begin an election, a follower increments its current term and transitions to candidate state. It then votes for itself and issues RequestVote RPCs in parallel." */
+  private becomeCandidate(now: number, force: boolean): void {
+    const wasLeader = this.role === 'leader';
+    this.term += 1;
+    this.vote = this.id;
+    this.events.push({ kind: 'term', term: this.term });
+    this.events.push({ kind: 'vote', term: this.term, vote: this.id });
+    if (wasLeader) this.events.push({ kind: 'step_down', reason: 'forced election', term: this.term });
+    this.setRole('candidate');
+    this.setLeader(null);
+    if (wasLeader) this.leaveLeadership();
+    this.votes.clear();
+    // §5.2: each candidate restarts its randomized election timeout at the start of an election.
+    this.resetElectionDeadline(now);
+    this.votes.set(this.id, true);
+    if (this.tally(false, now)) return;
+    for (const to of this.others) this.send(this.voteRequest(to, this.term, false, force));
+  }
+
+  private becomeLeader(now: number): void {
+    this.setRole('leader');
+    this.setLeader(this.id);
+    this.votes.clear();
+    this.progress.clear();
+    // Figure 2, Leaders: "nextIndex initialized to leader last log index + 1, matchIndex to 0".
+    for (const p of this.others) this.progress.set(p, new Progress(this.log.lastIndex + 1));
+    this.heartbeatDeadline = now + this.opts.heartbeatMs;
+    this.checkQuorumDeadline = this.opts.checkQuorum ? now + this.opts.electionMinMs : Infinity;
+    this.pendingReads = [];
+    this.readsAwaitingCommit = [];
+    // Dissertation §6.4 / §8 of the paper: "each leader commit a blank no-op entry into the log at
+    // the start of its term" — it lets the leader learn the commit index (and commit the previous
+    // terms' entries through it, §5.4.2) without waiting for a client.
+    this.appendLocal({ index: this.log.lastIndex + 1, term: this.term, data: null });
+  }
+
+  /** Clean up leader-only state when leadership is lost: pending reads fail (§6.4). */
+  private leaveLeadership(): void {
+    for (const r of this.pendingReads) this.readFailures.push({ ctx: r.ctx, leader: this.leader });
+    for (const ctx of this.readsAwaitingCommit) this.readFailures.push({ ctx, leader: this.leader });
+    this.pendingReads = [];
+    this.readsAwaitingCommit = [];
+    this.readRoundPending = false;
+    this.broadcastPending = false;
+    this.progress.clear();
+    this.heartbeatDeadline = Infinity;
+    this.checkQuorumDeadline = Infinity;
+  }
+
+  private setRole(role: Role): void {
+    if (this.role === role) return;
+    this.role = role;
+    this.events.push({ kind: 'role', role, term: this.term, leader: role === 'leader' ? this.id : this.leader });
+  }
+
+  private setLeader(leader: PeerId | null): void {
+    if (this.leader === leader) return;
+    this.leader = leader;
+    this.events.push({ kind: 'leader_change', leader, term: this.term });
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  private voteRequest(to: PeerId, term: number, preVote: boolean, force: boolean): RequestVote {
+    const m: RequestVote = { type: 'request_vote', from: this.id, to, term, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm, preVote };
+    if (force) m.force = true;
+    return m;
+  }
+
+  /**
+   * Figure 2, RequestVote receiver: "If votedFor is null or candidateId, and candidate's log is at
+   * least as up-to-date as receiver's log, grant vote (§5.2, §5.4)." A pre-vote (§9.6) is granted
+   * on the same log test for a term above ours, and changes nothing here.
+   */
+  private handleRequestVote(m: RequestVote, now: number): void {
+    let canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.leader === null) ||
+      (m.preVote && m.term > this.term);
+    if (this.opts.plantBug === 'double_vote' && !m.preVote) canVote = true; // planted: a second vote in one term
+    const upToDate = this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    const granted = canVote && upToDate;
+    if (granted && !m.preVote) {
+      // §5.2: "Each server will vote for at most one candidate in a given term, on a first-come-
+      // first-served basis." The vote is in the hardState persisted before this reply is sent.
+      if (this.vote !== m.from) {
+        this.vote = m.from;
+        this.events.push({ kind: 'vote', term: this.term, vote: m.from });
+      }
+      // Figure 2, Followers: granting a vote resets the election timer.
+      this.resetElectionDeadline(now);
+    }
+    // A pre-vote answer carries the term asked about, so the pre-candidate can match it to its round.
+    const term = m.preVote ? Math.max(m.term, this.term) : this.term;
+    this.send({ type: 'request_vote_reply', from: this.id, to: m.from, term, granted, preVote: m.preVote });
+  }
+
+  private handleVoteReply(m: RequestVoteReply, now: number): void {
+    const pre = this.role === 'precandidate';
+    if (m.preVote !== pre) return;
+    if (m.term !== (pre ? this.term + 1 : this.term)) return; // an answer to another round
+    if (this.votes.has(m.from)) return; // duplicate
+    this.votes.set(m.from, m.granted);
+    if (m.granted) {
+      this.events.push({ kind: 'vote_granted', from: m.from, term: m.term, preVote: pre, votes: grantedCount(this.votes), needed: majority(this.opts.peers.length) });
+    }
+    this.tally(pre, now);
+  }
+
+  /** Count the votes; act on a decided election. Returns true if the role changed. */
+  private tally(pre: boolean, now: number): boolean {
+    const result = voteResult(this.votes, this.opts.peers.length);
+    if (result === 'won') {
+      if (pre) this.becomeCandidate(now, false);
+      else this.becomeLeader(now); // §5.2: a majority of votes makes a leader
+      return true;
+    }
+    if (result === 'lost') {
+      // A majority said no: wait for a leader or our next timeout as a follower.
+      this.becomeFollower(this.term, null, now);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Is a leader alive as far as we know? A leader with CheckQuorum keeps its lease until its check
+   * fails (§6.2); a follower for the minimum election timeout after hearing from the leader (§4.2.3).
+   */
+  private inLease(now: number): boolean {
+    if (this.role === 'leader') return this.opts.checkQuorum;
+    return this.leader !== null && now - this.leaderContact < this.opts.electionMinMs;
+  }
+
+  private resetElectionDeadline(now: number): void {
+    // §5.2: "election timeouts are chosen randomly from a fixed interval (e.g., 150-300ms)".
+    const { electionMinMs: lo, electionMaxMs: hi } = this.opts;
+    this.electionDeadline = now + lo + this.opts.random() * (hi - lo);
+    this.events.push({ kind: 'election_deadline', at: this.electionDeadline });
+  }
+
+  // ---------------------------------------------------------------- replication: follower side
+
+  /** Figure 2, AppendEntries receiver, steps 2-5 (step 1, the term, was checked in step()). */
+  private handleAppendEntries(m: AppendEntries): void {
+    const reply = (success: boolean, matchIndex: number, conflictIndex?: number, conflictTerm?: number): void => {
+      const r: AppendEntriesReply = { type: 'append_entries_reply', from: this.id, to: m.from, term: this.term, success, matchIndex };
+      if (conflictIndex !== undefined) r.conflictIndex = conflictIndex;
+      if (conflictTerm !== undefined) r.conflictTerm = conflictTerm;
+      if (m.readSeq !== undefined) r.readSeq = m.readSeq;
+      this.send(r);
+    };
+    const prev = m.prevLogIndex;
+    const last = this.log.lastIndex;
+    // 2. "Reply false if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm."
+    // With the §5.3 optimization hints: where our log ends, or the first index of the
+    // conflicting term, so the leader can skip a whole term per round trip.
+    if (prev > last) {
+      reply(false, prev, last + 1);
+      return;
+    }
+    const prevTerm = this.log.term(prev);
+    if (prevTerm !== m.prevLogTerm) {
+      reply(false, prev, this.log.firstIndexOfTermAt(prev), prevTerm);
+      return;
+    }
+    // 3. "If an existing entry conflicts with a new one (same index but different terms), delete
+    // the existing entry and all that follow it." 4. "Append any new entries not already in the log."
+    // Entries we already hold are kept: a stale, reordered append must not cut off newer entries.
+    const entries = m.entries;
+    let i = 0;
+    for (; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.index !== prev + 1 + i) return; // malformed; the wire validator refuses these anyway
+      if (e.index > this.log.lastIndex) break;
+      if (this.log.term(e.index) !== e.term) {
+        // Committed entries are never overwritten (§5.4, Leader Completeness). A message asking for
+        // that comes from a broken peer: ignore it rather than lose committed state.
+        if (e.index <= this.commitIndex) return;
+        this.log.truncateFrom(e.index);
+        this.events.push({ kind: 'truncate', from: e.index });
+        break;
+      }
+    }
+    if (i < entries.length) {
+      const from = entries[i]!.index;
+      for (; i < entries.length; i++) {
+        const e = entries[i]!;
+        if (e.index !== prev + 1 + i) return;
+        this.log.append(e);
+      }
+      this.events.push({ kind: 'append', from, to: this.log.lastIndex, term: this.log.lastTerm });
+    }
+    // 5. "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new entry)."
+    const lastNew = prev + entries.length;
+    if (m.leaderCommit > this.commitIndex) {
+      const c = Math.min(m.leaderCommit, lastNew);
+      if (c > this.commitIndex) this.commitTo(c);
+    }
+    reply(true, lastNew);
+  }
+
+  // ---------------------------------------------------------------- replication: leader side
+
+  private appendLocal(entry: Entry): void {
+    this.log.append(entry);
+    const prevEv = this.events[this.events.length - 1];
+    if (prevEv !== undefined && prevEv.kind === 'append' && prevEv.to === entry.index - 1 && prevEv.term === entry.term) prevEv.to = entry.index;
+    else this.events.push({ kind: 'append', from: entry.index, to: entry.index, term: entry.term });
+    // Sent when the shell takes the Ready, so that all proposals of one turn share AppendEntries.
+    this.broadcastPending = true;
+    this.maybeCommit(); // a cluster of one commits at once
+  }
+
+  private handleAppendReply(m: AppendEntriesReply): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true; // CheckQuorum (§6.2)
+    if (m.readSeq !== undefined && m.readSeq > pr.readAck) {
+      pr.readAck = m.readSeq;
+      this.releaseReads();
+    }
+    if (m.success) {
+      if (m.matchIndex > this.log.lastIndex) return; // cannot match what we never sent
+      // Figure 2, Leaders: "If successful: update nextIndex and matchIndex for follower (§5.3)".
+      const probeAnswered = pr.state === 'probe' && m.matchIndex >= pr.next - 1;
+      const advanced = pr.maybeUpdate(m.matchIndex);
+      // The probe found where the follower's log matches ours: stream from there on.
+      if (probeAnswered) pr.becomeReplicate();
+      if (advanced) this.maybeCommit();
+      this.sendAppend(m.from, pr);
+    } else {
+      // Figure 2, Leaders: "If AppendEntries fails because of log inconsistency: decrement
+      // nextIndex and retry (§5.3)" — using the follower's hints to skip a term at a time.
+      // A stale rejection (of an append sent before the current position) changes nothing.
+      if (pr.maybeDecrTo(m.matchIndex, this.nextFromHint(m))) this.sendAppend(m.from, pr);
+    }
+  }
+
+  /** §5.3 optimization: skip past the follower's whole conflicting term in one round trip. */
+  private nextFromHint(m: AppendEntriesReply): number {
+    if (m.conflictTerm !== undefined) {
+      const last = this.log.lastIndexOfTerm(m.conflictTerm, m.matchIndex);
+      if (last > 0) return last + 1;
+    }
+    return m.conflictIndex ?? m.matchIndex;
+  }
+
+  /**
+   * §5.3/§5.4.2, Figure 2, Leaders: "If there exists an N such that N > commitIndex, a majority of
+   * matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N." Only entries of the
+   * current term are committed by counting replicas; earlier ones commit with them (Figure 8).
+   */
+  private maybeCommit(): void {
+    const matches: number[] = [this.log.lastIndex];
+    for (const pr of this.progress.values()) matches.push(pr.match);
+    const n = quorumValue(matches);
+    if (n <= this.commitIndex) return;
+    if (this.log.term(n) !== this.term && this.opts.plantBug !== 'commit_previous_term') return;
+    this.commitTo(n);
+    this.broadcastPending = true; // tell followers the new commit index
+  }
+
+  private commitTo(index: number): void {
+    const wasCurrent = this.log.term(this.commitIndex) === this.term;
+    this.commitIndex = index;
+    this.events.push({ kind: 'commit', index });
+    if (this.role === 'leader' && !wasCurrent && this.log.term(index) === this.term && this.readsAwaitingCommit.length > 0) {
+      const waiting = this.readsAwaitingCommit;
+      this.readsAwaitingCommit = [];
+      for (const ctx of waiting) this.registerRead(ctx);
+    }
+  }
+
+  /**
+   * Send what the follower needs: in replicate state, batches until the in-flight window is full
+   * (pipelining); in probe state, one append and wait. With nothing to send, a commit-only
+   * append if the follower has not been told a commit index it could use.
+   */
+  private sendAppend(to: PeerId, pr: Progress): void {
+    const last = this.log.lastIndex;
+    if (pr.state === 'probe') {
+      if (pr.paused) return;
+      if (pr.next <= last || pr.next - 1 > pr.match) {
+        this.sendEntries(to, pr);
+        return;
+      }
+    } else {
+      let sent = false;
+      while (pr.next <= last && !pr.inflightFull(this.opts.maxInflightAppends)) {
+        this.sendEntries(to, pr);
+        sent = true;
+      }
+      if (sent) return;
+    }
+    if (Math.min(this.commitIndex, pr.match) > pr.sentCommit) this.sendHeartbeat(to, pr);
+  }
+
+  private sendEntries(to: PeerId, pr: Progress): void {
+    const prev = pr.next - 1;
+    const entries = this.log.batch(pr.next, this.opts.maxEntriesPerAppend, this.opts.maxBytesPerAppend);
+    const m: AppendEntries = {
+      type: 'append_entries',
+      from: this.id,
+      to,
+      term: this.term,
+      prevLogIndex: prev,
+      prevLogTerm: this.log.term(prev),
+      entries,
+      leaderCommit: this.commitIndex,
+      readSeq: this.readSeq,
+    };
+    this.send(m);
+    pr.sentCommit = Math.max(pr.sentCommit, Math.min(this.commitIndex, prev + entries.length));
+    pr.sent(prev + entries.length);
+  }
+
+  /**
+   * An empty AppendEntries at the follower's known match index: it always passes the consistency
+   * check, keeps the follower's timer from firing, carries the commit index, and counts as a
+   * leadership confirmation for ReadIndex rounds (readSeq).
+   */
+  private sendHeartbeat(to: PeerId, pr: Progress): void {
+    this.send({
+      type: 'append_entries',
+      from: this.id,
+      to,
+      term: this.term,
+      prevLogIndex: pr.match,
+      prevLogTerm: this.log.term(pr.match),
+      entries: [],
+      leaderCommit: this.commitIndex,
+      readSeq: this.readSeq,
+    });
+    pr.sentCommit = Math.max(pr.sentCommit, Math.min(this.commitIndex, pr.match));
+  }
+
+  private heartbeat(): void {
+    for (const [to, pr] of this.progress) {
+      if (pr.state === 'probe') {
+        // The outstanding probe (or its answer) may be lost: try again once per heartbeat.
+        pr.paused = false;
+        if (pr.next <= this.log.lastIndex || pr.next - 1 > pr.match) {
+          this.sendEntries(to, pr); // doubles as the heartbeat
+          continue;
+        }
+      } else if (pr.inflights.length > 0 && pr.match === pr.matchAtBeat) {
+        // Appends in flight but nothing acknowledged for two heartbeats: one was probably lost.
+        // Go back to probing from the last known match.
+        if (++pr.stalledBeats >= 2) pr.becomeProbe();
+      } else {
+        pr.stalledBeats = 0;
+      }
+      pr.matchAtBeat = pr.match;
+      this.sendHeartbeat(to, pr);
+      if (pr.state === 'probe') this.sendAppend(to, pr);
+    }
+  }
+
+  /** Dissertation §6.2: a leader that has not heard from a majority for an election timeout steps down. */
+  private checkQuorum(): void {
+    let active = 1;
+    for (const pr of this.progress.values()) {
+      if (pr.recentActive) active++;
+      pr.recentActive = false;
+    }
+    if (active < majority(this.opts.peers.length)) {
+      this.events.push({ kind: 'step_down', reason: 'lost contact with a majority (CheckQuorum)', term: this.term });
+      this.becomeFollower(this.term, null, this.now);
+    }
+  }
+
+  // ---------------------------------------------------------------- ReadIndex (dissertation §6.4)
+
+  private registerRead(ctx: string): void {
+    // §6.4 step 2: "the leader saves its current commit index in a local variable readIndex".
+    const index = this.commitIndex;
+    if (this.opts.peers.length === 1) {
+      this.readStates.push({ ctx, index });
+      return;
+    }
+    // §6.4 step 3: confirm leadership with a fresh round of heartbeats acknowledged by a majority.
+    // Reads arriving before the round goes out share it.
+    if (!this.readRoundPending) {
+      this.readSeq += 1;
+      this.readRoundPending = true;
+    }
+    this.pendingReads.push({ ctx, index, seq: this.readSeq });
+  }
+
+  private releaseReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const acks: number[] = [this.readSeq];
+    for (const pr of this.progress.values()) acks.push(pr.readAck);
+    const confirmed = quorumValue(acks);
+    let n = 0;
+    // §6.4 step 4: once confirmed, the read may be served after applying through readIndex.
+    while (n < this.pendingReads.length && this.pendingReads[n]!.seq <= confirmed) {
+      const r = this.pendingReads[n]!;
+      this.readStates.push({ ctx: r.ctx, index: r.index });
+      n++;
+    }
+    if (n > 0) this.pendingReads.splice(0, n);
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  /** Work deferred to the moment the shell takes a Ready: batched appends and read rounds. */
+  private flush(): void {
+    if (this.role !== 'leader') {
+      this.broadcastPending = false;
+      this.readRoundPending = false;
+      return;
+    }
+    if (this.readRoundPending) {
+      this.readRoundPending = false;
+      for (const [to, pr] of this.progress) this.sendHeartbeat(to, pr);
+    }
+    if (this.broadcastPending) {
+      this.broadcastPending = false;
+      for (const [to, pr] of this.progress) this.sendAppend(to, pr);
+    }
+  }
+
+  private hardStateChanged(): boolean {
+    const p = this.persisted;
+    return p.term !== this.term || p.vote !== this.vote || p.commit !== this.commitIndex;
+  }
+
+  private send(m: Message): void {
+    this.msgs.push(m);
+  }
+}
+
+function readSeqOf(m: AppendEntries): { readSeq?: number } {
+  return m.readSeq === undefined ? {} : { readSeq: m.readSeq };
+}

@@ -1,0 +1,116 @@
+// Helpers for the rule tests: build nodes in a chosen state, step messages in, look at what comes out.
+import { RaftNode } from '../../peer/raft/node.ts';
+import type { Entry, HardState, Message, PeerId, RaftOptions, Ready } from '../../peer/raft/types.ts';
+
+export const HB = 50;
+export const EMIN = 150;
+export const EMAX = 300;
+
+export function options(id: PeerId, peers: PeerId[], extra: Partial<RaftOptions> = {}): RaftOptions {
+  return {
+    id,
+    peers,
+    heartbeatMs: HB,
+    electionMinMs: EMIN,
+    electionMaxMs: EMAX,
+    random: () => 0.5,
+    maxEntriesPerAppend: 64,
+    maxBytesPerAppend: 1 << 20,
+    maxInflightAppends: 4,
+    preVote: false,
+    checkQuorum: false,
+    ...extra,
+  };
+}
+
+/** Entries from a list of terms: terms[i] is the term of index i + 1. */
+export function logOf(terms: number[], data = (i: number) => `e${i}`): Entry[] {
+  return terms.map((term, i) => ({ index: i + 1, term, data: data(i + 1) }));
+}
+
+export interface NodeSetup {
+  peers?: PeerId[];
+  term?: number;
+  vote?: PeerId | null;
+  commit?: number;
+  log?: number[];
+  now?: number;
+  opts?: Partial<RaftOptions>;
+}
+
+export function node(id: PeerId, s: NodeSetup = {}): RaftNode {
+  const peers = s.peers ?? ['n1', 'n2', 'n3'];
+  const hardState: HardState = { term: s.term ?? 0, vote: s.vote ?? null, commit: s.commit ?? 0 };
+  return new RaftNode(options(id, peers, s.opts), { hardState, entries: logOf(s.log ?? []) }, s.now ?? 0);
+}
+
+/** Take the Ready and return its messages (optionally only those of one type). */
+export function sent<T extends Message['type']>(n: RaftNode, type?: T): Extract<Message, { type: T }>[] {
+  const rd = n.ready();
+  return rd.messages.filter((m) => type === undefined || m.type === type) as Extract<Message, { type: T }>[];
+}
+
+/** Make `id` the leader of `peers` at term `term` by stepping granted votes in. Drains its Ready. */
+export function leaderOf(id: PeerId, s: NodeSetup = {}): RaftNode {
+  const n = node(id, s);
+  n.campaign(s.now ?? 0);
+  const term = n.status().term;
+  for (const p of s.peers ?? ['n1', 'n2', 'n3']) {
+    if (p === id) continue;
+    n.step({ type: 'request_vote_reply', from: p, to: id, term, granted: true, preVote: false }, s.now ?? 0);
+  }
+  if (n.status().role !== 'leader') throw new Error('setup: did not become leader');
+  n.ready();
+  return n;
+}
+
+/** A tiny synchronous cluster: deliver every message until quiet. */
+export class Cluster {
+  readonly nodes = new Map<PeerId, RaftNode>();
+  readonly applied = new Map<PeerId, Entry[]>();
+  readonly readies: { id: PeerId; rd: Ready }[] = [];
+  now = 0;
+  /** Messages matching this are dropped. */
+  drop: (m: Message) => boolean = () => false;
+
+  constructor(ids: PeerId[], extra: Partial<RaftOptions> = {}) {
+    for (const id of ids) {
+      this.nodes.set(id, new RaftNode(options(id, ids, extra), { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }, 0));
+      this.applied.set(id, []);
+    }
+  }
+
+  get(id: PeerId): RaftNode {
+    return this.nodes.get(id)!;
+  }
+
+  stabilize(limit = 10_000): void {
+    let queue: Message[] = [];
+    for (let round = 0; round < limit; round++) {
+      for (const [id, n] of this.nodes) {
+        while (n.hasReady()) {
+          const rd = n.ready();
+          this.readies.push({ id, rd });
+          this.applied.get(id)!.push(...rd.committed);
+          queue.push(...rd.messages);
+        }
+      }
+      if (queue.length === 0) return;
+      const batch = queue;
+      queue = [];
+      for (const m of batch) if (!this.drop(m)) this.nodes.get(m.to)?.step(m, this.now);
+    }
+    throw new Error('cluster did not stabilize');
+  }
+
+  leader(): RaftNode | undefined {
+    for (const n of this.nodes.values()) if (n.status().role === 'leader') return n;
+    return undefined;
+  }
+
+  /** Advance time to `t`, ticking every node whose deadline has come. */
+  advance(t: number): void {
+    this.now = t;
+    for (const n of this.nodes.values()) n.tick(t);
+  }
+}
