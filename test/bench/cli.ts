@@ -1,0 +1,367 @@
+// `npm run bench [-- options]`: our cluster against etcd on this machine, side by side.
+// See `npm run bench -- --help`.
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BusyMeter, fmtBusy, waitForQuiet, type Busyness } from './machine.ts';
+import { EtcdCluster, ETCD_INSTALL, findEtcd } from './etcd.ts';
+import { measureFloor } from './floor.ts';
+import { OursCluster } from './ours.ts';
+import { startOurPeers } from './peers.ts';
+import { summarize, textTable, writeResults, type BenchResults, type RunRecord, type Sample, type SystemName } from './report.ts';
+import { distribution, fmtNumber } from './stats.ts';
+import type { BenchSystem } from './system.ts';
+import { closedLoop, failoverTrial, pushCommands, rssOf } from './workloads.ts';
+import { runW3 } from './w3.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const WORKLOADS = ['floor', 'w1', 'w2', 'w3', 'rss'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+const USAGE = `usage: npm run bench [-- options]
+  --quick            a tiny version of every workload (seconds, 1 repetition); for the test suite
+  --only LIST        run only these, comma-separated: ${WORKLOADS.join(',')} (e.g. --only w1,w2)
+  --systems LIST     ours,etcd (default both; etcd only when installed)
+  --reps N           repetitions of every figure (default 3)
+  --duration S       seconds per W1 run (default 10)
+  --clients LIST     W1 client counts (default 1,8,64)
+  --trials N         W2 failover trials per repetition (default 10)
+  --rss-commands N   commands sent before reading RSS (default 100000)
+  --no-wait          do not wait for a quiet machine before each run
+  --cpu-prof DIR     start our peers with node --cpu-prof, profiles written to DIR
+  --out DIR          where results go (default test-output/bench)
+Results: DIR/latest.json and DIR/latest.md (and a timestamped copy of each).`;
+
+interface Options {
+  quick: boolean;
+  only: Set<Workload>;
+  systems: SystemName[];
+  reps: number;
+  durationMs: number;
+  warmupMs: number;
+  clients: number[];
+  trials: number;
+  rssCommands: number;
+  wait: boolean;
+  cpuProf: string | null;
+  out: string;
+  floorIterations: number;
+  w3Ms: number;
+}
+
+function parseArgs(argv: string[]): Options | string {
+  const o: Options = {
+    quick: false,
+    only: new Set(WORKLOADS),
+    systems: ['ours', 'etcd'],
+    reps: 3,
+    durationMs: 10_000,
+    warmupMs: 1000,
+    clients: [1, 8, 64],
+    trials: 10,
+    rssCommands: 100_000,
+    wait: true,
+    cpuProf: null,
+    out: resolve(REPO_ROOT, 'test-output/bench'),
+    floorIterations: 2000,
+    w3Ms: 10_000,
+  };
+  const set: Record<string, boolean> = {};
+  const list = (v: string | undefined, name: string) => {
+    if (!v) throw new Error(`${name} needs a value`);
+    return v.split(',').map((s) => s.trim()).filter(Boolean);
+  };
+  const num = (v: string | undefined, name: string, min: number) => {
+    const n = Number(v);
+    if (!v || !Number.isFinite(n) || n < min) throw new Error(`${name} needs a number >= ${min}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  try {
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+      const val = () => inline ?? argv[++i];
+      set[flag] = true;
+      switch (flag) {
+        case '--quick':
+          o.quick = true;
+          break;
+        case '--only': {
+          const w = list(val(), '--only').map((x) => x.toLowerCase());
+          const bad = w.filter((x) => !(WORKLOADS as readonly string[]).includes(x));
+          if (bad.length) return `--only: unknown workload ${bad.join(', ')}; choose from ${WORKLOADS.join(', ')}`;
+          o.only = new Set(w as Workload[]);
+          break;
+        }
+        case '--systems': {
+          const s = list(val(), '--systems');
+          const bad = s.filter((x) => x !== 'ours' && x !== 'etcd');
+          if (bad.length) return `--systems: unknown system ${bad.join(', ')}; choose from ours, etcd`;
+          o.systems = s as SystemName[];
+          break;
+        }
+        case '--reps':
+          o.reps = Math.floor(num(val(), '--reps', 1));
+          break;
+        case '--duration':
+          o.durationMs = num(val(), '--duration', 0.1) * 1000;
+          break;
+        case '--clients':
+          o.clients = list(val(), '--clients').map((x) => Math.floor(num(x, '--clients', 1)));
+          break;
+        case '--trials':
+          o.trials = Math.floor(num(val(), '--trials', 1));
+          break;
+        case '--rss-commands':
+          o.rssCommands = Math.floor(num(val(), '--rss-commands', 0));
+          break;
+        case '--no-wait':
+          o.wait = false;
+          break;
+        case '--cpu-prof':
+          o.cpuProf = resolve(val() ?? '');
+          if (!inline && !argv[i]) return '--cpu-prof needs a directory';
+          break;
+        case '--out':
+          o.out = resolve(val() ?? '');
+          if (!inline && !argv[i]) return '--out needs a directory';
+          break;
+        case '-h':
+        case '--help':
+          return '';
+        default:
+          return `unknown option ${a}`;
+      }
+    }
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (o.quick) {
+    if (!set['--reps']) o.reps = 1;
+    if (!set['--duration']) o.durationMs = 1000;
+    o.warmupMs = 200;
+    if (!set['--clients']) o.clients = [1, 8];
+    if (!set['--trials']) o.trials = 1;
+    if (!set['--rss-commands']) o.rssCommands = 2000;
+    if (!set['--no-wait']) o.wait = false;
+    o.floorIterations = 200;
+    o.w3Ms = 1000;
+  }
+  return o;
+}
+
+const t0 = Date.now();
+function progress(line: string): void {
+  const s = ((Date.now() - t0) / 1000).toFixed(0).padStart(4);
+  process.stdout.write(`[bench ${s}s] ${line}\n`);
+}
+
+const ms = (x: number) => `${fmtNumber(x)} ms`;
+
+async function main(): Promise<number> {
+  const parsed = parseArgs(process.argv.slice(2));
+  if (typeof parsed === 'string') {
+    if (parsed) process.stderr.write(`bench: ${parsed}\n`);
+    process.stderr.write(`${USAGE}\n`);
+    return parsed ? 2 : 0;
+  }
+  const o = parsed;
+  const startedAt = new Date().toISOString();
+  const notes: string[] = [];
+  const samples: Sample[] = [];
+  const runs: RunRecord[] = [];
+  const add = (system: SystemName, rep: number, figure: string, value: number) => samples.push({ system, rep, figure, value });
+
+  const etcd = findEtcd();
+  if (o.systems.includes('etcd') && !etcd) {
+    const msg = `etcd is not installed, so only our side runs. To compare, install it: ${ETCD_INSTALL}`;
+    progress(msg);
+    notes.push(msg);
+  }
+  const systems = o.systems.filter((s) => s !== 'etcd' || etcd);
+  progress(
+    `${o.quick ? 'quick mode, ' : ''}${o.reps} repetition(s); systems: ${systems.join(', ') || 'none'}; workloads: ${[...o.only].join(', ')}; ` +
+      `machine: ${cpus().length} cores, load ${(await import('./machine.ts')).loadAverage().toFixed(2)}`,
+  );
+  if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
+
+  const live = new Set<BenchSystem>();
+  const stopAll = async () => {
+    for (const s of live) await s.stop().catch(() => {});
+    live.clear();
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      progress(`${sig}: stopping the clusters`);
+      void stopAll().finally(() => process.exit(130));
+    });
+  }
+
+  const make = (name: SystemName): BenchSystem =>
+    name === 'etcd'
+      ? new EtcdCluster({ bin: etcd!.bin })
+      : new OursCluster(() => startOurPeers({ count: 3, cpuProfDir: o.cpuProf }));
+
+  const quiet = async () => {
+    if (!o.wait) return;
+    await waitForQuiet({ maxCores: 0.25, maxWaitMs: 60_000, log: progress });
+  };
+
+  /** Runs fn on a fresh cluster of `name`, recording how busy the machine was. */
+  const withSystem = async <T>(name: SystemName, fn: (sys: BenchSystem) => Promise<T>): Promise<T> => {
+    const sys = make(name);
+    live.add(sys);
+    try {
+      await sys.start();
+      return await fn(sys);
+    } finally {
+      await sys.stop().catch((e) => progress(`${name}: stop failed: ${(e as Error).message}`));
+      live.delete(sys);
+    }
+  };
+
+  const measured = async <T>(sys: BenchSystem, rep: number, workload: string, fn: () => Promise<T>): Promise<{ value: T; busy: Busyness }> => {
+    const meter = new BusyMeter(() => sys.pids());
+    const value = await fn();
+    const busy = meter.stop();
+    return { value, busy };
+  };
+
+  try {
+    for (let rep = 1; rep <= o.reps; rep++) {
+      // ---- floor ----
+      if (o.only.has('floor')) {
+        await quiet();
+        progress(`rep ${rep}/${o.reps} floor: fsync and loopback round trips (${o.floorIterations} iterations each)`);
+        const meter = new BusyMeter(() => []);
+        const f = await measureFloor({ cwd: REPO_ROOT, dir: tmpdir(), iterations: o.floorIterations });
+        const busy = meter.stop();
+        runs.push({ system: 'machine', rep, workload: 'floor', busy, detail: f });
+        for (const sys of systems) {
+          add(sys, rep, 'floor.fsync.p50', f.fsync.p50);
+          add(sys, rep, 'floor.fsync.p99', f.fsync.p99);
+          add(sys, rep, 'floor.fdatasync.p50', f.fdatasync.p50);
+          add(sys, rep, 'floor.fsyncAsync.p50', f.fsyncAsync.p50);
+          add(sys, rep, 'floor.ws.p50', f.wsRtt.p50);
+          add(sys, rep, 'floor.ws.p99', f.wsRtt.p99);
+          add(sys, rep, 'floor.http.p50', f.httpRtt.p50);
+        }
+        progress(
+          `  fsync p50 ${ms(f.fsync.p50)} p99 ${ms(f.fsync.p99)}, fdatasync p50 ${ms(f.fdatasync.p50)}, async fsync p50 ${ms(f.fsyncAsync.p50)}; ` +
+            `ws rtt p50 ${ms(f.wsRtt.p50)} p99 ${ms(f.wsRtt.p99)}, http rtt p50 ${ms(f.httpRtt.p50)}; ${fmtBusy(busy)}`,
+        );
+      }
+
+      // ---- W1, RSS, W2 on each system, alternating which goes first ----
+      const order = rep % 2 === 1 ? systems : [...systems].reverse();
+      if (o.only.has('w1') || o.only.has('rss') || o.only.has('w2')) {
+        for (const name of order) {
+          await quiet();
+          progress(`rep ${rep}/${o.reps} ${name}: starting a 3-member cluster`);
+          await withSystem(name, async (sys) => {
+            let sent = 0;
+            if (o.only.has('w1')) {
+              for (const clients of o.clients) {
+                const { value: r, busy } = await measured(sys, rep, `w1-${clients}`, () =>
+                  closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, onOp: () => sent++ }),
+                );
+                runs.push({ system: name, rep, workload: `W1-${clients}`, busy, detail: r });
+                add(name, rep, `w1.${clients}.ops`, r.opsPerSec);
+                add(name, rep, `w1.${clients}.p50`, r.latency.p50);
+                add(name, rep, `w1.${clients}.p99`, r.latency.p99);
+                add(name, rep, `w1.${clients}.cores`, busy.systemCores);
+                progress(
+                  `  ${name} W1 ${clients} client${clients > 1 ? "s" : ""}: ${fmtNumber(r.opsPerSec)} ops/s, p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}` +
+                    `${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}; ${fmtBusy(busy)}`,
+                );
+              }
+            }
+            if (o.only.has('rss')) {
+              const todo = Math.max(0, o.rssCommands - sent);
+              progress(`  ${name} RSS: sending ${fmtNumber(todo)} more commands (${fmtNumber(sent)} sent so far)`);
+              const { value: r, busy } = await measured(sys, rep, 'rss', () =>
+                pushCommands(sys, todo, 64, (d) => progress(`    ${fmtNumber(sent + d)} commands`)),
+              );
+              const rss = rssOf(sys);
+              const max = Math.max(...Object.values(rss));
+              runs.push({ system: name, rep, workload: 'RSS', busy, detail: { ...r, rss, commands: sent + todo } });
+              add(name, rep, 'rss.max', max);
+              add(name, rep, 'rss.commands', sent + todo);
+              progress(`  ${name} RSS after ${fmtNumber(sent + todo)} commands: ${Object.entries(rss).map(([m, v]) => `${m} ${v.toFixed(1)} MiB`).join(', ')}`);
+            }
+            if (o.only.has('w2')) {
+              const trials = [];
+              const meter = new BusyMeter(() => sys.pids());
+              for (let t = 1; t <= o.trials; t++) {
+                const tr = await failoverTrial(sys, { intervalMs: 10, timeoutMs: 100, steadyMs: o.quick ? 300 : 1000, afterMs: 200, giveUpMs: 10_000, pollMs: 5, trial: t });
+                trials.push(tr);
+                progress(
+                  `  ${name} W2 trial ${t}/${o.trials}: killed ${tr.killed}, unavailable ${ms(tr.unavailableMs)}, new leader ${tr.newLeader ?? 'none'} after ${ms(tr.killToLeaderMs)}`,
+                );
+              }
+              const busy = meter.stop();
+              const un = distribution(trials.map((t) => t.unavailableMs).filter(Number.isFinite));
+              const ld = distribution(trials.map((t) => t.killToLeaderMs).filter(Number.isFinite));
+              runs.push({ system: name, rep, workload: 'W2', busy, detail: { trials, unavailable: un, killToLeader: ld } });
+              add(name, rep, 'w2.unavailable.median', un.p50);
+              add(name, rep, 'w2.unavailable.p90', un.p90);
+              add(name, rep, 'w2.leader.median', ld.p50);
+              add(name, rep, 'w2.leader.p90', ld.p90);
+              const failed = trials.filter((t) => !Number.isFinite(t.unavailableMs)).length;
+              if (failed) notes.push(`${name} rep ${rep}: ${failed} failover trial(s) saw no write acknowledged within 10 s after the kill`);
+              progress(`  ${name} W2: unavailability median ${ms(un.p50)} p90 ${ms(un.p90)}; kill to leader median ${ms(ld.p50)}; ${fmtBusy(busy)}`);
+            }
+          });
+        }
+      }
+
+      // ---- W3: the village pipeline (ours only) ----
+      if (o.only.has('w3') && systems.includes('ours')) {
+        await quiet();
+        progress(`rep ${rep}/${o.reps} W3: the -v event pipeline through the relay`);
+        const r = await runW3({
+          rep,
+          durationMs: o.w3Ms,
+          warmupMs: o.warmupMs,
+          quick: o.quick,
+          log: progress,
+          cpuProfDir: o.cpuProf,
+          track: (s) => live.add(s),
+          untrack: (s) => live.delete(s),
+        });
+        for (const run of r.runs) runs.push(run);
+        for (const [k, v] of Object.entries(r.figures)) add('ours', rep, k, v);
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+
+  const summary = summarize(samples);
+  const results: BenchResults = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, etcd: etcd?.version ?? null, memMiB: totalmem() / 2 ** 20 },
+    options: { ...o, only: [...o.only] },
+    notes,
+    samples,
+    runs,
+    summary,
+  };
+  const files = writeResults(o.out, results);
+  process.stdout.write(`\n${textTable(summary)}\n\n`);
+  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  progress(`results: ${files.json} and ${files.md} (also latest.json, latest.md)`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);

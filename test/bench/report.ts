@@ -1,0 +1,220 @@
+// The bench's results: every measured value with the repetition and system it came from and
+// how busy the machine was; summarised per figure as median [min-max] with the ratio
+// ours/etcd and the target; written as JSON and as a markdown table.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Busyness } from './machine.ts';
+import { fmtNumber, fmtRatio, fmtSpread, ratio, spread, type Spread } from './stats.ts';
+
+export type SystemName = 'ours' | 'etcd';
+
+export interface Sample {
+  system: SystemName;
+  rep: number;
+  figure: string;
+  value: number;
+}
+
+/** One measured run (a workload on one system in one repetition) and how busy the machine was. */
+export interface RunRecord {
+  system: SystemName | 'machine';
+  rep: number;
+  workload: string;
+  busy: Busyness | null;
+  detail: unknown;
+}
+
+export interface FigureDef {
+  key: string;
+  label: string;
+  unit: string;
+  /** Whether ours should be higher or lower than etcd (for reading the ratio). */
+  better: 'higher' | 'lower';
+  target?: { text: string; met: (ours: Spread, etcd: Spread) => boolean | null };
+}
+
+const vsEtcd = (f: (r: number) => boolean) => (o: Spread, e: Spread) => {
+  const r = ratio(o, e);
+  return Number.isFinite(r) ? f(r) : null;
+};
+const absolute = (f: (v: number) => boolean) => (o: Spread) => (o.n ? f(o.median) : null);
+
+export const FIGURES: FigureDef[] = [
+  { key: 'floor.fsync.p50', label: 'floor: write+fsync p50', unit: 'ms', better: 'lower' },
+  { key: 'floor.fsync.p99', label: 'floor: write+fsync p99', unit: 'ms', better: 'lower' },
+  { key: 'floor.fdatasync.p50', label: 'floor: write+fdatasync p50', unit: 'ms', better: 'lower' },
+  { key: 'floor.fsyncAsync.p50', label: 'floor: fs.write+fs.fsync (libuv pool) p50', unit: 'ms', better: 'lower' },
+  { key: 'floor.ws.p50', label: 'floor: loopback WebSocket round trip p50', unit: 'ms', better: 'lower' },
+  { key: 'floor.ws.p99', label: 'floor: loopback WebSocket round trip p99', unit: 'ms', better: 'lower' },
+  { key: 'floor.http.p50', label: 'floor: loopback keep-alive HTTP round trip p50', unit: 'ms', better: 'lower' },
+  ...[1, 8, 64].flatMap((c): FigureDef[] => [
+    {
+      key: `w1.${c}.ops`,
+      label: `W1 ${c} client${c > 1 ? 's' : ''}: throughput`,
+      unit: 'ops/s',
+      better: 'higher',
+      ...(c === 64 ? { target: { text: '>= 2x etcd', met: vsEtcd((r) => r >= 2) } } : {}),
+    },
+    {
+      key: `w1.${c}.p50`,
+      label: `W1 ${c} client${c > 1 ? 's' : ''}: latency p50`,
+      unit: 'ms',
+      better: 'lower',
+      ...(c === 1 ? { target: { text: '<= etcd', met: vsEtcd((r) => r <= 1) } } : {}),
+    },
+    { key: `w1.${c}.p99`, label: `W1 ${c} client${c > 1 ? 's' : ''}: latency p99`, unit: 'ms', better: 'lower' },
+    { key: `w1.${c}.cores`, label: `W1 ${c} client${c > 1 ? 's' : ''}: cores used by the cluster`, unit: 'cores', better: 'lower' },
+  ]),
+  {
+    key: 'w2.unavailable.median',
+    label: 'W2 failover: unavailability median',
+    unit: 'ms',
+    better: 'lower',
+    target: { text: '<= etcd', met: vsEtcd((r) => r <= 1) },
+  },
+  {
+    key: 'w2.unavailable.p90',
+    label: 'W2 failover: unavailability p90',
+    unit: 'ms',
+    better: 'lower',
+    target: { text: '<= 300 ms', met: absolute((v) => v <= 300) },
+  },
+  { key: 'w2.leader.median', label: 'W2 failover: kill to new leader median', unit: 'ms', better: 'lower' },
+  { key: 'w2.leader.p90', label: 'W2 failover: kill to new leader p90', unit: 'ms', better: 'lower' },
+  { key: 'w3.delay.p50', label: 'W3 event delay p50 (W1 8 clients, -v)', unit: 'ms', better: 'lower' },
+  {
+    key: 'w3.delay.p99',
+    label: 'W3 event delay p99 (W1 8 clients, -v)',
+    unit: 'ms',
+    better: 'lower',
+    target: { text: '<= 20 ms', met: absolute((v) => v <= 20) },
+  },
+  { key: 'w3.events', label: 'W3 events per second reaching the subscriber', unit: 'events/s', better: 'higher' },
+  { key: 'w3.ops.plain', label: 'W3 W1 8 clients without -v', unit: 'ops/s', better: 'higher' },
+  { key: 'w3.ops.verbose', label: 'W3 W1 8 clients with -v and the relay', unit: 'ops/s', better: 'higher' },
+  {
+    key: 'w3.ops.ratio',
+    label: 'W3 throughput with -v / without',
+    unit: '',
+    better: 'higher',
+    target: { text: '>= 0.80', met: absolute((v) => v >= 0.8) },
+  },
+  { key: 'w3.relay.rate', label: 'W3 highest event rate the relay sustains', unit: 'events/s', better: 'higher' },
+  {
+    key: 'rss.max',
+    label: 'RSS of the largest member after 100,000 commands',
+    unit: 'MiB',
+    better: 'lower',
+    target: { text: '< 150 MiB', met: absolute((v) => v < 150) },
+  },
+  { key: 'rss.commands', label: 'commands sent before reading RSS', unit: '', better: 'higher' },
+];
+
+export interface Row {
+  key: string;
+  label: string;
+  unit: string;
+  ours: Spread;
+  etcd: Spread;
+  /** ours / etcd of the medians (NaN when one side is missing). */
+  ratio: number;
+  target: string | null;
+  met: boolean | null;
+}
+
+export function summarize(samples: readonly Sample[]): Row[] {
+  const rows: Row[] = [];
+  const known = new Set(FIGURES.map((f) => f.key));
+  const defs = [...FIGURES];
+  for (const s of samples) {
+    if (!known.has(s.figure)) {
+      known.add(s.figure);
+      defs.push({ key: s.figure, label: s.figure, unit: '', better: 'lower' });
+    }
+  }
+  for (const f of defs) {
+    const of = (sys: SystemName) => spread(samples.filter((s) => s.figure === f.key && s.system === sys).map((s) => s.value));
+    const ours = of('ours');
+    const etcd = of('etcd');
+    if (!ours.n && !etcd.n) continue;
+    rows.push({
+      key: f.key,
+      label: f.label,
+      unit: f.unit,
+      ours,
+      etcd,
+      ratio: ratio(ours, etcd),
+      target: f.target?.text ?? null,
+      met: f.target ? f.target.met(ours, etcd) : null,
+    });
+  }
+  return rows;
+}
+
+const metText = (m: boolean | null, target: string | null) => (target === null ? '' : m === null ? 'n/a' : m ? 'yes' : 'NO');
+
+export function markdownTable(rows: readonly Row[]): string {
+  const head = '| Figure | Unit | ours | etcd | ours/etcd | Target | Met |\n|---|---|---:|---:|---:|---|---|';
+  const lines = rows.map(
+    (r) => `| ${r.label} | ${r.unit} | ${fmtSpread(r.ours)} | ${fmtSpread(r.etcd)} | ${fmtRatio(r.ours, r.etcd)} | ${r.target ?? ''} | ${metText(r.met, r.target)} |`,
+  );
+  return [head, ...lines].join('\n');
+}
+
+/** A plain-text table for the terminal, columns padded. */
+export function textTable(rows: readonly Row[]): string {
+  const cells = [['figure', 'unit', 'ours', 'etcd', 'ours/etcd', 'target', 'met'], ...rows.map((r) => [r.label, r.unit, fmtSpread(r.ours), fmtSpread(r.etcd), fmtRatio(r.ours, r.etcd), r.target ?? '', metText(r.met, r.target)])];
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  const right = new Set([2, 3, 4]);
+  return cells.map((c) => c.map((x, i) => (right.has(i) ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+export function busyTable(runs: readonly RunRecord[]): string {
+  const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2));
+  const head = '| Rep | System | Workload | Load 1 min (start->end) | Cores: system | bench | other |\n|---:|---|---|---|---:|---:|---:|';
+  const lines = runs
+    .filter((r) => r.busy)
+    .map((r) => `| ${r.rep} | ${r.system} | ${r.workload} | ${f(r.busy!.loadStart)}->${f(r.busy!.loadEnd)} | ${f(r.busy!.systemCores)} | ${f(r.busy!.benchCores)} | ${f(r.busy!.otherCores)} |`);
+  return [head, ...lines].join('\n');
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; node: string; etcd: string | null; memMiB: number };
+  options: Record<string, unknown>;
+  notes: string[];
+  samples: Sample[];
+  runs: RunRecord[];
+  summary: Row[];
+}
+
+export function markdownReport(r: BenchResults): string {
+  const parts = [
+    `# Raft Village bench, ${r.startedAt}`,
+    '',
+    `Command: \`${r.command}\``,
+    '',
+    `Machine: ${r.machine.cpus} x ${r.machine.cpuModel}, ${fmtNumber(r.machine.memMiB)} MiB, Node ${r.machine.node}, etcd ${r.machine.etcd ?? 'not installed'}.`,
+    'Each figure is the median [min-max] of its repetitions; the ratio is ours/etcd of the medians.',
+    '',
+    markdownTable(r.summary),
+  ];
+  if (r.notes.length) parts.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
+  parts.push('', '## How busy the machine was', '', 'Cores used during each run: by the system under test, by the bench process (clients), and by everything else.', '', busyTable(r.runs), '');
+  return parts.join('\n');
+}
+
+export function writeResults(dir: string, r: BenchResults): { json: string; md: string } {
+  mkdirSync(dir, { recursive: true });
+  const stamp = r.startedAt.replace(/[:.]/g, '-');
+  const json = join(dir, `bench-${stamp}.json`);
+  const md = join(dir, `bench-${stamp}.md`);
+  const text = JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+  writeFileSync(json, text);
+  writeFileSync(md, markdownReport(r));
+  writeFileSync(join(dir, 'latest.json'), text);
+  writeFileSync(join(dir, 'latest.md'), markdownReport(r));
+  return { json, md };
+}

@@ -1,0 +1,310 @@
+// W3, the village's pipeline: peers started with -v stream events to the relay, which batches
+// them to browsers. A subscriber (a plain WebSocket on the relay's /village, no browser)
+// measures how long an event takes from the peer (its `t`) to arrival, under the W1 8-client
+// load; the same load without -v gives the cost of reporting; and a synthetic peer flooding the
+// relay at rising rates finds the highest event rate it sustains.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { tsxLoader } from '../../peer/spawn.ts';
+import type { PeerEvent } from '../../shared/events.ts';
+import type { RelayToBrowser } from '../../shared/village.ts';
+import { BusyMeter, fmtBusy } from './machine.ts';
+import { OursCluster } from './ours.ts';
+import { startOurPeers, type OurPeers } from './peers.ts';
+import type { RunRecord } from './report.ts';
+import { distribution, fmtNumber, type Distribution } from './stats.ts';
+import type { BenchSystem } from './system.ts';
+import { closedLoop } from './workloads.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const RELAY_MAIN = join(REPO_ROOT, 'game/relay/main.ts');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- the relay ----
+
+export interface RelayProcess {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startRelay(configFile: string, port: number, logDir: string): Promise<RelayProcess> {
+  if (!existsSync(RELAY_MAIN)) throw new Error(`the relay (${RELAY_MAIN}) is not there yet`);
+  const out = createWriteStream(join(logDir, 'relay.stdout'), { flags: 'a' });
+  const p: ChildProcess = spawn(process.execPath, ['--import', tsxLoader(), RELAY_MAIN, '--config', configFile], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, RAFT_EXIT_WITH_STDIN: '1' },
+  });
+  p.stdout!.pipe(out, { end: false });
+  p.stderr!.pipe(out, { end: false });
+  let exited = false;
+  p.on('exit', () => {
+    exited = true;
+    out.end();
+  });
+  // Ready when /village accepts a WebSocket.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited) throw new Error(`the relay exited at start; see ${join(logDir, 'relay.stdout')}`);
+    try {
+      const ws = await openSubscriberSocket(port, 1000);
+      ws.terminate();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        p.kill('SIGKILL');
+        throw new Error(`the relay did not accept /village within 20 s; see ${join(logDir, 'relay.stdout')}`);
+      }
+      await sleep(100);
+    }
+  }
+  return {
+    port,
+    pid: p.pid!,
+    stop: async () => {
+      if (exited) return;
+      const done = new Promise<void>((r) => p.once('exit', () => r()));
+      p.kill('SIGKILL');
+      await done;
+    },
+  };
+}
+
+function openSubscriberSocket(port: number, timeoutMs: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/village`, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_q, res) => reject(new Error(`/village: HTTP ${res.statusCode}`)));
+  });
+}
+
+// ---- the subscriber ----
+
+/** Listens on /village and measures, per event, arrival time minus the peer's `t`. */
+export class Subscriber {
+  private delays: number[] = [];
+  private windowFrom = Infinity;
+  private windowTo = Infinity;
+  received = 0;
+  /** Events per type counted in the window. */
+  byType = new Map<string, number>();
+  /** Events with this peer name (for the synthetic flood). */
+  private onEvent: ((e: PeerEvent, now: number) => void) | null = null;
+
+  private constructor(private ws: WebSocket) {
+    ws.on('message', (data) => {
+      const now = Date.now();
+      let m: RelayToBrowser;
+      try {
+        m = JSON.parse(String(data)) as RelayToBrowser;
+      } catch {
+        return;
+      }
+      if (m.type !== 'batch') return;
+      for (const d of m.deltas) {
+        if (d.type !== 'event') continue;
+        const e = d.event;
+        this.onEvent?.(e, now);
+        if (e.t >= this.windowFrom && e.t <= this.windowTo) {
+          this.received++;
+          this.delays.push(now - e.t);
+          this.byType.set(e.type, (this.byType.get(e.type) ?? 0) + 1);
+        }
+      }
+    });
+  }
+
+  static async open(port: number): Promise<Subscriber> {
+    return new Subscriber(await openSubscriberSocket(port, 3000));
+  }
+
+  /** Counts events whose peer time `t` lies in [from, to] (wall clock ms). */
+  window(from: number, to: number): void {
+    this.windowFrom = from;
+    this.windowTo = to;
+    this.delays = [];
+    this.received = 0;
+    this.byType.clear();
+  }
+
+  listen(fn: ((e: PeerEvent, now: number) => void) | null): void {
+    this.onEvent = fn;
+  }
+
+  result(): Distribution {
+    return distribution(this.delays);
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+// ---- the synthetic flood: the highest event rate the relay sustains ----
+
+export interface FloodStep {
+  rate: number;
+  sent: number;
+  received: number;
+  delay: Distribution;
+  sustained: boolean;
+}
+
+/**
+ * A synthetic peer on /peer sends rpc_send events at `rate` per second for `ms`; the step is
+ * sustained when the subscriber got at least 99% of them and the p99 delay stayed under 100 ms.
+ */
+async function floodStep(relayPort: number, secret: string, sub: Subscriber, rate: number, ms: number): Promise<FloodStep> {
+  const ws = await new Promise<WebSocket>((resolve, reject) => {
+    const w = new WebSocket(`ws://127.0.0.1:${relayPort}/peer`, { headers: { 'x-raft-secret': secret }, perMessageDeflate: false });
+    w.once('open', () => resolve(w));
+    w.once('error', reject);
+    w.once('unexpected-response', (_q, res) => reject(new Error(`/peer: HTTP ${res.statusCode}`)));
+  });
+  const peer = 'flood1';
+  const timing = { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 };
+  ws.send(JSON.stringify({ type: 'hello', peer, t: Date.now(), pid: process.pid, cluster: ['flood1', 'flood2', 'flood3'], profile: 'fast', timing }));
+  await sleep(200);
+  const delays: number[] = [];
+  let received = 0;
+  sub.listen((e, now) => {
+    if (e.peer === peer && e.type === 'rpc_send') {
+      received++;
+      delays.push(now - e.t);
+    }
+  });
+  // Send in 5 ms slices, as a peer's reporter drains its queue in turns.
+  let sent = 0;
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    const due = Math.floor(((performance.now() - start) / 1000) * rate);
+    const t = Date.now();
+    while (sent < due) {
+      const ev = { type: 'rpc_send', peer, t, to: 'flood2', rid: `${peer}:${++n}`, rpc: 'append_entries', term: 1, heartbeat: false, entries: 1 };
+      ws.send(JSON.stringify(ev));
+      sent++;
+    }
+    await sleep(5);
+  }
+  // Let the tail arrive.
+  const tailEnd = Date.now() + 1000;
+  while (received < sent && Date.now() < tailEnd) await sleep(20);
+  sub.listen(null);
+  ws.terminate();
+  const delay = distribution(delays);
+  return { rate, sent, received, delay, sustained: received >= sent * 0.99 && delay.p99 <= 100 };
+}
+
+export async function relayMaxRate(relayPort: number, secret: string, opts: { stepMs: number; rates: number[]; log: (s: string) => void }): Promise<{ best: number; steps: FloodStep[] }> {
+  const sub = await Subscriber.open(relayPort);
+  const steps: FloodStep[] = [];
+  let best = 0;
+  try {
+    for (const rate of opts.rates) {
+      const s = await floodStep(relayPort, secret, sub, rate, opts.stepMs);
+      steps.push(s);
+      opts.log(
+        `    relay flood ${fmtNumber(rate)} events/s: got ${fmtNumber(s.received)}/${fmtNumber(s.sent)}, delay p50 ${fmtNumber(s.delay.p50)} ms p99 ${fmtNumber(s.delay.p99)} ms -> ${s.sustained ? 'sustained' : 'not sustained'}`,
+      );
+      if (!s.sustained) break;
+      best = rate;
+      await sleep(300);
+    }
+  } finally {
+    sub.close();
+  }
+  return { best, steps };
+}
+
+// ---- W3 as a whole ----
+
+export interface W3Options {
+  rep: number;
+  durationMs: number;
+  warmupMs: number;
+  quick: boolean;
+  log: (s: string) => void;
+  cpuProfDir: string | null;
+  track: (s: BenchSystem) => void;
+  untrack: (s: BenchSystem) => void;
+}
+
+export async function runW3(o: W3Options): Promise<{ figures: Record<string, number>; runs: RunRecord[] }> {
+  const figures: Record<string, number> = {};
+  const runs: RunRecord[] = [];
+  const clients = 8;
+
+  // 1. W1 8 clients without -v.
+  {
+    const sys = new OursCluster(() => startOurPeers({ count: 3, cpuProfDir: o.cpuProfDir }));
+    o.track(sys);
+    try {
+      await sys.start();
+      const meter = new BusyMeter(() => sys.pids());
+      const r = await closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, keyPrefix: 'w3' });
+      const busy = meter.stop();
+      figures['w3.ops.plain'] = r.opsPerSec;
+      runs.push({ system: 'ours', rep: o.rep, workload: 'W3 W1-8 without -v', busy, detail: r });
+      o.log(`  W3 without -v: ${fmtNumber(r.opsPerSec)} ops/s, p50 ${fmtNumber(r.latency.p50)} ms; ${fmtBusy(busy)}`);
+    } finally {
+      await sys.stop();
+      o.untrack(sys);
+    }
+  }
+
+  // 2. The same with -v, the relay running and a subscriber measuring event delay.
+  let peers: OurPeers | null = null;
+  let relay: RelayProcess | null = null;
+  let sub: Subscriber | null = null;
+  const sys = new OursCluster(async () => {
+    peers = await startOurPeers({ count: 3, verbose: true, cpuProfDir: o.cpuProfDir });
+    relay = await startRelay(peers.configFile, peers.relayPort, peers.dir);
+    return peers;
+  });
+  o.track(sys);
+  try {
+    await sys.start();
+    sub = await Subscriber.open(relay!.port);
+    await sleep(300);
+    const from = Date.now() + o.warmupMs;
+    sub.window(from, from + o.durationMs);
+    const meter = new BusyMeter(() => [...sys.pids(), relay!.pid]);
+    const r = await closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, keyPrefix: 'w3' });
+    const busy = meter.stop();
+    await sleep(500); // the last events of the window
+    const d = sub.result();
+    figures['w3.ops.verbose'] = r.opsPerSec;
+    figures['w3.delay.p50'] = d.p50;
+    figures['w3.delay.p99'] = d.p99;
+    figures['w3.events'] = sub.received / (o.durationMs / 1000);
+    if (figures['w3.ops.plain']) figures['w3.ops.ratio'] = r.opsPerSec / figures['w3.ops.plain'];
+    const types = Object.fromEntries(sub.byType);
+    runs.push({ system: 'ours', rep: o.rep, workload: 'W3 W1-8 with -v', busy, detail: { w1: r, delay: d, events: sub.received, byType: types } });
+    o.log(
+      `  W3 with -v: ${fmtNumber(r.opsPerSec)} ops/s; ${fmtNumber(sub.received)} events, delay p50 ${fmtNumber(d.p50)} ms p99 ${fmtNumber(d.p99)} ms max ${fmtNumber(d.max)} ms; ${fmtBusy(busy)} (system includes the relay)`,
+    );
+    sub.close();
+    sub = null;
+
+    // 3. The highest rate the relay sustains (the peers idle meanwhile: heartbeats only).
+    const rates = o.quick ? [1000, 4000] : [2000, 5000, 10_000, 20_000, 40_000, 80_000, 160_000];
+    const meter2 = new BusyMeter(() => [relay!.pid]);
+    const flood = await relayMaxRate(relay!.port, (peers as OurPeers | null)!.secret, { stepMs: o.quick ? 500 : 2000, rates, log: o.log });
+    figures['w3.relay.rate'] = flood.best;
+    runs.push({ system: 'ours', rep: o.rep, workload: 'W3 relay flood', busy: meter2.stop(), detail: flood });
+    o.log(`  W3 relay sustains ${fmtNumber(flood.best)} events/s`);
+  } finally {
+    sub?.close();
+    await sys.stop();
+    await (relay as RelayProcess | null)?.stop();
+    o.untrack(sys);
+  }
+  return { figures, runs };
+}
