@@ -1,0 +1,141 @@
+// `npm run peer -- NAME N [-v] [--profile fast|slow] [--config FILE]`: runs one Raft peer
+// (the original `raft_single peername peernum [-v]`). The cluster is the first N names of
+// raft_peer.ini; NAME must be one of them.
+import { ConfigError, clusterOf, configPath, findPeer, loadConfig, timingOf, type Config } from '../shared/config.ts';
+import { PeerShell } from './peer.ts';
+import { EXIT_WITH_STDIN_ENV } from './spawn.ts';
+import { StorageCorruptError } from './storage.ts';
+
+const EXIT_USAGE = 2;
+const EXIT_CONFIG = 3;
+const EXIT_STORAGE = 4;
+const EXIT_FATAL = 1;
+
+interface Args {
+  name: string;
+  count: number;
+  verbose: boolean;
+  profile: string | undefined;
+}
+
+function usage(config: Config | null, problem: string): string {
+  const names = config ? config.peers.map((p) => p.name) : null;
+  return [
+    problem,
+    'usage: npm run peer -- NAME N [-v] [--profile fast|slow] [--config FILE]',
+    '  NAME       this peer, one of the first N names of the ini file',
+    '  N          how many peers the cluster has (the first N names)',
+    '  -v         stream events to the relay (the village)',
+    '  --profile  timing profile' + (config ? ` (${Object.keys(config.profiles).join(', ')}; default ${config.defaultProfile})` : ''),
+    '  --config   the ini file (default ./raft_peer.ini or $RAFT_CONFIG)',
+    names ? `peers in ${config!.file}: ${names.join(', ')} (so N is 1..${names.length})` : '',
+    names && names.length >= 3 ? `example: npm run peer -- ${names[0]} 3` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+function parseArgs(argv: string[]): Args | string {
+  let verbose = false;
+  let profile: string | undefined;
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-v' || a === '--verbose') verbose = true;
+    else if (a === '--profile') {
+      profile = argv[++i];
+      if (!profile) return '--profile needs a name';
+    } else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
+    else if (a === '--config') {
+      if (!argv[++i]) return '--config needs a file';
+    } else if (a.startsWith('--config=')) continue;
+    else if (a === '-h' || a === '--help') return '';
+    else if (a.startsWith('-')) return `unknown option ${a}`;
+    else positional.push(a);
+  }
+  if (positional.length < 2) return positional.length === 0 ? 'which peer, and how many peers in the cluster?' : 'how many peers in the cluster?';
+  if (positional.length > 2) return `unexpected arguments: ${positional.slice(2).join(' ')}`;
+  const count = Number(positional[1]);
+  if (!Number.isInteger(count) || count < 1) return `N must be a whole number >= 1, got ${JSON.stringify(positional[1])}`;
+  return { name: positional[0]!, count, verbose, profile };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  let config: Config | null = null;
+  let configError: ConfigError | null = null;
+  try {
+    config = loadConfig(configPath(argv));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    configError = e;
+  }
+  const args = parseArgs(argv);
+  if (typeof args === 'string') {
+    if (configError) process.stderr.write(`${configError.message}\n`);
+    process.stderr.write(`${usage(config, args)}\n`);
+    process.exit(args === '' ? 0 : EXIT_USAGE);
+  }
+  if (!config) {
+    process.stderr.write(`${configError!.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  let self, cluster, timing;
+  const profile = args.profile ?? config.defaultProfile;
+  try {
+    cluster = clusterOf(config, args.count);
+    self = findPeer(config, args.name, args.count);
+    timing = timingOf(config, profile);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`${usage(config, e.message)}\n`);
+    process.exit(EXIT_USAGE);
+  }
+
+  let shell: PeerShell;
+  try {
+    shell = await PeerShell.start({
+      config,
+      self,
+      cluster,
+      profile,
+      timing,
+      verbose: args.verbose,
+      onFatal: () => process.exit(EXIT_FATAL),
+    });
+  } catch (e) {
+    if (e instanceof StorageCorruptError) {
+      process.stderr.write(
+        `${args.name}: the durable state is damaged and cannot be used safely:\n  ${e.message}\n` +
+          `Committed entries may be in the damaged part, so the peer will not start. Move the damaged directory aside ` +
+          `(${config.dataDir}/${args.name}) to start it empty; it then catches up from the others.\n`,
+      );
+      process.exit(EXIT_STORAGE);
+    }
+    process.stderr.write(`${args.name}: ${(e as Error).message}\n`);
+    process.exit(EXIT_FATAL);
+  }
+
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${args.name}: stopping (${why})\n`);
+    const force = setTimeout(() => process.exit(0), 3000);
+    force.unref();
+    void shell.stop().then(() => process.exit(0));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
+  if (process.env[EXIT_WITH_STDIN_ENV] === '1') {
+    // Started by the launcher or a test: when the parent dies, its end of our stdin closes.
+    process.stdin.on('end', () => stop('parent exited'));
+    process.stdin.on('close', () => stop('parent exited'));
+    process.stdin.on('error', () => stop('parent exited'));
+    process.stdin.resume();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack ?? e}\n`);
+  process.exit(EXIT_FATAL);
+});

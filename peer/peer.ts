@@ -1,0 +1,697 @@
+// The peer's shell: everything around the pure Raft core that touches the world.
+//
+// It owns the core (RaftNode), the durable log, the key-value store, the network and one timer.
+// After every input (a message, the timer, a proposal, a read, a forced election) it takes the
+// core's Ready batch and does, strictly in this order (etcd raft's contract):
+//   1. persist hard state + entries with ONE fsync (DurableLog.save);
+//   2. send the messages;
+//   3. apply committed entries to the store in order, answer the clients waiting for them, and
+//      serve linearizable reads once applied through their read index.
+// While a save is in flight, further Readies accumulate and go to disk together in the next
+// save (group commit): under load, one fsync covers many commands.
+// The timer is a single setTimeout re-armed to node.nextDeadline().
+import { join } from 'node:path';
+import type { WebSocket } from 'ws';
+import type { Config, PeerAddress, Timing } from '../shared/config.ts';
+import {
+  badCommandResult,
+  notLeaderResult,
+  okResult,
+  type CommandResult,
+  type RequestCommand,
+} from '../shared/client-protocol.ts';
+import type { LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
+import { badFrame, parseAdminRequest, type AdminReply, type PeerEnvelope, type PeerStatus } from '../shared/peer-protocol.ts';
+import { serveClient } from './client-server.ts';
+import { commandWords, decodeEntry, encodeEntry, entryLabel, isReadOnly, KvStore, parseCommand, type ApplyOutcome, type KvCommand } from './kv.ts';
+import { PeerLogger } from './logger.ts';
+import { RaftNode } from './raft/node.ts';
+import type { CoreEvent, Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
+import { Reporter, type PeerEventBody } from './reporter.ts';
+import { DurableLog, type RecoveryReport } from './storage.ts';
+import { rawText, Transport, type DropReason } from './transport.ts';
+
+/** Log tiles kept for a relay that (re)connects. */
+const MAX_TILES = 500;
+
+export interface PeerShellOptions {
+  config: Config;
+  self: PeerAddress;
+  cluster: PeerAddress[];
+  profile: string;
+  timing: Timing;
+  verbose: boolean;
+  /** Short lines for important events on stdout (default true). */
+  echo?: boolean;
+  /** Called when the peer cannot go on (a failed fsync): it has logged why; the caller exits. */
+  onFatal?(error: Error): void;
+}
+
+interface WriteWaiter {
+  id: string;
+  index: number;
+  term: number;
+  deadline: number;
+  reply(r: CommandResult): void;
+}
+
+interface ReadWaiter {
+  id: string;
+  ctx: string;
+  command: KvCommand;
+  deadline: number;
+  index: number | null;
+  reply(r: CommandResult): void;
+}
+
+/** The monotonic clock the core runs on: ms since the epoch, but never going backwards. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class PeerShell {
+  readonly name: PeerId;
+  private readonly node: RaftNode;
+  private readonly kv = new KvStore();
+  private readonly log: DurableLog;
+  private readonly transport: Transport;
+  private readonly logger: PeerLogger;
+  private reporter: Reporter | null = null;
+  private readonly cluster: PeerId[];
+  private readonly commandTimeoutMs: number;
+
+  private queue: Ready[] = [];
+  private flushing = false;
+  private inFlight: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private armedFor = Infinity;
+  private readonly sweeper: NodeJS.Timeout;
+  private stopped = false;
+
+  private readonly writes = new Map<number, WriteWaiter>();
+  private readonly reads = new Map<string, ReadWaiter>();
+  private servable: ReadWaiter[] = [];
+  private readSeq = 0;
+
+  private role: PeerRole = 'follower';
+  private ctxRole: PeerRole = 'follower';
+  private lastStateKey = '';
+  private tiles: LogTile[] = [];
+  /** Last matchIndex per peer in successful append replies, to tell heartbeat replies apart. */
+  private readonly sentMatch = new Map<PeerId, number>();
+  private readonly recvMatch = new Map<PeerId, number>();
+
+  private constructor(
+    private readonly opts: PeerShellOptions,
+    opened: { log: DurableLog; state: PersistedState; report: RecoveryReport },
+    logger: PeerLogger,
+  ) {
+    const { config, self, cluster, timing } = opts;
+    this.name = self.name;
+    this.cluster = cluster.map((p) => p.name);
+    this.logger = logger;
+    this.log = opened.log;
+    this.commandTimeoutMs = Math.max(3000, 4 * (timing.electionMaxMs + 2 * timing.latencyMs));
+    const persisted = opened.state;
+    this.node = new RaftNode(
+      {
+        id: self.name,
+        peers: this.cluster,
+        heartbeatMs: timing.heartbeatMs,
+        electionMinMs: timing.electionMinMs,
+        electionMaxMs: timing.electionMaxMs,
+        random: Math.random,
+        maxEntriesPerAppend: config.limits.maxEntriesPerAppend,
+        maxBytesPerAppend: config.limits.maxBytesPerAppend,
+        maxInflightAppends: config.limits.maxInflightAppends,
+        preVote: true,
+        checkQuorum: true,
+      },
+      persisted,
+      now(),
+    );
+    this.role = this.node.status().role;
+    this.updateContext();
+    if (opts.verbose) this.tiles = persisted.entries.slice(-MAX_TILES).map(tileOf);
+
+    this.transport = new Transport({
+      self,
+      cluster,
+      secret: config.secret,
+      maxFrameBytes: config.limits.maxFrameBytes,
+      latencyMs: timing.latencyMs,
+      deliver: (envs) => this.receive(envs),
+      onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
+      onAdmin: (ws) => this.serveAdmin(ws),
+      observer: {
+        sent: (env) => this.onSent(env),
+        dropped: (env, reason, incoming) => this.onDropped(env, reason, incoming),
+        invalid: (from, message) => this.logger.line(`dropped an invalid frame from ${from}: ${message}`),
+        link: (peer, up) => this.logger.line(up ? `connected to ${peer}` : `lost the connection to ${peer}; redialling`),
+        refused: (path, status, reason, remote) => this.logger.important(`refused ${path} from ${remote}: ${status} ${reason}`),
+      },
+    });
+    this.sweeper = setInterval(() => this.sweep(), 100);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Opens the durable state (throws StorageCorruptError on damage that is not a torn tail),
+   * starts listening (throws if the port is taken) and starts the core's clock.
+   */
+  static async start(opts: PeerShellOptions): Promise<PeerShell> {
+    const { config, self, cluster, profile, timing } = opts;
+    const logger = new PeerLogger(join(config.logDir, `${self.name}.log`), self.name, opts.echo ?? true);
+    logger.setContext('starting');
+    const dataDir = join(config.dataDir, self.name);
+    logger.important(
+      `${self.name} (pid ${process.pid}) starting in a cluster of ${cluster.length}: ${cluster.map((p) => p.name).join(', ')}; ` +
+        `profile ${profile} (heartbeat ${timing.heartbeatMs} ms, election ${timing.electionMinMs}-${timing.electionMaxMs} ms, latency ${timing.latencyMs} ms)`,
+    );
+    let opened: ReturnType<typeof DurableLog.open>;
+    try {
+      opened = DurableLog.open(dataDir, { onEvent: (m) => logger.line(`storage: ${m}`) });
+    } catch (e) {
+      logger.important(`cannot open the durable state in ${dataDir}: ${(e as Error).message}`);
+      await logger.close();
+      throw e;
+    }
+    const { report, state } = opened;
+    const hs = state.hardState;
+    logger.important(
+      `recovered from ${dataDir}: ${report.records} records, term ${hs.term}, vote ${hs.vote ?? 'none'}, commit ${hs.commit}, ` +
+        `${state.entries.length} entries` +
+        (report.cutBytes > 0 ? `; CUT ${report.cutBytes} bytes of damaged tail (${report.cutReason ?? 'torn write'})` : ''),
+    );
+    const shell = new PeerShell(opts, opened, logger);
+    try {
+      await shell.transport.listen();
+    } catch (e) {
+      shell.logger.important((e as Error).message);
+      await shell.stop();
+      throw e;
+    }
+    logger.important(`listening on ws://${self.host}:${self.port} (/raft, /client, /admin); log ${join(config.logDir, `${self.name}.log`)}`);
+    if (opts.verbose) shell.startReporter();
+    shell.afterInput();
+    return shell;
+  }
+
+  // ---- inputs ----
+
+  private receive(envs: PeerEnvelope[]): void {
+    if (this.stopped) return;
+    const t = now();
+    for (const env of envs) {
+      this.onReceived(env);
+      this.guard(() => this.node.step(env, t));
+    }
+    this.afterInput();
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.armedFor = Infinity;
+    if (this.stopped) return;
+    this.guard(() => this.node.tick(now()));
+    this.afterInput();
+  }
+
+  /** The client contract: called by client-server.ts for every valid request_command. */
+  command(req: RequestCommand, reply: (r: CommandResult) => void): void {
+    if (this.stopped) return reply({ type: 'command_result', id: req.id, ok: false, error: 'unknown' });
+    const parsed = parseCommand(req.command);
+    if (!parsed.ok) return reply(badCommandResult(req.id, parsed.message));
+    const st = this.node.status();
+    if (st.role !== 'leader') return reply(notLeaderResult(req.id, st.leader));
+    const t = now();
+    const deadline = t + this.commandTimeoutMs;
+    if (isReadOnly(parsed.command)) {
+      const ctx = `${this.name}:${++this.readSeq}`;
+      this.reads.set(ctx, { id: req.id, ctx, command: parsed.command, deadline, index: null, reply });
+      this.guard(() => this.node.readIndex(ctx, t));
+    } else {
+      const res = this.node.propose(encodeEntry(parsed.command, req.client, req.seq), t);
+      if (!res.ok) return reply(notLeaderResult(req.id, res.leader));
+      this.writes.set(res.index, { id: req.id, index: res.index, term: res.term, deadline, reply });
+    }
+    this.afterInput();
+  }
+
+  /** Runs a core call; a throw there is a bug in the core, and going on could be unsafe. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.fatal(new Error(`internal error in the Raft core: ${(e as Error).stack ?? e}`));
+    }
+  }
+
+  // ---- the loop ----
+
+  private afterInput(): void {
+    if (this.stopped) return;
+    if (this.node.hasReady()) {
+      this.queue.push(this.node.ready());
+      if (!this.flushing) void this.flush();
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    const at = this.node.nextDeadline();
+    if (at === this.armedFor && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.armedFor = at;
+    if (!Number.isFinite(at)) return;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - now()));
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        const batch = this.queue;
+        this.queue = [];
+        const { hardState, entries } = mergeForSave(batch);
+        if (hardState || entries.length > 0) {
+          this.inFlight = this.log.save(hardState, entries);
+          await this.inFlight;
+          this.inFlight = null;
+          if (this.stopped) return;
+          if (entries.length > 0) this.persisted(entries);
+        }
+        for (const rd of batch) this.handle(rd);
+        this.afterBatch();
+      }
+    } catch (e) {
+      this.fatal(new Error(`cannot write the durable state: ${(e as Error).message}`));
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Steps 2 and 3 for one Ready whose state is on disk. */
+  private handle(rd: Ready): void {
+    for (const ev of rd.events) this.onCoreEvent(ev);
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    for (const e of rd.committed) this.apply(e);
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(rs.ctx);
+      if (!w) continue;
+      w.index = rs.index;
+      this.servable.push(w);
+    }
+    for (const rf of rd.readFailures) {
+      const w = this.reads.get(rf.ctx);
+      if (!w) continue;
+      this.reads.delete(rf.ctx);
+      w.reply(notLeaderResult(w.id, rf.leader));
+    }
+    this.serveReads();
+  }
+
+  private afterBatch(): void {
+    const st = this.node.status();
+    if (st.role !== this.role) {
+      const was = this.role;
+      this.role = st.role;
+      if (was === 'leader') this.lostLeadership(st.leader);
+    }
+    this.updateContext();
+    if (this.reporter) this.reportState();
+  }
+
+  private apply(e: Entry): void {
+    const outcome = this.kv.apply(e.data, e.index);
+    const w = this.writes.get(e.index);
+    if (w) {
+      this.writes.delete(e.index);
+      if (w.term !== e.term) w.reply(unknown(w.id, 'another leader replaced the entry'));
+      else if (outcome.ok) w.reply(okResult(w.id, outcome.value, e.index, e.term));
+      else w.reply(badCommandResult(w.id, outcome.message));
+    }
+    if (e.data !== null || this.reporter) this.logApply(e, outcome);
+  }
+
+  private logApply(e: Entry, outcome: ApplyOutcome): void {
+    const decoded = e.data === null ? null : decodeEntry(e.data);
+    const label = e.data === null ? 'noop' : decoded?.ok ? entryLabel(e.data) : '?';
+    if (e.data !== null) {
+      this.logger.line(`applied ${e.index} (term ${e.term}): ${label} -> ${outcome.ok ? JSON.stringify(outcome.value) : `error: ${outcome.message}`}`);
+    }
+    if (this.reporter) {
+      const key = outcome.ok ? outcome.key : null;
+      this.reporter.emit({
+        type: 'apply',
+        index: e.index,
+        term: e.term,
+        command: decoded && decoded.ok ? commandWords(decoded.entry.command) : null,
+        ok: outcome.ok,
+        result: outcome.ok ? outcome.value : outcome.message,
+        key,
+        value: key === null ? null : this.kv.valueOf(key),
+      });
+    }
+  }
+
+  private serveReads(): void {
+    if (this.servable.length === 0) return;
+    const applied = this.kv.appliedIndex;
+    const term = this.node.status().term;
+    const rest: ReadWaiter[] = [];
+    for (const w of this.servable) {
+      if (!this.reads.has(w.ctx)) continue;
+      if (w.index !== null && w.index <= applied) {
+        this.reads.delete(w.ctx);
+        const outcome = this.kv.read(w.command);
+        w.reply(outcome.ok ? okResult(w.id, outcome.value, w.index, term) : badCommandResult(w.id, outcome.message));
+      } else {
+        rest.push(w);
+      }
+    }
+    this.servable = rest;
+  }
+
+  private lostLeadership(leader: PeerId | null): void {
+    if (this.writes.size > 0 || this.reads.size > 0) {
+      this.logger.line(`lost leadership: ${this.writes.size} writes answered unknown, ${this.reads.size} reads not_leader`);
+    }
+    for (const w of this.writes.values()) w.reply(unknown(w.id, 'leadership lost'));
+    this.writes.clear();
+    for (const r of this.reads.values()) r.reply(notLeaderResult(r.id, leader));
+    this.reads.clear();
+    this.servable = [];
+  }
+
+  /** Answers requests that waited too long. */
+  private sweep(): void {
+    const t = now();
+    for (const w of this.writes.values()) {
+      if (w.deadline > t) continue;
+      this.writes.delete(w.index);
+      w.reply(unknown(w.id, `not applied within ${this.commandTimeoutMs} ms`));
+    }
+    for (const r of this.reads.values()) {
+      if (r.deadline > t) continue;
+      this.reads.delete(r.ctx);
+      r.reply(unknown(r.id, `read not served within ${this.commandTimeoutMs} ms`));
+    }
+  }
+
+  /** Entries are on disk: keep the tiles the relay needs, and tell it. */
+  private persisted(entries: Entry[]): void {
+    if (!this.reporter) return;
+    const first = entries[0]!.index;
+    const last = this.tiles.length > 0 ? this.tiles[this.tiles.length - 1]!.index : 0;
+    if (first <= last) {
+      this.tiles = this.tiles.filter((t) => t.index < first);
+      this.reporter.emit({ type: 'log_truncate', from: first });
+    }
+    const added = entries.map(tileOf);
+    this.tiles.push(...added);
+    if (this.tiles.length > MAX_TILES) this.tiles = this.tiles.slice(-MAX_TILES);
+    this.reporter.emit({ type: 'log_append', entries: added });
+  }
+
+  // ---- what the core did: logs and events ----
+
+  private onCoreEvent(ev: CoreEvent): void {
+    const L = this.logger;
+    switch (ev.kind) {
+      case 'role':
+        this.updateContext(ev.role, ev.term);
+        if (ev.role === 'leader') L.important(`became LEADER for term ${ev.term}`);
+        else if (ev.role === 'candidate') L.important(`became candidate for term ${ev.term}: asking for votes`);
+        else if (ev.role === 'precandidate') L.important(`election timeout: pre-vote (could I win term ${ev.term + 1}?)`);
+        else L.important(`became follower in term ${ev.term}${ev.leader ? `; leader ${ev.leader}` : ''}`);
+        break;
+      case 'term':
+        this.updateContext(this.ctxRole, ev.term);
+        L.line(`term is now ${ev.term}`);
+        break;
+      case 'vote':
+        L.important(`voted for ${ev.vote} in term ${ev.term}`);
+        break;
+      case 'vote_granted':
+        L.line(`${ev.preVote ? 'pre-vote' : 'vote'} granted by ${ev.from} for term ${ev.term} (${ev.votes} of ${ev.needed} needed)`);
+        break;
+      case 'append':
+        L.line(`appended entries ${ev.from}..${ev.to} (term ${ev.term})`);
+        break;
+      case 'truncate':
+        L.important(`log conflict: removed entries from index ${ev.from} on`);
+        break;
+      case 'commit':
+        L.line(`committed through index ${ev.index}`);
+        this.reporter?.emit({ type: 'commit', index: ev.index });
+        break;
+      case 'election_deadline':
+        break;
+      case 'leader_change':
+        L.important(ev.leader ? `leader is ${ev.leader} (term ${ev.term})` : `no known leader (term ${ev.term})`);
+        break;
+      case 'step_down':
+        L.important(`stepped down in term ${ev.term}: ${ev.reason}`);
+        break;
+      default: {
+        const never: never = ev;
+        void never;
+      }
+    }
+  }
+
+  /** The "[term 3 leader]" prefix of log lines; without arguments, from the core's status. */
+  private updateContext(role?: PeerRole, term?: number): void {
+    const st = role === undefined || term === undefined ? this.node.status() : null;
+    this.ctxRole = role ?? st!.role;
+    this.logger.setContext(`term ${term ?? st!.term} ${this.ctxRole}`);
+  }
+
+  private heartbeat(m: Message, outgoing: boolean): boolean {
+    if (m.type === 'append_entries') return m.entries.length === 0;
+    if (m.type !== 'append_entries_reply' || !m.success) return false;
+    const peer = outgoing ? m.to : m.from;
+    const seen = outgoing ? this.sentMatch : this.recvMatch;
+    const before = seen.get(peer);
+    seen.set(peer, m.matchIndex);
+    return before === m.matchIndex;
+  }
+
+  private onSent(env: PeerEnvelope): void {
+    const hb = this.heartbeat(env, true);
+    if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} to ${env.to}`);
+    else this.logger.line(`-> ${env.to} ${describeRpc(env)}`);
+    if (this.reporter) this.reporter.emit({ type: 'rpc_send', to: env.to, ...summary(env, hb) });
+  }
+
+  private onReceived(env: PeerEnvelope): void {
+    const hb = this.heartbeat(env, false);
+    if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} from ${env.from}`);
+    else this.logger.line(`<- ${env.from} ${describeRpc(env)}`);
+    if (this.reporter) this.reporter.emit({ type: 'rpc_recv', from: env.from, ...summary(env, hb) });
+  }
+
+  private onDropped(env: PeerEnvelope, reason: DropReason, incoming: boolean): void {
+    const hb = env.type === 'append_entries' ? env.entries.length === 0 : false;
+    const other = incoming ? env.from : env.to;
+    if (hb || reason === 'disconnected') this.logger.heartbeat(`dropped (${reason}) ${incoming ? 'from' : 'to'} ${other}`);
+    else this.logger.line(`dropped (${reason}) ${incoming ? `<- ${other}` : `-> ${other}`} ${describeRpc(env)}`);
+    // An incoming drop ends a flight another peer started: reported with to = this peer.
+    if (this.reporter) this.reporter.emit({ type: 'rpc_drop', to: env.to, reason, ...summary(env, hb) });
+  }
+
+  private reportState(): void {
+    const st = this.node.status();
+    const applied = this.kv.appliedIndex;
+    const deadline = st.electionDeadline === null ? null : Math.round(st.electionDeadline);
+    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}`;
+    if (key === this.lastStateKey) return;
+    this.lastStateKey = key;
+    this.reporter!.emit(this.stateEvent());
+  }
+
+  private stateEvent(): PeerEventBody {
+    const st = this.node.status();
+    return {
+      type: 'state',
+      role: st.role,
+      term: st.term,
+      vote: st.vote,
+      leader: st.leader,
+      commitIndex: st.commitIndex,
+      appliedIndex: this.kv.appliedIndex,
+      lastIndex: st.lastIndex,
+      lastTerm: st.lastTerm,
+      electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
+    };
+  }
+
+  private startReporter(): void {
+    const { host, port } = this.opts.config.relay;
+    const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}/peer`;
+    this.reporter = new Reporter({
+      url,
+      peer: this.name,
+      hello: () => ({ type: 'hello', pid: process.pid, cluster: this.cluster, profile: this.opts.profile, timing: this.opts.timing }),
+      catchUp: () => {
+        this.lastStateKey = '';
+        const out: PeerEventBody[] = [this.stateEvent()];
+        const f = this.transport.faults;
+        out.push({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
+        if (this.tiles.length > 0) {
+          out.push({ type: 'log_truncate', from: this.tiles[0]!.index });
+          out.push({ type: 'log_append', entries: [...this.tiles] });
+        }
+        return out;
+      },
+      log: (text) => this.logger.important(text),
+    });
+  }
+
+  // ---- admin ----
+
+  private serveAdmin(ws: WebSocket): void {
+    ws.on('message', (data, isBinary) => {
+      const send = (r: AdminReply) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(r));
+      };
+      if (isBinary) return send(badFrame('binary frames are not accepted; send JSON text'));
+      const parsed = parseAdminRequest(rawText(data), this.cluster);
+      if (!parsed.ok) {
+        this.logger.line(`admin: bad frame (${parsed.message})`);
+        return send(badFrame(parsed.message, parsed.id));
+      }
+      const req = parsed.value;
+      const id = req.id === undefined ? {} : { id: req.id };
+      switch (req.type) {
+        case 'faults': {
+          const { type: _t, id: _i, ...change } = req;
+          const changed = Object.keys(change).length > 0;
+          const f = this.transport.setFaults(change);
+          if (changed) {
+            this.logger.important(
+              `faults: ${f.blocked.length ? `blocking ${f.blocked.join(', ')}` : 'no peers blocked'}, drop rate ${f.dropRate}, added latency ${f.latencyMs} ms`,
+            );
+            this.reporter?.emit({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
+          }
+          return send({ type: 'faults', ...id, ...f });
+        }
+        case 'campaign':
+          this.logger.important('forced election requested (admin)');
+          this.guard(() => this.node.campaign(now()));
+          this.afterInput();
+          return send({ type: 'campaign', ...id, ok: true });
+        case 'status': {
+          const reply: AdminReply = { type: 'status', ...id, ...this.status() };
+          if (req.kv) reply.kv = this.kv.entries();
+          return send(reply);
+        }
+      }
+    });
+  }
+
+  status(): PeerStatus {
+    const st = this.node.status();
+    const f = this.transport.faults;
+    return {
+      peer: this.name,
+      pid: process.pid,
+      cluster: this.cluster,
+      role: st.role,
+      term: st.term,
+      vote: st.vote,
+      leader: st.leader,
+      commitIndex: st.commitIndex,
+      appliedIndex: this.kv.appliedIndex,
+      lastIndex: st.lastIndex,
+      lastTerm: st.lastTerm,
+      electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
+      faults: { blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs },
+      connected: this.transport.connected(),
+      profile: this.opts.profile,
+    };
+  }
+
+  // ---- stopping ----
+
+  private fatal(error: Error): void {
+    if (this.stopped) return;
+    this.logger.important(`FATAL: ${error.message}`);
+    void this.stop().then(() => this.opts.onFatal?.(error));
+  }
+
+  /** Stops everything; waiting clients get `unknown`. Waits for a save in flight. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    clearInterval(this.sweeper);
+    for (const w of this.writes.values()) w.reply(unknown(w.id, 'the peer is stopping'));
+    this.writes.clear();
+    for (const r of this.reads.values()) r.reply(unknown(r.id, 'the peer is stopping'));
+    this.reads.clear();
+    this.reporter?.close();
+    await this.transport.close();
+    if (this.inFlight) await this.inFlight.catch(() => {});
+    await this.log.close().catch((e: Error) => this.logger.line(`closing the durable log: ${e.message}`));
+    this.logger.important('stopped');
+    await this.logger.close();
+  }
+}
+
+/** Merges the hard state and entries of several Readies into one save (group commit). */
+export function mergeForSave(batch: readonly Ready[]): { hardState: HardState | null; entries: Entry[] } {
+  let hardState: HardState | null = null;
+  let entries: Entry[] = [];
+  for (const rd of batch) {
+    if (rd.hardState) hardState = rd.hardState;
+    if (rd.entries.length === 0) continue;
+    const first = rd.entries[0]!.index;
+    if (entries.length > 0 && first <= entries[entries.length - 1]!.index) {
+      // A later Ready rewrote part of what the earlier one appended: keep only what precedes it.
+      entries = entries.filter((e) => e.index < first);
+    }
+    entries = entries.concat(rd.entries);
+  }
+  return { hardState, entries };
+}
+
+function tileOf(e: Entry): LogTile {
+  return { index: e.index, term: e.term, label: entryLabel(e.data) };
+}
+
+function unknown(id: string, message: string): CommandResult {
+  return { type: 'command_result', id, ok: false, error: 'unknown', message };
+}
+
+function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
+  const s: RpcSummary = { rid: m.rid, rpc: m.type, term: m.term, heartbeat, entries: m.type === 'append_entries' ? m.entries.length : 0 };
+  if (m.type === 'request_vote' || m.type === 'request_vote_reply') s.preVote = m.preVote;
+  if (m.type === 'request_vote_reply') s.ok = m.granted;
+  if (m.type === 'append_entries_reply') s.ok = m.success;
+  return s;
+}
+
+/** One RPC as a log line: "RequestVote term 4 last 7/3", "AppendEntries term 3 prev 4/3 entries 5..7 commit 4". */
+export function describeRpc(m: Message): string {
+  switch (m.type) {
+    case 'request_vote':
+      return `${m.preVote ? 'PreVote' : 'RequestVote'} term ${m.term} last log ${m.lastLogIndex}/${m.lastLogTerm}${m.force ? ' (forced)' : ''}`;
+    case 'request_vote_reply':
+      return `${m.preVote ? 'PreVote' : 'RequestVote'} reply term ${m.term}: ${m.granted ? 'granted' : 'refused'}`;
+    case 'append_entries':
+      return (
+        `AppendEntries term ${m.term} prev ${m.prevLogIndex}/${m.prevLogTerm} ` +
+        (m.entries.length === 0 ? 'heartbeat' : `entries ${m.entries[0]!.index}..${m.entries[m.entries.length - 1]!.index}`) +
+        ` commit ${m.leaderCommit}`
+      );
+    case 'append_entries_reply':
+      return m.success
+        ? `AppendEntries reply term ${m.term}: ok, match ${m.matchIndex}`
+        : `AppendEntries reply term ${m.term}: rejected prev ${m.matchIndex}${m.conflictIndex !== undefined ? `, conflict at ${m.conflictIndex}${m.conflictTerm !== undefined ? ` term ${m.conflictTerm}` : ''}` : ''}`;
+    case 'timeout_now':
+      return `TimeoutNow term ${m.term} (leadership transfer)`;
+  }
+}
