@@ -1,0 +1,820 @@
+// Durable Raft state: term, vote, commit and the log, in one append-only file per peer.
+//
+// File layout (DIR/raft.wal):
+//   header   8 bytes  "RAFTWAL1"
+//   records  [u32 LE payload length][u32 LE CRC-32 of the payload][payload: UTF-8 JSON]
+// Payloads:
+//   hard state  {"b":7,"k":"hs","term":3,"vote":"peer2","commit":12}
+//   entry       {"b":7,"k":"e","index":13,"term":3,"data":"{\"cmd\":[\"x\",\"add\",100]}"}
+// `b` numbers the write the record belongs to (consecutively in file order); the last record of
+// each write has "end":1.
+// Replaying the records in order gives the state: the last hard state wins, and an entry at or
+// below the current last index replaces that entry and everything after it (Raft truncation,
+// Figure 2, AppendEntries step 3).
+//
+// Writes: save() appends a batch and resolves after one write and one fsync. Calls made while
+// an fsync is in flight are queued and go out together in the next single write + fsync
+// (group commit), in call order.
+//
+// Recovery (open): records are read in order, and a write counts only when its last record is
+// there (a write is whole or absent). A damaged record (incomplete, bad checksum) is a torn
+// write when nothing valid follows it, or only the rest of the same write: the file is cut at
+// the start of that write and the cut reported. A damaged record followed by valid records of
+// other writes means the middle of the file is damaged: StorageCorruptError, because going on
+// would silently drop entries that may be committed.
+//
+// Compaction: overwritten entries and old hard states are dead weight. When they outweigh the
+// live records (and exceed compactMinBytes), the live records are copied into a new file in the
+// background while saves go on; then, briefly holding off saves, the records appended meanwhile
+// are copied too, the new file is fsynced and renamed over the old one, and the directory fsynced.
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import type { Entry, HardState, PersistedState } from './raft/types.ts';
+
+export const WAL_FILE = 'raft.wal';
+export const LOCK_FILE = 'LOCK';
+const MAGIC = Buffer.from('RAFTWAL1', 'ascii');
+const HEADER = MAGIC.length;
+const FRAME = 8;
+/** A record longer than this is treated as damage (a corrupted length field). */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const READ_WINDOW = 4 * 1024 * 1024;
+/** Records per write when compaction rewrites the live records. */
+const COMPACT_CHUNK = 1024;
+
+// fs.write and fs.read promisify to { bytesWritten } and { bytesRead }.
+const writeP = promisify(fs.write) as unknown as (fd: number, buf: Buffer, off: number, len: number, pos: number) => Promise<{ bytesWritten: number }>;
+const readP = promisify(fs.read) as unknown as (fd: number, buf: Buffer, off: number, len: number, pos: number) => Promise<{ bytesRead: number }>;
+const fdatasyncP = promisify(fs.fdatasync);
+const fsyncP = promisify(fs.fsync);
+const closeP = promisify(fs.close);
+const openP = promisify(fs.open) as (path: string, flags: string) => Promise<number>;
+
+// ---- CRC-32 (IEEE, as zlib and gzip): node:zlib has it from Node 20.15; a table otherwise ----
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32Table(buf: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+const zlibCrc = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
+export const crc32: (buf: Uint8Array) => number = typeof zlibCrc === 'function' ? (b) => zlibCrc(b) >>> 0 : crc32Table;
+
+// ---- public types ----
+
+export interface RecoveryReport {
+  /** Valid records read. */
+  records: number;
+  /** Bytes cut off the end of the file (a torn or corrupt tail); 0 when the file was whole. */
+  cutBytes: number;
+  /** Why the tail was cut, with the byte offset; null when nothing was cut. */
+  cutReason: string | null;
+  /** The file that was read. */
+  file: string;
+}
+
+export class StorageCorruptError extends Error {
+  override name = 'StorageCorruptError';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Storage that can no longer be trusted (a failed write or fsync, a lock held by another process). */
+export class StorageError extends Error {
+  override name = 'StorageError';
+}
+
+export interface DurableLogOptions {
+  /** Compact only once dead records take at least this many bytes (and outweigh the live ones). */
+  compactMinBytes?: number;
+  /** Makes written data durable; fdatasync by default. Tests inject a gate or a counter here. */
+  sync?: (fd: number) => Promise<void>;
+  /** Told about compactions and their failures, for the peer's log. */
+  onEvent?: (message: string) => void;
+}
+
+export interface StorageStats {
+  saves: number;
+  writes: number;
+  syncs: number;
+  compactions: number;
+  fileBytes: number;
+  liveBytes: number;
+  deadBytes: number;
+}
+
+// ---- records ----
+
+type RecordBody = { k: 'hs'; term: number; vote: string | null; commit: number } | { k: 'e'; index: number; term: number; data: string | null };
+type WalRecord = RecordBody & { b: number; end?: 1 };
+
+function encodeRecord(body: RecordBody, batch: number, end: boolean): Buffer {
+  const rec: Record<string, unknown> = { b: batch, ...body };
+  if (end) rec.end = 1;
+  const payload = Buffer.from(JSON.stringify(rec), 'utf8');
+  const frame = Buffer.allocUnsafe(FRAME + payload.length);
+  frame.writeUInt32LE(payload.length, 0);
+  frame.writeUInt32LE(crc32(payload), 4);
+  payload.copy(frame, FRAME);
+  return frame;
+}
+
+function isCount(x: unknown, min: number): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= min;
+}
+
+/** The record's content, or why a checksummed payload is still not a record. */
+function decodePayload(payload: Buffer): WalRecord | string {
+  let o: unknown;
+  try {
+    o = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return 'payload is not JSON';
+  }
+  if (typeof o !== 'object' || o === null) return 'payload is not an object';
+  const r = o as Record<string, unknown>;
+  if (!isCount(r.b, 0)) return 'payload has no write number';
+  if (r.k === 'hs') {
+    if (!isCount(r.term, 0) || !(r.vote === null || typeof r.vote === 'string') || !isCount(r.commit, 0)) return 'malformed hard state';
+    return r as unknown as WalRecord;
+  }
+  if (r.k === 'e') {
+    if (!isCount(r.index, 1) || !isCount(r.term, 0) || !(r.data === null || typeof r.data === 'string')) return 'malformed entry';
+    return r as unknown as WalRecord;
+  }
+  return `unknown record kind ${JSON.stringify(r.k)}`;
+}
+
+/** Reads a file through a sliding window, so recovery needs little memory for any file size. */
+class WindowReader {
+  private buf = Buffer.alloc(0);
+  private start = 0;
+  private filled = 0;
+  constructor(
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
+
+  /** `len` bytes at `pos`, or null past the end. Valid until the next call. */
+  get(pos: number, len: number): Buffer | null {
+    if (pos < 0 || pos + len > this.size) return null;
+    if (pos < this.start || pos + len > this.start + this.filled) {
+      const want = Math.min(Math.max(len, READ_WINDOW), this.size - pos);
+      if (this.buf.length < want) this.buf = Buffer.allocUnsafe(Math.max(want, READ_WINDOW));
+      let got = 0;
+      while (got < want) {
+        const n = fs.readSync(this.fd, this.buf, got, want - got, pos + got);
+        if (n === 0) break;
+        got += n;
+      }
+      this.start = pos;
+      this.filled = got;
+      if (got < len) return null;
+      return this.buf.subarray(0, len);
+    }
+    return this.buf.subarray(pos - this.start, pos - this.start + len);
+  }
+}
+
+type Frame = { ok: true; rec: WalRecord; size: number } | { ok: false; why: string; checksummed: boolean };
+
+function readFrame(r: WindowReader, pos: number): Frame {
+  const head = r.get(pos, FRAME);
+  if (!head) return { ok: false, why: `incomplete record header (${r.size - pos} bytes left)`, checksummed: false };
+  const len = head.readUInt32LE(0);
+  const crc = head.readUInt32LE(4);
+  if (len === 0) return { ok: false, why: 'zero record length', checksummed: false };
+  if (len > MAX_RECORD_BYTES) return { ok: false, why: `implausible record length ${len}`, checksummed: false };
+  const payload = r.get(pos + FRAME, len);
+  if (!payload) return { ok: false, why: `incomplete record (length says ${len} bytes, ${r.size - pos - FRAME} left)`, checksummed: false };
+  if (crc32(payload) !== crc) return { ok: false, why: 'checksum mismatch', checksummed: false };
+  const rec = decodePayload(payload);
+  if (typeof rec === 'string') return { ok: false, why: rec, checksummed: true };
+  return { ok: true, rec, size: FRAME + len };
+}
+
+/** The next offset after `from` where a valid record starts, or -1. */
+function scanForRecord(r: WindowReader, from: number): number {
+  for (let q = from; q + FRAME < r.size; q++) {
+    const head = r.get(q, FRAME + 1);
+    if (!head) return -1;
+    const len = head.readUInt32LE(0);
+    // Payloads are JSON objects: cheap filters before the checksum.
+    if (len < 2 || len > MAX_RECORD_BYTES || q + FRAME + len > r.size || head[FRAME] !== 0x7b) continue;
+    const f = readFrame(r, q);
+    if (f.ok) return q;
+  }
+  return -1;
+}
+
+// ---- lock: one process per data directory ----
+
+function processStart(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function isAlive(pid: number, start: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A live pid that was reused by another process after a crash is not the holder.
+  return start === '' || processStart(pid) === '' || processStart(pid) === start;
+}
+
+const openInThisProcess = new Set<string>();
+
+function takeLock(dir: string): string {
+  const path = join(dir, LOCK_FILE);
+  if (openInThisProcess.has(path)) throw new StorageError(`${dir} is already open in this process; close() it first`);
+  const mine = `${process.pid} ${processStart(process.pid)}\n`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(path, 'wx');
+      fs.writeSync(fd, mine);
+      fs.closeSync(fd);
+      openInThisProcess.add(path);
+      return path;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder = '';
+    try {
+      holder = fs.readFileSync(path, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    const [pidText, start = ''] = holder.split(' ');
+    const pid = Number(pidText);
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid, start)) {
+      throw new StorageError(`${dir} is in use by process ${pid} (another peer with the same name?); stop it, or delete ${path} if that process is not a peer`);
+    }
+    fs.rmSync(path, { force: true }); // left behind by a process that died
+  }
+  throw new StorageError(`could not lock ${dir}: ${path} keeps reappearing`);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// ---- the log ----
+
+interface Pending {
+  hardState: HardState | null;
+  entries: Entry[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class DurableLog {
+  readonly file: string;
+  private fd: number;
+  private size: number;
+  /** File offset and record size of the live record of entry i+1. */
+  private offsets: number[] = [];
+  private lengths: number[] = [];
+  private liveEntryBytes = 0;
+  private hsOffset = -1;
+  private hsBytes = 0;
+  private hardState: HardState = { term: 0, vote: null, commit: 0 };
+  private nextBatch = 1;
+
+  /** The last index once every queued save is written (for checking new saves). */
+  private queuedLast: number;
+  private queuedHardState: HardState;
+  private queue: Pending[] = [];
+  private writing = false;
+  private drained: (() => void)[] = [];
+  private ioTail: Promise<void> = Promise.resolve();
+  private failed: Error | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private compacting: Promise<void> | null = null;
+  private readonly counters = { saves: 0, writes: 0, syncs: 0, compactions: 0 };
+  private readonly syncFn: (fd: number) => Promise<void>;
+  private readonly compactMinBytes: number;
+  private readonly onEvent: (message: string) => void;
+
+  private constructor(
+    readonly dir: string,
+    private readonly lockPath: string,
+    opts: DurableLogOptions,
+  ) {
+    this.file = join(dir, WAL_FILE);
+    this.syncFn = opts.sync ?? ((fd) => fdatasyncP(fd));
+    this.compactMinBytes = opts.compactMinBytes ?? 8 * 1024 * 1024;
+    this.onEvent = opts.onEvent ?? (() => {});
+    this.fd = -1;
+    this.size = 0;
+    this.queuedLast = 0;
+    this.queuedHardState = this.hardState;
+  }
+
+  /**
+   * Opens (creating if needed) the log in `dir` and recovers its state. Synchronous: a peer
+   * cannot do anything before it knows its term, vote and log.
+   * Throws StorageCorruptError when the middle of the file is damaged.
+   */
+  static open(dir: string, opts: DurableLogOptions = {}): { log: DurableLog; state: PersistedState; report: RecoveryReport } {
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      try {
+        fsyncDir(dirname(dir));
+      } catch {
+        // best effort: some file systems refuse to fsync a directory
+      }
+    }
+    const lockPath = takeLock(dir);
+    const log = new DurableLog(dir, lockPath, opts);
+    try {
+      const { state, report } = log.recover();
+      return { log, state, report };
+    } catch (e) {
+      if (log.fd >= 0) fs.closeSync(log.fd);
+      log.releaseLock();
+      throw e;
+    }
+  }
+
+  private recover(): { state: PersistedState; report: RecoveryReport } {
+    fs.rmSync(this.file + '.compact', { force: true }); // an interrupted compaction; the log itself is whole
+    let created = false;
+    if (!fs.existsSync(this.file)) {
+      this.fd = fs.openSync(this.file, 'w+');
+      created = true;
+    } else {
+      this.fd = fs.openSync(this.file, 'r+');
+    }
+    let size = fs.fstatSync(this.fd).size;
+    const report: RecoveryReport = { records: 0, cutBytes: 0, cutReason: null, file: this.file };
+    const entries: Entry[] = [];
+
+    if (size < HEADER) {
+      const head = Buffer.alloc(size);
+      if (size > 0) fs.readSync(this.fd, head, 0, size, 0);
+      if (!MAGIC.subarray(0, size).equals(head)) throw this.corrupt(0, 'the file does not start with the RAFTWAL1 header', 'It is not a Raft Village log.');
+      // Empty, or the header itself was torn while the file was being created.
+      fs.ftruncateSync(this.fd, 0);
+      fs.writeSync(this.fd, MAGIC, 0, HEADER, 0);
+      fs.fsyncSync(this.fd);
+      if (created || size === 0) fsyncDir(this.dir);
+      size = HEADER;
+    } else {
+      const head = Buffer.alloc(HEADER);
+      fs.readSync(this.fd, head, 0, HEADER, 0);
+      if (!head.equals(MAGIC)) throw this.corrupt(0, 'the file does not start with the RAFTWAL1 header', 'It is not a Raft Village log.');
+    }
+
+    const reader = new WindowReader(this.fd, size);
+    let pos = HEADER;
+    let last: { b: number; end: boolean } | null = null;
+    let maxBatch = 0;
+    // Records of the write being read; applied only once its last record ("end") is read, so a
+    // write counts whole or not at all.
+    let open: { rec: WalRecord; pos: number; size: number }[] = [];
+    let cutAt = -1;
+    while (pos < size) {
+      const f = readFrame(reader, pos);
+      if (!f.ok) {
+        if (f.checksummed) throw this.corrupt(pos, f.why, 'The record has a valid checksum, so this is not a torn write.');
+        const dropped = this.judgeDamage(reader, pos, f.why, last);
+        cutAt = open.length > 0 ? open[0]!.pos : pos;
+        report.cutReason =
+          `${f.why} at byte ${pos}: a torn write at the end of the file` +
+          (dropped > 0 ? ` (${dropped} later record${dropped === 1 ? '' : 's'} of the same write dropped with it)` : '') +
+          (open.length > 0 ? ` (the write began at byte ${cutAt} with ${open.length} whole record${open.length === 1 ? '' : 's'})` : '');
+        break;
+      }
+      open.push({ rec: f.rec, pos, size: f.size });
+      last = { b: f.rec.b, end: f.rec.end === 1 };
+      pos += f.size;
+      if (!last.end) continue;
+      for (const r of open) {
+        const rec = r.rec;
+        if (rec.k === 'e' && rec.index > this.offsets.length + 1) {
+          throw this.corrupt(r.pos, `entry ${rec.index} follows entry ${this.offsets.length}`, 'The log has a gap.');
+        }
+        this.track(rec, r.pos, r.size);
+        if (rec.k === 'e') {
+          entries.length = rec.index - 1;
+          entries.push({ index: rec.index, term: rec.term, data: rec.data });
+        }
+        report.records++;
+        maxBatch = Math.max(maxBatch, rec.b);
+      }
+      open = [];
+    }
+    if (cutAt < 0 && open.length > 0) {
+      cutAt = open[0]!.pos;
+      report.cutReason = `the last write (from byte ${cutAt}, ${open.length} record${open.length === 1 ? '' : 's'}) never finished`;
+    }
+    if (cutAt >= 0) {
+      report.cutBytes = size - cutAt;
+      report.cutReason += `; ${report.cutBytes} bytes cut`;
+      fs.ftruncateSync(this.fd, cutAt);
+      fs.fsyncSync(this.fd);
+      size = cutAt;
+    }
+    this.size = size;
+    this.nextBatch = maxBatch + 1;
+    this.queuedLast = entries.length;
+    // A torn write may keep a hard state whose commit is ahead of the entries that made it.
+    const hardState: HardState = { ...this.hardState, commit: Math.min(this.hardState.commit, entries.length) };
+    this.hardState = hardState;
+    this.queuedHardState = hardState;
+    return { state: { hardState: { ...hardState }, entries }, report };
+  }
+
+  /**
+   * A damaged record at `pos`: returns how many valid records after it belong to the same
+   * unfinished write (so cutting is safe), or throws StorageCorruptError.
+   */
+  private judgeDamage(reader: WindowReader, pos: number, why: string, last: { b: number; end: boolean } | null): number {
+    const batches = new Set<number>();
+    let count = 0;
+    let first = -1;
+    let q = scanForRecord(reader, pos + 1);
+    while (q >= 0) {
+      if (first < 0) first = q;
+      const f = readFrame(reader, q);
+      if (!f.ok) {
+        q = scanForRecord(reader, q + 1);
+        continue;
+      }
+      batches.add(f.rec.b);
+      count++;
+      q += f.size;
+      if (q >= reader.size) break;
+    }
+    if (count === 0) return 0;
+    const only = batches.size === 1 ? [...batches][0]! : null;
+    // A torn write can only hurt the last write. It is the last write if everything after the
+    // damage is one write and the damage lies inside it: that write began before the damage
+    // (same number, not ended), or right at it. Writes are numbered consecutively in file order,
+    // so "right at it" means the number after the last ended write (or 1 in a file with none),
+    // and no whole earlier write can be hiding in the damaged bytes.
+    const next = last === null ? 1 : last.end ? last.b + 1 : last.b;
+    const sameWrite = only !== null && only === next;
+    if (sameWrite) return count;
+    throw this.corrupt(
+      pos,
+      `${why}, followed by ${count} valid record${count === 1 ? '' : 's'} (the first at byte ${first})`,
+      'This is damage in the middle of the file, not a torn write at its end.',
+    );
+  }
+
+  private corrupt(offset: number, what: string, note: string): StorageCorruptError {
+    return new StorageCorruptError(
+      `${this.file}: damaged at byte ${offset}: ${what}. ${note} Refusing to start, because going on could silently lose ` +
+        `committed entries. To recover: restore ${this.dir} from a backup, or move it away and restart this peer empty so that ` +
+        `it copies the log from the others (safe only while a majority of the cluster is healthy).`,
+      this.file,
+      offset,
+    );
+  }
+
+  /** Updates the bookkeeping for a record now at `offset` in the file. */
+  private track(rec: WalRecord, offset: number, size: number): void {
+    if (rec.k === 'hs') {
+      this.hardState = { term: rec.term, vote: rec.vote, commit: rec.commit };
+      this.hsOffset = offset;
+      this.hsBytes = size;
+      return;
+    }
+    const keep = rec.index - 1;
+    for (let i = keep; i < this.lengths.length; i++) this.liveEntryBytes -= this.lengths[i]!;
+    this.offsets.length = keep;
+    this.lengths.length = keep;
+    this.offsets.push(offset);
+    this.lengths.push(size);
+    this.liveEntryBytes += size;
+  }
+
+  /** Index of the last entry written. */
+  get lastIndex(): number {
+    return this.offsets.length;
+  }
+
+  stats(): StorageStats {
+    const live = HEADER + this.liveEntryBytes + this.hsBytes;
+    return { ...this.counters, fileBytes: this.size, liveBytes: live, deadBytes: this.size - live };
+  }
+
+  /**
+   * Appends a hard state and/or entries and resolves once they are on stable storage (one write,
+   * one fsync, shared with other saves made meanwhile). An entry at or below the last index
+   * replaces it and everything after it.
+   */
+  save(hardState: HardState | null, entries: Entry[]): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageError(`${this.file}: save() after close()`));
+    if (this.failed) return Promise.reject(this.failed);
+    let expect = entries.length > 0 ? entries[0]!.index : 0;
+    if (entries.length > 0 && (expect < 1 || expect > this.queuedLast + 1)) {
+      return Promise.reject(new StorageError(`save: entry ${expect} does not follow the last index ${this.queuedLast}`));
+    }
+    for (const e of entries) {
+      if (e.index !== expect++ || !isCount(e.term, 0) || !(e.data === null || typeof e.data === 'string')) {
+        return Promise.reject(new StorageError(`save: entries must be consecutive with whole-number terms; bad entry ${JSON.stringify(e)}`));
+      }
+    }
+    if (hardState && (!isCount(hardState.term, 0) || !isCount(hardState.commit, 0) || !(hardState.vote === null || typeof hardState.vote === 'string'))) {
+      return Promise.reject(new StorageError(`save: bad hard state ${JSON.stringify(hardState)}`));
+    }
+    const hs = hardState && !sameHardState(hardState, this.queuedHardState) ? { ...hardState } : null;
+    if (hs) this.queuedHardState = hs;
+    if (entries.length > 0) this.queuedLast = entries[entries.length - 1]!.index;
+    this.counters.saves++;
+    if (!hs && entries.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ hardState: hs, entries, resolve, reject });
+      if (!this.writing) void this.writeLoop();
+    });
+  }
+
+  /** Runs `fn` with the file to itself (no write or compaction step in between). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.ioTail.then(fn);
+    this.ioTail = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  private async writeLoop(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        await this.exclusive(() => this.writeBatch());
+      }
+    } finally {
+      this.writing = false;
+      for (const d of this.drained.splice(0)) d();
+    }
+    this.maybeCompact();
+  }
+
+  private async writeBatch(): Promise<void> {
+    const batch = this.queue.splice(0);
+    if (batch.length === 0) return;
+    if (this.failed) {
+      for (const p of batch) p.reject(this.failed);
+      return;
+    }
+    const b = this.nextBatch++;
+    const bodies: RecordBody[] = [];
+    for (const p of batch) {
+      if (p.hardState) bodies.push({ k: 'hs', term: p.hardState.term, vote: p.hardState.vote, commit: p.hardState.commit });
+      for (const e of p.entries) bodies.push({ k: 'e', index: e.index, term: e.term, data: e.data });
+    }
+    const frames = bodies.map((body, i) => encodeRecord(body, b, i === bodies.length - 1));
+    const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+    const at = this.size;
+    try {
+      await writeAll(this.fd, buf, at);
+      this.counters.writes++;
+      await this.syncFn(this.fd);
+      this.counters.syncs++;
+    } catch (e) {
+      // After a failed fsync the kernel may have dropped the data: nothing written since the
+      // last good fsync can be trusted, so this log refuses all further saves.
+      this.failed = new StorageError(`${this.file}: write failed (${(e as Error).message}); this peer must stop and restart from its file`);
+      for (const p of batch) p.reject(this.failed);
+      for (const p of this.queue.splice(0)) p.reject(this.failed);
+      return;
+    }
+    let off = at;
+    for (let i = 0; i < bodies.length; i++) {
+      this.track({ ...bodies[i]!, b }, off, frames[i]!.length);
+      off += frames[i]!.length;
+    }
+    this.size = off;
+    for (const p of batch) p.resolve();
+  }
+
+  private maybeCompact(): void {
+    if (this.compacting || this.closed || this.failed) return;
+    const { liveBytes, deadBytes } = this.stats();
+    if (deadBytes >= this.compactMinBytes && deadBytes >= liveBytes) {
+      void this.compact();
+    }
+  }
+
+  /** Rewrites the file with only its live records. Runs beside saves; resolves when done (or failed). */
+  compact(): Promise<void> {
+    if (this.compacting) return this.compacting;
+    if (this.closed || this.failed) return Promise.resolve();
+    this.compacting = this.runCompaction()
+      .catch((e: Error) => {
+        this.onEvent(`compaction of ${this.file} failed, the old file stays in use: ${e.message}`);
+      })
+      .finally(() => {
+        this.compacting = null;
+      });
+    return this.compacting;
+  }
+
+  private async runCompaction(): Promise<void> {
+    const tmp = this.file + '.compact';
+    // 1. What is live now. Records before `snap` never change; saves append after it.
+    const snap = this.size;
+    const n = this.offsets.length;
+    const srcOff = this.offsets.slice(0, n);
+    const srcLen = this.lengths.slice(0, n);
+    const hs = this.hardState;
+    const hsWasLive = this.hsOffset;
+    const before = snap;
+    // Write numbers stay consecutive in the new file: the body's chunks take the next numbers,
+    // and the saves made meanwhile (copied after the body) the ones after those.
+    const chunks = Math.max(1, Math.ceil(n / COMPACT_CHUNK));
+    let bodyBatch = this.nextBatch;
+    this.nextBatch += chunks;
+
+    const out = await openP(tmp, 'w+');
+    let outPos = 0;
+    let newFd = -1;
+    try {
+      await writeAll(out, MAGIC, 0);
+      outPos = HEADER;
+      const bodyOff = new Array<number>(n);
+      const bodyLen = new Array<number>(n);
+      let bodyHsBytes = 0;
+      // 2. Copy the live records, rewritten as writes of COMPACT_CHUNK records each.
+      let i = 0;
+      let first = true;
+      while (i < n || first) {
+        if (this.closed) throw new Error('closed');
+        const b = bodyBatch++;
+        const frames: Buffer[] = [];
+        const idx: number[] = [];
+        if (first) {
+          frames.push(encodeRecord({ k: 'hs', term: hs.term, vote: hs.vote, commit: hs.commit }, b, n === 0));
+          idx.push(-1);
+          first = false;
+        }
+        const chunkEnd = Math.min(n, i + COMPACT_CHUNK);
+        const records = await this.readRecords(srcOff, srcLen, i, chunkEnd);
+        for (let j = 0; j < records.length; j++) {
+          frames.push(encodeRecord(records[j]!, b, i + j === chunkEnd - 1));
+          idx.push(i + j);
+        }
+        i = chunkEnd;
+        for (let j = 0; j < frames.length; j++) {
+          const k = idx[j]!;
+          if (k < 0) bodyHsBytes = frames[j]!.length;
+          else {
+            bodyOff[k] = outPos;
+            bodyLen[k] = frames[j]!.length;
+          }
+          outPos += frames[j]!.length;
+        }
+        const buf = Buffer.concat(frames);
+        await writeAll(out, buf, outPos - buf.length);
+      }
+      await fsyncP(out);
+      const bodyEnd = outPos;
+
+      // 3. Briefly alone with the file: copy what was appended meanwhile, then swap files.
+      await this.exclusive(async () => {
+        if (this.closed || this.failed) throw new Error('closed');
+        const tailLen = this.size - snap;
+        if (tailLen > 0) {
+          const tail = Buffer.allocUnsafe(tailLen);
+          await readAll(this.fd, tail, snap);
+          await writeAll(out, tail, bodyEnd);
+        }
+        await fsyncP(out);
+        fs.renameSync(tmp, this.file);
+        fsyncDir(this.dir);
+        newFd = out;
+        const oldFd = this.fd;
+        this.fd = out;
+        await closeP(oldFd).catch(() => {});
+        const shift = bodyEnd - snap;
+        this.liveEntryBytes = 0;
+        for (let k = 0; k < this.offsets.length; k++) {
+          if (this.offsets[k]! < snap) {
+            this.offsets[k] = bodyOff[k]!;
+            this.lengths[k] = bodyLen[k]!;
+          } else {
+            this.offsets[k] = this.offsets[k]! + shift;
+          }
+          this.liveEntryBytes += this.lengths[k]!;
+        }
+        if (this.hsOffset === hsWasLive) {
+          this.hsOffset = HEADER;
+          this.hsBytes = bodyHsBytes;
+        } else {
+          this.hsOffset += shift;
+        }
+        this.size = bodyEnd + tailLen;
+        this.counters.compactions++;
+      });
+      this.onEvent(`compacted ${this.file}: ${before} -> ${this.size} bytes`);
+    } finally {
+      if (newFd < 0) {
+        await closeP(out).catch(() => {});
+        fs.rmSync(tmp, { force: true });
+      }
+    }
+  }
+
+  /** Reads the entry records [from, to) (by position in srcOff) in as few reads as possible. */
+  private async readRecords(srcOff: number[], srcLen: number[], from: number, to: number): Promise<RecordBody[]> {
+    const out: RecordBody[] = [];
+    let i = from;
+    while (i < to) {
+      // A run of records that sit back to back in the file: one read.
+      let j = i + 1;
+      let end = srcOff[i]! + srcLen[i]!;
+      while (j < to && srcOff[j] === end && end - srcOff[i]! < READ_WINDOW) {
+        end += srcLen[j]!;
+        j++;
+      }
+      const buf = Buffer.allocUnsafe(end - srcOff[i]!);
+      await readAll(this.fd, buf, srcOff[i]!);
+      let p = 0;
+      for (let k = i; k < j; k++) {
+        const len = buf.readUInt32LE(p);
+        const payload = buf.subarray(p + FRAME, p + FRAME + len);
+        if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new Error(`entry ${k + 1} at byte ${srcOff[k]} fails its checksum`);
+        const rec = decodePayload(payload);
+        if (typeof rec === 'string' || rec.k !== 'e' || rec.index !== k + 1) throw new Error(`entry ${k + 1} could not be read back (${typeof rec === 'string' ? rec : 'wrong record'})`);
+        out.push({ k: 'e', index: rec.index, term: rec.term, data: rec.data });
+        p += len + FRAME;
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  /** Waits for queued saves, stops a compaction, closes the file and releases the directory. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.closing = (async () => {
+      if (this.writing) await new Promise<void>((r) => this.drained.push(r));
+      if (this.compacting) await this.compacting;
+      await this.ioTail;
+      await closeP(this.fd).catch(() => {});
+      this.releaseLock();
+    })();
+    return this.closing;
+  }
+
+  private releaseLock(): void {
+    openInThisProcess.delete(this.lockPath);
+    fs.rmSync(this.lockPath, { force: true });
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+async function writeAll(fd: number, buf: Buffer, pos: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await writeP(fd, buf, done, buf.length - done, pos + done);
+    done += bytesWritten;
+  }
+}
+
+async function readAll(fd: number, buf: Buffer, pos: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await readP(fd, buf, done, buf.length - done, pos + done);
+    if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${pos + done}`);
+    done += bytesRead;
+  }
+}
