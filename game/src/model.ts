@@ -1,0 +1,554 @@
+// The village as plain data: built only from what the relay says (snapshot, then batches of
+// deltas), with no canvas and no timers, so it can be unit-tested and every scene can draw it.
+//
+// State comes from the relay's picture: the snapshot, then `peer` deltas that carry a peer's
+// complete, exact view. Raw peer events only drive animation: letters in the air (paired by
+// rid), the bubble of the last applied command.
+//
+// Time: the model never reads a clock. Every method that needs "now" takes the local wall
+// clock (Date.now() in the browser). Times that come from the cluster (election deadlines,
+// the next attack) are converted to local time with an offset learned from the relay's `now`
+// on every frame, so a ring drawn from them drains in real time even if the browser's clock
+// is a little off the relay's.
+import type { LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
+import type { Timing } from '../../shared/config.ts';
+import type { Delta, PeerView, RelayToBrowser, VillagePicture } from '../../shared/village.ts';
+
+/** One villager: the relay's view of a peer plus what the browser derives from events. */
+export interface Villager extends PeerView {
+  /** Local ms at which this peer's election timer runs out (null: leader, dead, or unknown). */
+  deadlineLocal: number | null;
+  /** The last command this peer applied, for a short speech bubble. */
+  lastApply: { index: number; label: string; result: string; ok: boolean; at: number } | null;
+  /** Local ms of the last event heard from this peer. */
+  lastHeard: number | null;
+}
+
+/** A letter in the air: one RPC between two peers. */
+export interface Flight {
+  rid: string;
+  from: string;
+  to: string;
+  rpc: RpcKind;
+  term: number;
+  heartbeat: boolean;
+  entries: number;
+  preVote: boolean;
+  ok: boolean | null;
+  /** Local ms when the send (or, if the send was never heard, the receive) was heard of. */
+  sentAt: number;
+  /** Local ms of the receive event; null while in the air. */
+  landedAt: number | null;
+  /** Local ms when it was dropped (or given up on); null otherwise. */
+  vanishedAt: number | null;
+  vanishReason: 'blocked' | 'dropped' | 'disconnected' | 'lost' | null;
+}
+
+export type MonsterAction = 'wander' | 'hunt' | 'strike';
+
+export interface MonsterState {
+  action: MonsterAction;
+  victim: string | null;
+  /** Local ms when the action was announced. */
+  at: number;
+  /** On a hunt: local ms when the strike is due, if the relay said. */
+  strikeAt: number | null;
+}
+
+export type ConsoleLevel = 'info' | 'result' | 'error' | 'event' | 'input';
+
+export interface ConsoleLine {
+  seq: number;
+  at: number;
+  level: ConsoleLevel;
+  text: string;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+export interface ConnectionInfo {
+  state: ConnectionState;
+  /** Local ms of the last change. */
+  since: number;
+  /** Failed attempts since the last open connection. */
+  failures: number;
+  /** Local ms of the next attempt while closed. */
+  retryAt: number | null;
+  error: string | null;
+}
+
+/** What a villager looks like; the test hook reports it, the scene draws it. */
+export type Look = 'leader' | 'candidate' | 'precandidate' | 'follower' | 'grave' | 'unreachable';
+
+export const MAX_FLIGHTS = 400;
+export const MAX_CONSOLE_LINES = 500;
+/** How long a landed or vanished letter stays in the model (the scene animates the end). */
+export const FLIGHT_LINGER_MS = 1000;
+/** A letter not heard landing within this (at least) is given up as lost. */
+export const FLIGHT_TIMEOUT_MS = 5000;
+
+export class VillageModel {
+  /** Peers by name, in the cluster's order. */
+  readonly peers = new Map<string, Villager>();
+  kv: Record<string, unknown> = {};
+  attacks = false;
+  /** Local ms of the monster's next strike; null when attacks are off or unknown. */
+  nextAttackLocal: number | null = null;
+  reviveAfterS = 0;
+  timing: Timing | null = null;
+  profile: string | null = null;
+  counters: VillagePicture['counters'] = { elections: 0, messages: 0, droppedEvents: 0 };
+  launcher = false;
+  readonly flights = new Map<string, Flight>();
+  monster: MonsterState = { action: 'wander', victim: null, at: 0, strikeAt: null };
+  readonly console: ConsoleLine[] = [];
+  connection: ConnectionInfo = { state: 'connecting', since: 0, failures: 0, retryAt: null, error: null };
+  /** True once a snapshot arrived on the current connection. */
+  hasPicture = false;
+  /** Estimated local clock minus relay clock, ms. */
+  clockOffset: number | null = null;
+  /** Frames or deltas the model could not use (malformed), for diagnosis. */
+  ignored = 0;
+  /** Bumped on every change, so a view can skip work when nothing changed. */
+  version = 0;
+  private consoleSeq = 0;
+
+  // ---- input ----
+
+  /** Applies one message from the relay. `localNow` is the local wall clock (ms). */
+  receive(msg: RelayToBrowser, localNow: number): void {
+    switch (msg.type) {
+      case 'snapshot':
+        this.learnClock(msg.now, localNow);
+        this.applySnapshot(msg.picture, localNow);
+        break;
+      case 'batch':
+        this.learnClock(msg.now, localNow);
+        for (const d of msg.deltas) this.applyDelta(d, localNow);
+        break;
+      case 'reply':
+        // Replies are routed to whoever sent the command (see connection.ts).
+        break;
+      default:
+        this.ignored++;
+    }
+    this.version++;
+  }
+
+  setConnection(state: ConnectionState, localNow: number, opts: { error?: string | null; retryAt?: number | null } = {}): void {
+    const prev = this.connection;
+    const failures = state === 'open' ? 0 : state === 'closed' ? prev.failures + 1 : prev.failures;
+    this.connection = { state, since: localNow, failures, retryAt: opts.retryAt ?? null, error: opts.error ?? null };
+    if (state !== 'open') this.hasPicture = false;
+    if (state === 'closed' && prev.state === 'open') this.addConsoleLine('event', 'lost the connection to the relay; reconnecting…', localNow);
+    if (state === 'open' && prev.failures > 0) this.addConsoleLine('event', 'connected to the relay again', localNow);
+    this.version++;
+  }
+
+  addConsoleLine(level: ConsoleLevel, text: string, localNow: number): void {
+    this.console.push({ seq: ++this.consoleSeq, at: localNow, level, text });
+    if (this.console.length > MAX_CONSOLE_LINES) this.console.splice(0, this.console.length - MAX_CONSOLE_LINES);
+    this.version++;
+  }
+
+  /** Forgets letters that finished a while ago and gives up on those that never landed. */
+  prune(localNow: number): void {
+    const timeout = this.flightTimeoutMs();
+    const linger = Math.max(FLIGHT_LINGER_MS, 2 * (this.timing?.latencyMs ?? 0));
+    for (const [rid, f] of this.flights) {
+      const end = f.landedAt ?? f.vanishedAt;
+      if (end !== null) {
+        if (localNow - end > linger) this.flights.delete(rid);
+      } else if (localNow - f.sentAt > timeout) {
+        f.vanishedAt = localNow;
+        f.vanishReason = 'lost';
+      }
+    }
+  }
+
+  // ---- derived views ----
+
+  /** Names in the cluster's order. */
+  names(): string[] {
+    return [...this.peers.keys()];
+  }
+
+  isAlive(p: PeerView): boolean {
+    return p.process !== 'down';
+  }
+
+  lookOf(p: PeerView): Look {
+    if (p.process === 'down') return 'grave';
+    if (!p.reporting || !this.hasPicture) return 'unreachable';
+    switch (p.role) {
+      case 'leader':
+        return 'leader';
+      case 'candidate':
+        return 'candidate';
+      case 'precandidate':
+        return 'precandidate';
+      default:
+        return 'follower';
+    }
+  }
+
+  /** The leader everyone should follow: a living, reporting leader with the highest term. */
+  leader(): Villager | null {
+    let best: Villager | null = null;
+    for (const p of this.peers.values()) {
+      if (this.lookOf(p) !== 'leader') continue;
+      if (!best || p.term > best.term) best = p;
+    }
+    return best;
+  }
+
+  /** The highest term any reporting peer is in. */
+  term(): number {
+    let t = 0;
+    for (const p of this.peers.values()) if (p.term > t) t = p.term;
+    return t;
+  }
+
+  /** The leader's commit index, else the highest commit index known. */
+  commitIndex(): number {
+    const l = this.leader();
+    if (l) return l.commitIndex;
+    let c = 0;
+    for (const p of this.peers.values()) if (p.commitIndex > c) c = p.commitIndex;
+    return c;
+  }
+
+  liveCount(): number {
+    let n = 0;
+    for (const p of this.peers.values()) if (p.process !== 'down' && p.reporting) n++;
+    return n;
+  }
+
+  /** The highest log index held by any peer (0 for empty logs). */
+  maxIndex(): number {
+    let m = 0;
+    for (const p of this.peers.values()) {
+      const last = p.log.length ? p.log[p.log.length - 1]!.index : 0;
+      m = Math.max(m, last, p.lastIndex);
+    }
+    return m;
+  }
+
+  /** The tile at `index` in a peer's log, if the model holds it. */
+  tileAt(p: Villager, index: number): LogTile | null {
+    // Logs are sorted by index and usually contiguous: try the direct position first.
+    const log = p.log;
+    if (log.length === 0) return null;
+    const guess = index - log[0]!.index;
+    if (guess >= 0 && guess < log.length && log[guess]!.index === index) return log[guess]!;
+    let lo = 0;
+    let hi = log.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = log[mid]!.index;
+      if (v === index) return log[mid]!;
+      if (v < index) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return null;
+  }
+
+  isCommitted(p: PeerView, index: number): boolean {
+    return index <= p.commitIndex;
+  }
+
+  /** Fraction (0..1) of the election timer left; null when the peer has no running timer. */
+  timerLeft(p: Villager, localNow: number): number | null {
+    if (p.deadlineLocal === null || p.process === 'down' || !p.reporting) return null;
+    const span = this.timing ? this.timing.electionMaxMs : null;
+    const left = p.deadlineLocal - localNow;
+    if (span === null || span <= 0) return left > 0 ? 1 : 0;
+    return Math.max(0, Math.min(1, left / span));
+  }
+
+  /** Flights that are still worth drawing. */
+  activeFlights(): Flight[] {
+    return [...this.flights.values()];
+  }
+
+  /** Converts a relay/peer wall-clock time to local ms. */
+  toLocal(remote: number): number {
+    return remote + (this.clockOffset ?? 0);
+  }
+
+  // ---- internals ----
+
+  private flightTimeoutMs(): number {
+    const latency = this.timing?.latencyMs ?? 0;
+    return Math.max(FLIGHT_TIMEOUT_MS, latency * 8);
+  }
+
+  /**
+   * The offset is the smallest (local - relay) seen: network delay only ever adds to it. It
+   * creeps up slowly so that a clock step on either side is followed within a minute or so.
+   */
+  private learnClock(relayNow: number, localNow: number): void {
+    if (!Number.isFinite(relayNow)) return;
+    const sample = localNow - relayNow;
+    if (this.clockOffset === null || sample < this.clockOffset || Math.abs(sample - this.clockOffset) > 60_000) {
+      this.clockOffset = sample;
+    } else {
+      // Whole milliseconds: differences under ~50 ms are not worth following.
+      this.clockOffset = Math.round(this.clockOffset + (sample - this.clockOffset) * 0.01);
+    }
+  }
+
+  private applySnapshot(picture: VillagePicture, localNow: number): void {
+    this.hasPicture = true;
+    this.timing = picture.timing ?? null;
+    this.profile = picture.profile ?? null;
+    this.peers.clear();
+    for (const pv of picture.peers ?? []) this.putPeer(pv, localNow);
+    this.kv = { ...(picture.kv ?? {}) };
+    this.attacks = !!picture.attacks;
+    this.nextAttackLocal = typeof picture.nextAttackAt === 'number' ? this.toLocal(picture.nextAttackAt) : null;
+    this.reviveAfterS = num(picture.reviveAfterS, 0);
+    this.counters = normCounters(picture.counters);
+    this.launcher = !!picture.launcher;
+    // Letters in the air before the reconnect can no longer be paired: start clean.
+    this.flights.clear();
+    this.monster = { action: 'wander', victim: null, at: localNow, strikeAt: null };
+  }
+
+  applyDelta(d: Delta, localNow: number): void {
+    if (!d || typeof d !== 'object') {
+      this.ignored++;
+      return;
+    }
+    switch (d.type) {
+      case 'event':
+        this.applyEvent(d.event, localNow);
+        break;
+      case 'peer':
+        this.putPeer(d.peer, localNow);
+        break;
+      case 'kv':
+        if (typeof d.key !== 'string') break;
+        if (d.deleted) delete this.kv[d.key];
+        else this.kv[d.key] = d.value;
+        break;
+      case 'attacks':
+        this.attacks = !!d.on;
+        this.nextAttackLocal = typeof d.nextAttackAt === 'number' ? this.toLocal(d.nextAttackAt) : null;
+        if (!this.attacks && this.monster.action !== 'wander') this.monster = { action: 'wander', victim: null, at: localNow, strikeAt: null };
+        break;
+      case 'monster':
+        if (d.action !== 'hunt' && d.action !== 'strike') break;
+        this.monster = {
+          action: d.action,
+          victim: typeof d.victim === 'string' ? d.victim : null,
+          at: localNow,
+          strikeAt: typeof d.at === 'number' ? this.toLocal(d.at) : null,
+        };
+        break;
+      case 'counters':
+        this.counters = normCounters(d.counters);
+        break;
+      case 'launcher':
+        this.launcher = !!d.connected;
+        break;
+      case 'console': {
+        const level: ConsoleLevel = ['info', 'result', 'error', 'event'].includes(d.level) ? d.level : 'info';
+        if (typeof d.line === 'string') this.addConsoleLine(level, d.line, localNow);
+        break;
+      }
+      default:
+        this.ignored++;
+    }
+  }
+
+  applyEvent(ev: PeerEvent, localNow: number): void {
+    if (!ev || typeof ev !== 'object' || typeof ev.peer !== 'string') {
+      this.ignored++;
+      return;
+    }
+    // Letters need no villager entry (a peer outside the picture can still be a sender).
+    switch (ev.type) {
+      case 'rpc_send':
+        this.flightSent(ev.rid, ev.peer, ev.to, ev, localNow);
+        this.heard(ev.peer, localNow);
+        return;
+      case 'rpc_recv':
+        this.flightLanded(ev.rid, ev.from, ev.peer, ev, localNow);
+        this.heard(ev.peer, localNow);
+        return;
+      case 'rpc_drop':
+        // A receiver that refuses a letter (blocked) reports the drop with to = itself; the
+        // sender is then the rid's prefix (`${from}:${n}`).
+        this.flightVanished(ev.rid, ev.peer === ev.to ? senderOf(ev.rid, ev.peer) : ev.peer, ev.to, ev, ev.reason, localNow);
+        this.heard(ev.peer, localNow);
+        return;
+      default:
+        break;
+    }
+    // Everything else about a peer's state arrives exact in the relay's `peer` deltas; events
+    // only add what a picture of the state cannot show: what just happened.
+    const p = this.peers.get(ev.peer);
+    if (!p) return;
+    p.lastHeard = localNow;
+    if (ev.type === 'apply' && Array.isArray(ev.command)) {
+      p.lastApply = {
+        index: num(ev.index, p.appliedIndex),
+        label: ev.command.map(String).join(' '),
+        result: ev.ok ? short(ev.result) : 'error',
+        ok: !!ev.ok,
+        at: localNow,
+      };
+    }
+  }
+
+  private heard(name: string, localNow: number): void {
+    const p = this.peers.get(name);
+    if (p) p.lastHeard = localNow;
+  }
+
+  private putPeer(pv: PeerView, localNow: number): Villager {
+    if (!pv || typeof pv.name !== 'string') {
+      this.ignored++;
+      return blankVillager('?');
+    }
+    const old = this.peers.get(pv.name);
+    const v: Villager = {
+      ...blankPeer(pv.name),
+      ...pv,
+      log: Array.isArray(pv.log) ? [...pv.log].sort((a, b) => a.index - b.index) : [],
+      blocked: Array.isArray(pv.blocked) ? [...pv.blocked] : [],
+      deadlineLocal: typeof pv.electionDeadline === 'number' ? this.toLocal(pv.electionDeadline) : null,
+      lastApply: old?.lastApply ?? null,
+      lastHeard: old?.lastHeard ?? localNow,
+    };
+    this.peers.set(v.name, v);
+    return v;
+  }
+
+  private flightSent(rid: string, from: string, to: string, s: RpcFields, localNow: number): void {
+    if (typeof rid !== 'string') return;
+    if (this.flights.has(rid)) return; // the receive was heard first: it already landed
+    this.addFlight({ ...flightFields(rid, from, to, s), sentAt: localNow, landedAt: null, vanishedAt: null, vanishReason: null });
+  }
+
+  private flightLanded(rid: string, from: string, to: string, s: RpcFields, localNow: number): void {
+    if (typeof rid !== 'string') return;
+    const f = this.flights.get(rid);
+    if (f) {
+      if (f.landedAt === null) {
+        f.landedAt = localNow;
+        // A letter given up as lost that lands after all did land.
+        if (f.vanishReason === 'lost') {
+          f.vanishedAt = null;
+          f.vanishReason = null;
+        }
+      }
+      return;
+    }
+    // The receiver's event came before the sender's (two streams): it flew and landed.
+    this.addFlight({ ...flightFields(rid, from, to, s), sentAt: localNow, landedAt: localNow, vanishedAt: null, vanishReason: null });
+  }
+
+  private flightVanished(rid: string, from: string, to: string, s: RpcFields, reason: Flight['vanishReason'], localNow: number): void {
+    if (typeof rid !== 'string') return;
+    const why = reason === 'blocked' || reason === 'dropped' || reason === 'disconnected' ? reason : 'dropped';
+    const f = this.flights.get(rid);
+    if (f) {
+      if (f.landedAt === null && f.vanishedAt === null) {
+        f.vanishedAt = localNow;
+        f.vanishReason = why;
+      }
+      return;
+    }
+    this.addFlight({ ...flightFields(rid, from, to, s), sentAt: localNow, landedAt: null, vanishedAt: localNow, vanishReason: why });
+  }
+
+  private addFlight(f: Flight): void {
+    this.flights.set(f.rid, f);
+    if (this.flights.size <= MAX_FLIGHTS) return;
+    // Too many letters: forget finished ones first, then the oldest.
+    for (const [rid, g] of this.flights) {
+      if (this.flights.size <= MAX_FLIGHTS) return;
+      if (g.landedAt !== null || g.vanishedAt !== null) this.flights.delete(rid);
+    }
+    for (const rid of this.flights.keys()) {
+      if (this.flights.size <= MAX_FLIGHTS) return;
+      this.flights.delete(rid);
+    }
+  }
+}
+
+type RpcFields = { rpc: RpcKind; term: number; heartbeat: boolean; entries: number; preVote?: boolean; ok?: boolean };
+
+function flightFields(rid: string, from: string, to: string, s: RpcFields) {
+  return {
+    rid,
+    from: String(from),
+    to: String(to),
+    rpc: s.rpc,
+    term: num(s.term, 0),
+    heartbeat: !!s.heartbeat,
+    entries: num(s.entries, 0),
+    preVote: !!s.preVote,
+    ok: typeof s.ok === 'boolean' ? s.ok : null,
+  };
+}
+
+function blankPeer(name: string): PeerView {
+  return {
+    name,
+    process: 'unknown',
+    pid: null,
+    reporting: false,
+    role: 'follower',
+    term: 0,
+    vote: null,
+    leader: null,
+    commitIndex: 0,
+    appliedIndex: 0,
+    lastIndex: 0,
+    lastTerm: 0,
+    electionDeadline: null,
+    log: [],
+    blocked: [],
+    dropRate: 0,
+    latencyMs: 0,
+    reporterDropped: 0,
+  };
+}
+
+function blankVillager(name: string): Villager {
+  return { ...blankPeer(name), deadlineLocal: null, lastApply: null, lastHeard: null };
+}
+
+/** The sender named in a rid (`peer1:42` -> peer1). */
+export function senderOf(rid: unknown, fallback: string): string {
+  if (typeof rid !== 'string') return fallback;
+  const i = rid.lastIndexOf(':');
+  return i > 0 ? rid.slice(0, i) : fallback;
+}
+
+function normCounters(c: unknown): VillagePicture['counters'] {
+  const o = (c && typeof c === 'object' ? c : {}) as Record<string, unknown>;
+  return { elections: num(o.elections, 0), messages: num(o.messages, 0), droppedEvents: num(o.droppedEvents, 0) };
+}
+
+function num(x: unknown, fallback: number): number {
+  return typeof x === 'number' && Number.isFinite(x) ? x : fallback;
+}
+
+/** A value as a short string for a bubble or a board cell. */
+export function short(v: unknown, max = 24): string {
+  let s: string;
+  if (typeof v === 'string') s = v;
+  else if (v === undefined) s = '';
+  else {
+    try {
+      s = JSON.stringify(v) ?? String(v);
+    } catch {
+      s = String(v);
+    }
+  }
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
