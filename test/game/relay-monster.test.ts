@@ -117,7 +117,7 @@ describe('monster', () => {
     const m = new Monster({ intervalMs: 1000, jitter: 0, reviveAfterMs: 0, walkMs: 500, random: seededRandom(9) });
     const v = new Village(5);
     m.setAttacks(true, 0);
-    const [hunt] = m.tick(1000, v.view()) as [{ type: 'hunt'; victim: string }];
+    const hunt = m.tick(1000, v.view())[0] as { type: 'hunt'; victim: string };
     v.alive.set(hunt.victim, false);
     expect(m.tick(1500, v.view())).toEqual([{ type: 'call_off', victim: hunt.victim, reason: `${hunt.victim} is already down` }]);
     // Without a way to kill, no new hunt starts.

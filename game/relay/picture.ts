@@ -1,0 +1,404 @@
+// The relay's picture of the cluster: a plain model that peer events and launcher reports are
+// folded into, and that hands out the deltas browsers need. No sockets or timers here, so it
+// can be tested by feeding it events.
+import type { LauncherReport, PeerEvent } from '../../shared/events.ts';
+import type { Delta, PeerView, VillagePicture } from '../../shared/village.ts';
+
+/** Log tiles kept per peer: the village shows the tail of each log. */
+export const MAX_TILES = 300;
+/** Event deltas kept between two flushes; more are dropped and counted. */
+export const MAX_EVENTS_PER_BATCH = 4000;
+/** Console lines kept for browsers that connect later. */
+export const CONSOLE_HISTORY = 60;
+
+export type ConsoleLevel = 'info' | 'result' | 'error' | 'event';
+
+export function emptyPeer(name: string): PeerView {
+  return {
+    name,
+    process: 'unknown',
+    pid: null,
+    reporting: false,
+    role: 'follower',
+    term: 0,
+    vote: null,
+    leader: null,
+    commitIndex: 0,
+    appliedIndex: 0,
+    lastIndex: 0,
+    lastTerm: 0,
+    electionDeadline: null,
+    log: [],
+    blocked: [],
+    dropRate: 0,
+    latencyMs: 0,
+    reporterDropped: 0,
+  };
+}
+
+export interface PictureOptions {
+  /** Peer names in the config file's order: the village lines villagers up in that order. */
+  order: readonly string[];
+  reviveAfterS: number;
+  /** Wall clock, for console lines. */
+  now?: () => number;
+}
+
+export class Picture {
+  private readonly peers = new Map<string, PeerView>();
+  private readonly kv = new Map<string, unknown>();
+  /** The highest log index applied to the board (from whichever peer got there first). */
+  private kvIndex = 0;
+  /** Whether the board was filled from a peer's whole store (a relay that starts late needs it). */
+  private seeded = false;
+  /** Keys the apply events changed (a late seed must not bring back a key they deleted). */
+  private readonly touched = new Set<string>();
+  private readonly leaderTerms = new Set<number>();
+  private counters = { elections: 0, messages: 0, droppedEvents: 0 };
+  private countersDirty = false;
+  private attacks = false;
+  private nextAttackAt: number | null = null;
+  private launcher = false;
+  private timing: VillagePicture['timing'] = null;
+  private profile: string | null = null;
+  private readonly reviveAfterS: number;
+  private readonly order: readonly string[];
+
+  // What changed since the last takeDeltas().
+  private events: Delta[] = [];
+  private others: Delta[] = [];
+  private readonly dirty = new Set<string>();
+  /** A peer left the picture: browsers need a fresh snapshot. */
+  private membershipChanged = false;
+  private readonly history: Delta[] = [];
+  /** Whether anyone is watching: with no browser, animation events are not kept. */
+  watching = false;
+
+  constructor(opts: PictureOptions) {
+    this.order = opts.order;
+    this.reviveAfterS = opts.reviveAfterS;
+  }
+
+  // ---- reads ----
+
+  snapshot(): VillagePicture {
+    return {
+      peers: this.peerList().map((p) => structuredClone(p)),
+      kv: Object.fromEntries(this.kv),
+      attacks: this.attacks,
+      nextAttackAt: this.nextAttackAt,
+      reviveAfterS: this.reviveAfterS,
+      timing: this.timing,
+      profile: this.profile,
+      counters: { ...this.counters },
+      launcher: this.launcher,
+    };
+  }
+
+  peerList(): PeerView[] {
+    const rank = (n: string) => {
+      const i = this.order.indexOf(n);
+      return i < 0 ? this.order.length : i;
+    };
+    return [...this.peers.values()].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+  }
+
+  peer(name: string): PeerView | undefined {
+    return this.peers.get(name);
+  }
+
+  names(): string[] {
+    return this.peerList().map((p) => p.name);
+  }
+
+  /** The leader of the highest term among peers that are not known to be down. */
+  leader(): { name: string; term: number } | null {
+    let best: { name: string; term: number } | null = null;
+    for (const p of this.peers.values()) {
+      if (p.role === 'leader' && p.process !== 'down' && (!best || p.term > best.term)) best = { name: p.name, term: p.term };
+    }
+    return best;
+  }
+
+  launcherConnected(): boolean {
+    return this.launcher;
+  }
+
+  attacksOn(): boolean {
+    return this.attacks;
+  }
+
+  consoleHistory(): Delta[] {
+    return [...this.history];
+  }
+
+  counterValues(): VillagePicture['counters'] {
+    return { ...this.counters };
+  }
+
+  // ---- writes ----
+
+  /** Folds one validated peer event into the picture. */
+  applyEvent(e: PeerEvent): void {
+    const p = this.ensure(e.peer);
+    this.pushEvent({ type: 'event', event: e });
+    switch (e.type) {
+      case 'hello': {
+        p.reporting = true;
+        p.pid = e.pid;
+        p.process = 'up';
+        this.timing = e.timing;
+        this.profile = e.profile;
+        for (const n of e.cluster) this.ensure(n);
+        break;
+      }
+      case 'state': {
+        p.role = e.role;
+        p.term = e.term;
+        p.vote = e.vote;
+        p.leader = e.leader;
+        p.commitIndex = e.commitIndex;
+        p.appliedIndex = e.appliedIndex;
+        p.lastIndex = e.lastIndex;
+        p.lastTerm = e.lastTerm;
+        p.electionDeadline = e.electionDeadline;
+        if (e.role === 'leader' && !this.leaderTerms.has(e.term)) {
+          this.leaderTerms.add(e.term);
+          this.counters.elections = this.leaderTerms.size;
+          this.countersDirty = true;
+          this.say(`${e.peer} is the leader of term ${e.term}`, 'event');
+        }
+        this.checkBoardEpoch();
+        break;
+      }
+      case 'rpc_send':
+        this.counters.messages++;
+        this.countersDirty = true;
+        return; // the view of the peer did not change
+      case 'rpc_recv':
+      case 'rpc_drop':
+        return;
+      case 'log_append': {
+        const first = e.entries[0];
+        if (!first) return;
+        const keep = p.log.filter((t) => t.index < first.index);
+        const merged = keep.concat(e.entries.map((t) => ({ ...t })));
+        p.log = merged.length > MAX_TILES ? merged.slice(merged.length - MAX_TILES) : merged;
+        break;
+      }
+      case 'log_truncate':
+        p.log = p.log.filter((t) => t.index < e.from);
+        break;
+      case 'commit':
+        p.commitIndex = e.index;
+        break;
+      case 'apply':
+        p.appliedIndex = e.index;
+        this.applyToBoard(e);
+        break;
+      case 'faults':
+        p.blocked = [...e.blocked];
+        p.dropRate = e.dropRate;
+        p.latencyMs = e.latencyMs;
+        break;
+      case 'reporter_dropped':
+        p.reporterDropped += e.count;
+        this.counters.droppedEvents += e.count;
+        this.countersDirty = true;
+        break;
+    }
+    this.dirty.add(p.name);
+  }
+
+  /** A peer's -v stream closed. */
+  streamClosed(peer: string): void {
+    const p = this.peers.get(peer);
+    if (!p) return;
+    p.reporting = false;
+    if (!this.launcher) p.process = 'unknown';
+    this.dirty.add(peer);
+  }
+
+  applyLauncherReport(r: LauncherReport): void {
+    switch (r.type) {
+      case 'launcher_hello': {
+        this.setLauncher(true);
+        if (!this.profile) this.profile = r.profile;
+        // The launcher's cluster is the village: forget peers outside it that are not reporting.
+        for (const [n, p] of this.peers) {
+          if (!r.peers.includes(n) && !p.reporting) {
+            this.peers.delete(n);
+            this.membershipChanged = true;
+          }
+        }
+        for (const n of r.peers) this.ensure(n);
+        return;
+      }
+      case 'process': {
+        const p = this.ensure(r.peer);
+        const before = p.process;
+        p.process = r.alive ? 'up' : 'down';
+        p.pid = r.alive ? r.pid : null;
+        if (!r.alive) p.electionDeadline = null;
+        if (before !== p.process) {
+          if (r.alive) this.say(`${r.peer} is up${r.pid !== null ? ` (pid ${r.pid})` : ''}`, 'event');
+          else this.say(`${r.peer} went down${r.signal ? ` (${r.signal})` : r.exitCode !== null ? ` (exit code ${r.exitCode})` : ''}`, 'event');
+        }
+        this.dirty.add(p.name);
+        return;
+      }
+    }
+  }
+
+  setLauncher(connected: boolean): void {
+    if (this.launcher === connected) return;
+    this.launcher = connected;
+    this.others.push({ type: 'launcher', connected });
+    if (!connected) {
+      // Without a launcher, only the peers' own streams tell whether they are up.
+      for (const p of this.peers.values()) {
+        if (!p.reporting && p.process !== 'unknown') {
+          p.process = 'unknown';
+          this.dirty.add(p.name);
+        }
+      }
+    }
+  }
+
+  setAttacks(on: boolean, nextAttackAt: number | null): void {
+    if (this.attacks === on && this.nextAttackAt === nextAttackAt) return;
+    this.attacks = on;
+    this.nextAttackAt = nextAttackAt;
+    this.others.push({ type: 'attacks', on, nextAttackAt });
+  }
+
+  monster(action: 'hunt' | 'strike', victim: string, at?: number): void {
+    this.others.push(at === undefined ? { type: 'monster', action, victim } : { type: 'monster', action, victim, at });
+  }
+
+  /** A line for every console panel (and for browsers that connect later). */
+  say(line: string, level: ConsoleLevel): void {
+    const d: Delta = { type: 'console', line, level };
+    this.others.push(d);
+    this.history.push(d);
+    if (this.history.length > CONSOLE_HISTORY) this.history.shift();
+  }
+
+  /** Counts events the relay could not pass on. */
+  countDropped(n: number): void {
+    if (n <= 0) return;
+    this.counters.droppedEvents += n;
+    this.countersDirty = true;
+  }
+
+  /**
+   * Everything that changed since the last call, in one batch. `resync` is set when a peer left
+   * the picture: browsers then need a fresh snapshot (before the deltas). A new peer simply
+   * arrives as a `peer` delta.
+   */
+  takeDeltas(): { resync: boolean; deltas: Delta[] } {
+    const resync = this.membershipChanged;
+    this.membershipChanged = false;
+    const out = this.events.concat(this.others);
+    for (const n of this.dirty) {
+      const p = this.peers.get(n);
+      if (p) out.push({ type: 'peer', peer: structuredClone(p) });
+    }
+    if (this.countersDirty) out.push({ type: 'counters', counters: { ...this.counters } });
+    this.clearPending();
+    return { resync, deltas: out };
+  }
+
+  hasPending(): boolean {
+    return this.membershipChanged || this.events.length > 0 || this.others.length > 0 || this.dirty.size > 0 || this.countersDirty;
+  }
+
+  private clearPending(): void {
+    this.events = [];
+    this.others = [];
+    this.dirty.clear();
+    this.countersDirty = false;
+  }
+
+  private pushEvent(d: Delta): void {
+    if (!this.watching) return;
+    if (this.events.length >= MAX_EVENTS_PER_BATCH) {
+      this.countDropped(1);
+      return;
+    }
+    this.events.push(d);
+  }
+
+  private ensure(name: string): PeerView {
+    let p = this.peers.get(name);
+    if (!p) {
+      p = emptyPeer(name);
+      this.peers.set(name, p);
+      this.dirty.add(name);
+    }
+    return p;
+  }
+
+  needsSeed(): boolean {
+    return !this.seeded;
+  }
+
+  /** Fills the board from a peer's whole key-value store as of `appliedIndex`. */
+  seedBoard(kv: Record<string, unknown>, appliedIndex: number): void {
+    this.seeded = true;
+    if (appliedIndex >= this.kvIndex) {
+      for (const key of [...this.kv.keys()]) {
+        if (!Object.hasOwn(kv, key)) {
+          this.kv.delete(key);
+          this.others.push({ type: 'kv', key, value: null, deleted: true });
+        }
+      }
+      for (const [key, value] of Object.entries(kv)) {
+        this.kv.set(key, value);
+        this.others.push({ type: 'kv', key, value });
+      }
+      this.kvIndex = appliedIndex;
+      return;
+    }
+    // Apply events already went further than the seed: only fill in keys they never touched.
+    for (const [key, value] of Object.entries(kv)) {
+      if (this.kv.has(key) || this.touched.has(key)) continue;
+      this.kv.set(key, value);
+      this.others.push({ type: 'kv', key, value });
+    }
+  }
+
+  private applyToBoard(e: Extract<PeerEvent, { type: 'apply' }>): void {
+    if (e.index <= this.kvIndex) return; // another peer already told us this index (Raft: same entry)
+    this.kvIndex = e.index;
+    if (!e.ok || e.key === null || !e.command) return;
+    const op = e.command[1];
+    if (op === 'get') return;
+    this.touched.add(e.key);
+    if (op === 'del') {
+      if (!this.kv.has(e.key)) return;
+      this.kv.delete(e.key);
+      this.others.push({ type: 'kv', key: e.key, value: null, deleted: true });
+      return;
+    }
+    this.kv.set(e.key, e.value);
+    this.others.push({ type: 'kv', key: e.key, value: e.value });
+  }
+
+  /**
+   * When every reporting peer's log is shorter than what the board has applied, the board
+   * belongs to an earlier cluster (its data was wiped): start the board again.
+   */
+  private checkBoardEpoch(): void {
+    if (this.kvIndex === 0) return;
+    let max = -1;
+    for (const p of this.peers.values()) if (p.reporting) max = Math.max(max, p.lastIndex);
+    if (max >= 0 && max < this.kvIndex) {
+      for (const key of this.kv.keys()) this.others.push({ type: 'kv', key, value: null, deleted: true });
+      this.kv.clear();
+      this.kvIndex = 0;
+      this.touched.clear();
+      this.seeded = false;
+    }
+  }
+}

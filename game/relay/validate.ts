@@ -1,0 +1,246 @@
+// Parses frames that arrive at the relay (from peers, the launcher and browsers) into typed
+// messages. Everything from the network is `unknown` until one of these functions says otherwise;
+// after that the relay trusts the types.
+import type { LauncherReport, LogTile, PeerEvent, RpcKind, RpcSummary } from '../../shared/events.ts';
+import type { BrowserToRelay } from '../../shared/village.ts';
+import type { Timing } from '../../shared/config.ts';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+type Obj = Record<string, unknown>;
+
+class Invalid extends Error {}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+const RPC_KINDS: readonly RpcKind[] = ['request_vote', 'request_vote_reply', 'append_entries', 'append_entries_reply', 'timeout_now'];
+const ROLES = ['follower', 'precandidate', 'candidate', 'leader'] as const;
+/** Longest log-tile label kept (the village draws a few characters of it). */
+const MAX_LABEL = 200;
+/** Most log tiles accepted in one log_append event. */
+const MAX_TILES_PER_EVENT = 10_000;
+
+function fail(message: string): never {
+  throw new Invalid(message);
+}
+
+function obj(v: unknown, what: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`${what}: expected a JSON object`);
+  return v as Obj;
+}
+
+function str(o: Obj, key: string, max = 256): string {
+  const v = o[key];
+  if (typeof v !== 'string') fail(`${key}: expected a string`);
+  if (v.length > max) fail(`${key}: longer than ${max} characters`);
+  return v;
+}
+
+function name(o: Obj, key: string): string {
+  const v = str(o, key, 32);
+  if (!NAME.test(v)) fail(`${key}: ${JSON.stringify(v)} is not a peer name`);
+  return v;
+}
+
+function nullableName(o: Obj, key: string): string | null {
+  return o[key] === null ? null : name(o, key);
+}
+
+function num(o: Obj, key: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${key}: expected a number`);
+  return v;
+}
+
+function nat(o: Obj, key: string): number {
+  const v = num(o, key);
+  if (!Number.isInteger(v) || v < 0) fail(`${key}: expected a whole number >= 0`);
+  return v;
+}
+
+function nullableNum(o: Obj, key: string): number | null {
+  return o[key] === null || o[key] === undefined ? null : num(o, key);
+}
+
+function bool(o: Obj, key: string): boolean {
+  const v = o[key];
+  if (typeof v !== 'boolean') fail(`${key}: expected true or false`);
+  return v;
+}
+
+function optBool(o: Obj, key: string): boolean | undefined {
+  return o[key] === undefined ? undefined : bool(o, key);
+}
+
+function names(o: Obj, key: string, max = 64): string[] {
+  const v = o[key];
+  if (!Array.isArray(v)) fail(`${key}: expected a list of peer names`);
+  if (v.length > max) fail(`${key}: more than ${max} names`);
+  return v.map((x, i) => {
+    if (typeof x !== 'string' || !NAME.test(x)) fail(`${key}[${i}]: expected a peer name`);
+    return x;
+  });
+}
+
+function oneOf<T extends string>(o: Obj, key: string, allowed: readonly T[]): T {
+  const v = o[key];
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) fail(`${key}: expected one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function timing(v: unknown): Timing {
+  const o = obj(v, 'timing');
+  return { heartbeatMs: nat(o, 'heartbeatMs'), electionMinMs: nat(o, 'electionMinMs'), electionMaxMs: nat(o, 'electionMaxMs'), latencyMs: nat(o, 'latencyMs') };
+}
+
+function rpc(o: Obj): RpcSummary {
+  const s: RpcSummary = {
+    rid: str(o, 'rid', 80),
+    rpc: oneOf(o, 'rpc', RPC_KINDS),
+    term: nat(o, 'term'),
+    heartbeat: bool(o, 'heartbeat'),
+    entries: nat(o, 'entries'),
+  };
+  const preVote = optBool(o, 'preVote');
+  if (preVote !== undefined) s.preVote = preVote;
+  const ok = optBool(o, 'ok');
+  if (ok !== undefined) s.ok = ok;
+  return s;
+}
+
+function tile(v: unknown, i: number): LogTile {
+  const o = obj(v, `entries[${i}]`);
+  const label = typeof o.label === 'string' ? o.label.slice(0, MAX_LABEL) : fail(`entries[${i}].label: expected a string`);
+  return { index: nat(o, 'index'), term: nat(o, 'term'), label };
+}
+
+function command(v: unknown): string[] | null {
+  if (v === null) return null;
+  if (!Array.isArray(v) || v.length > 16) fail('command: expected a short list or null');
+  // Numbers may appear in a command (`['x','add',100]`); the village shows them as text.
+  return v.map((x) => (typeof x === 'string' ? x.slice(0, MAX_LABEL) : JSON.stringify(x) ?? 'null'));
+}
+
+function guard<T>(f: () => T): Parsed<T> {
+  try {
+    return { ok: true, value: f() };
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, message: e.message };
+    throw e;
+  }
+}
+
+/** Parses the text of a frame as JSON; the error says it was not JSON. */
+export function parseJson(text: string): Parsed<unknown> {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, message: 'not valid JSON' };
+  }
+}
+
+export function parsePeerEvent(input: unknown): Parsed<PeerEvent> {
+  return guard((): PeerEvent => {
+    const o = obj(input, 'event');
+    const base = { peer: name(o, 'peer'), t: num(o, 't') };
+    const type = str(o, 'type', 32);
+    switch (type) {
+      case 'hello':
+        return { ...base, type, pid: nat(o, 'pid'), cluster: names(o, 'cluster'), profile: str(o, 'profile', 64), timing: timing(o.timing) };
+      case 'state':
+        return {
+          ...base,
+          type,
+          role: oneOf(o, 'role', ROLES),
+          term: nat(o, 'term'),
+          vote: nullableName(o, 'vote'),
+          leader: nullableName(o, 'leader'),
+          commitIndex: nat(o, 'commitIndex'),
+          appliedIndex: nat(o, 'appliedIndex'),
+          lastIndex: nat(o, 'lastIndex'),
+          lastTerm: nat(o, 'lastTerm'),
+          electionDeadline: nullableNum(o, 'electionDeadline'),
+        };
+      case 'rpc_send':
+        return { ...base, type, to: name(o, 'to'), ...rpc(o) };
+      case 'rpc_recv':
+        return { ...base, type, from: name(o, 'from'), ...rpc(o) };
+      case 'rpc_drop':
+        return { ...base, type, to: name(o, 'to'), reason: oneOf(o, 'reason', ['blocked', 'dropped', 'disconnected'] as const), ...rpc(o) };
+      case 'log_append': {
+        const e = o.entries;
+        if (!Array.isArray(e)) fail('entries: expected a list of log tiles');
+        if (e.length > MAX_TILES_PER_EVENT) fail(`entries: more than ${MAX_TILES_PER_EVENT} tiles`);
+        return { ...base, type, entries: e.map(tile) };
+      }
+      case 'log_truncate':
+        return { ...base, type, from: nat(o, 'from') };
+      case 'commit':
+        return { ...base, type, index: nat(o, 'index') };
+      case 'apply': {
+        const key = o.key === null || o.key === undefined ? null : str(o, 'key', 1024);
+        return { ...base, type, index: nat(o, 'index'), term: nat(o, 'term'), command: command(o.command), ok: bool(o, 'ok'), result: o.result ?? null, key, value: o.value ?? null };
+      }
+      case 'faults': {
+        const dropRate = num(o, 'dropRate');
+        if (dropRate < 0 || dropRate > 1) fail('dropRate: expected a number from 0 to 1');
+        return { ...base, type, blocked: names(o, 'blocked'), dropRate, latencyMs: nat(o, 'latencyMs') };
+      }
+      case 'reporter_dropped':
+        return { ...base, type, count: nat(o, 'count') };
+      default:
+        return fail(`type: unknown event type ${JSON.stringify(type)}`);
+    }
+  });
+}
+
+export function parseLauncherReport(input: unknown): Parsed<LauncherReport> {
+  return guard((): LauncherReport => {
+    const o = obj(input, 'report');
+    const type = str(o, 'type', 32);
+    switch (type) {
+      case 'launcher_hello':
+        return { type, peers: names(o, 'peers'), profile: str(o, 'profile', 64) };
+      case 'process': {
+        const pid = o.pid === null || o.pid === undefined ? null : nat(o, 'pid');
+        const exitCode = o.exitCode === null || o.exitCode === undefined ? null : num(o, 'exitCode');
+        const signal = o.signal === null || o.signal === undefined ? null : str(o, 'signal', 32);
+        return { type, peer: name(o, 'peer'), pid, alive: bool(o, 'alive'), exitCode, signal };
+      }
+      default:
+        return fail(`type: unknown launcher report ${JSON.stringify(type)}`);
+    }
+  });
+}
+
+/** The id of a browser frame, if one can be read, so that even a refusal can be paired. */
+export function browserFrameId(input: unknown): string {
+  if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+    const id = (input as Obj).id;
+    if (typeof id === 'string' && id.length <= 64) return id;
+  }
+  return '';
+}
+
+export function parseBrowserMessage(input: unknown): Parsed<BrowserToRelay> {
+  return guard((): BrowserToRelay => {
+    const o = obj(input, 'message');
+    const id = o.id === undefined ? undefined : str(o, 'id', 64);
+    const withId = <T extends object>(m: T): T & { id?: string } => (id === undefined ? m : { ...m, id });
+    const type = str(o, 'type', 32);
+    switch (type) {
+      case 'kill':
+      case 'revive':
+      case 'isolate':
+      case 'campaign':
+        return withId({ type, peer: name(o, 'peer') });
+      case 'heal':
+        return withId({ type });
+      case 'attacks':
+        return withId({ type, on: bool(o, 'on') });
+      case 'console':
+        return withId({ type, line: str(o, 'line', 2000) });
+      default:
+        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks or console`);
+    }
+  });
+}
