@@ -1,7 +1,7 @@
 // `npm run bench [-- options]`: our cluster against etcd on this machine, side by side.
 // See `npm run bench -- --help`.
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BusyMeter, fmtBusy, waitForQuiet, type Busyness } from './machine.ts';
@@ -9,11 +9,11 @@ import { EtcdCluster, ETCD_INSTALL, findEtcd } from './etcd.ts';
 import { measureFloor } from './floor.ts';
 import { OursCluster } from './ours.ts';
 import { startOurPeers } from './peers.ts';
-import { summarize, textTable, writeResults, type BenchResults, type RunRecord, type Sample, type SystemName } from './report.ts';
+import { summarize, textTable, writeResults, type BenchResults, type RunRecord, type Sample, type Subject, type SystemName } from './report.ts';
 import { distribution, fmtNumber } from './stats.ts';
 import type { BenchSystem } from './system.ts';
 import { closedLoop, failoverTrial, pushCommands, rssOf } from './workloads.ts';
-import { runW3 } from './w3.ts';
+import { RELAY_MAIN, runW3 } from './w3.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -172,7 +172,7 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const samples: Sample[] = [];
   const runs: RunRecord[] = [];
-  const add = (system: SystemName, rep: number, figure: string, value: number) => samples.push({ system, rep, figure, value });
+  const add = (system: Subject, rep: number, figure: string, value: number) => samples.push({ system, rep, figure, value });
 
   const etcd = findEtcd();
   if (o.systems.includes('etcd') && !etcd) {
@@ -239,15 +239,13 @@ async function main(): Promise<number> {
         const f = await measureFloor({ cwd: REPO_ROOT, dir: tmpdir(), iterations: o.floorIterations });
         const busy = meter.stop();
         runs.push({ system: 'machine', rep, workload: 'floor', busy, detail: f });
-        for (const sys of systems) {
-          add(sys, rep, 'floor.fsync.p50', f.fsync.p50);
-          add(sys, rep, 'floor.fsync.p99', f.fsync.p99);
-          add(sys, rep, 'floor.fdatasync.p50', f.fdatasync.p50);
-          add(sys, rep, 'floor.fsyncAsync.p50', f.fsyncAsync.p50);
-          add(sys, rep, 'floor.ws.p50', f.wsRtt.p50);
-          add(sys, rep, 'floor.ws.p99', f.wsRtt.p99);
-          add(sys, rep, 'floor.http.p50', f.httpRtt.p50);
-        }
+        add('machine', rep, 'floor.fsync.p50', f.fsync.p50);
+        add('machine', rep, 'floor.fsync.p99', f.fsync.p99);
+        add('machine', rep, 'floor.fdatasync.p50', f.fdatasync.p50);
+        add('machine', rep, 'floor.fsyncAsync.p50', f.fsyncAsync.p50);
+        add('machine', rep, 'floor.ws.p50', f.wsRtt.p50);
+        add('machine', rep, 'floor.ws.p99', f.wsRtt.p99);
+        add('machine', rep, 'floor.http.p50', f.httpRtt.p50);
         progress(
           `  fsync p50 ${ms(f.fsync.p50)} p99 ${ms(f.fsync.p99)}, fdatasync p50 ${ms(f.fdatasync.p50)}, async fsync p50 ${ms(f.fsyncAsync.p50)}; ` +
             `ws rtt p50 ${ms(f.wsRtt.p50)} p99 ${ms(f.wsRtt.p99)}, http rtt p50 ${ms(f.httpRtt.p50)}; ${fmtBusy(busy)}`,
@@ -262,6 +260,8 @@ async function main(): Promise<number> {
           progress(`rep ${rep}/${o.reps} ${name}: starting a 3-member cluster`);
           await withSystem(name, async (sys) => {
             let sent = 0;
+            const atStart = rssOf(sys);
+            add(name, rep, 'rss.start', Math.max(...Object.values(atStart)));
             if (o.only.has('w1')) {
               for (const clients of o.clients) {
                 const { value: r, busy } = await measured(sys, rep, `w1-${clients}`, () =>
@@ -318,7 +318,9 @@ async function main(): Promise<number> {
       }
 
       // ---- W3: the village pipeline (ours only) ----
-      if (o.only.has('w3') && systems.includes('ours')) {
+      if (o.only.has('w3') && systems.includes('ours') && !existsSync(RELAY_MAIN)) {
+        if (rep === 1) notes.push(`W3 skipped: the relay (${RELAY_MAIN}) is missing`);
+      } else if (o.only.has('w3') && systems.includes('ours')) {
         await quiet();
         progress(`rep ${rep}/${o.reps} W3: the -v event pipeline through the relay`);
         const r = await runW3({

@@ -1,99 +1,95 @@
-// Starts our peers for the bench: a temporary ini on free loopback ports, the fast profile,
-// durable state in a temporary directory (fsync on), every peer a direct child process.
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { PeerAddress } from '../../shared/config.ts';
-import { spawnPeer } from '../../peer/spawn.ts';
-import { freePorts } from './etcd.ts';
+// Starts our peers for the bench with the shared test harness (test/support/cluster.ts): a
+// temporary ini on free loopback ports, durable state (fsync on) in a temporary directory on
+// the same filesystem the floor's fsync probe uses, every peer a direct child process.
+// The timing and limits are the repository's own [profile.fast] and [limits] of raft_peer.ini,
+// so the bench measures what `--profile fast` runs (election timeout 150-300 ms, as etcd's
+// --election-timeout 150 randomizes).
+import { fileURLToPath } from 'node:url';
+import { loadConfig, timingOf, type PeerAddress } from '../../shared/config.ts';
+import { startCluster, waitFor } from '../support/cluster.ts';
 import type { PeerCluster } from './ours.ts';
+
+const REPO_INI = fileURLToPath(new URL('../../raft_peer.ini', import.meta.url));
 
 export interface OurPeersOptions {
   count: number;
-  /** Start the peers with -v, reporting to the relay at relayPort. */
+  /** Start the peers with -v (they report to the relay on relayPort). */
   verbose?: boolean;
-  relayPort?: number;
-  /** node --cpu-prof for every peer, profiles written here. */
+  /** node --cpu-prof for every peer, profiles written here when a peer exits gracefully. */
   cpuProfDir?: string | null;
+  /** Runs after the ini is written and before any peer starts (e.g. to start the relay first). */
+  beforeStart?: (c: { configFile: string; relayPort: number; dir: string; secret: string }) => Promise<void>;
 }
 
 export interface OurPeers extends PeerCluster {
   readonly dir: string;
   readonly configFile: string;
   readonly relayPort: number;
+  /** Everything a peer printed, for error messages. */
+  output(name: string): string;
+}
+
+/** The bench's timing profile and limits: the repository's fast profile and limits. */
+export function benchIniSections(): { profile: string; limits: string } {
+  const repo = loadConfig(REPO_INI);
+  const t = timingOf(repo, 'fast');
+  const l = repo.limits;
+  return {
+    profile: ['[profile.bench]', `heartbeat_ms = ${t.heartbeatMs}`, `election_min_ms = ${t.electionMinMs}`, `election_max_ms = ${t.electionMaxMs}`, `latency_ms = ${t.latencyMs}`].join('\n'),
+    limits: [
+      '[limits]',
+      `max_frame_bytes = ${l.maxFrameBytes}`,
+      `max_entries_per_append = ${l.maxEntriesPerAppend}`,
+      `max_bytes_per_append = ${l.maxBytesPerAppend}`,
+      `max_inflight_appends = ${l.maxInflightAppends}`,
+    ].join('\n'),
+  };
 }
 
 export async function startOurPeers(o: OurPeersOptions): Promise<OurPeers> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-ours-'));
-  const ports = await freePorts(o.count + (o.relayPort ? 0 : 1));
-  const relayPort = o.relayPort ?? ports[o.count]!;
-  const secret = `bench-${Math.random().toString(36).slice(2)}`;
-  const peers: PeerAddress[] = Array.from({ length: o.count }, (_, i) => ({ name: `peer${i + 1}`, host: '127.0.0.1', port: ports[i]! }));
-  const configFile = join(dir, 'raft_peer.ini');
-  writeFileSync(
-    configFile,
-    [
-      '[cluster]',
-      `secret = ${secret}`,
-      'profile = fast',
-      `log_dir = ${dir}`,
-      `data_dir = ${dir}`,
-      '[peers]',
-      ...peers.map((p) => `${p.name} = ${p.host}:${p.port}`),
-      '[profile.fast]',
-      'heartbeat_ms = 50',
-      'election_min_ms = 150',
-      'election_max_ms = 300',
-      'latency_ms = 0',
-      '[relay]',
-      'host = 127.0.0.1',
-      `port = ${relayPort}`,
-      '',
-    ].join('\n'),
-  );
-  const procs = new Map<string, ChildProcess>();
-  const spawnOne = (name: string) => {
-    const env: NodeJS.ProcessEnv = {};
-    if (o.cpuProfDir) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${o.cpuProfDir}`.trim();
-    const out = createWriteStream(join(dir, `${name}.stdout`), { flags: 'a' });
-    const p = spawnPeer({ name, count: o.count, config: configFile, profile: 'fast', verbose: o.verbose ?? false, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    p.stdout!.pipe(out, { end: false });
-    p.stderr!.pipe(out, { end: false });
-    p.on('exit', () => {
-      if (procs.get(name) === p) procs.delete(name);
-      out.end();
-    });
-    procs.set(name, p);
+  const { profile, limits } = benchIniSections();
+  const c = await startCluster({ peers: o.count, profile: 'bench', verbose: o.verbose ?? false, ini: profile, limits, start: false });
+  // The harness spawns with this process's environment: add --cpu-prof only around our spawns.
+  const spawning = <T>(fn: () => T): T => {
+    if (!o.cpuProfDir) return fn();
+    const saved = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${o.cpuProfDir}`.trim();
+    try {
+      return fn();
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
   };
-  for (const p of peers) spawnOne(p.name);
-  const exitOf = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+  if (o.beforeStart) {
+    try {
+      await o.beforeStart({ configFile: c.ini, relayPort: c.relayPort, dir: c.dir, secret: c.config.secret });
+    } catch (e) {
+      await c.teardown();
+      throw e;
+    }
+  }
+  spawning(() => c.startAll());
+  const peers: PeerAddress[] = c.peers;
   return {
     peers,
-    secret,
-    dir,
-    configFile,
-    relayPort,
-    pidOf: (name) => procs.get(name)?.pid ?? null,
+    secret: c.config.secret,
+    dir: c.dir,
+    configFile: c.ini,
+    relayPort: c.relayPort,
+    output: (name) => c.output(name),
+    pidOf: (name) => c.pid(name) ?? null,
     kill: (name) => {
-      const p = procs.get(name);
-      if (p) {
-        p.kill('SIGKILL');
-        procs.delete(name);
-      }
+      void c.kill(name, 'SIGKILL'); // the signal goes out synchronously
     },
     restart: async (name) => {
-      if (!procs.has(name)) spawnOne(name);
+      await waitFor(`${name} to be gone`, () => !c.alive(name), 5000, 5);
+      spawning(() => c.start(name));
     },
     stop: async () => {
-      const all = [...procs.values()];
-      // SIGTERM first so that a peer under --cpu-prof can write its profile.
-      for (const p of all) p.kill(o.cpuProfDir ? 'SIGTERM' : 'SIGKILL');
-      const timer = setTimeout(() => all.forEach((p) => p.kill('SIGKILL')), 5000);
-      await Promise.all(all.map(exitOf));
-      clearTimeout(timer);
-      procs.clear();
-      rmSync(dir, { recursive: true, force: true });
+      // SIGTERM first: a peer under --cpu-prof writes its profile when it exits gracefully.
+      if (o.cpuProfDir) await Promise.race([c.stopAll('SIGTERM'), new Promise((r) => setTimeout(r, 5000))]);
+      await c.teardown();
     },
   };
 }

@@ -7,9 +7,11 @@ import type { Busyness } from './machine.ts';
 import { fmtNumber, fmtRatio, fmtSpread, ratio, spread, type Spread } from './stats.ts';
 
 export type SystemName = 'ours' | 'etcd';
+/** Who a sample describes: a system under test, or the machine itself (the floor). */
+export type Subject = SystemName | 'machine';
 
 export interface Sample {
-  system: SystemName;
+  system: Subject;
   rep: number;
   figure: string;
   value: number;
@@ -17,7 +19,7 @@ export interface Sample {
 
 /** One measured run (a workload on one system in one repetition) and how busy the machine was. */
 export interface RunRecord {
-  system: SystemName | 'machine';
+  system: Subject;
   rep: number;
   workload: string;
   busy: Busyness | null;
@@ -114,6 +116,8 @@ export interface Row {
   key: string;
   label: string;
   unit: string;
+  /** The floor: a property of the machine, not of a system. */
+  machine: Spread;
   ours: Spread;
   etcd: Spread;
   /** ours / etcd of the medians (NaN when one side is missing). */
@@ -133,14 +137,16 @@ export function summarize(samples: readonly Sample[]): Row[] {
     }
   }
   for (const f of defs) {
-    const of = (sys: SystemName) => spread(samples.filter((s) => s.figure === f.key && s.system === sys).map((s) => s.value));
+    const of = (sys: Subject) => spread(samples.filter((s) => s.figure === f.key && s.system === sys).map((s) => s.value));
+    const machine = of('machine');
     const ours = of('ours');
     const etcd = of('etcd');
-    if (!ours.n && !etcd.n) continue;
+    if (!ours.n && !etcd.n && !machine.n) continue;
     rows.push({
       key: f.key,
       label: f.label,
       unit: f.unit,
+      machine,
       ours,
       etcd,
       ratio: ratio(ours, etcd),
@@ -153,20 +159,36 @@ export function summarize(samples: readonly Sample[]): Row[] {
 
 const metText = (m: boolean | null, target: string | null) => (target === null ? '' : m === null ? 'n/a' : m ? 'yes' : 'NO');
 
+const isFloor = (r: Row) => r.machine.n > 0;
+
 export function markdownTable(rows: readonly Row[]): string {
   const head = '| Figure | Unit | ours | etcd | ours/etcd | Target | Met |\n|---|---|---:|---:|---:|---|---|';
-  const lines = rows.map(
-    (r) => `| ${r.label} | ${r.unit} | ${fmtSpread(r.ours)} | ${fmtSpread(r.etcd)} | ${fmtRatio(r.ours, r.etcd)} | ${r.target ?? ''} | ${metText(r.met, r.target)} |`,
-  );
+  const lines = rows
+    .filter((r) => !isFloor(r))
+    .map((r) => `| ${r.label} | ${r.unit} | ${fmtSpread(r.ours)} | ${fmtSpread(r.etcd)} | ${fmtRatio(r.ours, r.etcd)} | ${r.target ?? ''} | ${metText(r.met, r.target)} |`);
   return [head, ...lines].join('\n');
 }
 
-/** A plain-text table for the terminal, columns padded. */
-export function textTable(rows: readonly Row[]): string {
-  const cells = [['figure', 'unit', 'ours', 'etcd', 'ours/etcd', 'target', 'met'], ...rows.map((r) => [r.label, r.unit, fmtSpread(r.ours), fmtSpread(r.etcd), fmtRatio(r.ours, r.etcd), r.target ?? '', metText(r.met, r.target)])];
+export function markdownFloorTable(rows: readonly Row[]): string {
+  const head = '| Floor (this machine) | Unit | median [min-max] |\n|---|---|---:|';
+  return [head, ...rows.filter(isFloor).map((r) => `| ${r.label.replace(/^floor: /, '')} | ${r.unit} | ${fmtSpread(r.machine)} |`)].join('\n');
+}
+
+function pad(cells: string[][], right: Set<number>): string {
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  const right = new Set([2, 3, 4]);
   return cells.map((c) => c.map((x, i) => (right.has(i) ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+/** Plain-text tables for the terminal: the side-by-side figures, then the floor. */
+export function textTable(rows: readonly Row[]): string {
+  const main = [
+    ['figure', 'unit', 'ours', 'etcd', 'ours/etcd', 'target', 'met'],
+    ...rows.filter((r) => !isFloor(r)).map((r) => [r.label, r.unit, fmtSpread(r.ours), fmtSpread(r.etcd), fmtRatio(r.ours, r.etcd), r.target ?? '', metText(r.met, r.target)]),
+  ];
+  const floor = rows.filter(isFloor);
+  const parts = [pad(main, new Set([2, 3, 4]))];
+  if (floor.length) parts.push(pad([['floor (this machine)', 'unit', 'median [min-max]'], ...floor.map((r) => [r.label.replace(/^floor: /, ''), r.unit, fmtSpread(r.machine)])], new Set([2])));
+  return parts.join('\n\n');
 }
 
 export function busyTable(runs: readonly RunRecord[]): string {
@@ -200,6 +222,8 @@ export function markdownReport(r: BenchResults): string {
     'Each figure is the median [min-max] of its repetitions; the ratio is ours/etcd of the medians.',
     '',
     markdownTable(r.summary),
+    '',
+    markdownFloorTable(r.summary),
   ];
   if (r.notes.length) parts.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
   parts.push('', '## How busy the machine was', '', 'Cores used during each run: by the system under test, by the bench process (clients), and by everything else.', '', busyTable(r.runs), '');

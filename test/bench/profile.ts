@@ -1,0 +1,151 @@
+// Reads V8 .cpuprofile files (node --cpu-prof) and says where the time went: self time per
+// function, inclusive time per function, and a rough split into categories (our code, JSON,
+// WebSocket framing, fs, GC, idle, ...).
+//
+//   npx tsx test/bench/profile.ts FILE.cpuprofile [--top N]
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface FunctionTime {
+  key: string;
+  selfMs: number;
+  totalMs: number;
+}
+
+export interface ProfileSummary {
+  file: string;
+  wallMs: number;
+  /** Sampled time that was not idle. */
+  busyMs: number;
+  categories: Record<string, number>;
+  functions: FunctionTime[];
+}
+
+function shortUrl(url: string): string {
+  if (!url) return '';
+  const u = url.replace(/^file:\/\//, '');
+  const nm = u.lastIndexOf('node_modules/');
+  if (nm >= 0) return u.slice(nm + 'node_modules/'.length);
+  const m = /\/(peer|shared|game|test)\/.*$/.exec(u);
+  return m ? m[0].slice(1) : u;
+}
+
+export function frameKey(f: CallFrame): string {
+  const name = f.functionName || '(anonymous)';
+  const url = shortUrl(f.url);
+  return url ? `${name} ${url}:${f.lineNumber + 1}` : name;
+}
+
+/** A coarse category for a frame, to say what bounds a figure. */
+export function category(f: CallFrame): string {
+  const n = f.functionName;
+  const u = f.url;
+  if (n === '(idle)') return 'idle';
+  if (n === '(garbage collector)') return 'gc';
+  if (n === '(program)') return 'program (native, unattributed)';
+  if (/^JSON\.|^(parse|stringify)$/.test(n) && !u) return 'JSON';
+  if (/node_modules\/ws\//.test(u)) return 'ws library (framing, masking)';
+  if (/node_modules\/(tsx|esbuild|get-tsconfig)/.test(u)) return 'tsx loader';
+  if (/node:internal\/fs|node:fs/.test(u) || /^(fsync|write|writev|open|close|fdatasync)(Sync)?$/.test(n)) return 'fs';
+  if (/node:(internal\/)?(net|stream|streams|http|_http)/.test(u) || /^(writeBuffer|writev|writeUtf8String|writeLatin1String|onStreamRead|readableAddChunk)/.test(n)) return 'net and streams';
+  if (/node:internal\/(timers|process\/task_queues)|^(processTicksAndRejections|listOnTimeout|processTimers)$/.test(n + u)) return 'timers and ticks';
+  if (/\/peer\/raft\//.test(u)) return 'peer: raft core';
+  if (/\/peer\/storage|\/peer\/durable/.test(u)) return 'peer: storage';
+  if (/\/peer\/kv/.test(u)) return 'peer: kv';
+  if (/\/peer\/transport/.test(u)) return 'peer: transport';
+  if (/\/peer\/reporter/.test(u)) return 'peer: reporter (-v)';
+  if (/\/peer\//.test(u)) return 'peer: shell and other';
+  if (/\/shared\//.test(u)) return 'shared (protocol validation)';
+  if (/\/game\/relay\//.test(u)) return 'relay';
+  if (u.startsWith('node:')) return 'node internals (other)';
+  if (!u) return 'native/builtin (other)';
+  return 'other JS';
+}
+
+export function summarizeProfile(file: string): ProfileSummary {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map<number, ProfileNode>();
+  for (const n of p.nodes) byId.set(n.id, n);
+  const self = new Map<number, number>();
+  for (let i = 0; i < p.samples.length; i++) {
+    const id = p.samples[i]!;
+    // timeDeltas[i] is the time before sample i; attribute the next delta to this sample.
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
+    self.set(id, (self.get(id) ?? 0) + dt);
+  }
+  const categories: Record<string, number> = {};
+  const selfBy = new Map<string, number>();
+  const totalBy = new Map<string, number>();
+  let busyMs = 0;
+  // Inclusive time: walk from the root, counting a function once per stack (recursion).
+  const root = p.nodes[0]!;
+  const walk = (node: ProfileNode, onStack: Set<string>, inherited: string | null): number => {
+    const key = frameKey(node.callFrame);
+    const s = self.get(node.id) ?? 0;
+    // Builtins (JSON.stringify, writeUtf8String...) are charged to the category of the frame
+    // itself; GC and program to theirs.
+    const cat = category(node.callFrame);
+    const effective = cat === 'native/builtin (other)' && inherited ? inherited : cat;
+    categories[effective] = (categories[effective] ?? 0) + s;
+    if (cat !== 'idle') busyMs += s;
+    selfBy.set(key, (selfBy.get(key) ?? 0) + s);
+    let total = s;
+    const added = !onStack.has(key);
+    if (added) onStack.add(key);
+    for (const c of node.children ?? []) total += walk(byId.get(c)!, onStack, cat.startsWith('peer') || cat === 'relay' || cat.startsWith('shared') ? cat : inherited);
+    if (added) {
+      onStack.delete(key);
+      totalBy.set(key, (totalBy.get(key) ?? 0) + total);
+    }
+    return total;
+  };
+  walk(root, new Set(), null);
+  const functions = [...selfBy.entries()].map(([key, selfMs]) => ({ key, selfMs, totalMs: totalBy.get(key) ?? selfMs }));
+  return { file, wallMs: (p.endTime - p.startTime) / 1000, busyMs, categories, functions };
+}
+
+export function formatProfile(s: ProfileSummary, top = 25): string {
+  const pct = (x: number) => `${((100 * x) / s.wallMs).toFixed(1).padStart(5)}%`;
+  const lines = [`${basename(s.file)}: ${(s.wallMs / 1000).toFixed(1)} s wall, ${(s.busyMs / 1000).toFixed(1)} s busy (${pct(s.busyMs)})`, '  categories (self time, % of wall):'];
+  for (const [k, v] of Object.entries(s.categories).sort((a, b) => b[1] - a[1])) lines.push(`    ${pct(v)}  ${k}`);
+  lines.push('  top functions by self time:');
+  for (const f of [...s.functions].sort((a, b) => b.selfMs - a.selfMs).slice(0, top)) lines.push(`    ${pct(f.selfMs)}  ${f.key}`);
+  lines.push('  top functions by inclusive time (excluding idle/program/gc):');
+  for (const f of [...s.functions]
+    .filter((f) => !/^\((root|idle|program|garbage collector)\)/.test(f.key))
+    .sort((a, b) => b.totalMs - a.totalMs)
+    .slice(0, top))
+    lines.push(`    ${pct(f.totalMs)}  ${f.key}`);
+  return lines.join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const ti = args.indexOf('--top');
+  const top = ti >= 0 ? Number(args.splice(ti, 2)[1]) : 25;
+  if (!args.length) {
+    process.stderr.write('usage: npx tsx test/bench/profile.ts FILE.cpuprofile... [--top N]\n');
+    process.exit(2);
+  }
+  for (const f of args) process.stdout.write(`${formatProfile(summarizeProfile(f), top)}\n\n`);
+}
