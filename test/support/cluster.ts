@@ -13,10 +13,11 @@
 // nothing yet), ini (extra ini text appended, e.g. a [limits] section), keepDir.
 // Everything spawned is SIGKILLed when the test process exits, and every peer also exits by
 // itself when its stdin (a pipe from this process) closes, so a crashed test leaves nothing.
+// pidAlive(pid) tells whether a process is really running (zombies count as gone).
 // Set RAFT_TEST_KEEP=1 to keep the directories (logs, durable state) for a look after a run.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,23 @@ export async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
+}
+
+/**
+ * Whether a process is running. A zombie (exited, not yet reaped: e.g. a peer whose launcher was
+ * killed, now waiting for an init that reaps slowly) counts as gone.
+ */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return existsSync('/proc/self') ? false : true; // no /proc (not Linux): trust kill(0)
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
