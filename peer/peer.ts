@@ -94,6 +94,7 @@ export class PeerShell {
   private readSeq = 0;
 
   private role: PeerRole = 'follower';
+  private term = 0;
   private ctxRole: PeerRole = 'follower';
   private lastStateKey = '';
   private tiles: LogTile[] = [];
@@ -131,6 +132,7 @@ export class PeerShell {
       now(),
     );
     this.role = this.node.status().role;
+    this.term = this.node.status().term;
     this.updateContext();
     if (opts.verbose) this.tiles = persisted.entries.slice(-MAX_TILES).map(tileOf);
 
@@ -233,6 +235,8 @@ export class PeerShell {
     } else {
       const res = this.node.propose(encodeEntry(parsed.command, req.client, req.seq), t);
       if (!res.ok) return reply(notLeaderResult(req.id, res.leader));
+      const stale = this.writes.get(res.index);
+      if (stale) stale.reply(unknown(stale.id, 'another leader replaced the entry'));
       this.writes.set(res.index, { id: req.id, index: res.index, term: res.term, deadline, reply });
     }
     this.afterInput();
@@ -282,7 +286,7 @@ export class PeerShell {
           if (this.stopped) return;
           if (entries.length > 0) this.persisted(entries);
         }
-        for (const rd of batch) this.handle(rd);
+        this.handle(batch);
         this.afterBatch();
       }
     } catch (e) {
@@ -292,32 +296,39 @@ export class PeerShell {
     }
   }
 
-  /** Steps 2 and 3 for one Ready whose state is on disk. */
-  private handle(rd: Ready): void {
-    for (const ev of rd.events) this.onCoreEvent(ev);
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
-    for (const e of rd.committed) this.apply(e);
-    for (const rs of rd.readStates) {
-      const w = this.reads.get(rs.ctx);
-      if (!w) continue;
-      w.index = rs.index;
-      this.servable.push(w);
-    }
-    for (const rf of rd.readFailures) {
-      const w = this.reads.get(rf.ctx);
-      if (!w) continue;
-      this.reads.delete(rf.ctx);
-      w.reply(notLeaderResult(w.id, rf.leader));
+  /**
+   * Steps 2 and 3 for Readies whose state is on disk: their messages go out in one call (one
+   * frame per peer where they fit), then their committed entries are applied in order.
+   */
+  private handle(batch: Ready[]): void {
+    for (const rd of batch) for (const ev of rd.events) this.onCoreEvent(ev);
+    const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((rd) => rd.messages);
+    if (messages.length > 0) this.transport.send(messages);
+    for (const rd of batch) {
+      for (const e of rd.committed) this.apply(e);
+      for (const rs of rd.readStates) {
+        const w = this.reads.get(rs.ctx);
+        if (!w) continue;
+        w.index = rs.index;
+        this.servable.push(w);
+      }
+      for (const rf of rd.readFailures) {
+        const w = this.reads.get(rf.ctx);
+        if (!w) continue;
+        this.reads.delete(rf.ctx);
+        w.reply(notLeaderResult(w.id, rf.leader));
+      }
     }
     this.serveReads();
   }
 
   private afterBatch(): void {
     const st = this.node.status();
-    if (st.role !== this.role) {
-      const was = this.role;
+    if (st.role !== this.role || st.term !== this.term) {
+      // Leading again in a later term still means the earlier term's waiters lost their leader.
+      if (this.role === 'leader') this.lostLeadership(st.leader);
       this.role = st.role;
-      if (was === 'leader') this.lostLeadership(st.leader);
+      this.term = st.term;
     }
     this.updateContext();
     if (this.reporter) this.reportState();

@@ -99,6 +99,20 @@ describe('peers started with -v', () => {
     await c.waitForLeader();
   });
 
+  it('deliver messages only after the injected latency, and report the landing when it happens', async () => {
+    const r = relay!;
+    const leader = await c.waitForLeader();
+    const slow = c.names.find((n) => n !== leader)!;
+    await c.faults(slow, { latencyMs: 300 });
+    const from = r.events.length;
+    const recv = (await waitFor('a delayed delivery', () =>
+      r.events.slice(from).find((e) => e.type === 'rpc_recv' && e.peer === slow && r.events.slice(from).some((s) => s.type === 'rpc_send' && s.rid === e.rid)),
+    )) as Of<'rpc_recv'>;
+    const send = r.events.find((e) => e.type === 'rpc_send' && e.rid === recv.rid)!;
+    expect(recv.t - send.t).toBeGreaterThanOrEqual(290);
+    await c.heal();
+  });
+
   it('catch a restarted relay up without any help', async () => {
     await relay!.close();
     relay = await FakeRelay.start(c.relayPort);
