@@ -2,16 +2,16 @@
 // positions the scene draws at.
 
 export const WIDTH = 1100;
-export const HEIGHT = 760;
+export const HEIGHT = 800;
 
 /** The village square: villagers stand on a circle around the well. */
-export const SQUARE = { x: 380, y: 330, radius: 215 };
+export const SQUARE = { x: 380, y: 335, radius: 215 };
 
 /** The key-value board, right of the square. */
 export const BOARD = { x: 770, y: 60, width: 310, height: 260 };
 
 /** The log table along the bottom: one row per villager, one column per log index. */
-export const LOG_TABLE = { x: 20, y: 590, width: 1060, height: 160, nameWidth: 70, tile: 22, gap: 3 };
+export const LOG_TABLE = { x: 20, y: 634, width: 1060, height: 160, nameWidth: 70, tile: 22, gap: 3 };
 
 export interface Point {
   x: number;

@@ -1,0 +1,32 @@
+// What the scenes share with the page: the model they draw, the intents they send, and the
+// DOM parts (menu, help toggle) they open. Passed to each scene's constructor.
+import type { Actions } from './actions.ts';
+import type { Point } from './layout.ts';
+import type { Look, VillageModel } from './model.ts';
+
+export interface PageUi {
+  /** Opens the villager menu at a page position (CSS px). */
+  openMenu(peer: string, clientX: number, clientY: number): void;
+  closeMenu(): void;
+  toggleHelp(show?: boolean): void;
+  helpOpen(): boolean;
+}
+
+/** What the village scene tells the page about its drawing (for clicks and the test hook). */
+export interface VillageView {
+  /** A villager's centre in canvas coordinates, or null if it is not drawn. */
+  villagerPoint(name: string): Point | null;
+  /** What a villager is drawn as (leader, grave, ...), or null if it is not drawn. */
+  villagerLook(name: string): Look | null;
+  /** The lines written on the key-value board. */
+  boardLines(): string[];
+  /** How many letters are in the air on screen. */
+  letters(): number;
+}
+
+export interface VillageContext {
+  model: VillageModel;
+  actions: Actions;
+  ui: PageUi;
+  view: VillageView | null;
+}

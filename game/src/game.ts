@@ -1,0 +1,26 @@
+// The Phaser game: size, renderer, and the scenes in the order they start.
+import Phaser from 'phaser';
+import type { VillageContext } from './context.ts';
+import { HEIGHT, WIDTH } from './layout.ts';
+import { COLOURS } from './palette.ts';
+import { Boot } from './scenes/Boot.ts';
+import { Help } from './scenes/Help.ts';
+import { Hud } from './scenes/Hud.ts';
+import { Preloader } from './scenes/Preloader.ts';
+import { Village } from './scenes/Village.ts';
+
+export function createGame(parent: HTMLElement, ctx: VillageContext): Phaser.Game {
+  return new Phaser.Game({
+    type: Phaser.AUTO,
+    parent,
+    width: WIDTH,
+    height: HEIGHT,
+    backgroundColor: COLOURS.background,
+    banner: false,
+    scale: { mode: Phaser.Scale.FIT, autoCenter: Phaser.Scale.CENTER_BOTH },
+    // Keys are read from the page (keys.ts) so that typing in the console never reaches the game.
+    input: { keyboard: false },
+    disableContextMenu: true,
+    scene: [new Boot(ctx), new Preloader(ctx), new Village(ctx), new Hud(ctx), new Help(ctx)],
+  });
+}

@@ -1,0 +1,43 @@
+// The game's keys, read from the page. Keys typed into a text field (the console) are never
+// taken as game keys.
+export interface KeyActions {
+  toggleAttacks(): void;
+  toggleHelp(): void;
+  closeOverlays(): void;
+  heal(): void;
+  focusConsole(): void;
+}
+
+export function isTypingTarget(t: EventTarget | null): boolean {
+  if (!t || !(t instanceof HTMLElement)) return false;
+  const tag = t.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || t.isContentEditable;
+}
+
+export function installKeys(target: Window, keys: KeyActions): void {
+  target.addEventListener('keydown', (e) => {
+    if (isTypingTarget(e.target) || e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+    switch (e.key) {
+      case 's':
+      case 'S':
+        keys.toggleAttacks();
+        break;
+      case '?':
+        keys.toggleHelp();
+        break;
+      case 'Escape':
+        keys.closeOverlays();
+        break;
+      case 'h':
+      case 'H':
+        keys.heal();
+        break;
+      case '`':
+        keys.focusConsole();
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+  });
+}

@@ -1,0 +1,64 @@
+// Boots the page: the model, the connection to the relay, the console, the menu, the keys,
+// and the Phaser game that draws it all.
+import './style.css';
+import { VILLAGE_TOKEN_META } from '../../shared/village.ts';
+import { Actions } from './actions.ts';
+import { RelayConnection, villageUrl } from './connection.ts';
+import { ConsolePanel } from './consolePanel.ts';
+import type { VillageContext } from './context.ts';
+import { createGame } from './game.ts';
+import { installKeys } from './keys.ts';
+import { PeerMenu } from './menu.ts';
+import { VillageModel } from './model.ts';
+import { installTestHook } from './testHook.ts';
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html has no #${id}`);
+  return el as T;
+}
+
+const token = document.querySelector<HTMLMetaElement>(`meta[name="${VILLAGE_TOKEN_META}"]`)?.content || null;
+const model = new VillageModel();
+const conn = new RelayConnection(villageUrl(location, token), model);
+const actions = new Actions(conn, model);
+const menu = new PeerMenu(byId('menu'), model, actions);
+const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), byId('conn'), model, actions);
+
+const ctx: VillageContext = {
+  model,
+  actions,
+  view: null,
+  ui: {
+    openMenu: (peer, x, y) => menu.open(peer, x, y),
+    closeMenu: () => menu.close(),
+    helpOpen: () => game.scene.isActive('Help'),
+    toggleHelp: (show) => {
+      const open = game.scene.isActive('Help');
+      const want = show ?? !open;
+      if (want && !open && game.scene.getScene('Village')) game.scene.start('Help');
+      if (!want && open) game.scene.stop('Help');
+    },
+  },
+};
+
+const game = createGame(byId('village'), ctx);
+
+installKeys(window, {
+  toggleAttacks: () => void actions.toggleAttacks(),
+  toggleHelp: () => ctx.ui.toggleHelp(),
+  closeOverlays: () => {
+    menu.close();
+    ctx.ui.toggleHelp(false);
+  },
+  heal: () => void actions.heal(),
+  focusConsole: () => consolePanel.focus(),
+});
+installTestHook(window, ctx, game);
+
+function tick(): void {
+  consolePanel.refresh();
+  requestAnimationFrame(tick);
+}
+requestAnimationFrame(tick);
+conn.start();

@@ -1,0 +1,118 @@
+// The overlay above the village: the status line, the attack switch, the connection banner
+// when the relay is unreachable, a warning when the launcher is missing, and a toast for the
+// last thing that went wrong.
+import Phaser from 'phaser';
+import type { VillageContext } from '../context.ts';
+import type { VillageModel } from '../model.ts';
+
+const TOAST_MS = 5000;
+
+export class Hud extends Phaser.Scene {
+  private status!: Phaser.GameObjects.Text;
+  private attacks!: Phaser.GameObjects.Text;
+  private warning!: Phaser.GameObjects.Text;
+  private banner!: Phaser.GameObjects.Container;
+  private bannerText!: Phaser.GameObjects.Text;
+  private toast!: Phaser.GameObjects.Text;
+  private toastSeq = 0;
+  private toastUntil = 0;
+
+  constructor(readonly ctx: VillageContext) {
+    super('Hud');
+  }
+
+  create(): void {
+    const w = this.scale.width;
+    const h = this.scale.height;
+    const bar = this.add.graphics();
+    bar.fillStyle(0x111a14, 0.85);
+    bar.fillRect(0, 0, w, 30);
+    const font = { fontFamily: 'Verdana, sans-serif' };
+    this.status = this.add.text(10, 15, '', { ...font, fontSize: '13px', color: '#f4f1e8' }).setOrigin(0, 0.5);
+    this.attacks = this.add
+      .text(w - 10, 15, '', { ...font, fontSize: '13px', fontStyle: 'bold', color: '#ffffff', padding: { x: 8, y: 3 } })
+      .setOrigin(1, 0.5)
+      .setInteractive({ useHandCursor: true });
+    this.attacks.on('pointerdown', () => void this.ctx.actions.toggleAttacks());
+    this.warning = this.add.text(10, 36, '', { ...font, fontSize: '12px', color: '#ffd166', stroke: '#000000', strokeThickness: 3 });
+    this.toast = this.add
+      .text(w / 2, h - 178, '', { ...font, fontSize: '13px', color: '#ffffff', backgroundColor: '#8b1e1e', padding: { x: 10, y: 5 } })
+      .setOrigin(0.5, 1)
+      .setVisible(false);
+
+    const shade = this.add.graphics();
+    shade.fillStyle(0x000000, 0.55);
+    shade.fillRect(0, 30, w, h - 30);
+    const box = this.add.graphics();
+    box.fillStyle(0x3a1414, 0.95);
+    box.fillRoundedRect(w / 2 - 330, h / 2 - 60, 660, 120, 10);
+    box.lineStyle(2, 0xff6b6b);
+    box.strokeRoundedRect(w / 2 - 330, h / 2 - 60, 660, 120, 10);
+    this.bannerText = this.add
+      .text(w / 2, h / 2, '', { ...font, fontSize: '16px', color: '#ffffff', align: 'center', wordWrap: { width: 620 } })
+      .setOrigin(0.5);
+    this.banner = this.add.container(0, 0, [shade, box, this.bannerText]).setVisible(false);
+  }
+
+  override update(): void {
+    const model = this.ctx.model;
+    const now = Date.now();
+    this.status.setText(statusLine(model));
+    if (model.attacks) {
+      const next = model.nextAttackLocal !== null ? ` · next in ${Math.max(0, Math.ceil((model.nextAttackLocal - now) / 1000))} s` : '';
+      this.attacks.setText(`Attacks ON${next}  [s]`);
+      this.attacks.setBackgroundColor('#b3261e');
+    } else {
+      this.attacks.setText('Attacks OFF  [s]');
+      this.attacks.setBackgroundColor('#2e7d32');
+    }
+    const warnings: string[] = [];
+    if (model.connection.state === 'open' && model.hasPicture && !model.launcher) warnings.push('cluster launcher not connected: kill and revive are unavailable');
+    const silent = [...model.peers.values()].filter((p) => p.process !== 'down' && !p.reporting).map((p) => p.name);
+    if (model.hasPicture && silent.length) warnings.push(`unreachable: ${silent.join(', ')} (no event stream)`);
+    this.warning.setText(warnings.join('\n'));
+
+    const c = model.connection;
+    if (c.state === 'open' && model.hasPicture) {
+      this.banner.setVisible(false);
+    } else {
+      this.banner.setVisible(true);
+      if (c.state === 'closed') {
+        const wait = c.retryAt !== null ? Math.max(0, Math.ceil((c.retryAt - now) / 1000)) : 0;
+        this.bannerText.setText(`The relay is unreachable.\n${c.error ?? ''}\nReconnecting by itself${wait ? ` in ${wait} s` : '…'} (attempt ${c.failures + 1}).`);
+      } else if (c.state === 'connecting') {
+        this.bannerText.setText(c.failures ? `Reconnecting to the relay… (attempt ${c.failures + 1})` : 'Connecting to the relay…');
+      } else {
+        this.bannerText.setText('Connected; waiting for the picture of the village…');
+      }
+    }
+
+    const last = model.console[model.console.length - 1];
+    if (last && last.seq !== this.toastSeq) {
+      this.toastSeq = last.seq;
+      if (last.level === 'error') {
+        this.toast.setText(last.text.length > 110 ? last.text.slice(0, 109) + '…' : last.text);
+        this.toastUntil = now + TOAST_MS;
+      }
+    }
+    this.toast.setVisible(now < this.toastUntil);
+  }
+}
+
+export function statusLine(model: VillageModel): string {
+  const leader = model.leader();
+  const total = model.peers.size;
+  const k = model.counters;
+  return [
+    `Leader ${leader ? leader.name : 'none'}`,
+    `term ${model.term()}`,
+    `commit ${model.commitIndex()}`,
+    `live ${model.liveCount()}/${total}`,
+    `elections ${k.elections}`,
+    `messages ${k.messages}`,
+    `dropped events ${k.droppedEvents}`,
+    model.profile ? `profile ${model.profile}` : '',
+  ]
+    .filter(Boolean)
+    .join('  ·  ');
+}

@@ -1,0 +1,153 @@
+// The village square: villagers on a circle, letters flying between them, the monster, the
+// key-value board, a legend and the log table. Draws the model every frame; sends intents
+// through the context when a villager is clicked.
+import Phaser from 'phaser';
+import type { VillageContext } from '../context.ts';
+import { BOARD, SQUARE, villagerPositions, type Point } from '../layout.ts';
+import { Board } from '../views/Board.ts';
+import { LETTER_TINTS } from '../letterMotion.ts';
+import { Letters } from '../views/Letters.ts';
+import { LogTable } from '../views/LogTable.ts';
+import { MonsterView } from '../views/MonsterView.ts';
+import { VillagerView } from '../views/VillagerView.ts';
+
+export class Village extends Phaser.Scene {
+  private villagers = new Map<string, VillagerView>();
+  private letters!: Letters;
+  private monster!: MonsterView;
+  private board!: Board;
+  private logTable!: LogTable;
+  private layoutKey = '';
+  private drawnVersion = -1;
+
+  constructor(readonly ctx: VillageContext) {
+    super('Village');
+  }
+
+  create(): void {
+    this.drawGround();
+    this.drawLegend();
+    this.board = new Board(this, this.ctx.model);
+    this.logTable = new LogTable(this, this.ctx.model);
+    this.monster = new MonsterView(this, this.ctx.model);
+    this.letters = new Letters(this, this.ctx.model);
+    this.ctx.view = {
+      villagerPoint: (name) => this.villagers.get(name)?.point ?? null,
+      villagerLook: (name) => this.villagers.get(name)?.currentLook ?? null,
+      boardLines: () => this.board.lines,
+      letters: () => this.letters.count,
+    };
+    this.input.on('pointerdown', (_p: Phaser.Input.Pointer, over: Phaser.GameObjects.GameObject[]) => {
+      if (over.length === 0) this.ctx.ui.closeMenu();
+    });
+    this.scene.launch('Hud');
+    this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => (this.ctx.view = null));
+  }
+
+  override update(_time: number, delta: number): void {
+    const model = this.ctx.model;
+    const now = Date.now();
+    model.prune(now);
+    this.syncVillagers();
+    for (const [name, v] of this.villagers) {
+      const p = model.peers.get(name);
+      if (p) v.update(p, now);
+    }
+    const where = (name: string): Point | null => this.villagers.get(name)?.point ?? null;
+    this.letters.update(now, where);
+    this.monster.update(now, delta, where);
+    this.board.update(now);
+    if (model.version !== this.drawnVersion) {
+      this.drawnVersion = model.version;
+      this.logTable.update();
+    }
+  }
+
+  /** One view per peer, on the circle, in the cluster's order. */
+  private syncVillagers(): void {
+    const names = this.ctx.model.names();
+    const key = names.join(',');
+    if (key === this.layoutKey) return;
+    this.layoutKey = key;
+    const points = villagerPositions(names.length);
+    for (const [name, v] of this.villagers) {
+      if (!names.includes(name)) {
+        v.destroy();
+        this.villagers.delete(name);
+      }
+    }
+    names.forEach((name, i) => {
+      const existing = this.villagers.get(name);
+      if (existing) existing.moveTo(points[i]!);
+      else this.villagers.set(name, new VillagerView(this, this.ctx, name, points[i]!));
+    });
+  }
+
+  private drawGround(): void {
+    const g = this.add.graphics().setDepth(0);
+    g.fillStyle(0x3f6b3a);
+    g.fillRect(0, 0, this.scale.width, this.scale.height);
+    // Grass texture: a few darker and lighter tufts, placed the same way every time.
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < 260; i++) {
+      g.fillStyle(rnd() < 0.5 ? 0x376232 : 0x4a7a43, 0.8);
+      g.fillEllipse(rnd() * this.scale.width, rnd() * 560, 10 + rnd() * 16, 4 + rnd() * 4);
+    }
+    // The village square: a sandy path around the well.
+    g.fillStyle(0x8a7350, 0.55);
+    g.fillCircle(SQUARE.x, SQUARE.y, SQUARE.radius + 28);
+    g.fillStyle(0x4d7a45);
+    g.fillCircle(SQUARE.x, SQUARE.y, SQUARE.radius - 30);
+    this.add.image(SQUARE.x - 10, SQUARE.y - 10, 'well').setDepth(1);
+    for (const [x, y] of [
+      [40, 70],
+      [700, 80],
+      [60, 470],
+      [690, 500],
+      [120, 140],
+      [650, 200],
+    ] as const) {
+      this.add.image(x, y, 'tree').setDepth(1);
+    }
+  }
+
+  private drawLegend(): void {
+    const x = BOARD.x;
+    const y = BOARD.y + BOARD.height + 48;
+    const g = this.add.graphics().setDepth(1);
+    g.fillStyle(0x000000, 0.28);
+    g.fillRoundedRect(x, y, BOARD.width, 170, 6);
+    const style = { fontFamily: 'Verdana, sans-serif', fontSize: '11px', color: '#f4f1e8' };
+    const row = (i: number) => y + 14 + i * 19;
+    this.add.image(x + 18, row(0), 'crown').setScale(0.6).setDepth(2);
+    this.add.text(x + 34, row(0), 'leader    ', style).setOrigin(0, 0.5).setDepth(2);
+    this.add.image(x + 118, row(0), 'hand').setScale(0.6).setDepth(2);
+    this.add.text(x + 130, row(0), 'candidate (faint: pre-vote)', style).setOrigin(0, 0.5).setDepth(2);
+    this.add.image(x + 18, row(1), 'grave').setScale(0.4).setDepth(2);
+    this.add.text(x + 34, row(1), 'dead', style).setOrigin(0, 0.5).setDepth(2);
+    this.add.image(x + 118, row(1), 'nosignal').setScale(0.7).setDepth(2);
+    this.add.text(x + 130, row(1), 'unreachable (no events)', style).setOrigin(0, 0.5).setDepth(2);
+    g.lineStyle(3, 0xfff3b0);
+    g.beginPath();
+    g.arc(x + 18, row(2), 7, -Math.PI / 2, Math.PI, false);
+    g.strokePath();
+    this.add.text(x + 34, row(2), 'election timer (drains; empty = election)', style).setOrigin(0, 0.5).setDepth(2);
+    const letter = (i: number, col: number, tint: number, label: string, small = false) => {
+      this.add
+        .image(x + 18 + col, row(i), small ? 'letter-small' : 'letter')
+        .setTint(tint)
+        .setScale(0.8)
+        .setDepth(2);
+      this.add.text(x + 34 + col, row(i), label, style).setOrigin(0, 0.5).setDepth(2);
+    };
+    letter(3, 0, LETTER_TINTS.request_vote, 'vote request');
+    letter(3, 140, LETTER_TINTS.vote_granted, 'vote granted');
+    letter(4, 0, LETTER_TINTS.append_entries, 'entries');
+    letter(4, 140, LETTER_TINTS.append_entries, 'heartbeat', true);
+    letter(5, 0, LETTER_TINTS.append_ok, 'append ok');
+    letter(5, 140, LETTER_TINTS.vote_refused, 'refused');
+    this.add.text(x + 10, row(6) + 6, 'shirt colour = term · click: kill / revive', { ...style, color: '#d8d2bf' }).setOrigin(0, 0.5).setDepth(2);
+    this.add.text(x + 10, row(7) + 6, 'shift-click / right-click: menu · ? help', { ...style, color: '#d8d2bf' }).setOrigin(0, 0.5).setDepth(2);
+  }
+}

@@ -1,0 +1,71 @@
+// A small read-only window into the page for browser tests (and curious people in the
+// devtools console): window.__village.
+//
+//   peers()     [{ name, look, role, term, process, reporting, x, y }] — look is what is drawn
+//               ('leader' | 'candidate' | 'precandidate' | 'follower' | 'grave' | 'unreachable');
+//               x, y are the villager's centre in page (CSS) pixels, ready for mouse.click.
+//   attacks()   whether the monster's attacks are on, as the relay said
+//   connected() whether the page is connected to the relay and has its picture
+//   kv()        the key-value store as the board shows it
+//   board()     the lines written on the board
+//   leader()    the name of the villager drawn as leader with the highest term, or null
+//   letters()   how many letters are in the air on screen
+//   helpOpen()  whether the help overlay is shown
+// Nothing here changes the village.
+import type Phaser from 'phaser';
+import type { VillageContext } from './context.ts';
+import type { Look } from './model.ts';
+
+export interface VillagerProbe {
+  name: string;
+  look: Look;
+  role: string;
+  term: number;
+  process: string;
+  reporting: boolean;
+  x: number;
+  y: number;
+}
+
+export interface VillageHook {
+  peers(): VillagerProbe[];
+  attacks(): boolean;
+  connected(): boolean;
+  kv(): Record<string, unknown>;
+  board(): string[];
+  leader(): string | null;
+  letters(): number;
+  helpOpen(): boolean;
+}
+
+declare global {
+  interface Window {
+    __village?: VillageHook;
+  }
+}
+
+export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game): void {
+  const toPage = (x: number, y: number) => {
+    const rect = game.canvas.getBoundingClientRect();
+    return {
+      x: Math.round(rect.left + (x * rect.width) / game.scale.width),
+      y: Math.round(rect.top + (y * rect.height) / game.scale.height),
+    };
+  };
+  win.__village = Object.freeze({
+    peers: () =>
+      [...ctx.model.peers.values()].flatMap((p) => {
+        const point = ctx.view?.villagerPoint(p.name);
+        const look = ctx.view?.villagerLook(p.name);
+        if (!point || !look) return [];
+        return [{ name: p.name, look, role: p.role, term: p.term, process: p.process, reporting: p.reporting, ...toPage(point.x, point.y) }];
+      }),
+    attacks: () => ctx.model.attacks,
+    connected: () => ctx.model.connection.state === 'open' && ctx.model.hasPicture,
+    kv: () => ({ ...ctx.model.kv }),
+    board: () => ctx.view?.boardLines() ?? [],
+    leader: () => ctx.model.leader()?.name ?? null,
+    letters: () => ctx.view?.letters() ?? 0,
+    helpOpen: () => ctx.ui.helpOpen(),
+  });
+}

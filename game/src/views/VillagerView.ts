@@ -1,0 +1,222 @@
+// One villager on the square: body (shirt in the term's colour), crown for a leader, a raised
+// hand for a candidate, the election-timer ring, name and state lines, a gravestone when its
+// process is down, and the click target that kills, revives or opens the menu.
+import Phaser from 'phaser';
+import type { VillageContext } from '../context.ts';
+import type { Point } from '../layout.ts';
+import type { Look, Villager } from '../model.ts';
+import { termColour } from '../palette.ts';
+
+const RING_RADIUS = 40;
+const BUBBLE_MS = 2500;
+
+export class VillagerView {
+  readonly name: string;
+  point: Point;
+  private readonly body: Phaser.GameObjects.Container;
+  private readonly shirt: Phaser.GameObjects.Image;
+  private readonly crown: Phaser.GameObjects.Image;
+  private readonly hand: Phaser.GameObjects.Image;
+  private readonly grave: Phaser.GameObjects.Image;
+  private readonly nosignal: Phaser.GameObjects.Image;
+  private readonly ring: Phaser.GameObjects.Graphics;
+  private readonly nameText: Phaser.GameObjects.Text;
+  private readonly infoText: Phaser.GameObjects.Text;
+  private readonly stateText: Phaser.GameObjects.Text;
+  private readonly bubble: Phaser.GameObjects.Text;
+  private readonly zone: Phaser.GameObjects.Zone;
+  private look: Look | null = null;
+  private hover = false;
+
+  constructor(
+    private readonly scene: Phaser.Scene,
+    private readonly ctx: VillageContext,
+    name: string,
+    point: Point,
+  ) {
+    this.name = name;
+    this.point = point;
+    const { x, y } = point;
+    this.ring = scene.add.graphics().setDepth(9);
+    const legs = scene.add.image(0, 19, 'legs');
+    this.shirt = scene.add.image(0, 2, 'shirt');
+    const head = scene.add.image(0, -23, 'head');
+    this.crown = scene.add.image(0, -42, 'crown').setVisible(false);
+    this.hand = scene.add.image(19, -14, 'hand').setVisible(false);
+    this.body = scene.add.container(x, y, [legs, this.shirt, this.hand, head, this.crown]).setDepth(10);
+    this.grave = scene.add.image(x, y + 4, 'grave').setDepth(10).setVisible(false);
+    this.nosignal = scene.add.image(x + 22, y - 36, 'nosignal').setDepth(11).setVisible(false);
+    const textStyle = { fontFamily: 'Verdana, sans-serif', align: 'center' } as const;
+    this.nameText = scene.add.text(x, y + 44, name, { ...textStyle, fontSize: '15px', fontStyle: 'bold', color: '#ffffff', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0).setDepth(12);
+    this.infoText = scene.add.text(x, y + 63, '', { ...textStyle, fontSize: '12px', color: '#f4f1e8', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0).setDepth(12);
+    this.stateText = scene.add.text(x, y + 79, '', { ...textStyle, fontSize: '11px', color: '#d8d2bf', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0).setDepth(12);
+    this.bubble = scene.add
+      .text(x, y - 62, '', { ...textStyle, fontSize: '11px', color: '#1b1b1b', backgroundColor: '#fffbe6', padding: { x: 4, y: 2 } })
+      .setOrigin(0.5, 1)
+      .setDepth(40)
+      .setVisible(false);
+    this.zone = scene.add.zone(x, y - 6, 84, 104).setInteractive({ useHandCursor: true });
+    this.zone.on('pointerdown', (pointer: Phaser.Input.Pointer) => this.onPointerDown(pointer));
+    this.zone.on('pointerover', () => (this.hover = true));
+    this.zone.on('pointerout', () => (this.hover = false));
+  }
+
+  /** What this villager looks like right now (the test hook reports it). */
+  get currentLook(): Look | null {
+    return this.look;
+  }
+
+  moveTo(point: Point): void {
+    this.point = point;
+    const { x, y } = point;
+    this.body.setPosition(x, y);
+    this.grave.setPosition(x, y + 4);
+    this.nosignal.setPosition(x + 22, y - 36);
+    this.nameText.setPosition(x, y + 44);
+    this.infoText.setPosition(x, y + 63);
+    this.stateText.setPosition(x, y + 79);
+    this.bubble.setPosition(x, y - 62);
+    this.zone.setPosition(x, y - 6);
+  }
+
+  update(p: Villager, localNow: number): void {
+    const model = this.ctx.model;
+    const look = model.lookOf(p);
+    if (look !== this.look) this.changeLook(this.look, look);
+    this.look = look;
+
+    this.shirt.setTint(termColour(p.term));
+    this.crown.setVisible(look === 'leader');
+    this.hand.setVisible(look === 'candidate' || look === 'precandidate');
+    this.hand.setAlpha(look === 'precandidate' ? 0.55 : 1);
+    this.nosignal.setVisible(look === 'unreachable');
+    if (look !== 'grave' && !this.tweening()) this.body.setAlpha(look === 'unreachable' ? 0.4 : 1);
+
+    this.infoText.setText(this.infoLine(p, look));
+    this.stateText.setText(this.stateLine(p, look));
+    this.stateText.setColor(look === 'grave' || p.blocked.length ? '#ff9e9e' : look === 'unreachable' ? '#ffd166' : '#d8d2bf');
+    this.nameText.setColor(this.hover ? '#ffe27a' : '#ffffff');
+
+    const a = p.lastApply;
+    if (a && localNow - a.at < BUBBLE_MS && look !== 'grave') {
+      this.bubble.setText(`#${a.index} ${a.label} → ${a.result}`);
+      this.bubble.setVisible(true);
+      this.bubble.setAlpha(Math.min(1, (BUBBLE_MS - (localNow - a.at)) / 500));
+    } else {
+      this.bubble.setVisible(false);
+    }
+    this.drawRing(p, look, localNow);
+  }
+
+  destroy(): void {
+    for (const o of [this.ring, this.body, this.grave, this.nosignal, this.nameText, this.infoText, this.stateText, this.bubble, this.zone]) o.destroy();
+  }
+
+  private infoLine(p: Villager, look: Look): string {
+    if (look === 'grave') return p.term ? `was term ${p.term}` : '';
+    const vote = p.role === 'leader' ? 'leads' : p.vote ? `voted ${p.vote}` : 'no vote';
+    return `term ${p.term} · ${vote}`;
+  }
+
+  private stateLine(p: Villager, look: Look): string {
+    const isolated = p.blocked.length > 0 ? ' · isolated' : '';
+    switch (look) {
+      case 'grave':
+        return 'dead · click to revive';
+      case 'unreachable':
+        return p.process === 'up' ? 'unreachable (no events)' : 'not heard from';
+      case 'precandidate':
+        return `pre-vote${isolated}`;
+      default:
+        return `${look} · log ${p.lastIndex} · commit ${p.commitIndex}${isolated}`;
+    }
+  }
+
+  private drawRing(p: Villager, look: Look, localNow: number): void {
+    const g = this.ring;
+    g.clear();
+    const cx = this.point.x;
+    const cy = this.point.y - 4;
+    if (this.hover && look !== 'grave') {
+      g.fillStyle(0xffffff, 0.08);
+      g.fillCircle(cx, cy, RING_RADIUS + 6);
+    }
+    if (p.blocked.length > 0 && look !== 'grave') {
+      // An isolated villager stands behind a dashed red fence.
+      g.lineStyle(3, 0xff5252, 0.9);
+      const r = RING_RADIUS + 9;
+      for (let i = 0; i < 24; i += 2) {
+        g.beginPath();
+        g.arc(cx, cy, r, (i / 24) * Math.PI * 2, ((i + 1) / 24) * Math.PI * 2);
+        g.strokePath();
+      }
+    }
+    if (look === 'leader') {
+      g.lineStyle(3, 0xffd700, 0.55);
+      g.strokeCircle(cx, cy, RING_RADIUS);
+      return;
+    }
+    const left = this.ctx.model.timerLeft(p, localNow);
+    if (left === null) return;
+    g.lineStyle(5, 0x000000, 0.35);
+    g.strokeCircle(cx, cy, RING_RADIUS);
+    if (left <= 0) return;
+    const colour = left > 0.3 ? 0xfff3b0 : left > 0.12 ? 0xffb347 : 0xff5252;
+    g.lineStyle(5, colour, 0.95);
+    g.beginPath();
+    g.arc(cx, cy, RING_RADIUS, -Math.PI / 2, -Math.PI / 2 + left * Math.PI * 2, false);
+    g.strokePath();
+  }
+
+  private tweening(): boolean {
+    return this.scene.tweens.isTweening(this.body) || this.scene.tweens.isTweening(this.grave);
+  }
+
+  private changeLook(from: Look | null, to: Look): void {
+    const tweens = this.scene.tweens;
+    tweens.killTweensOf(this.body);
+    tweens.killTweensOf(this.grave);
+    if (to === 'grave') {
+      if (from === null) {
+        this.body.setVisible(false);
+        this.grave.setVisible(true).setScale(1).setAlpha(1);
+        return;
+      }
+      // The villager falls over, then a gravestone rises.
+      this.body.setVisible(true).setAngle(0).setAlpha(1);
+      tweens.add({
+        targets: this.body,
+        angle: 90,
+        alpha: 0,
+        duration: 600,
+        ease: 'Quad.easeIn',
+        onComplete: () => {
+          this.body.setVisible(false);
+          this.grave.setVisible(true).setScale(0.2).setAlpha(1);
+          tweens.add({ targets: this.grave, scale: 1, duration: 400, ease: 'Back.easeOut' });
+        },
+      });
+      return;
+    }
+    this.grave.setVisible(false);
+    this.body.setVisible(true).setAngle(0).setAlpha(1).setScale(1);
+    if (from === 'grave') {
+      // Back from the dead: pops up where the stone was.
+      this.body.setScale(0.3);
+      tweens.add({ targets: this.body, scale: 1, duration: 500, ease: 'Back.easeOut' });
+    }
+  }
+
+  private onPointerDown(pointer: Phaser.Input.Pointer): void {
+    const ev = pointer.event as MouseEvent | undefined;
+    const p = this.ctx.model.peers.get(this.name);
+    if (!p) return;
+    if (pointer.rightButtonDown() || ev?.shiftKey) {
+      this.ctx.ui.openMenu(this.name, ev?.clientX ?? 0, ev?.clientY ?? 0);
+      return;
+    }
+    this.ctx.ui.closeMenu();
+    if (this.ctx.model.lookOf(p) === 'grave') void this.ctx.actions.revive(this.name);
+    else void this.ctx.actions.kill(this.name);
+  }
+}
