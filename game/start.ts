@@ -5,11 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { clusterOf, ConfigError, loadConfig, timingOf, type Config } from '../shared/config.ts';
-import { tsxLoader } from '../peer/spawn.ts';
+import { EXIT_WITH_STDIN_ENV, tsxLoader } from '../peer/spawn.ts';
 import { runRelay, exposureWarning } from './relay/main.ts';
 import { REPO_ROOT } from './relay/static.ts';
 import type { Relay } from './relay/server.ts';
@@ -109,7 +109,7 @@ function pipeLines(child: ChildProcess, out: (line: string) => void): void {
 }
 
 async function build(say: (line: string) => void): Promise<void> {
-  const vite = createRequire(import.meta.url).resolve('vite/bin/vite.js');
+  const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
   const child = spawn(process.execPath, [vite, 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
   pipeLines(child, say);
   const code = await new Promise<number | null>((resolve) => {
@@ -158,6 +158,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     say(`stopping (${why})`);
+    relay?.stopMonster();
     const l = launcher;
     if (l && l.exitCode === null && l.signalCode === null && l.pid !== undefined) {
       const exited = new Promise<void>((resolve) => l.once('exit', () => resolve()));
@@ -182,6 +183,12 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(sig, 0));
+  // `npm start` stopped with a signal to npm kills the shell in between, not this process:
+  // when the parent goes away, stop everything too.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop('the parent process is gone', 0);
+  }, 500).unref();
 
   const reason = buildReason();
   if (reason) {
@@ -214,7 +221,9 @@ async function main(): Promise<void> {
     // (the launcher stops its peers), then clears the group.
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, ...(useColor ? { FORCE_COLOR: '1' } : {}) },
+    // With this set, the launcher (like a peer) exits when its stdin pipe closes: if this
+    // process dies without cleaning up (SIGKILL), the cluster goes with it.
+    env: { ...process.env, [EXIT_WITH_STDIN_ENV]: '1', ...(useColor ? { FORCE_COLOR: '1' } : {}) },
   });
   launcher = child;
   child.stdin?.on('error', () => {});

@@ -101,6 +101,8 @@ export interface Relay {
   readonly control: Control;
   readonly monster: Monster;
   stats(): RelayStats;
+  /** Stops the monster (no more attacks or revivals), e.g. while the cluster shuts down. */
+  stopMonster(): void;
   close(): Promise<void>;
 }
 
@@ -460,6 +462,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     control,
     monster,
     stats: relayStats,
+    stopMonster(): void {
+      clearInterval(monsterTimer);
+    },
     close(): Promise<void> {
       closed ??= new Promise<void>((done) => {
         clearInterval(flushTimer);
