@@ -14,11 +14,12 @@ import { runRelay, exposureWarning } from './relay/main.ts';
 import { REPO_ROOT } from './relay/static.ts';
 import type { Relay } from './relay/server.ts';
 
-const USAGE = `usage: npm start -- [--peers N] [--profile slow|fast] [--config FILE] [--attacks on|off]
+const USAGE = `usage: npm start -- [--peers N] [--profile slow|fast] [--config FILE] [--attacks on|off] [--no-build]
   --peers    how many peers (default 5; the ini must list at least that many)
   --profile  timing profile (default slow: slow motion for watching)
   --config   the ini file (default: ./raft_peer.ini or $RAFT_CONFIG)
-  --attacks  whether the monster attacks from the start (default on; "s" in the page toggles)`;
+  --attacks  whether the monster attacks from the start (default on; "s" in the page toggles)
+  --no-build serve game/dist as it is, without checking whether it needs building`;
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 
@@ -27,10 +28,11 @@ export interface StartArgs {
   profile: string;
   config: string | undefined;
   attacks: boolean;
+  build: boolean;
 }
 
 export function parseStartArgs(argv: readonly string[]): StartArgs | string {
-  const args: StartArgs = { peers: 5, profile: 'slow', config: undefined, attacks: true };
+  const args: StartArgs = { peers: 5, profile: 'slow', config: undefined, attacks: true, build: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
@@ -61,6 +63,9 @@ export function parseStartArgs(argv: readonly string[]): StartArgs | string {
         args.attacks = v === 'on';
         break;
       }
+      case '--no-build':
+        args.build = false;
+        break;
       case '-h':
       case '--help':
         return '';
@@ -190,7 +195,7 @@ async function main(): Promise<void> {
     if (process.ppid !== parent) void stop('the parent process is gone', 0);
   }, 500).unref();
 
-  const reason = buildReason();
+  const reason = args.build ? buildReason() : null;
   if (reason) {
     say(`building the game (${reason}): vite build`);
     try {

@@ -90,6 +90,8 @@ export interface RelayStats {
   refusedConnections: number;
   /** Times a slow browser was resynchronized with a fresh snapshot. */
   resyncs: number;
+  /** Browsers currently skipped because they fell behind. */
+  behind: number;
 }
 
 export interface Relay {
@@ -446,7 +448,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   server.on('error', (e) => log(`relay server error: ${e.message}`));
 
   function relayStats(): RelayStats {
-    return { browsers: browsers.size, peerStreams: streams.size, launchers: launchers.length, ...stats };
+    let behind = 0;
+    for (const b of browsers.values()) if (b.stale) behind++;
+    return { browsers: browsers.size, peerStreams: streams.size, launchers: launchers.length, behind, ...stats };
   }
 
   const url = `http://${hostForUrl(host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host)}:${port}/`;

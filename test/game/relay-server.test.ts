@@ -374,6 +374,38 @@ describe('relay: bad input and limits', () => {
     await d.opened;
   });
 
+  it('resynchronizes a browser that falls behind with a fresh snapshot instead of queueing', async () => {
+    const { relay } = await start({ limits: { browserHighWaterBytes: 64 * 1024, browserLowWaterBytes: 16 * 1024 } });
+    const slow = await controlBrowser(relay);
+    const p = track(new FakePeer(relay.port, 'peer1', ['peer1']));
+    await p.hello();
+    // The browser stops reading: the kernel buffers fill, then the relay's socket buffer.
+    const sock = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    sock.pause();
+    const label = 'z'.repeat(150);
+    let index = 0;
+    const append = (tag: string) => {
+      p.send({ type: 'log_append', entries: Array.from({ length: 50 }, () => ({ index: ++index, term: 1, label: `${tag}${label}` })) });
+    };
+    for (let i = 0; i < 5000 && relay.stats().behind === 0; i++) {
+      append('a');
+      if (i % 20 === 19) await sleep(30);
+    }
+    expect(relay.stats().behind).toBe(1);
+    // While it is behind, nothing more is queued for it.
+    for (let i = 0; i < 50; i++) append('late');
+    await until(() => relay.picture.peer('peer1')?.log.at(-1)?.index === index, 'all events in the picture', 15_000);
+    await sleep(100);
+    sock.resume();
+    // It catches up with one snapshot holding the latest picture, not with the missed batches.
+    await until(() => slow.messages.filter((m) => m.type === 'snapshot').length >= 2, 'a second snapshot', 15_000);
+    expect(relay.stats().resyncs).toBeGreaterThanOrEqual(1);
+    await until(() => lastPeer(slow, 'peer1')?.log.at(-1)?.index === index, 'the browser sees the latest log', 15_000);
+    const late = deltas(slow).filter((d) => d.type === 'event' && d.event.type === 'log_append' && d.event.entries[0]!.label.startsWith('late')).length;
+    expect(late).toBe(0);
+    expect(relay.stats().behind).toBe(0);
+  });
+
   it('refuses commands from a browser that floods it', async () => {
     const { relay } = await start({ limits: { browserCommandsPerSecond: 5 } });
     const b = await controlBrowser(relay);
