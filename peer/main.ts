@@ -1,6 +1,8 @@
 // `npm run peer -- NAME N [-v] [--profile fast|slow] [--config FILE]`: runs one Raft peer
 // (the original `raft_single peername peernum [-v]`). The cluster is the first N names of
 // raft_peer.ini; NAME must be one of them.
+// Debugging aids (environment): RAFT_WIRE_TAP=DIR appends every /raft frame the peer sends to
+// DIR/NAME.jsonl; RAFT_REPORTER_QUEUE=N shrinks the -v event queue (to see reporter_dropped).
 import { ConfigError, clusterOf, configPath, findPeer, loadConfig, timingOf, type Config } from '../shared/config.ts';
 import { PeerShell } from './peer.ts';
 import { EXIT_WITH_STDIN_ENV } from './spawn.ts';
@@ -101,6 +103,8 @@ async function main(): Promise<void> {
       profile,
       timing,
       verbose: args.verbose,
+      wireTap: process.env.RAFT_WIRE_TAP || undefined,
+      reporterQueue: process.env.RAFT_REPORTER_QUEUE ? Number(process.env.RAFT_REPORTER_QUEUE) || undefined : undefined,
       onFatal: () => process.exit(EXIT_FATAL),
     });
   } catch (e) {

@@ -10,6 +10,7 @@
 // While a save is in flight, further Readies accumulate and go to disk together in the next
 // save (group commit): under load, one fsync covers many commands.
 // The timer is a single setTimeout re-armed to node.nextDeadline().
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
@@ -43,6 +44,10 @@ export interface PeerShellOptions {
   verbose: boolean;
   /** Short lines for important events on stdout (default true). */
   echo?: boolean;
+  /** Directory where every /raft frame this peer sends is appended to <name>.jsonl (RAFT_WIRE_TAP). */
+  wireTap?: string;
+  /** Size of the -v reporter's queue (default 10,000). */
+  reporterQueue?: number;
   /** Called when the peer cannot go on (a failed fsync): it has logged why; the caller exits. */
   onFatal?(error: Error): void;
 }
@@ -98,6 +103,7 @@ export class PeerShell {
   private ctxRole: PeerRole = 'follower';
   private lastStateKey = '';
   private tiles: LogTile[] = [];
+  private readonly echoed = new Map<string, number>();
   /** Last matchIndex per peer in successful append replies, to tell heartbeat replies apart. */
   private readonly sentMatch = new Map<PeerId, number>();
   private readonly recvMatch = new Map<PeerId, number>();
@@ -145,12 +151,14 @@ export class PeerShell {
       deliver: (envs) => this.receive(envs),
       onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
       onAdmin: (ws) => this.serveAdmin(ws),
+      tap: opts.wireTap ? wireTap(opts.wireTap, self.name) : undefined,
       observer: {
         sent: (env) => this.onSent(env),
         dropped: (env, reason, incoming) => this.onDropped(env, reason, incoming),
         invalid: (from, message) => this.logger.line(`dropped an invalid frame from ${from}: ${message}`),
         link: (peer, up) => this.logger.line(up ? `connected to ${peer}` : `lost the connection to ${peer}; redialling`),
-        refused: (path, status, reason, remote) => this.logger.important(`refused ${path} from ${remote}: ${status} ${reason}`),
+        refused: (path, status, reason, remote) => this.noisy(`refused ${path} from ${remote}: ${status} ${reason}`, `${path} ${status} ${reason}`),
+        rejected: (peer, status, reason) => this.noisy(`${peer} refused our connection: ${status} ${reason}`, `${peer} ${status} ${reason}`),
       },
     });
     this.sweeper = setInterval(() => this.sweep(), 100);
@@ -426,6 +434,16 @@ export class PeerShell {
     this.reporter.emit({ type: 'log_append', entries: added });
   }
 
+  /** A line for the log file every time, and for stdout at most once a minute per kind. */
+  private noisy(text: string, kind: string): void {
+    const t = Date.now();
+    const last = this.echoed.get(kind);
+    if (last !== undefined && t - last < 60_000) return this.logger.line(text);
+    if (this.echoed.size > 1000) this.echoed.clear();
+    this.echoed.set(kind, t);
+    this.logger.important(text);
+  }
+
   // ---- what the core did: logs and events ----
 
   private onCoreEvent(ev: CoreEvent): void {
@@ -558,6 +576,7 @@ export class PeerShell {
         return out;
       },
       log: (text) => this.logger.important(text),
+      maxQueue: this.opts.reporterQueue,
     });
   }
 
@@ -667,6 +686,12 @@ export function mergeForSave(batch: readonly Ready[]): { hardState: HardState | 
     entries = entries.concat(rd.entries);
   }
   return { hardState, entries };
+}
+
+function wireTap(dir: string, name: PeerId): (to: PeerId, frame: string) => void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.jsonl`);
+  return (to, frame) => appendFileSync(file, `${JSON.stringify({ t: Date.now(), from: name, to, frame })}\n`);
 }
 
 function tileOf(e: Entry): LogTile {

@@ -42,6 +42,8 @@ export interface TransportObserver {
   link?(peer: PeerId, up: boolean): void;
   /** An upgrade request was refused (bad path, missing or wrong secret, too many connections). */
   refused?(path: string, status: number, reason: string, remote: string): void;
+  /** Another peer refused our outgoing connection (e.g. a different cluster secret). */
+  rejected?(peer: PeerId, status: number, reason: string): void;
 }
 
 export interface TransportOptions {
@@ -59,12 +61,14 @@ export interface TransportOptions {
   /** A new, authenticated connection on /admin. */
   onAdmin(ws: WebSocket, req: IncomingMessage): void;
   observer?: TransportObserver;
+  /** Sees every /raft frame this peer writes, as written (a debugging aid: RAFT_WIRE_TAP). */
+  tap?(to: PeerId, frame: string): void;
 }
 
 /** Connection limits per path: a flood of sockets cannot exhaust the peer. */
 export const CONNECTION_LIMITS = { raft: 4, client: 256, admin: 32 } as const;
 const BACKOFF_MIN_MS = 25;
-const BACKOFF_MAX_MS = 1000;
+const BACKOFF_MAX_MS = 500;
 
 interface Link {
   peer: PeerAddress;
@@ -181,7 +185,9 @@ export class Transport {
       let size = 2;
       const flush = () => {
         if (parts.length === 0) return;
-        ws.send(parts.length === 1 ? parts[0]! : `[${parts.join(',')}]`);
+        const frame = parts.length === 1 ? parts[0]! : `[${parts.join(',')}]`;
+        ws.send(frame);
+        if (this.opts.tap) this.opts.tap(peer, frame);
         parts = [];
         size = 2;
       };
@@ -240,7 +246,8 @@ export class Transport {
       // The other side refused us (wrong secret, not a member): say why, keep retrying slowly.
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString('utf8').slice(0, 300)));
-      res.on('end', () => this.opts.observer?.refused?.(`${RAFT_PATH} of ${name}`, res.statusCode ?? 0, body.trim(), `${host}:${port}`));
+      res.on('end', () => this.opts.observer?.rejected?.(name, res.statusCode ?? 0, body.trim()));
+      res.on('error', () => {});
       link.backoffMs = BACKOFF_MAX_MS;
       ws.terminate();
     });

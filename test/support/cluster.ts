@@ -10,7 +10,8 @@
 //
 // Options: peers (count), profile ('fast' by default), verbose (-v: the peers report to
 // c.config.relay, e.g. a FakeRelay from ./fake-relay.ts on c.relayPort), start (false: spawn
-// nothing yet), ini (extra ini text appended, e.g. a [limits] section), keepDir.
+// nothing yet), ini (extra ini text appended), limits (replaces the [limits] section), env
+// (extra environment for the peers), keepDir.
 // Everything spawned is SIGKILLed when the test process exits, and every peer also exits by
 // itself when its stdin (a pipe from this process) closes, so a crashed test leaves nothing.
 // pidAlive(pid) tells whether a process is really running (zombies count as gone).
@@ -39,6 +40,8 @@ export interface ClusterOptions {
   /** Replaces the generated [limits] section. */
   limits?: string;
   keepDir?: boolean;
+  /** Extra environment for every peer (e.g. RAFT_WIRE_TAP). */
+  env?: Record<string, string>;
 }
 
 export type Status = PeerStatus & { kv?: Record<string, unknown> };
@@ -138,11 +141,18 @@ export class TestCluster {
   }
 
   /** Spawns a peer (it recovers from its durable state in this.dir). */
-  start(name: string): ChildProcess {
+  start(name: string, env: Record<string, string> = {}): ChildProcess {
     this.peer(name);
     if (this.alive(name)) throw new Error(`${name} is already running`);
     killAllOnExit();
-    const proc = spawnPeer({ name, count: this.peers.length, config: this.ini, profile: this.opts.profile ?? 'fast', verbose: this.opts.verbose });
+    const proc = spawnPeer({
+      name,
+      count: this.peers.length,
+      config: this.ini,
+      profile: this.opts.profile ?? 'fast',
+      verbose: this.opts.verbose,
+      env: { ...this.opts.env, ...env },
+    });
     live.add(proc);
     this.procs.set(name, proc);
     const keep = (chunk: Buffer) => {

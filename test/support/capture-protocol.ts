@@ -1,0 +1,416 @@
+// Runs real clusters, drives every kind of exchange, and prints PROTOCOL.md with the frames
+// as they were really sent:   npx tsx test/support/capture-protocol.ts > PROTOCOL.md
+//
+// Peer-to-peer frames come from the peers' wire tap (RAFT_WIRE_TAP), client and admin frames
+// from this script's own connections, -v events and launcher reports from a fake relay.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LauncherReport, PeerEvent } from '../../shared/events.ts';
+import { PEER_HEADER, SECRET_HEADER } from '../../shared/peer-protocol.ts';
+import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
+import { sendFrame, sleep, startCluster, waitFor, type TestCluster } from './cluster.ts';
+import { FakeRelay } from './fake-relay.ts';
+
+interface Exchange {
+  title: string;
+  note?: string;
+  request: string;
+  reply: unknown;
+}
+
+const out: string[] = [];
+const p = (s = '') => out.push(s);
+
+function json(v: unknown): string {
+  const one = JSON.stringify(v);
+  return one.length <= 110 ? one : JSON.stringify(v, null, 2);
+}
+
+function block(v: unknown): void {
+  p('```json');
+  p(typeof v === 'string' ? v : json(v));
+  p('```');
+}
+
+async function client(c: TestCluster, peer: string, frame: unknown): Promise<Exchange & { raw: unknown }> {
+  const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+  const reply = await sendFrame(c.peer(peer), '/client', text);
+  return { title: '', request: text, reply, raw: reply };
+}
+
+async function admin(c: TestCluster, peer: string, frame: unknown): Promise<Exchange> {
+  const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+  const reply = await sendFrame(c.peer(peer), '/admin', text, 5000, { [SECRET_HEADER]: c.config.secret });
+  return { title: '', request: text, reply };
+}
+
+async function refusal(c: TestCluster, path: string, headers: Record<string, string>): Promise<string> {
+  try {
+    await sendFrame(c.peer('peer1'), path, '{}', 3000, headers);
+    return 'accepted?';
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+interface Tapped {
+  t: number;
+  from: string;
+  to: string;
+  frame: string;
+}
+
+function readTap(dir: string): Tapped[] {
+  const all: Tapped[] = [];
+  for (const f of readdirSync(dir)) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) if (line) all.push(JSON.parse(line) as Tapped);
+  }
+  return all.sort((a, b) => a.t - b.t);
+}
+
+async function main(): Promise<void> {
+  const tapDir = mkdtempSync(join(tmpdir(), 'raft-village-tap-'));
+  const c = await startCluster({ peers: 3, verbose: true, start: false, env: { RAFT_WIRE_TAP: tapDir } });
+  const relay = await FakeRelay.start(c.relayPort);
+  const exchanges: Record<string, Exchange> = {};
+  const put = (key: string, title: string, e: Exchange, note?: string) => (exchanges[key] = { ...e, title, ...(note ? { note } : {}) });
+  const refusals: Array<[string, string]> = [];
+  try {
+    c.startAll();
+    let leader = await c.waitForLeader();
+    let follower = c.names.find((n) => n !== leader)!;
+
+    // ---- client contract ----
+    put('add', 'add (a numeric string is taken as a number)', await client(c, leader, { type: 'request_command', id: 'r1', command: ['x', 'add', '100'] }));
+    put('set', 'set', await client(c, leader, { type: 'request_command', id: 'r2', command: ['y', 'set', 'hello'] }));
+    put('get', 'get (linearizable: ReadIndex)', await client(c, leader, { type: 'request_command', id: 'r3', command: ['x', 'get'] }));
+    put('cas', 'cas that swaps', await client(c, leader, { type: 'request_command', id: 'r4', command: ['y', 'cas', 'hello', 'world'] }));
+    put('cas2', 'cas that does not swap', await client(c, leader, { type: 'request_command', id: 'r5', command: ['y', 'cas', 'hello', 'again'] }));
+    put('del', 'del', await client(c, leader, { type: 'request_command', id: 'r6', command: ['y', 'del'] }));
+    put('once1', 'exactly-once: first try', await client(c, leader, { type: 'request_command', id: 'r7', command: ['n', 'add', 1], client: 'console-1f3a', seq: 1 }));
+    put(
+      'once2',
+      'exactly-once: the retry is appended again but applied as a repeat: it returns the first outcome, n stays 1',
+      await client(c, leader, { type: 'request_command', id: 'r8', command: ['n', 'add', 1], client: 'console-1f3a', seq: 1 }),
+    );
+    put('notleader', 'sent to a follower', await client(c, follower, { type: 'request_command', id: 'r9', command: ['x', 'add', '1'] }));
+    put('bad', 'invalid command', await client(c, leader, { type: 'request_command', id: 'r10', command: ['x', 'explode'] }));
+    put('bad2', 'add to a value that is not a number (decided when applied)', await client(c, leader, { type: 'request_command', id: 'r11', command: ['s', 'set', 'text'] }));
+    put('bad3', '', await client(c, leader, { type: 'request_command', id: 'r12', command: ['s', 'add', 1] }));
+    put('frame1', 'not JSON', await client(c, leader, 'x add 1'));
+    put('frame2', 'a readable id is echoed', await client(c, leader, { type: 'request_command', id: 'r13' }));
+
+    // ---- admin ----
+    put('status', 'status', await admin(c, follower, { type: 'status', id: 'a1' }));
+    put('statuskv', 'status with the key-value store', await admin(c, leader, { type: 'status', kv: true }));
+    put('faultsread', 'read the faults', await admin(c, follower, { type: 'faults' }));
+    put('faultsbad', 'bad admin frame', await admin(c, follower, { type: 'faults', blocked: ['peer7'] }));
+
+    // ---- refusals ----
+    refusals.push(['/nope', await refusal(c, '/nope', {})]);
+    refusals.push(['/raft without headers', await refusal(c, '/raft', {})]);
+    refusals.push(['/raft with a wrong secret', await refusal(c, '/raft', { [PEER_HEADER]: 'peer2', [SECRET_HEADER]: 'guess' })]);
+    refusals.push(['/raft from a non-member', await refusal(c, '/raft', { [PEER_HEADER]: 'mallory', [SECRET_HEADER]: c.config.secret })]);
+    refusals.push(['/admin without the secret', await refusal(c, '/admin', {})]);
+
+    // ---- unknown: the leader is cut off after appending ----
+    put(
+      'faultsset',
+      'isolate a peer (block both directions)',
+      await admin(c, leader, { type: 'faults', id: 'a2', blocked: c.names.filter((n) => n !== leader), dropRate: 0, latencyMs: 0 }),
+    );
+    put('unknown', 'the leader was cut off after appending: outcome unknown', await client(c, leader, { type: 'request_command', id: 'r14', command: ['x', 'add', '5'] }));
+    const others = c.names.filter((n) => n !== leader);
+    await c.waitForLeader({ among: others });
+    await c.write(['x', 'add', '10'], { among: others });
+    put('heal', 'heal', await admin(c, leader, { type: 'faults', blocked: [], dropRate: 0, latencyMs: 0 }));
+    leader = await c.waitForLeader();
+    follower = c.names.find((n) => n !== leader)!;
+    await relay.waitForEvent((e) => e.type === 'log_truncate' && e.from > 1, 'a truncation after healing', 10_000).catch(() => null);
+
+    // ---- a follower that falls behind: a refused vote, then rejected appends while it catches up ----
+    const stale = follower;
+    await c.faults(stale, { blocked: [leader] });
+    for (let i = 0; i < 3; i++) await c.write(['z', 'add', 1], { among: c.names.filter((n) => n !== stale) });
+    // A forced election on the stale peer: the third peer hears it and refuses (its log is behind, §5.4.1).
+    put('campaign', 'force an election on this peer', await admin(c, stale, { type: 'campaign', id: 'a3' }));
+    await sleep(200);
+    await c.faults(stale, { blocked: [] });
+    leader = await c.waitForLeader();
+    await waitFor('the stale peer to catch up', async () => (await c.status(stale)).appliedIndex === (await c.status(leader)).appliedIndex);
+    await c.write(['x', 'get']);
+    await sleep(300);
+
+    // ---- reporter_dropped: a tiny queue overflows on the catch-up burst ----
+    const small = c.names.find((n) => n !== leader)!;
+    await c.kill(small);
+    c.start(small, { RAFT_REPORTER_QUEUE: '3' });
+    await relay.waitForEvent((e) => e.type === 'reporter_dropped', 'reporter_dropped', 15_000);
+    await c.waitForLeader();
+  } finally {
+    await c.teardown().catch(() => {});
+  }
+
+  // ---- launcher <-> relay ----
+  const lc = await startCluster({ peers: 1, start: false });
+  const lrelay = await FakeRelay.start(lc.relayPort);
+  const launcher = spawn(process.execPath, ['--import', tsxLoader(), join(REPO_ROOT, 'peer/launcher.ts'), '1', '-v', '--profile', 'fast', '--config', lc.ini], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const commands: string[] = [];
+  try {
+    await lrelay.waitForReport((r) => r.type === 'process' && r.alive, 'peer up', 20_000);
+    const kill = { type: 'kill', peer: 'peer1' } as const;
+    lrelay.command(kill);
+    commands.push(JSON.stringify(kill));
+    await lrelay.waitForReport((r) => r.type === 'process' && !r.alive, 'peer down');
+    const revive = { type: 'revive', peer: 'peer1' } as const;
+    lrelay.command(revive);
+    commands.push(JSON.stringify(revive));
+    await waitFor('peer up again', () => lrelay.reports.filter((r) => r.type === 'process' && r.alive).length >= 2);
+  } finally {
+    launcher.kill('SIGTERM');
+    await new Promise((r) => launcher.once('exit', r));
+    await lrelay.close();
+    await lc.teardown();
+  }
+
+  const tapped = readTap(tapDir);
+  rmSync(tapDir, { recursive: true, force: true });
+  await relay.close();
+  render(exchanges, refusals, tapped, relay.events, lrelay.reports, commands);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+function render(
+  ex: Record<string, Exchange>,
+  refusals: Array<[string, string]>,
+  tapped: Tapped[],
+  events: PeerEvent[],
+  reports: LauncherReport[],
+  commands: string[],
+): void {
+  const frames = tapped.map((t) => ({ ...t, value: JSON.parse(t.frame) as unknown }));
+  const single = frames.filter((f) => !Array.isArray(f.value)) as Array<Tapped & { value: Record<string, unknown> }>;
+  const find = (what: string, pred: (m: Record<string, unknown>) => boolean) => {
+    const f = single.find((x) => pred(x.value));
+    return f ? f.frame : `(not seen in this run: ${what})`;
+  };
+
+  p('# Raft Village wire protocol');
+  p();
+  p('Every frame below was captured from a running cluster by `test/support/capture-protocol.ts`');
+  p('(`npx tsx test/support/capture-protocol.ts > PROTOCOL.md` regenerates this file). Ports and');
+  p('times differ from run to run; the shapes do not.');
+  p();
+  p('Every message is one JSON object per WebSocket text frame. Each peer listens on the');
+  p('`host:port` of its `[peers]` line in `raft_peer.ini`, with three paths:');
+  p();
+  p('| path | who | authentication |');
+  p('|---|---|---|');
+  p('| `/raft` | the other peers of the cluster | headers `x-raft-peer: NAME` and `x-raft-secret: [cluster] secret` |');
+  p('| `/client` | clients (terminal client, relay console, tools) | none: the client contract |');
+  p('| `/admin` | the relay, the launcher, tests | header `x-raft-secret` |');
+  p();
+  p('Frames larger than `[limits] max_frame_bytes` are refused on every path: the connection is');
+  p('closed with code 1009 (message too big). Each path has a connection limit (`/raft` 4 per');
+  p('member, `/client` 256, `/admin` 32); beyond it the upgrade is answered `503`. A frame that');
+  p('does not validate is dropped and logged (`/raft`) or answered with a `bad_frame` error');
+  p('(`/client`, `/admin`); nothing else happens and the connection stays open.');
+  p();
+  p('## Refused connections');
+  p();
+  p('The upgrade is answered with an HTTP status and a one-line reason:');
+  p();
+  p('| request | answer |');
+  p('|---|---|');
+  for (const [what, answer] of refusals) p(`| ${what} | \`${answer.replace(/\|/g, '\\|')}\` |`);
+  p();
+  p('## Peer to peer: `/raft`');
+  p();
+  p('Each peer opens one connection to every other peer and sends on it; it receives on the');
+  p("connections the others opened (one stream per direction). A frame holds one message, or an");
+  p('array of messages for the same peer sent in the same turn of the event loop. Every message');
+  p('carries `rid` (`FROM:N`, unique per sender, also across restarts): the `rpc_send` and');
+  p('`rpc_recv` events of its two ends carry the same rid. `from` must be the name the');
+  p('connection authenticated as and `to` the receiving peer, or the message is dropped.');
+  p('Field names follow the Raft paper (Figure 2).');
+  p();
+  const sections: Array<[string, string, (m: Record<string, unknown>) => boolean]> = [
+    ['PreVote (dissertation §9.6): "would you vote for me?", changes no state', 'request_vote preVote', (m) => m.type === 'request_vote' && m.preVote === true],
+    ['RequestVote', 'request_vote', (m) => m.type === 'request_vote' && m.preVote === false && !m.force],
+    [
+      'RequestVote of a forced election (`campaign`): `force` lets voters grant it while they still hear a leader',
+      'request_vote force',
+      (m) => m.type === 'request_vote' && m.force === true,
+    ],
+    ['PreVote reply', 'request_vote_reply preVote', (m) => m.type === 'request_vote_reply' && m.preVote === true],
+    ['RequestVote reply, granted', 'request_vote_reply granted', (m) => m.type === 'request_vote_reply' && m.preVote === false && m.granted === true],
+    ['RequestVote reply, refused', 'request_vote_reply refused', (m) => m.type === 'request_vote_reply' && m.granted === false],
+    [
+      "AppendEntries carrying entries (`data` is the state machine's command; `null` is a new leader's no-op)",
+      'append_entries with entries',
+      (m) => m.type === 'append_entries' && Array.isArray(m.entries) && m.entries.length > 1,
+    ],
+    [
+      'AppendEntries as a heartbeat (no entries)',
+      'heartbeat',
+      (m) => m.type === 'append_entries' && Array.isArray(m.entries) && m.entries.length === 0 && !m.readSeq,
+    ],
+    [
+      'AppendEntries confirming leadership for a linearizable read (ReadIndex, dissertation §6.4): `readSeq` is echoed back',
+      'heartbeat with readSeq',
+      (m) => m.type === 'append_entries' && Array.isArray(m.entries) && m.entries.length === 0 && typeof m.readSeq === 'number' && m.readSeq > 0,
+    ],
+    ['AppendEntries reply, success (`matchIndex`: the last entry known to match)', 'append_entries_reply success', (m) => m.type === 'append_entries_reply' && m.success === true],
+    [
+      'AppendEntries reply, rejected: `matchIndex` is the rejected prevLogIndex; optional `conflictIndex`/`conflictTerm` let the leader skip back fast',
+      'append_entries_reply rejected',
+      (m) => m.type === 'append_entries_reply' && m.success === false,
+    ],
+  ];
+  for (const [title, what, pred] of sections) {
+    p(`### ${title}`);
+    p();
+    block(find(what, pred));
+    p();
+  }
+  const batch = frames.find((f) => Array.isArray(f.value));
+  p('### Several messages in one frame');
+  p();
+  block(batch ? batch.frame : '(no batched frame was sent in this run)');
+  p();
+  p('### TimeoutNow');
+  p();
+  p('`{"type":"timeout_now","rid":"peer1:…","from":"peer1","to":"peer2","term":4}` makes the');
+  p('receiver start an election at once (leadership transfer, dissertation §3.10). Peers accept');
+  p('and validate it; the current core does not send it, so this run has no example.');
+  p();
+
+  p('## Client contract: `/client`');
+  p();
+  p('Stable and external: see the client contract in the design notes. A request gets exactly one');
+  p('`command_result` with its `id`. Optional `client` + `seq` make it exactly-once across');
+  p('retries (the store remembers the outcome per client).');
+  p();
+  for (const key of ['add', 'set', 'get', 'cas', 'cas2', 'del', 'once1', 'once2', 'notleader', 'bad', 'bad2', 'bad3', 'unknown']) {
+    const e = ex[key];
+    if (!e) continue;
+    if (e.title) p(`### ${e.title}`);
+    p();
+    block(e.request);
+    block(e.reply);
+    p();
+  }
+  p('A `command_result` that is not ok may carry a `message` saying why (it is not part of the');
+  p('contract). `not_leader` and `bad_command` mean nothing was done; `unknown` means the command');
+  p('may or may not take effect (retry with the same `client`/`seq` to be sure it happens once).');
+  p();
+  p('### Frames that are not requests');
+  p();
+  for (const key of ['frame1', 'frame2']) {
+    const e = ex[key]!;
+    p(`${e.title}:`);
+    p();
+    block(e.request);
+    block(e.reply);
+    p();
+  }
+
+  p('## Admin: `/admin`');
+  p();
+  p('Requests may carry an `id`, echoed in the reply. `faults` changes only the fields given:');
+  p('`blocked` (peers whose traffic is dropped in both directions), `dropRate` (0..1, each');
+  p('outgoing message), `latencyMs` (added to every incoming message, on top of the profile\'s');
+  p('`latency_ms`). The reply is the peer\'s faults after the change.');
+  p();
+  for (const key of ['status', 'statuskv', 'faultsset', 'heal', 'faultsread', 'campaign', 'faultsbad']) {
+    const e = ex[key];
+    if (!e) continue;
+    p(`### ${e.title}`);
+    p();
+    block(e.request);
+    block(e.reply);
+    p();
+  }
+
+  p('## Events with `-v`: peer to relay, `ws://[relay]/peer`');
+  p();
+  p('Types in `shared/events.ts`. Every event has `peer` (the sender) and `t` (its wall clock,');
+  p('ms). The first frame on a connection is `hello`, followed by a fresh `state`, the current');
+  p('`faults` and the tail of the log (`log_truncate` from its first index, then `log_append`),');
+  p('so that a relay that (re)connects is caught up at once. The peer keeps working while the');
+  p('relay is down and reconnects by itself.');
+  p();
+  p('Rules for drawing: a letter leaves at `rpc_send` and lands at `rpc_recv` with the same `rid`.');
+  p('`rpc_drop` is either sent *instead of* `rpc_send` by the sender (the message never left:');
+  p('`blocked`, `dropped` by the drop rate, or `disconnected`), or by the receiver *after* the');
+  p("sender's `rpc_send` (it arrived from a peer it blocks; then `to` is the receiver itself).");
+  p('`reporter_dropped.count` is the total number of events this peer could not send since it');
+  p('started (its bounded queue was full).');
+  p();
+  const eventSections: Array<[string, (e: PeerEvent) => boolean]> = [
+    ['hello', (e) => e.type === 'hello'],
+    ['state of a follower', (e) => e.type === 'state' && e.role === 'follower' && e.leader !== null],
+    ['state of a leader', (e) => e.type === 'state' && e.role === 'leader'],
+    ['state of a candidate', (e) => e.type === 'state' && (e.role === 'candidate' || e.role === 'precandidate')],
+    ['rpc_send', (e) => e.type === 'rpc_send' && e.rpc === 'append_entries' && e.entries > 0],
+    ['rpc_recv (the same rid)', () => false],
+    ['rpc_send of a heartbeat', (e) => e.type === 'rpc_send' && e.heartbeat],
+    ['rpc_send of a vote request', (e) => e.type === 'rpc_send' && e.rpc === 'request_vote'],
+    ['rpc_recv of a vote reply', (e) => e.type === 'rpc_recv' && e.rpc === 'request_vote_reply'],
+    ['rpc_drop by the sender', (e) => e.type === 'rpc_drop' && e.peer !== e.to],
+    ['rpc_drop by the receiver', (e) => e.type === 'rpc_drop' && e.peer === e.to],
+    ['log_append', (e) => e.type === 'log_append' && e.entries.some((t) => t.label !== 'noop')],
+    ['log_truncate', (e) => e.type === 'log_truncate' && e.from > 1],
+    ['commit', (e) => e.type === 'commit'],
+    ['apply', (e) => e.type === 'apply' && e.command !== null && e.ok],
+    ['apply of a command that failed', (e) => e.type === 'apply' && !e.ok],
+    ['faults', (e) => e.type === 'faults' && e.blocked.length > 0],
+    ['reporter_dropped', (e) => e.type === 'reporter_dropped'],
+  ];
+  let sent: PeerEvent | undefined;
+  for (const [title, pred] of eventSections) {
+    let e = events.find(pred);
+    if (title === 'rpc_send') sent = e;
+    if (title.startsWith('rpc_recv (the same rid)')) e = sent && events.find((x) => x.type === 'rpc_recv' && 'rid' in x && x.rid === (sent as { rid: string }).rid);
+    p(`### ${title}`);
+    p();
+    block(e ?? `(not seen in this run)`);
+    p();
+  }
+
+  p('## Launcher and relay: `ws://[relay]/launcher`');
+  p();
+  p('The launcher (`npm run cluster -- N -v`) says hello, then reports every process going up or');
+  p('down; the relay sends `kill` (SIGKILL: a real failure) and `revive` (start again from the');
+  p('durable state).');
+  p();
+  const hello = reports.find((r) => r.type === 'launcher_hello');
+  const upR = reports.find((r) => r.type === 'process' && r.alive);
+  const downR = reports.find((r) => r.type === 'process' && !r.alive);
+  p('### launcher_hello');
+  p();
+  block(hello ?? '(not seen)');
+  p();
+  p('### process up');
+  p();
+  block(upR ?? '(not seen)');
+  p();
+  p('### kill, and the process report that follows');
+  p();
+  block(commands[0] ?? '(not sent)');
+  block(downR ?? '(not seen)');
+  p();
+  p('### revive');
+  p();
+  block(commands[1] ?? '(not sent)');
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
