@@ -66,15 +66,25 @@ export function parseRelayArgs(argv: readonly string[]): RelayArgs | string {
 }
 
 /** Starts the relay for a config, with the real cluster client; used by main() and npm start. */
-export function runRelay(config: Config, args: Omit<RelayArgs, 'config'>, log?: (line: string) => void): Promise<Relay> {
-  return startRelay({
+export async function runRelay(config: Config, args: Omit<RelayArgs, 'config'>, log?: (line: string) => void): Promise<Relay> {
+  let relay: Relay | null = null;
+  relay = await startRelay({
     config,
     ...(args.host !== undefined ? { host: args.host } : {}),
     ...(args.port !== undefined ? { port: args.port } : {}),
     attacks: args.attacks,
-    kvClient: (peers) => new ClusterClient({ peers, clientId: `relay-${process.pid}-${Date.now().toString(36)}`, timeoutMs: 8000 }),
+    kvClient: (peers) => new ClusterClient({ peers, clientId: `relay-${process.pid}-${Date.now().toString(36)}`, timeoutMs: commandTimeoutMs(relay) }),
     ...(log ? { log } : {}),
   });
+  return relay;
+}
+
+/** Long enough for an election or two in the cluster's profile (slow motion takes seconds). */
+function commandTimeoutMs(relay: Relay | null): number {
+  const t = relay?.picture.snapshot().timing;
+  if (!t) return 10_000;
+  // The page waits 20 s for any reply: answer before that.
+  return Math.min(18_000, Math.max(8000, 2 * t.electionMaxMs + 6 * t.latencyMs + 2000));
 }
 
 export function exposureWarning(host: string): string | null {

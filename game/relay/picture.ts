@@ -144,6 +144,7 @@ export class Picture {
     this.pushEvent({ type: 'event', event: e });
     switch (e.type) {
       case 'hello': {
+        if (!this.launcher && !p.reporting && p.process !== 'up') this.say(`${e.peer} is reporting (pid ${e.pid})`, 'event');
         p.reporting = true;
         p.pid = e.pid;
         p.process = 'up';
@@ -215,7 +216,11 @@ export class Picture {
     const p = this.peers.get(peer);
     if (!p) return;
     p.reporting = false;
-    if (!this.launcher) p.process = 'unknown';
+    if (!this.launcher) {
+      // Without a launcher this is all the village learns of a peer going down.
+      p.process = 'unknown';
+      this.say(`${peer} stopped reporting (down, or it lost the relay)`, 'event');
+    }
     this.dirty.add(peer);
   }
 
