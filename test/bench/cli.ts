@@ -30,7 +30,8 @@ const USAGE = `usage: npm run bench [-- options]
   --trials N         W2 failover trials per repetition (default 10)
   --rss-commands N   commands sent before reading RSS (default 100000)
   --no-wait          do not wait for a quiet machine before each run
-  --cpu-prof DIR     start our peers with node --cpu-prof, profiles written to DIR
+  --cpu-prof DIR     profile our peers (V8 sampling profiler), DIR/<peer>-<pid>.cpuprofile;
+                     read them with: npx tsx test/bench/profile.ts FILE...
   --out DIR          where results go (default test-output/bench)
 Results: DIR/latest.json and DIR/latest.md (and a timestamped copy of each).`;
 
@@ -222,7 +223,20 @@ async function main(): Promise<number> {
     }
   };
 
-  const measured = async <T>(sys: BenchSystem, rep: number, workload: string, fn: () => Promise<T>): Promise<{ value: T; busy: Busyness }> => {
+  /** Runs one part; a failure is reported and recorded, and the bench goes on with the rest. */
+  let failures = 0;
+  const attempt = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      failures++;
+      const msg = `FAILED ${what}: ${(e as Error).message}`;
+      progress(msg);
+      notes.push(msg);
+    }
+  };
+
+  const measured = async <T>(sys: BenchSystem, fn: () => Promise<T>): Promise<{ value: T; busy: Busyness }> => {
     const meter = new BusyMeter(() => sys.pids());
     const value = await fn();
     const busy = meter.stop();
@@ -258,13 +272,13 @@ async function main(): Promise<number> {
         for (const name of order) {
           await quiet();
           progress(`rep ${rep}/${o.reps} ${name}: starting a 3-member cluster`);
-          await withSystem(name, async (sys) => {
+          await attempt(`rep ${rep} ${name} W1/RSS/W2`, () => withSystem(name, async (sys) => {
             let sent = 0;
             const atStart = rssOf(sys);
             add(name, rep, 'rss.start', Math.max(...Object.values(atStart)));
             if (o.only.has('w1')) {
               for (const clients of o.clients) {
-                const { value: r, busy } = await measured(sys, rep, `w1-${clients}`, () =>
+                const { value: r, busy } = await measured(sys, () =>
                   closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, onOp: () => sent++ }),
                 );
                 runs.push({ system: name, rep, workload: `W1-${clients}`, busy, detail: r });
@@ -281,7 +295,7 @@ async function main(): Promise<number> {
             if (o.only.has('rss')) {
               const todo = Math.max(0, o.rssCommands - sent);
               progress(`  ${name} RSS: sending ${fmtNumber(todo)} more commands (${fmtNumber(sent)} sent so far)`);
-              const { value: r, busy } = await measured(sys, rep, 'rss', () =>
+              const { value: r, busy } = await measured(sys, () =>
                 pushCommands(sys, todo, 64, (d) => progress(`    ${fmtNumber(sent + d)} commands`)),
               );
               const rss = rssOf(sys);
@@ -313,7 +327,7 @@ async function main(): Promise<number> {
               if (failed) notes.push(`${name} rep ${rep}: ${failed} failover trial(s) saw no write acknowledged within 10 s after the kill`);
               progress(`  ${name} W2: unavailability median ${ms(un.p50)} p90 ${ms(un.p90)}; kill to leader median ${ms(ld.p50)}; ${fmtBusy(busy)}`);
             }
-          });
+          }));
         }
       }
 
@@ -323,18 +337,20 @@ async function main(): Promise<number> {
       } else if (o.only.has('w3') && systems.includes('ours')) {
         await quiet();
         progress(`rep ${rep}/${o.reps} W3: the -v event pipeline through the relay`);
-        const r = await runW3({
-          rep,
-          durationMs: o.w3Ms,
-          warmupMs: o.warmupMs,
-          quick: o.quick,
-          log: progress,
-          cpuProfDir: o.cpuProf,
-          track: (s) => live.add(s),
-          untrack: (s) => live.delete(s),
+        await attempt(`rep ${rep} W3`, async () => {
+          await runW3({
+            rep,
+            durationMs: o.w3Ms,
+            warmupMs: o.warmupMs,
+            quick: o.quick,
+            log: progress,
+            cpuProfDir: o.cpuProf,
+            track: (s) => live.add(s),
+            untrack: (s) => live.delete(s),
+            figure: (k, v) => add('ours', rep, k, v),
+            run: (r) => runs.push(r),
+          });
         });
-        for (const run of r.runs) runs.push(run);
-        for (const [k, v] of Object.entries(r.figures)) add('ours', rep, k, v);
       }
     }
   } finally {
@@ -357,7 +373,8 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${textTable(summary)}\n\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   progress(`results: ${files.json} and ${files.md} (also latest.json, latest.md)`);
-  return 0;
+  if (failures) progress(`${failures} part(s) failed; see the notes above`);
+  return failures ? 1 : 0;
 }
 
 main().then(

@@ -10,6 +10,12 @@ import { startCluster, waitFor } from '../support/cluster.ts';
 import type { PeerCluster } from './ours.ts';
 
 const REPO_INI = fileURLToPath(new URL('../../raft_peer.ini', import.meta.url));
+const PROFILER = new URL('./cpu-profiler.mjs', import.meta.url).href;
+
+function restoreEnv(key: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[key];
+  else process.env[key] = value;
+}
 
 export interface OurPeersOptions {
   count: number;
@@ -49,16 +55,18 @@ export function benchIniSections(): { profile: string; limits: string } {
 export async function startOurPeers(o: OurPeersOptions): Promise<OurPeers> {
   const { profile, limits } = benchIniSections();
   const c = await startCluster({ peers: o.count, profile: 'bench', verbose: o.verbose ?? false, ini: profile, limits, start: false });
-  // The harness spawns with this process's environment: add --cpu-prof only around our spawns.
+  // The harness spawns with this process's environment: add the profiler only around our
+  // spawns. (Node 20 refuses --cpu-prof in NODE_OPTIONS; a preloaded module does the same.)
   const spawning = <T>(fn: () => T): T => {
     if (!o.cpuProfDir) return fn();
-    const saved = process.env.NODE_OPTIONS;
-    process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${o.cpuProfDir}`.trim();
+    const saved = { opts: process.env.NODE_OPTIONS, dir: process.env.BENCH_CPU_PROF_DIR };
+    process.env.NODE_OPTIONS = `${saved.opts ?? ''} --import ${PROFILER}`.trim();
+    process.env.BENCH_CPU_PROF_DIR = o.cpuProfDir;
     try {
       return fn();
     } finally {
-      if (saved === undefined) delete process.env.NODE_OPTIONS;
-      else process.env.NODE_OPTIONS = saved;
+      restoreEnv('NODE_OPTIONS', saved.opts);
+      restoreEnv('BENCH_CPU_PROF_DIR', saved.dir);
     }
   };
   if (o.beforeStart) {

@@ -56,29 +56,35 @@ export function frameKey(f: CallFrame): string {
   return url ? `${name} ${url}:${f.lineNumber + 1}` : name;
 }
 
-/** A coarse category for a frame, to say what bounds a figure. */
-export function category(f: CallFrame): string {
+/**
+ * A coarse category for a frame, to say what bounds a figure. A native frame (no url: a syscall
+ * binding such as writev, or a builtin such as JSON.parse) belongs to the category of the frame
+ * that called it, so a socket's writev counts as network and a log file's write as fs.
+ */
+export function category(f: CallFrame, parent: string | null): string {
   const n = f.functionName;
   const u = f.url;
   if (n === '(idle)') return 'idle';
   if (n === '(garbage collector)') return 'gc';
   if (n === '(program)') return 'program (native, unattributed)';
-  if (/^JSON\.|^(parse|stringify)$/.test(n) && !u) return 'JSON';
+  if (n === '(root)') return 'root';
+  if (!u && /^(parse|stringify)$/.test(n)) return 'JSON';
   if (/node_modules\/ws\//.test(u)) return 'ws library (framing, masking)';
-  if (/node_modules\/(tsx|esbuild|get-tsconfig)/.test(u)) return 'tsx loader';
-  if (/node:internal\/fs|node:fs/.test(u) || /^(fsync|write|writev|open|close|fdatasync)(Sync)?$/.test(n)) return 'fs';
-  if (/node:(internal\/)?(net|stream|streams|http|_http)/.test(u) || /^(writeBuffer|writev|writeUtf8String|writeLatin1String|onStreamRead|readableAddChunk)/.test(n)) return 'net and streams';
-  if (/node:internal\/(timers|process\/task_queues)|^(processTicksAndRejections|listOnTimeout|processTimers)$/.test(n + u)) return 'timers and ticks';
+  if (/node_modules\/(tsx|esbuild|get-tsconfig)|node:internal\/modules\//.test(u)) return 'module loading (startup)';
+  if (/node:internal\/fs|^node:fs/.test(u)) return 'fs';
+  if (/node:(internal\/)?(net|stream|streams|http|_http|stream_base_commons)/.test(u) || /node:internal\/streams/.test(u)) return 'net and streams';
+  if (/node:internal\/(timers|process\/task_queues)/.test(u)) return 'timers and ticks';
   if (/\/peer\/raft\//.test(u)) return 'peer: raft core';
-  if (/\/peer\/storage|\/peer\/durable/.test(u)) return 'peer: storage';
+  if (/\/peer\/storage/.test(u)) return 'peer: storage';
   if (/\/peer\/kv/.test(u)) return 'peer: kv';
   if (/\/peer\/transport/.test(u)) return 'peer: transport';
   if (/\/peer\/reporter/.test(u)) return 'peer: reporter (-v)';
+  if (/\/peer\/logger/.test(u)) return 'peer: logger';
   if (/\/peer\//.test(u)) return 'peer: shell and other';
   if (/\/shared\//.test(u)) return 'shared (protocol validation)';
   if (/\/game\/relay\//.test(u)) return 'relay';
+  if (!u) return parent && parent !== 'root' ? parent : 'native (other)';
   if (u.startsWith('node:')) return 'node internals (other)';
-  if (!u) return 'native/builtin (other)';
   return 'other JS';
 }
 
@@ -99,20 +105,17 @@ export function summarizeProfile(file: string): ProfileSummary {
   let busyMs = 0;
   // Inclusive time: walk from the root, counting a function once per stack (recursion).
   const root = p.nodes[0]!;
-  const walk = (node: ProfileNode, onStack: Set<string>, inherited: string | null): number => {
+  const walk = (node: ProfileNode, onStack: Set<string>, parentCat: string | null): number => {
     const key = frameKey(node.callFrame);
     const s = self.get(node.id) ?? 0;
-    // Builtins (JSON.stringify, writeUtf8String...) are charged to the category of the frame
-    // itself; GC and program to theirs.
-    const cat = category(node.callFrame);
-    const effective = cat === 'native/builtin (other)' && inherited ? inherited : cat;
-    categories[effective] = (categories[effective] ?? 0) + s;
+    const cat = category(node.callFrame, parentCat);
+    categories[cat] = (categories[cat] ?? 0) + s;
     if (cat !== 'idle') busyMs += s;
     selfBy.set(key, (selfBy.get(key) ?? 0) + s);
     let total = s;
     const added = !onStack.has(key);
     if (added) onStack.add(key);
-    for (const c of node.children ?? []) total += walk(byId.get(c)!, onStack, cat.startsWith('peer') || cat === 'relay' || cat.startsWith('shared') ? cat : inherited);
+    for (const c of node.children ?? []) total += walk(byId.get(c)!, onStack, cat);
     if (added) {
       onStack.delete(key);
       totalBy.set(key, (totalBy.get(key) ?? 0) + total);

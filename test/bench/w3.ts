@@ -30,6 +30,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface RelayProcess {
   port: number;
   pid: number;
+  /** The last 2,000 characters the relay printed. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startRelay(configFile: string, port: number, logDir: strin
   return {
     port,
     pid: p.pid!,
+    output: () => tail,
     stop: async () => {
       if (exited) return;
       const done = new Promise<void>((r) => p.once('exit', () => r()));
@@ -279,11 +282,15 @@ export interface W3Options {
   cpuProfDir: string | null;
   track: (s: BenchSystem) => void;
   untrack: (s: BenchSystem) => void;
+  /** Records a figure (and a run) as soon as it is measured, so a later failure keeps it. */
+  figure: (key: string, value: number) => void;
+  run: (r: RunRecord) => void;
 }
 
-export async function runW3(o: W3Options): Promise<{ figures: Record<string, number>; runs: RunRecord[] }> {
+export async function runW3(o: W3Options): Promise<void> {
   const figures: Record<string, number> = {};
-  const runs: RunRecord[] = [];
+  const runs = { push: (r: RunRecord) => o.run(r) };
+  let lastBusy: RunRecord['busy'] = null;
   const clients = 8;
 
   // 1. W1 8 clients without -v.
@@ -295,7 +302,7 @@ export async function runW3(o: W3Options): Promise<{ figures: Record<string, num
       const meter = new BusyMeter(() => sys.pids());
       const r = await closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, keyPrefix: 'w3' });
       const busy = meter.stop();
-      figures['w3.ops.plain'] = r.opsPerSec;
+      o.figure('w3.ops.plain', (figures['w3.ops.plain'] = r.opsPerSec));
       runs.push({ system: 'ours', rep: o.rep, workload: 'W3 W1-8 without -v', busy, detail: r });
       o.log(`  W3 without -v: ${fmtNumber(r.opsPerSec)} ops/s, p50 ${fmtNumber(r.latency.p50)} ms; ${fmtBusy(busy)}`);
     } finally {
@@ -324,7 +331,9 @@ export async function runW3(o: W3Options): Promise<{ figures: Record<string, num
   try {
     await sys.start();
     sub = await Subscriber.open(relay!.port);
-    await sub.waitForReporting(sys.members, 10_000);
+    await sub.waitForReporting(sys.members, 10_000).catch((e: Error) => {
+      throw new Error(`${e.message}; the relay said:\n${relay!.output().trim().split('\n').slice(-5).join('\n')}`);
+    });
     const from = Date.now() + o.warmupMs;
     sub.window(from, from + o.durationMs);
     const meter = new BusyMeter(() => [...sys.pids(), relay!.pid]);
@@ -332,11 +341,11 @@ export async function runW3(o: W3Options): Promise<{ figures: Record<string, num
     const busy = meter.stop();
     await sleep(500); // the last events of the window
     const d = sub.result();
-    figures['w3.ops.verbose'] = r.opsPerSec;
-    figures['w3.delay.p50'] = d.p50;
-    figures['w3.delay.p99'] = d.p99;
-    figures['w3.events'] = sub.received / (o.durationMs / 1000);
-    if (figures['w3.ops.plain']) figures['w3.ops.ratio'] = r.opsPerSec / figures['w3.ops.plain'];
+    o.figure('w3.ops.verbose', (figures['w3.ops.verbose'] = r.opsPerSec));
+    o.figure('w3.delay.p50', (figures['w3.delay.p50'] = d.p50));
+    o.figure('w3.delay.p99', (figures['w3.delay.p99'] = d.p99));
+    o.figure('w3.events', (figures['w3.events'] = sub.received / (o.durationMs / 1000)));
+    if (figures['w3.ops.plain']) o.figure('w3.ops.ratio', (figures['w3.ops.ratio'] = r.opsPerSec / figures['w3.ops.plain']));
     const types = Object.fromEntries(sub.byType);
     runs.push({ system: 'ours', rep: o.rep, workload: 'W3 W1-8 with -v', busy, detail: { w1: r, delay: d, events: sub.received, byType: types } });
     o.log(
@@ -354,9 +363,10 @@ export async function runW3(o: W3Options): Promise<{ figures: Record<string, num
       const rates = o.quick ? [1000, 4000] : [2000, 5000, 10_000, 20_000, 40_000, 80_000, 160_000];
       const meter2 = new BusyMeter(() => [floodRelay.pid]);
       const flood = await relayMaxRate(floodPort!, p!.secret, p!.peers.map((x) => x.name), { stepMs: o.quick ? 500 : 2000, rates, log: o.log });
-      figures['w3.relay.rate'] = flood.best;
-      runs.push({ system: 'ours', rep: o.rep, workload: 'W3 relay flood', busy: meter2.stop(), detail: flood });
-      o.log(`  W3 the relay sustains ${fmtNumber(flood.best)} events/s (cores: relay ${fmtNumber(runs[runs.length - 1]!.busy!.systemCores)})`);
+      o.figure('w3.relay.rate', (figures['w3.relay.rate'] = flood.best));
+      lastBusy = meter2.stop();
+      runs.push({ system: 'ours', rep: o.rep, workload: 'W3 relay flood', busy: lastBusy, detail: flood });
+      o.log(`  W3 the relay sustains ${fmtNumber(flood.best)} events/s (cores used by the relay: ${fmtNumber(lastBusy.systemCores)})`);
     } finally {
       await floodRelay.stop();
     }
@@ -366,5 +376,4 @@ export async function runW3(o: W3Options): Promise<{ figures: Record<string, num
     await (relay as RelayProcess | null)?.stop();
     o.untrack(sys);
   }
-  return { figures, runs };
 }
