@@ -245,11 +245,18 @@ export class Transport {
     ws.on('unexpected-response', (_req, res) => {
       // The other side refused us (wrong secret, not a member): say why, keep retrying slowly.
       let body = '';
+      const done = () => {
+        clearTimeout(safety);
+        ws.terminate();
+      };
+      const safety = setTimeout(done, 1000);
       res.on('data', (c: Buffer) => (body += c.toString('utf8').slice(0, 300)));
-      res.on('end', () => this.opts.observer?.rejected?.(name, res.statusCode ?? 0, body.trim()));
-      res.on('error', () => {});
+      res.on('end', () => {
+        this.opts.observer?.rejected?.(name, res.statusCode ?? 0, body.trim());
+        done();
+      });
+      res.on('error', done);
       link.backoffMs = BACKOFF_MAX_MS;
-      ws.terminate();
     });
     ws.on('message', () => {}); // nothing is expected on an outgoing stream
     ws.on('error', () => {}); // followed by 'close'

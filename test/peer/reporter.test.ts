@@ -1,0 +1,69 @@
+// The -v reporter: never blocks, bounded queue with a drop counter, catches a (re)connected relay up.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PeerEvent } from '../../shared/events.ts';
+import { Reporter } from '../../peer/reporter.ts';
+import { freePorts, sleep, waitFor } from '../support/cluster.ts';
+import { FakeRelay } from '../support/fake-relay.ts';
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0)) await f();
+});
+
+function reporter(port: number, maxQueue?: number): Reporter {
+  let n = 0;
+  const r = new Reporter({
+    url: `ws://127.0.0.1:${port}/peer`,
+    peer: 'peer1',
+    hello: () => ({ type: 'hello', pid: 1, cluster: ['peer1'], profile: 'fast', timing: { heartbeatMs: 1, electionMinMs: 2, electionMaxMs: 3, latencyMs: 0 } }),
+    catchUp: () => [{ type: 'commit', index: ++n }],
+    maxQueue,
+  });
+  cleanup.push(() => r.close());
+  return r;
+}
+
+describe('the -v reporter', () => {
+  it('builds nothing while the relay is down, then says hello and catches the relay up', async () => {
+    const [port] = await freePorts(1);
+    const r = reporter(port!);
+    r.emit({ type: 'commit', index: 99 }); // relay down: not queued, not counted
+    expect(r.dropped).toBe(0);
+    const relay = await FakeRelay.start(port!);
+    cleanup.push(() => relay.close());
+    await waitFor('hello', () => relay.events.length >= 2);
+    expect(relay.events.map((e) => e.type)).toEqual(['hello', 'commit']);
+    expect(relay.events[0]).toMatchObject({ peer: 'peer1', t: expect.any(Number) });
+    r.emit({ type: 'log_truncate', from: 3 });
+    await waitFor('the event', () => relay.events.some((e) => e.type === 'log_truncate'));
+    expect(relay.events.some((e) => e.type === 'commit' && e.index === 99)).toBe(false);
+  });
+
+  it('drops and counts events beyond its queue, and reports the count', async () => {
+    const [port] = await freePorts(1);
+    const relay = await FakeRelay.start(port!);
+    cleanup.push(() => relay.close());
+    const r = reporter(port!, 5);
+    await waitFor('connected', () => r.connected && relay.events.length >= 2);
+    for (let i = 0; i < 12; i++) r.emit({ type: 'commit', index: 100 + i }); // one turn: the queue holds 5
+    expect(r.dropped).toBe(7);
+    await waitFor('the drop report', () => relay.events.some((e) => e.type === 'reporter_dropped'));
+    const rep = relay.events.find((e): e is Extract<PeerEvent, { type: 'reporter_dropped' }> => e.type === 'reporter_dropped')!;
+    expect(rep.count).toBe(7);
+    await waitFor('the queued five', () => relay.events.filter((e) => e.type === 'commit' && e.index >= 100).length === 5);
+  });
+
+  it('reconnects to a restarted relay and says hello again', async () => {
+    const [port] = await freePorts(1);
+    let relay = await FakeRelay.start(port!);
+    reporter(port!);
+    await waitFor('first hello', () => relay.events.some((e) => e.type === 'hello'));
+    await relay.close();
+    await sleep(100);
+    relay = await FakeRelay.start(port!);
+    const second = relay;
+    cleanup.push(() => second.close());
+    await waitFor('second hello', () => second.events.some((e) => e.type === 'hello'), 10_000);
+    expect(second.events.find((e) => e.type === 'commit')).toMatchObject({ index: 2 });
+  });
+});
