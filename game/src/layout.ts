@@ -4,8 +4,8 @@
 export const WIDTH = 1100;
 export const HEIGHT = 800;
 
-/** The village square: villagers stand on a circle around the well. */
-export const SQUARE = { x: 380, y: 335, radius: 215 };
+/** The village square: villagers stand on an ellipse (wider than tall) around the well. */
+export const SQUARE = { x: 385, y: 322, rx: 265, ry: 205 };
 
 /** The key-value board, right of the square. */
 export const BOARD = { x: 770, y: 60, width: 310, height: 260 };
@@ -18,12 +18,12 @@ export interface Point {
   y: number;
 }
 
-/** n villagers on the circle, the first at the top, going clockwise. */
+/** n villagers on the square's ellipse, the first at the top, going clockwise. */
 export function villagerPositions(n: number, square = SQUARE): Point[] {
   const out: Point[] = [];
   for (let i = 0; i < n; i++) {
     const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, n);
-    out.push({ x: Math.round(square.x + square.radius * Math.cos(a)), y: Math.round(square.y + square.radius * Math.sin(a)) });
+    out.push({ x: Math.round(square.x + square.rx * Math.cos(a)), y: Math.round(square.y + square.ry * Math.sin(a)) });
   }
   return out;
 }

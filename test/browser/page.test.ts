@@ -28,7 +28,7 @@ beforeAll(async () => {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   await page.goto(fake.url);
   await page.waitForFunction(() => window.__village?.connected() && window.__village.peers().length === 5, null, { timeout: 20_000 });
-}, 120_000);
+}, 600_000);
 
 afterAll(async () => {
   await browser?.close();

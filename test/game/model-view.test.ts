@@ -33,11 +33,11 @@ describe('frames from the relay', () => {
 });
 
 describe('layout', () => {
-  it('villagers stand on the circle, the first at the top, clockwise', () => {
+  it('villagers stand around the square, the first at the top, clockwise', () => {
     const ps = villagerPositions(4);
-    expect(ps[0]).toEqual({ x: SQUARE.x, y: SQUARE.y - SQUARE.radius });
-    expect(ps[1]).toEqual({ x: SQUARE.x + SQUARE.radius, y: SQUARE.y });
-    for (const p of villagerPositions(9)) expect(Math.hypot(p.x - SQUARE.x, p.y - SQUARE.y)).toBeCloseTo(SQUARE.radius, 0);
+    expect(ps[0]).toEqual({ x: SQUARE.x, y: SQUARE.y - SQUARE.ry });
+    expect(ps[1]).toEqual({ x: SQUARE.x + SQUARE.rx, y: SQUARE.y });
+    for (const p of villagerPositions(9)) expect(((p.x - SQUARE.x) / SQUARE.rx) ** 2 + ((p.y - SQUARE.y) / SQUARE.ry) ** 2).toBeCloseTo(1, 1);
   });
 
   it('the log window starts at index 1 and then follows the newest entries', () => {

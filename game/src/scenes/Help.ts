@@ -18,8 +18,8 @@ export const HELP_LINES: [string, string][] = [
 export const CONSOLE_EXAMPLES = [
   'x add 100     set y 5     get x     del y     cas x 100 7',
   "['x','add','100']   (the original client's form)",
-  'kill peer2   revive peer2   isolate peer3   heal',
-  'attacks off | on     status     help',
+  'kill peer2   revive peer2   isolate peer3   heal   campaign peer1',
+  'attacks off | on     status     help     clear (empties this panel)',
 ];
 
 export class Help extends Phaser.Scene {

@@ -96,17 +96,16 @@ export class Village extends Phaser.Scene {
     }
     // The village square: a sandy path around the well.
     g.fillStyle(0x8a7350, 0.55);
-    g.fillCircle(SQUARE.x, SQUARE.y, SQUARE.radius + 28);
+    g.fillEllipse(SQUARE.x, SQUARE.y, 2 * SQUARE.rx + 56, 2 * SQUARE.ry + 56);
     g.fillStyle(0x4d7a45);
-    g.fillCircle(SQUARE.x, SQUARE.y, SQUARE.radius - 30);
+    g.fillEllipse(SQUARE.x, SQUARE.y, 2 * SQUARE.rx - 60, 2 * SQUARE.ry - 60);
     this.add.image(SQUARE.x - 10, SQUARE.y - 10, 'well').setDepth(1);
     for (const [x, y] of [
-      [40, 70],
-      [700, 80],
-      [60, 470],
-      [690, 500],
-      [120, 140],
-      [650, 200],
+      [34, 66],
+      [92, 100],
+      [728, 78],
+      [30, 560],
+      [738, 566],
     ] as const) {
       this.add.image(x, y, 'tree').setDepth(1);
     }

@@ -48,7 +48,11 @@ export class MonsterView {
       this.sprite.setAlpha(0.8);
       this.sprite.setScale(1, 0.92 + 0.03 * Math.sin(now / 500));
     } else if (m.action === 'hunt' && victim) {
-      this.walk(toward(victim, SQUARE, 52), HUNT_SPEED, dt);
+      // Arrive when the relay says the strike is due.
+      const target = toward(victim, SQUARE, 52);
+      const left = m.strikeAt !== null ? (m.strikeAt - now) / 1000 : null;
+      const speed = left !== null && left > 0.2 ? Math.min(400, Math.max(60, dist(this.pos, target) / left)) : HUNT_SPEED;
+      this.walk(target, speed, dt);
       this.label.setText(`hunting ${m.victim}!`);
       this.label.setColor('#ffb3b3');
       this.sprite.setAlpha(1).setScale(1);
@@ -98,6 +102,6 @@ function toward(p: Point, c: Point, by: number): Point {
 
 function randomSpot(): Point {
   const a = Math.random() * Math.PI * 2;
-  const r = Math.sqrt(Math.random()) * (SQUARE.radius - 95);
-  return { x: SQUARE.x + r * Math.cos(a), y: SQUARE.y + r * Math.sin(a) };
+  const r = Math.sqrt(Math.random());
+  return { x: SQUARE.x + r * (SQUARE.rx - 110) * Math.cos(a), y: SQUARE.y + r * (SQUARE.ry - 95) * Math.sin(a) };
 }

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { withLock } from './lock.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const INSTALL_COMMAND = 'apt-get update && apt-get install -y chromium';
@@ -16,8 +17,11 @@ export function ensureChromium(): void {
   if (!root) {
     throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}, which is missing; install it with:\n  sudo sh -c '${INSTALL_COMMAND}'`);
   }
-  process.stderr.write(`${CHROMIUM} is missing; installing it: ${INSTALL_COMMAND}\n`);
-  execSync(INSTALL_COMMAND, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  withLock('chromium-install', () => {
+    if (existsSync(CHROMIUM)) return; // another test process installed it meanwhile
+    process.stderr.write(`${CHROMIUM} is missing; installing it: ${INSTALL_COMMAND}\n`);
+    execSync(INSTALL_COMMAND, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  });
   if (!existsSync(CHROMIUM)) throw new Error(`"${INSTALL_COMMAND}" ran but ${CHROMIUM} is still missing`);
 }
 

@@ -25,7 +25,7 @@ export interface TestVillage {
   /** The temp ini, directory and addresses (no peers are started by it: the launcher does that). */
   cluster: TestCluster;
   launcher: ChildProcess;
-  /** Everything the launcher and its peers printed. */
+  /** Everything the relay logged and the launcher and its peers printed. */
   output(): string;
   /** The pid the relay knows for a peer (from the launcher's reports). */
   pid(name: string): number | null;
@@ -34,24 +34,32 @@ export interface TestVillage {
 
 const launchers = new Set<ChildProcess>();
 process.on('exit', () => {
-  for (const l of launchers) {
-    try {
-      l.kill('SIGKILL'); // its peers exit when their stdin pipe closes
-    } catch {
-      // already gone
-    }
-  }
+  for (const l of launchers) killGroup(l);
 });
+
+/** SIGKILL to the launcher's whole process group (it and its peers). */
+function killGroup(l: ChildProcess): void {
+  if (!l.pid) return;
+  try {
+    process.kill(-l.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
 
 export async function startVillage(opts: VillageOptions = {}): Promise<TestVillage> {
   const n = opts.peers ?? 5;
   const profile = opts.profile ?? 'fast';
   const cluster = await startCluster({ peers: n, verbose: true, start: false, profile });
-  const relay = await runRelay(cluster.config, { host: '127.0.0.1', port: cluster.relayPort, attacks: opts.attacks ?? false }, () => {});
   let out = '';
+  const relay = await runRelay(cluster.config, { host: '127.0.0.1', port: cluster.relayPort, attacks: opts.attacks ?? false }, (line) => {
+    out += `relay | ${line}\n`;
+  });
   const launcher = spawn(process.execPath, ['--import', tsxLoader(), 'peer/launcher.ts', String(n), '-v', '--profile', profile, '--config', cluster.ini], {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1' },
+    // Its own process group, so that teardown can make sure no peer outlives the test.
+    detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   launchers.add(launcher);
@@ -62,7 +70,6 @@ export async function startVillage(opts: VillageOptions = {}): Promise<TestVilla
   launcher.stdout?.on('data', keep);
   launcher.stderr?.on('data', keep);
   launcher.stdin?.on('error', () => {});
-  launcher.on('exit', () => launchers.delete(launcher));
 
   let torn = false;
   const village: TestVillage = {
@@ -78,10 +85,10 @@ export async function startVillage(opts: VillageOptions = {}): Promise<TestVilla
       if (launcher.exitCode === null && launcher.signalCode === null) {
         const gone = new Promise<void>((r) => launcher.once('exit', () => r()));
         launcher.kill('SIGTERM');
-        const timer = setTimeout(() => launcher.kill('SIGKILL'), 5000);
-        await gone;
-        clearTimeout(timer);
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
       }
+      killGroup(launcher);
+      launchers.delete(launcher);
       await relay.close();
       await cluster.teardown();
     },

@@ -1,0 +1,120 @@
+// The whole village in a real browser: the relay serving the built game, the cluster launcher
+// with five real peer processes (-v, fast profile), and headless Chromium clicking and typing.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { REPO_ROOT } from '../../peer/spawn.ts';
+import { pidAlive, waitFor } from '../support/cluster.ts';
+import { ensureGameBuilt } from './support/build.ts';
+import { ensureChromium, launchChromium, type Browser } from './support/chromium.ts';
+import { startVillage, type TestVillage } from './support/village.ts';
+
+const PEERS = 5;
+const SCREENSHOT = join(REPO_ROOT, 'test-output', 'village.png');
+
+interface Probe {
+  name: string;
+  look: string;
+  x: number;
+  y: number;
+}
+
+let village: TestVillage;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  ensureChromium();
+  ensureGameBuilt();
+  village = await startVillage({ peers: PEERS, profile: 'fast', attacks: false });
+  browser = await launchChromium();
+  page = await browser.context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await village?.teardown();
+}, 30_000);
+
+const peers = () => page.evaluate(() => window.__village!.peers()) as Promise<Probe[]>;
+const leaders = async () => (await peers()).filter((p) => p.look === 'leader');
+/** Explains a failure: what the relay saw and what the cluster printed. */
+const context = () => `\nrelay picture: ${JSON.stringify(village.relay.picture.peerList().map((p) => [p.name, p.process, p.role, p.term]))}\nlauncher output (tail):\n${village.output().slice(-3000)}`;
+
+describe('the village in Chromium with a real cluster', { timeout: 60_000 }, () => {
+  it('loads with no console errors and shows one villager per peer', async () => {
+    const response = await page.goto(village.url);
+    expect(response?.status()).toBe(200);
+    await page.waitForFunction(() => window.__village?.connected(), null, { timeout: 20_000 });
+    await waitFor(`${PEERS} villagers${context()}`, async () => (await peers()).length === PEERS, 20_000);
+    expect((await peers()).map((p) => p.name)).toEqual(village.cluster.names);
+    expect(problems).toEqual([]);
+  });
+
+  it('shows exactly one leader once the village has elected one, the one the relay knows', async () => {
+    await waitFor(
+      `exactly one villager drawn as leader${context()}`,
+      async () => {
+        const ls = await leaders();
+        const relayLeader = village.relay.picture.leader()?.name;
+        return ls.length === 1 && ls[0]!.name === relayLeader;
+      },
+      20_000,
+    );
+  });
+
+  it('s toggles the attacks at the relay, and the page shows the state', async () => {
+    expect(village.relay.picture.attacksOn()).toBe(false);
+    await page.locator('canvas').click({ position: { x: 5, y: 400 } });
+    await page.keyboard.press('s');
+    await waitFor('attacks on at the relay', () => village.relay.picture.attacksOn(), 10_000);
+    await waitFor('attacks on in the page', () => page.evaluate(() => window.__village!.attacks()), 10_000);
+    await page.keyboard.press('s');
+    await waitFor('attacks off at the relay', () => !village.relay.picture.attacksOn(), 10_000);
+    await waitFor('attacks off in the page', async () => !(await page.evaluate(() => window.__village!.attacks())), 10_000);
+  });
+
+  it('the console runs x add 100 and shows 100; the board shows x = 100', async () => {
+    await page.locator('#console-input').fill('x add 100');
+    await page.keyboard.press('Enter');
+    const result = page.locator('#console-out .line.result').filter({ hasText: /\d\d:\d\d:\d\d100$/ });
+    await result.first().waitFor({ timeout: 20_000 });
+    await waitFor(`x = 100 on the board${context()}`, async () => (await page.evaluate(() => window.__village!.board())).includes('x = 100'), 20_000);
+    expect(await page.evaluate(() => window.__village!.kv())).toMatchObject({ x: 100 });
+    await page.keyboard.press('Escape');
+  });
+
+  it('a click on the leader ends its process; it becomes a gravestone and another villager leads', async () => {
+    const [leader] = await leaders();
+    expect(leader).toBeDefined();
+    const pid = village.pid(leader!.name);
+    expect(pid).not.toBeNull();
+    expect(pidAlive(pid!)).toBe(true);
+    await page.mouse.click(leader!.x, leader!.y);
+    await waitFor(`pid ${pid} of ${leader!.name} to be gone${context()}`, () => !pidAlive(pid!), 15_000);
+    await waitFor(
+      `${leader!.name} drawn as a gravestone and another leader${context()}`,
+      async () => {
+        const now = await peers();
+        const ls = now.filter((p) => p.look === 'leader');
+        return now.find((p) => p.name === leader!.name)?.look === 'grave' && ls.length === 1 && ls[0]!.name !== leader!.name;
+      },
+      20_000,
+    );
+    // A moment for the new leader's letters to be in the air in the picture.
+    await page.waitForTimeout(500);
+    mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+  });
+
+  it('nothing went wrong in the page', () => {
+    expect(problems).toEqual([]);
+  });
+});
