@@ -40,6 +40,7 @@ export class Progress {
     this.inflights.length = 0;
     this.next = this.match + 1;
     this.stalledBeats = 0;
+    this.matchAtBeat = this.match;
   }
 
   becomeReplicate(): void {
@@ -48,6 +49,7 @@ export class Progress {
     this.inflights.length = 0;
     this.next = this.match + 1;
     this.stalledBeats = 0;
+    this.matchAtBeat = this.match;
   }
 
   /** A successful reply acknowledged everything up to `index`. Returns true if match advanced. */

@@ -73,9 +73,11 @@ export class Cluster {
   /** Messages matching this are dropped. */
   drop: (m: Message) => boolean = () => false;
 
-  constructor(ids: PeerId[], extra: Partial<RaftOptions> = {}) {
+  constructor(ids: PeerId[], extra: Partial<RaftOptions> = {}, random?: (id: PeerId) => () => number) {
     for (const id of ids) {
-      this.nodes.set(id, new RaftNode(options(id, ids, extra), { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }, 0));
+      const o = options(id, ids, extra);
+      if (random) o.random = random(id);
+      this.nodes.set(id, new RaftNode(o, { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }, 0));
       this.applied.set(id, []);
     }
   }
@@ -113,4 +115,36 @@ export class Cluster {
     this.now = t;
     for (const n of this.nodes.values()) n.tick(t);
   }
+}
+
+export function ae(from: PeerId, to: PeerId, term: number, prevLogIndex: number, prevLogTerm: number, entryTerms: number[], leaderCommit: number, readSeq?: number): Message {
+  const entries = entryTerms.map((t, i) => ({ index: prevLogIndex + 1 + i, term: t, data: `e${prevLogIndex + 1 + i}` }));
+  const m: Message = { type: 'append_entries', from, to, term, prevLogIndex, prevLogTerm, entries, leaderCommit };
+  if (readSeq !== undefined) m.readSeq = readSeq;
+  return m;
+}
+
+export function aeOk(from: PeerId, to: PeerId, term: number, matchIndex: number, readSeq?: number): Message {
+  const m: Message = { type: 'append_entries_reply', from, to, term, success: true, matchIndex };
+  if (readSeq !== undefined) m.readSeq = readSeq;
+  return m;
+}
+
+export function vote(from: PeerId, to: PeerId, term: number, lastLogIndex: number, lastLogTerm: number, preVote = false): Message {
+  return { type: 'request_vote', from, to, term, lastLogIndex, lastLogTerm, preVote };
+}
+
+export function voteReply(from: PeerId, to: PeerId, term: number, granted: boolean, preVote = false): Message {
+  return { type: 'request_vote_reply', from, to, term, granted, preVote };
+}
+
+/** A leader whose followers have all acknowledged its log (replicate state). Drains its Ready. */
+export function stableLeader(id: PeerId, s: NodeSetup = {}): RaftNode {
+  const l = leaderOf(id, s);
+  const { term, lastIndex } = l.status();
+  for (const p of s.peers ?? ['n1', 'n2', 'n3']) {
+    if (p !== id) l.step(aeOk(p, id, term, lastIndex), s.now ?? 0);
+  }
+  l.ready();
+  return l;
 }

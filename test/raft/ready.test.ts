@@ -1,0 +1,101 @@
+// The Ready contract (persist -> send -> apply), restarts from persisted state, and the core's
+// purity (no Node imports, injected clock and randomness).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RaftNode } from '../../peer/raft/node.ts';
+import { mulberry32 } from '../sim/rng.ts';
+import { Cluster, HB, ae, logOf, node, options, stableLeader } from './harness.ts';
+
+describe('Ready', () => {
+  it('a Ready is taken once: a second ready() right after is empty', () => {
+    const l = stableLeader('n1', { term: 1 });
+    l.propose('x', 1);
+    expect(l.hasReady()).toBe(true);
+    const rd = l.ready();
+    expect(rd.entries).toHaveLength(1);
+    expect(l.hasReady()).toBe(false);
+    expect(l.ready()).toEqual({ hardState: null, entries: [], messages: [], committed: [], readStates: [], readFailures: [], events: [] });
+  });
+
+  it('committed entries are handed out exactly once, in order (Figure 2: apply log[lastApplied])', () => {
+    const c = new Cluster(['n1', 'n2', 'n3']);
+    c.get('n1').campaign(0);
+    c.stabilize();
+    for (let i = 0; i < 5; i++) c.get('n1').propose(`c${i}`, 1);
+    c.stabilize();
+    c.advance(HB);
+    c.stabilize();
+    for (const id of ['n1', 'n2', 'n3']) {
+      expect(c.applied.get(id)!.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6]);
+    }
+  });
+
+  it('a follower hands out committed entries in the same Ready that persists them', () => {
+    const f = node('n2', { term: 1 });
+    f.step(ae('n1', 'n2', 1, 0, 0, [1, 1], 2), 1);
+    const rd = f.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([1, 2]);
+    expect(rd.committed.map((e) => e.index)).toEqual([1, 2]);
+    expect(rd.hardState).toEqual({ term: 1, vote: null, commit: 2 });
+  });
+
+  it('a restarted node keeps its term, vote and log, and replays its committed entries from index 1', () => {
+    const n = new RaftNode(options('n1', ['n1', 'n2', 'n3']), { hardState: { term: 4, vote: 'n2', commit: 2 }, entries: logOf([1, 2, 4]) }, 1000);
+    expect(n.status()).toMatchObject({ role: 'follower', term: 4, vote: 'n2', commitIndex: 2, lastIndex: 3, lastTerm: 4 });
+    const rd = n.ready();
+    expect(rd.committed.map((e) => e.index)).toEqual([1, 2]);
+    expect(rd.hardState).toBeNull(); // nothing new to persist
+    expect(rd.entries).toEqual([]);
+  });
+
+  it('a persisted commit index past the persisted log is clamped to the log', () => {
+    const n = new RaftNode(options('n1', ['n1', 'n2', 'n3']), { hardState: { term: 2, vote: null, commit: 9 }, entries: logOf([1, 2]) }, 0);
+    expect(n.status().commitIndex).toBe(2);
+  });
+
+  it('a persisted log that is not contiguous is refused with a clear error', () => {
+    expect(() => new RaftNode(options('n1', ['n1']), { hardState: { term: 1, vote: null, commit: 0 }, entries: [{ index: 2, term: 1, data: null }] }, 0)).toThrow(/not contiguous/);
+  });
+
+  it('bad options are refused with a clear error', () => {
+    expect(() => new RaftNode(options('n9', ['n1', 'n2']), { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }, 0)).toThrow(/n9 is not one of the peers/);
+    expect(() => new RaftNode(options('n1', ['n1'], { electionMinMs: 40 }), { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }, 0)).toThrow(/heartbeatMs < electionMinMs/);
+  });
+
+  it('events report role, term, vote, appends and commits for the village', () => {
+    const n = node('solo', { peers: ['solo'] });
+    n.ready();
+    n.tick(n.nextDeadline());
+    const kinds = n.ready().events.map((e) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['term', 'vote', 'role', 'leader_change', 'append', 'commit']));
+  });
+
+  it('the same inputs give the same outputs (determinism)', () => {
+    const run = () => {
+      const c = new Cluster(['n1', 'n2', 'n3'], { preVote: true, checkQuorum: true }, (id) => mulberry32(id.charCodeAt(1)));
+      for (let t = 0; t < 2000 && !c.leader(); t += 10) {
+        c.advance(t);
+        c.stabilize();
+      }
+      c.leader()!.propose('x', c.now);
+      c.stabilize();
+      return JSON.stringify(c.readies);
+    };
+    expect(run()).toEqual(run());
+  });
+});
+
+describe('purity', () => {
+  it('nothing under peer/raft imports a Node module or touches timers, the clock or Math.random', () => {
+    const dir = join(import.meta.dirname, '../../peer/raft');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files).toContain('node.ts');
+    for (const f of files) {
+      const src = readFileSync(join(dir, f), 'utf8');
+      const imports = [...src.matchAll(/from\s+'([^']+)'/g)].map((m) => m[1]!);
+      for (const i of imports) expect(i, `${f} imports ${i}`).toMatch(/^\.\//);
+      expect(src, f).not.toMatch(/\b(setTimeout|setInterval|Date\.now|performance\.now|Math\.random|process\.|require\()/);
+    }
+  });
+});

@@ -1,0 +1,35 @@
+// A small seeded PRNG (mulberry32) and a seed mixer, so every random choice of a simulation run
+// (network, faults, clients, and each peer's election timeouts) follows from one number.
+
+export type Rng = () => number;
+
+/** mulberry32: 32-bit state, uniform in [0, 1). Fast and good enough for scheduling. */
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Mix a seed with a salt into a new 32-bit seed (murmur3 finalizer). */
+export function mix(seed: number, salt: number): number {
+  let h = (seed ^ Math.imul(salt + 0x9e3779b9, 0x85ebca6b)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export function pick<T>(rng: Rng, items: readonly T[]): T {
+  return items[Math.floor(rng() * items.length)]!;
+}
+
+export function between(rng: Rng, lo: number, hi: number): number {
+  return lo + rng() * (hi - lo);
+}
