@@ -150,7 +150,8 @@ export class Picture {
         p.process = 'up';
         this.timing = e.timing;
         this.profile = e.profile;
-        for (const n of e.cluster) this.ensure(n);
+        // Its cluster joins the village (only names the ini knows: the relay shares the ini).
+        for (const n of e.cluster) if (this.order.length === 0 || this.order.includes(n)) this.ensure(n);
         break;
       }
       case 'state': {

@@ -153,6 +153,22 @@ describe('relay: picture and deltas', () => {
     expect(lastPeer(b, 'peer2')).toMatchObject({ reporting: true, pid: 4242 });
   });
 
+  it('follows a launcher that brings a smaller village with a fresh snapshot', async () => {
+    const { relay } = await start();
+    const five = new FakeLauncher(relay.port, NAMES);
+    await five.start();
+    const b = await controlBrowser(relay);
+    await until(() => lastPeer(b, 'peer5')?.process === 'up', 'five villagers');
+    five.close();
+    await until(() => b.messages.some((m) => m.type === 'batch' && m.deltas.some((d) => d.type === 'launcher' && !d.connected)), 'launcher gone');
+    const three = track(new FakeLauncher(relay.port, NAMES.slice(0, 3)));
+    await three.start();
+    await until(() => b.messages.filter((m) => m.type === 'snapshot').length === 2, 'a fresh snapshot');
+    const snap = b.messages.filter((m): m is Extract<RelayToBrowser, { type: 'snapshot' }> => m.type === 'snapshot').at(-1)!;
+    expect(snap.picture.peers.map((p) => p.name)).toEqual(['peer1', 'peer2', 'peer3']);
+    expect(snap.picture.launcher).toBe(true);
+  });
+
   it('keeps log tiles in order through appends and truncations, and only the last few hundred', async () => {
     const { relay } = await start();
     const p = track(new FakePeer(relay.port, 'peer1', ['peer1']));
