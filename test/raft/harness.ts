@@ -1,6 +1,6 @@
 // Helpers for the rule tests: build nodes in a chosen state, step messages in, look at what comes out.
 import { RaftNode } from '../../peer/raft/node.ts';
-import type { Entry, HardState, Message, PeerId, RaftOptions, Ready } from '../../peer/raft/types.ts';
+import type { Entry, HardState, Message, PeerId, RaftOptions, Ready, RequestVote } from '../../peer/raft/types.ts';
 
 export const HB = 50;
 export const EMIN = 150;
@@ -130,7 +130,7 @@ export function aeOk(from: PeerId, to: PeerId, term: number, matchIndex: number,
   return m;
 }
 
-export function vote(from: PeerId, to: PeerId, term: number, lastLogIndex: number, lastLogTerm: number, preVote = false): Message {
+export function vote(from: PeerId, to: PeerId, term: number, lastLogIndex: number, lastLogTerm: number, preVote = false): RequestVote {
   return { type: 'request_vote', from, to, term, lastLogIndex, lastLogTerm, preVote };
 }
 
