@@ -12,8 +12,9 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { ConfigError, clusterOf, configPath, loadConfig, timingOf, type Config, type PeerAddress } from '../shared/config.ts';
 import type { LauncherCommand, LauncherReport } from '../shared/events.ts';
+import { SECRET_HEADER } from '../shared/peer-protocol.ts';
 import { adminRequest } from './admin-client.ts';
-import { spawnPeer } from './spawn.ts';
+import { EXIT_WITH_STDIN_ENV, spawnPeer } from './spawn.ts';
 
 const USAGE = `usage: npm run cluster -- N [-v] [--profile fast|slow] [--config FILE]
   N          how many peers to start: peer1..peerN of raft_peer.ini
@@ -71,6 +72,7 @@ class Launcher {
   private relayOpen = false;
   private relayBackoff = 500;
   private relayTimer: NodeJS.Timeout | null = null;
+  private relayRefused = false;
   private stopping = false;
   private readonly profile: string;
   private readonly width: number;
@@ -197,7 +199,9 @@ class Launcher {
     if (process.stdin.destroyed) return;
     const rl = createInterface({ input: process.stdin, terminal: false });
     rl.on('line', (line) => void this.command(line.trim()));
-    // stdin closing (e.g. </dev/null) is not a reason to stop: Ctrl-C and signals are.
+    // stdin closing (e.g. </dev/null) is not a reason to stop: Ctrl-C and signals are. Unless a
+    // parent (npm start) asked for it: then its death closes our stdin and we stop everything.
+    if (process.env[EXIT_WITH_STDIN_ENV] === '1') rl.on('close', () => void this.stop('parent exited'));
   }
 
   private async command(line: string): Promise<void> {
@@ -233,7 +237,18 @@ class Launcher {
     this.relayTimer = null;
     const { host, port } = this.config.relay;
     const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}/launcher`;
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024, handshakeTimeout: 3000 });
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: 64 * 1024,
+      handshakeTimeout: 3000,
+      headers: { [SECRET_HEADER]: this.config.secret },
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      if (!this.relayRefused) this.say(`the relay at ${url} refused the launcher: HTTP ${res.statusCode} (same [cluster] secret?)`);
+      this.relayRefused = true;
+      this.relayBackoff = 5000;
+      ws.terminate();
+    });
     this.relay = ws;
     ws.on('open', () => {
       this.relayOpen = true;

@@ -563,6 +563,7 @@ export class PeerShell {
     this.reporter = new Reporter({
       url,
       peer: this.name,
+      secret: this.opts.config.secret,
       hello: () => ({ type: 'hello', pid: process.pid, cluster: this.cluster, profile: this.opts.profile, timing: this.opts.timing }),
       catchUp: () => {
         this.lastStateKey = '';

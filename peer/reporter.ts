@@ -8,6 +8,7 @@
 // When -v is off there is no Reporter and the shell builds no event objects at all.
 import { WebSocket } from 'ws';
 import type { PeerEvent } from '../shared/events.ts';
+import { SECRET_HEADER } from '../shared/peer-protocol.ts';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** A PeerEvent without `peer` and `t`, which the reporter fills in. */
@@ -16,6 +17,8 @@ export type PeerEventBody = DistributiveOmit<PeerEvent, 'peer' | 't'>;
 export interface ReporterOptions {
   url: string;
   peer: string;
+  /** The [cluster] secret: the relay only takes events from members (x-raft-secret header). */
+  secret?: string;
   /** The `hello` to send first on every connection. */
   hello(): PeerEventBody;
   /** What a newly connected relay needs to catch up: state and log tiles. */
@@ -43,6 +46,7 @@ export class Reporter {
   dropped = 0;
   private reportedDropped = 0;
   private everConnected = false;
+  private refusedOnce = false;
   private readonly maxQueue: number;
   private readonly maxBuffered: number;
 
@@ -83,7 +87,18 @@ export class Reporter {
   private connect(): void {
     if (this.closed) return;
     this.retry = null;
-    const ws = new WebSocket(this.opts.url, { perMessageDeflate: false, handshakeTimeout: 3000 });
+    const ws = new WebSocket(this.opts.url, {
+      perMessageDeflate: false,
+      handshakeTimeout: 3000,
+      headers: this.opts.secret === undefined ? {} : { [SECRET_HEADER]: this.opts.secret },
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      // Refused (e.g. a relay with another secret): say so once, keep retrying slowly.
+      if (!this.refusedOnce) this.opts.log?.(`the relay at ${this.opts.url} refused the event stream: HTTP ${res.statusCode}`);
+      this.refusedOnce = true;
+      this.backoffMs = BACKOFF_MAX_MS;
+      ws.terminate();
+    });
     this.ws = ws;
     ws.on('open', () => {
       this.open = true;

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { LauncherReport } from '../../shared/events.ts';
-import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
+import { EXIT_WITH_STDIN_ENV, REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
 import { pidAlive, startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { FakeRelay } from '../support/fake-relay.ts';
 
@@ -14,11 +14,11 @@ type ProcessReport = Extract<LauncherReport, { type: 'process' }>;
 const started: ChildProcess[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 
-function launch(c: TestCluster, extra: string[] = []): { proc: ChildProcess; output: () => string } {
+function launch(c: TestCluster, extra: string[] = [], env: Record<string, string> = {}): { proc: ChildProcess; output: () => string } {
   const proc = spawn(process.execPath, ['--import', tsxLoader(), LAUNCHER, String(c.names.length), '--profile', 'fast', '--config', c.ini, ...extra], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
   });
   started.push(proc);
   let out = '';
@@ -48,6 +48,7 @@ describe('npm run cluster', () => {
 
     await relay.waitForReport((r) => r.type === 'launcher_hello');
     expect(relay.reports.find((r) => r.type === 'launcher_hello')).toEqual({ type: 'launcher_hello', peers: c.names, profile: 'fast' });
+    expect(relay.connections.find((x) => x.path === '/launcher')?.secret).toBe(c.config.secret);
     const up = (name: string) => relay.reports.filter((r): r is ProcessReport => r.type === 'process' && r.peer === name && r.alive);
     await waitFor('every peer reported up', () => c.names.every((n) => up(n).length > 0));
     await leaderOf(c);
@@ -100,6 +101,19 @@ describe('npm run cluster', () => {
     await leaderOf(c);
     proc.kill('SIGKILL');
     await waitFor('every peer to exit', () => pids.every((p) => !pidAlive(p)), 10_000);
+  });
+
+  it('stops every peer and exits when its parent asked for it and goes away (stdin closes)', async () => {
+    const c = await startCluster({ peers: 2, start: false });
+    cleanups.push(() => c.teardown());
+    const { proc, output } = launch(c, [], { [EXIT_WITH_STDIN_ENV]: '1' });
+    await waitFor('two peers started', () => (output().match(/started \(pid \d+\)/g) ?? []).length === 2);
+    const pids = [...output().matchAll(/started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    proc.stdin!.end();
+    expect(await exited).toBe(0);
+    expect(output()).toMatch(/stopping all peers \(parent exited\)/);
+    await waitFor('every peer to exit', () => pids.every((p) => !pidAlive(p)));
   });
 
   it('explains its usage when the arguments are wrong', async () => {

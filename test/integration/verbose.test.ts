@@ -52,6 +52,9 @@ describe('peers started with -v', () => {
     const st = of(r, 'state', leader).at(-1)!;
     expect(st).toMatchObject({ role: 'leader', leader, electionDeadline: null });
     expect(r.garbage).toEqual([]);
+    // The real relay takes events only from members of the cluster.
+    expect(r.connections.length).toBeGreaterThanOrEqual(3);
+    expect(r.connections.every((x) => x.path === '/peer' && x.secret === c.config.secret)).toBe(true);
   });
 
   it('pair every send with its receive by rid, and report appends, commits and applies of a write', async () => {

@@ -16,13 +16,17 @@ export class FakeRelay {
   /** Frames that were not valid JSON objects (should stay empty). */
   readonly garbage: string[] = [];
   private launcher: WebSocket | null = null;
+  /** Per connection: its path and the x-raft-secret header it sent (the real relay requires it). */
+  readonly connections: Array<{ path: string; secret: string | undefined }> = [];
 
   private constructor(
     private readonly wss: WebSocketServer,
     readonly port: number,
   ) {
     wss.on('connection', (ws, req) => {
-      const path = (req.url ?? '').split('?')[0];
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      const secret = req.headers['x-raft-secret'];
+      this.connections.push({ path, secret: Array.isArray(secret) ? secret[0] : secret });
       if (path === '/launcher') this.launcher = ws;
       ws.on('message', (data) => {
         const text = String(data);
