@@ -53,7 +53,8 @@ export type Delta =
   | { type: 'monster'; action: 'hunt' | 'strike'; victim: string; at?: number }
   | { type: 'counters'; counters: VillagePicture['counters'] }
   | { type: 'launcher'; connected: boolean }
-  | { type: 'console'; line: string; level: 'info' | 'result' | 'error' | 'event' };
+  /** A console line; `at` is when the relay wrote it (wall ms), so replayed history keeps its times. */
+  | { type: 'console'; line: string; level: 'info' | 'result' | 'error' | 'event'; at?: number };
 
 export type RelayToBrowser =
   | { type: 'snapshot'; now: number; picture: VillagePicture }

@@ -63,6 +63,7 @@ export class Picture {
   private profile: string | null = null;
   private readonly reviveAfterS: number;
   private readonly order: readonly string[];
+  private readonly now: () => number;
 
   // What changed since the last takeDeltas().
   private events: Delta[] = [];
@@ -77,6 +78,7 @@ export class Picture {
   constructor(opts: PictureOptions) {
     this.order = opts.order;
     this.reviveAfterS = opts.reviveAfterS;
+    this.now = opts.now ?? Date.now;
   }
 
   // ---- reads ----
@@ -284,7 +286,7 @@ export class Picture {
 
   /** A line for every console panel (and for browsers that connect later). */
   say(line: string, level: ConsoleLevel): void {
-    const d: Delta = { type: 'console', line, level };
+    const d: Delta = { type: 'console', line, level, at: this.now() };
     this.others.push(d);
     this.history.push(d);
     if (this.history.length > CONSOLE_HISTORY) this.history.shift();

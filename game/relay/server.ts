@@ -133,7 +133,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   let port = opts.port ?? config.relay.port;
   const gate = new Gate(host, () => port, opts.token);
   const site = new StaticSite(resolve(opts.distDir ?? DEFAULT_DIST), gate.token);
-  const picture = new Picture({ order: config.peers.map((p) => p.name), reviveAfterS: config.relay.reviveAfterS });
+  const picture = new Picture({ order: config.peers.map((p) => p.name), reviveAfterS: config.relay.reviveAfterS, now });
   const monster = new Monster({
     intervalMs: config.relay.attackIntervalS * 1000,
     reviveAfterMs: config.relay.reviveAfterS * 1000,
