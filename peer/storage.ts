@@ -313,6 +313,8 @@ export class DurableLog {
   private queuedLast: number;
   private queuedHardState: HardState;
   private queue: Pending[] = [];
+  /** The saves whose write + fsync is in progress. */
+  private inflight: Pending[] | null = null;
   private writing = false;
   private drained: (() => void)[] = [];
   private ioTail: Promise<void> = Promise.resolve();
@@ -554,7 +556,12 @@ export class DurableLog {
     if (hs) this.queuedHardState = hs;
     if (entries.length > 0) this.queuedLast = entries[entries.length - 1]!.index;
     this.counters.saves++;
-    if (!hs && entries.length === 0) return Promise.resolve();
+    if (!hs && entries.length === 0) {
+      // Nothing new to write, but what it repeats may still be on its way to the disk: resolve
+      // together with the write that carries it.
+      if (this.queue.length === 0 && this.inflight === null) return Promise.resolve();
+      if (this.queue.length === 0) return new Promise<void>((resolve, reject) => this.inflight!.push({ hardState: null, entries: [], resolve, reject }));
+    }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ hardState: hs, entries, resolve, reject });
       if (!this.writing) void this.writeLoop();
@@ -587,16 +594,33 @@ export class DurableLog {
   private async writeBatch(): Promise<void> {
     const batch = this.queue.splice(0);
     if (batch.length === 0) return;
-    if (this.failed) {
-      for (const p of batch) p.reject(this.failed);
-      return;
+    // Saves that repeat what this write carries join it (see save()) until it settles.
+    this.inflight = batch;
+    const settle = (err: Error | null) => {
+      this.inflight = null; // before settling, so that nobody joins a batch already settled
+      for (const p of batch) {
+        if (err) p.reject(err);
+        else p.resolve();
+      }
+    };
+    try {
+      await this.writeRecords(batch);
+      settle(null);
+    } catch (e) {
+      settle(e as Error);
     }
-    const b = this.nextBatch++;
+  }
+
+  /** Writes and fsyncs a batch; throws (and fails the log) if either fails. */
+  private async writeRecords(batch: Pending[]): Promise<void> {
+    if (this.failed) throw this.failed;
     const bodies: RecordBody[] = [];
     for (const p of batch) {
       if (p.hardState) bodies.push({ k: 'hs', term: p.hardState.term, vote: p.hardState.vote, commit: p.hardState.commit });
       for (const e of p.entries) bodies.push({ k: 'e', index: e.index, term: e.term, data: e.data });
     }
+    if (bodies.length === 0) return;
+    const b = this.nextBatch++;
     const frames = bodies.map((body, i) => encodeRecord(body, b, i === bodies.length - 1));
     const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
     const at = this.size;
@@ -609,9 +633,8 @@ export class DurableLog {
       // After a failed fsync the kernel may have dropped the data: nothing written since the
       // last good fsync can be trusted, so this log refuses all further saves.
       this.failed = new StorageError(`${this.file}: write failed (${(e as Error).message}); this peer must stop and restart from its file`);
-      for (const p of batch) p.reject(this.failed);
       for (const p of this.queue.splice(0)) p.reject(this.failed);
-      return;
+      throw this.failed;
     }
     let off = at;
     for (let i = 0; i < bodies.length; i++) {
@@ -619,7 +642,6 @@ export class DurableLog {
       off += frames[i]!.length;
     }
     this.size = off;
-    for (const p of batch) p.resolve();
   }
 
   private maybeCompact(): void {
@@ -636,7 +658,7 @@ export class DurableLog {
     if (this.closed || this.failed) return Promise.resolve();
     this.compacting = this.runCompaction()
       .catch((e: Error) => {
-        this.onEvent(`compaction of ${this.file} failed, the old file stays in use: ${e.message}`);
+        if (!this.closed) this.onEvent(`compaction of ${this.file} failed, the old file stays in use: ${e.message}`);
       })
       .finally(() => {
         this.compacting = null;

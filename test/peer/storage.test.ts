@@ -224,6 +224,30 @@ describe('DurableLog group commit', () => {
     expect(open(dir).state).toEqual({ hardState: hs(1, 'a', 3), entries: [e(1, 1), e(2, 1), e(3, 2), e(4, 2)] });
   });
 
+  it('resolves a save that repeats the hard state only once the write carrying it is durable', async () => {
+    const dir = tempDir();
+    let release: () => void = () => {};
+    let started: () => void = () => {};
+    const syncStarted = new Promise<void>((r) => (started = r));
+    const { log } = open(dir, {
+      sync: async () => {
+        started();
+        await new Promise<void>((r) => (release = r));
+      },
+    });
+    const done: string[] = [];
+    const first = log.save(hs(2, 'b', 0), []).then(() => done.push('write'));
+    await syncStarted;
+    const repeat = log.save(hs(2, 'b', 0), []).then(() => done.push('repeat'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toEqual([]);
+    release();
+    await Promise.all([first, repeat]);
+    expect(done).toEqual(['write', 'repeat']);
+    expect(log.stats()).toMatchObject({ saves: 2, writes: 1, syncs: 1 });
+    expect(await log.save(hs(2, 'b', 0), []).then(() => 'at once')).toBe('at once');
+  });
+
   it('fails every later save once a write or fsync fails', async () => {
     const dir = tempDir();
     const { log } = open(dir, {
