@@ -91,4 +91,21 @@ describe('relay with a real cluster', () => {
       b.close();
     }
   }, 90_000);
+
+  it('a restarted relay gets the whole picture back from the running cluster', async () => {
+    await relay.close();
+    relayLog.length = 0;
+    relay = await runRelay(cluster.config, { host: undefined, port: undefined, attacks: false }, (l) => relayLog.push(l));
+    // Peers and the launcher redial by themselves; the board comes back from a peer's store.
+    await waitFor(
+      'three reporting peers, the launcher, a leader and x = 100 on the board',
+      () => {
+        const pic = relay.picture.snapshot();
+        return pic.peers.length === 3 && pic.peers.every((p) => p.reporting && p.process === 'up' && p.log.length > 0) && pic.launcher && relay.picture.leader() !== null && pic.kv.x === 100;
+      },
+      20_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${JSON.stringify(relay.picture.snapshot()).slice(0, 2000)}\nrelay log:\n${relayLog.join('\n')}`);
+    });
+  }, 40_000);
 });
