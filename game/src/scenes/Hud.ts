@@ -67,6 +67,7 @@ export class Hud extends Phaser.Scene {
       this.attacks.setBackgroundColor('#2e7d32');
     }
     const warnings: string[] = [];
+    if (model.connection.state === 'open' && model.hasPicture && model.peers.size === 0) warnings.push('no peer has reported yet: start the cluster with "npm run cluster -- 5 -v"');
     if (model.connection.state === 'open' && model.hasPicture && !model.launcher) warnings.push('cluster launcher not connected: kill and revive are unavailable');
     const silent = [...model.peers.values()].filter((p) => p.process !== 'down' && !p.reporting).map((p) => p.name);
     if (model.hasPicture && silent.length) warnings.push(`unreachable: ${silent.join(', ')} (no event stream)`);
