@@ -2,11 +2,14 @@
 // and from its stdin, reports processes going up and down, and leaves nothing behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { LauncherReport } from '../../shared/events.ts';
 import { EXIT_WITH_STDIN_ENV, REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
 import { pidAlive, startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { FakeRelay } from '../support/fake-relay.ts';
+
+// Real processes on a shared 2-core machine: generous limits; every wait returns as soon as it can.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const LAUNCHER = fileURLToPath(new URL('../../peer/launcher.ts', import.meta.url));
 

@@ -1,6 +1,9 @@
 // Five real peer processes: election, and a partition that cuts the leader off into a minority.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+
+// Real processes on a shared 2-core machine: generous limits; every wait returns as soon as it can.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let c: TestCluster;
 

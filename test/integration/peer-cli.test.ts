@@ -4,9 +4,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { peerArgs, REPO_ROOT } from '../../peer/spawn.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
+
+// Real processes on a shared 2-core machine: generous limits; every wait returns as soon as it can.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let c: TestCluster;
 

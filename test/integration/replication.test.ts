@@ -1,8 +1,11 @@
 // Three real peer processes: election, replication, leader crash, catch-up, whole-cluster restart.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+
+// Real processes on a shared 2-core machine: generous limits; every wait returns as soon as it can.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let c: TestCluster;
 

@@ -3,10 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { PEER_HEADER, SECRET_HEADER } from '../../shared/peer-protocol.ts';
 import { sendFrame, startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+
+// Real processes on a shared 2-core machine: generous limits; every wait returns as soon as it can.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let c: TestCluster;
 const MAX_FRAME = 65536; // the harness's [limits] max_frame_bytes

@@ -1,10 +1,13 @@
 // Peers started with -v: their events reach a relay (a fake one here) and tell the truth
 // about what they did: a send and its receive carry the same rid, appends, commits and
 // applies follow a write, and a relay that comes late or restarts is caught up.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PeerEvent } from '../../shared/events.ts';
 import { startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { FakeRelay } from '../support/fake-relay.ts';
+
+// Real processes on a shared 2-core machine: generous limits; every wait returns as soon as it can.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let c: TestCluster;
 let relay: FakeRelay | null = null;

@@ -103,7 +103,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws with `what`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 50): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown = null;
   for (;;) {
@@ -249,7 +249,7 @@ export class TestCluster {
         const l = leaders[0]!;
         return st.every((s) => s.term === l.term && s.leader === l.peer) ? l.peer : undefined;
       },
-      opts.timeoutMs ?? 15_000,
+      opts.timeoutMs ?? 20_000,
     );
   }
 
@@ -269,7 +269,7 @@ export class TestCluster {
    */
   async write(command: unknown[], opts: { among?: string[]; timeoutMs?: number; client?: string; seq?: number } = {}): Promise<CommandResult> {
     const among = opts.among ?? this.names;
-    const end = Date.now() + (opts.timeoutMs ?? 15_000);
+    const end = Date.now() + (opts.timeoutMs ?? 20_000);
     const extra = opts.client !== undefined ? { client: opts.client, seq: opts.seq ?? 1 } : {};
     let target = among.find((n) => this.alive(n)) ?? among[0]!;
     let last: unknown = null;

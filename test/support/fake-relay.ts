@@ -54,11 +54,11 @@ export class FakeRelay {
     });
   }
 
-  waitForEvent(match: (e: PeerEvent) => boolean, what = 'a matching peer event', timeoutMs = 10_000): Promise<PeerEvent> {
+  waitForEvent(match: (e: PeerEvent) => boolean, what = 'a matching peer event', timeoutMs = 20_000): Promise<PeerEvent> {
     return waitFor(what, () => this.events.find(match), timeoutMs, 25);
   }
 
-  waitForReport(match: (r: LauncherReport) => boolean, what = 'a matching launcher report', timeoutMs = 10_000): Promise<LauncherReport> {
+  waitForReport(match: (r: LauncherReport) => boolean, what = 'a matching launcher report', timeoutMs = 20_000): Promise<LauncherReport> {
     return waitFor(what, () => this.reports.find(match), timeoutMs, 25);
   }
 
