@@ -20,8 +20,6 @@ export interface Villager extends PeerView {
   deadlineLocal: number | null;
   /** The last command this peer applied, for a short speech bubble. */
   lastApply: { index: number; label: string; result: string; ok: boolean; at: number } | null;
-  /** Local ms of the last event heard from this peer. */
-  lastHeard: number | null;
 }
 
 /** A letter in the air: one RPC between two peers. */
@@ -173,10 +171,6 @@ export class VillageModel {
     return [...this.peers.keys()];
   }
 
-  isAlive(p: PeerView): boolean {
-    return p.process !== 'down';
-  }
-
   lookOf(p: PeerView): Look {
     if (p.process === 'down') return 'grave';
     if (!p.reporting || !this.hasPicture) return 'unreachable';
@@ -266,11 +260,6 @@ export class VillageModel {
     return Math.max(0, Math.min(1, left / span));
   }
 
-  /** Flights that are still worth drawing. */
-  activeFlights(): Flight[] {
-    return [...this.flights.values()];
-  }
-
   /** Converts a relay/peer wall-clock time to local ms. */
   toLocal(remote: number): number {
     return remote + (this.clockOffset ?? 0);
@@ -303,7 +292,7 @@ export class VillageModel {
     this.timing = picture.timing ?? null;
     this.profile = picture.profile ?? null;
     this.peers.clear();
-    for (const pv of picture.peers ?? []) this.putPeer(pv, localNow);
+    for (const pv of picture.peers ?? []) this.putPeer(pv);
     this.kv = { ...(picture.kv ?? {}) };
     this.attacks = !!picture.attacks;
     this.nextAttackLocal = typeof picture.nextAttackAt === 'number' ? this.toLocal(picture.nextAttackAt) : null;
@@ -325,7 +314,7 @@ export class VillageModel {
         this.applyEvent(d.event, localNow);
         break;
       case 'peer':
-        this.putPeer(d.peer, localNow);
+        this.putPeer(d.peer);
         break;
       case 'kv':
         if (typeof d.key !== 'string') break;
@@ -371,17 +360,14 @@ export class VillageModel {
     switch (ev.type) {
       case 'rpc_send':
         this.flightSent(ev.rid, ev.peer, ev.to, ev, localNow);
-        this.heard(ev.peer, localNow);
         return;
       case 'rpc_recv':
         this.flightLanded(ev.rid, ev.from, ev.peer, ev, localNow);
-        this.heard(ev.peer, localNow);
         return;
       case 'rpc_drop':
         // A receiver that refuses a letter (blocked) reports the drop with to = itself; the
         // sender is then the rid's prefix (`${from}:${n}`).
         this.flightVanished(ev.rid, ev.peer === ev.to ? senderOf(ev.rid, ev.peer) : ev.peer, ev.to, ev, ev.reason, localNow);
-        this.heard(ev.peer, localNow);
         return;
       default:
         break;
@@ -390,7 +376,6 @@ export class VillageModel {
     // only add what a picture of the state cannot show: what just happened.
     const p = this.peers.get(ev.peer);
     if (!p) return;
-    p.lastHeard = localNow;
     if (ev.type === 'apply' && Array.isArray(ev.command)) {
       p.lastApply = {
         index: num(ev.index, p.appliedIndex),
@@ -402,15 +387,10 @@ export class VillageModel {
     }
   }
 
-  private heard(name: string, localNow: number): void {
-    const p = this.peers.get(name);
-    if (p) p.lastHeard = localNow;
-  }
-
-  private putPeer(pv: PeerView, localNow: number): Villager {
+  private putPeer(pv: PeerView): void {
     if (!pv || typeof pv.name !== 'string') {
       this.ignored++;
-      return blankVillager('?');
+      return;
     }
     const old = this.peers.get(pv.name);
     const v: Villager = {
@@ -420,10 +400,8 @@ export class VillageModel {
       blocked: Array.isArray(pv.blocked) ? [...pv.blocked] : [],
       deadlineLocal: typeof pv.electionDeadline === 'number' ? this.toLocal(pv.electionDeadline) : null,
       lastApply: old?.lastApply ?? null,
-      lastHeard: old?.lastHeard ?? localNow,
     };
     this.peers.set(v.name, v);
-    return v;
   }
 
   private flightSent(rid: string, from: string, to: string, s: RpcFields, localNow: number): void {
@@ -516,10 +494,6 @@ function blankPeer(name: string): PeerView {
     latencyMs: 0,
     reporterDropped: 0,
   };
-}
-
-function blankVillager(name: string): Villager {
-  return { ...blankPeer(name), deadlineLocal: null, lastApply: null, lastHeard: null };
 }
 
 /** The sender named in a rid (`peer1:42` -> peer1). */

@@ -48,7 +48,7 @@ export class FakeVillageRelay {
   private readonly latency: number;
   private readonly heartbeat: number;
 
-  private constructor(private readonly opts: FakeOptions) {
+  private constructor(opts: FakeOptions) {
     this.token = opts.token ?? 'fake-token';
     this.latency = opts.latencyMs ?? 300;
     this.heartbeat = opts.heartbeatMs ?? 900;
