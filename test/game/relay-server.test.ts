@@ -72,7 +72,6 @@ async function controlBrowser(relay: Relay): Promise<Recorder<RelayToBrowser>> {
 }
 
 const deltas = (b: Recorder<RelayToBrowser>): Delta[] => b.messages.flatMap((m) => (m.type === 'batch' ? m.deltas : []));
-const peerDelta = (name: string) => (m: RelayToBrowser) => m.type === 'batch' && m.deltas.some((d) => d.type === 'peer' && d.peer.name === name);
 /** The browser's current view of a peer: snapshots replace everything, peer deltas replace one. */
 const lastPeer = (b: Recorder<RelayToBrowser>, name: string): PeerView | undefined => {
   let view: PeerView | undefined;
