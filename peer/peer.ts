@@ -84,6 +84,7 @@ export class PeerShell {
   private reporter: Reporter | null = null;
   private readonly cluster: PeerId[];
   private readonly commandTimeoutMs: number;
+  private readonly maxEntryBytes: number;
 
   private queue: Ready[] = [];
   private flushing = false;
@@ -119,6 +120,7 @@ export class PeerShell {
     this.logger = logger;
     this.log = opened.log;
     this.commandTimeoutMs = Math.max(3000, 4 * (timing.electionMaxMs + 2 * timing.latencyMs));
+    this.maxEntryBytes = Math.floor(config.limits.maxFrameBytes / 2) - 1024;
     const persisted = opened.state;
     this.node = new RaftNode(
       {
@@ -129,7 +131,8 @@ export class PeerShell {
         electionMaxMs: timing.electionMaxMs,
         random: Math.random,
         maxEntriesPerAppend: config.limits.maxEntriesPerAppend,
-        maxBytesPerAppend: config.limits.maxBytesPerAppend,
+        // An AppendEntries must fit in one frame, JSON escaping included.
+        maxBytesPerAppend: Math.min(config.limits.maxBytesPerAppend, Math.floor(config.limits.maxFrameBytes / 4)),
         maxInflightAppends: config.limits.maxInflightAppends,
         preVote: true,
         checkQuorum: true,
@@ -241,7 +244,13 @@ export class PeerShell {
       this.reads.set(ctx, { id: req.id, ctx, command: parsed.command, deadline, index: null, reply });
       this.guard(() => this.node.readIndex(ctx, t));
     } else {
-      const res = this.node.propose(encodeEntry(parsed.command, req.client, req.seq), t);
+      const data = encodeEntry(parsed.command, req.client, req.seq);
+      // The entry travels inside AppendEntries frames: keep it well under the frame limit.
+      const wire = Buffer.byteLength(JSON.stringify(data));
+      if (wire > this.maxEntryBytes) {
+        return reply(badCommandResult(req.id, `the command is too large (${wire} bytes in the log; at most ${this.maxEntryBytes})`));
+      }
+      const res = this.node.propose(data, t);
       if (!res.ok) return reply(notLeaderResult(req.id, res.leader));
       const stale = this.writes.get(res.index);
       if (stale) stale.reply(unknown(stale.id, 'another leader replaced the entry'));

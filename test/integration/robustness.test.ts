@@ -172,6 +172,16 @@ describe('a peer under bad input', () => {
     await stillServes();
   });
 
+  it('replicates a large value, and refuses a command too large to travel in an AppendEntries frame', async () => {
+    const big = 'v'.repeat(12_000);
+    expect(await c.write(['big', 'set', big])).toMatchObject({ ok: true, value: big });
+    const quotes = '"'.repeat(20_000); // fits in a client frame, but doubles twice on its way into the log
+    const r = await c.write(['big', 'set', quotes]);
+    expect(r).toMatchObject({ ok: false, error: 'bad_command' });
+    expect((r as { message: string }).message).toMatch(/too large/);
+    await waitFor('every peer to have the large value', async () => (await c.statuses(c.names, true)).every((s) => s.kv?.big === big));
+  });
+
   it('refuses connections beyond the per-endpoint limit', async () => {
     const p = c.peer('peer3');
     const sockets: WebSocket[] = [];
