@@ -145,13 +145,12 @@ export class RaftNode {
     // immediately reverts to follower state." Done once here, before the role dispatch.
     if (msg.term > this.term) {
       if (msg.type === 'request_vote') {
-        if (!msg.force && this.inLease(now)) {
-          // Dissertation §4.2.3 (disruptive servers) and §9.6: a server that heard from a current
-          // leader within the minimum election timeout neither updates its term nor grants a vote.
-          if (msg.preVote || this.opts.checkQuorum) {
-            this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: msg.preVote ? msg.term : this.term, granted: false, preVote: msg.preVote });
-            return;
-          }
+        if (!msg.force && this.leaderAlive(now) && (msg.preVote || this.opts.checkQuorum)) {
+          // Dissertation §9.6: a pre-vote is refused while we believe a leader is alive. §4.2.3
+          // (disruptive servers, with CheckQuorum): a server that heard from a current leader within
+          // the minimum election timeout neither updates its term nor grants its vote.
+          this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: msg.preVote ? msg.term : this.term, granted: false, preVote: msg.preVote });
+          return;
         }
         // A pre-vote request never changes our term (§9.6): the sender has not incremented its own.
         if (!msg.preVote) this.becomeFollower(msg.term, null, now);
@@ -530,11 +529,12 @@ export class RaftNode {
   }
 
   /**
-   * Is a leader alive as far as we know? A leader with CheckQuorum keeps its lease until its check
-   * fails (§6.2); a follower for the minimum election timeout after hearing from the leader (§4.2.3).
+   * Is a leader alive as far as we know? A leader believes in itself (with CheckQuorum it steps
+   * down when a majority goes quiet, §6.2); a follower for the minimum election timeout after
+   * hearing from its leader (§4.2.3, §9.6).
    */
-  private inLease(now: number): boolean {
-    if (this.role === 'leader') return this.opts.checkQuorum;
+  private leaderAlive(now: number): boolean {
+    if (this.role === 'leader') return true;
     return this.leader !== null && now - this.leaderContact < this.opts.electionMinMs;
   }
 

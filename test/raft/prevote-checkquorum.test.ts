@@ -68,6 +68,13 @@ describe('PreVote (dissertation §9.6)', () => {
     expect(n2.status()).toMatchObject({ term: 2, leader: 'n1' });
   });
 
+  it('a leader refuses pre-votes: it is alive (§9.6)', () => {
+    const l = leaderOf('n1', { term: 1, opts: { preVote: true } });
+    l.step(vote('n3', 'n1', 3, 5, 2, true), 10);
+    expect(sent(l, 'request_vote_reply')).toEqual([expect.objectContaining({ granted: false, preVote: true })]);
+    expect(l.status()).toMatchObject({ role: 'leader', term: 2 });
+  });
+
   it('without PreVote, a returning peer with a higher term forces the leader to step down (§5.1; why PreVote exists)', () => {
     const l = leaderOf('n1', { term: 1 });
     l.step(vote('n3', 'n1', 9, 0, 0), 10);
