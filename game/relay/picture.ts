@@ -55,6 +55,12 @@ export class Picture {
   private readonly touched = new Set<string>();
   private readonly leaderTerms = new Set<number>();
   private counters = { elections: 0, messages: 0, droppedEvents: 0 };
+  /** Events the relay itself dropped (batch cap); droppedEvents adds the peers' own drops. */
+  private relayDropped = 0;
+  /** Per peer: drops reported by earlier runs of that peer (its count restarts at 0 with it). */
+  private readonly droppedBefore = new Map<string, number>();
+  /** Per peer: the pid of the run its reporter_dropped counts belong to. */
+  private readonly droppedPid = new Map<string, number>();
   private countersDirty = false;
   private attacks = false;
   private nextAttackAt: number | null = null;
@@ -146,6 +152,9 @@ export class Picture {
     this.pushEvent({ type: 'event', event: e });
     switch (e.type) {
       case 'hello': {
+        // A new run of the peer counts its drops from 0 again: keep what the old run lost.
+        if (this.droppedPid.has(e.peer) && this.droppedPid.get(e.peer) !== e.pid) this.droppedBefore.set(e.peer, p.reporterDropped);
+        this.droppedPid.set(e.peer, e.pid);
         if (!this.launcher && !p.reporting && p.process !== 'up') this.say(`${e.peer} is reporting (pid ${e.pid})`, 'event');
         p.reporting = true;
         p.pid = e.pid;
@@ -206,9 +215,9 @@ export class Picture {
         p.latencyMs = e.latencyMs;
         break;
       case 'reporter_dropped':
-        p.reporterDropped += e.count;
-        this.counters.droppedEvents += e.count;
-        this.countersDirty = true;
+        // The count is the peer's total since it started (not an increment).
+        p.reporterDropped = (this.droppedBefore.get(p.name) ?? 0) + e.count;
+        this.recountDropped();
         break;
     }
     this.dirty.add(p.name);
@@ -295,7 +304,15 @@ export class Picture {
   /** Counts events the relay could not pass on. */
   countDropped(n: number): void {
     if (n <= 0) return;
-    this.counters.droppedEvents += n;
+    this.relayDropped += n;
+    this.recountDropped();
+  }
+
+  private recountDropped(): void {
+    let total = this.relayDropped;
+    for (const p of this.peers.values()) total += p.reporterDropped;
+    if (total === this.counters.droppedEvents) return;
+    this.counters.droppedEvents = total;
     this.countersDirty = true;
   }
 

@@ -168,6 +168,21 @@ describe('relay: picture and deltas', () => {
     expect(snap.picture.launcher).toBe(true);
   });
 
+  it('counts a peer reporter_dropped as its running total, across restarts of the peer', async () => {
+    const { relay } = await start();
+    const p = new FakePeer(relay.port, 'peer1', ['peer1']);
+    await p.hello(111);
+    p.send({ type: 'reporter_dropped', count: 4 });
+    p.send({ type: 'reporter_dropped', count: 6 });
+    await until(() => relay.picture.peer('peer1')?.reporterDropped === 6, 'the total, not the sum');
+    p.close();
+    const again = track(new FakePeer(relay.port, 'peer1', ['peer1']));
+    await again.hello(222); // a new run counts from 0 again
+    again.send({ type: 'reporter_dropped', count: 2 });
+    await until(() => relay.picture.peer('peer1')?.reporterDropped === 8, 'old run + new run');
+    expect(relay.picture.counterValues().droppedEvents).toBe(8);
+  });
+
   it('keeps log tiles in order through appends and truncations, and only the last few hundred', async () => {
     const { relay } = await start();
     const p = track(new FakePeer(relay.port, 'peer1', ['peer1']));
