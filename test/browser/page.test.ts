@@ -81,12 +81,20 @@ describe('the page against a stand-in relay', () => {
     await page.keyboard.press('Escape');
   });
 
-  it('? opens the help and Esc closes it', async () => {
+  it('? opens the help and Esc closes it; a click closes it without reaching the villager below', async () => {
     await page.locator('canvas').click({ position: { x: 5, y: 300 } });
     await page.keyboard.press('?');
     await waitFor('help open', () => hook<boolean>('helpOpen'));
     await page.keyboard.press('Escape');
     await waitFor('help closed', async () => !(await hook<boolean>('helpOpen')));
+
+    await page.keyboard.press('?');
+    await waitFor('help open again', () => hook<boolean>('helpOpen'));
+    const p1 = (await hook<{ name: string; x: number; y: number }[]>('peers')).find((p) => p.name === 'peer1')!;
+    await page.mouse.click(p1.x, p1.y);
+    await waitFor('help closed by the click', async () => !(await hook<boolean>('helpOpen')));
+    await page.waitForTimeout(300);
+    expect(sent('kill')).toHaveLength(0);
   });
 
   it('shift-click and right-click open the villager menu; its items send their command', async () => {

@@ -61,6 +61,11 @@ export class Help extends Phaser.Scene {
       row += 20;
     }
     this.add.text(x + bw - 28, y + bh - 18, 'press ? or Esc (or click) to close', { ...font, fontSize: '12px', color: '#6b5a3c' }).setOrigin(1, 1);
-    this.input.on('pointerdown', () => this.ctx.ui.toggleHelp(false));
+    // A click anywhere closes the help, and this zone keeps it from reaching the village below.
+    this.add
+      .zone(0, 0, w, h)
+      .setOrigin(0)
+      .setInteractive()
+      .on('pointerdown', () => this.ctx.ui.toggleHelp(false));
   }
 }
