@@ -1,38 +1,64 @@
-// A tiny client for a peer's /admin endpoint: one request, one reply. Used by the launcher's
-// `status` command, the test harness and the protocol capture script.
+// One request, one reply, over a fresh WebSocket to a peer: the launcher's `status` command,
+// the test harness and the protocol capture script use it.
 import { WebSocket } from 'ws';
 import type { PeerAddress } from '../shared/config.ts';
 import { ADMIN_PATH, SECRET_HEADER, type AdminReply, type AdminRequest } from '../shared/peer-protocol.ts';
 
-export function adminUrl(peer: PeerAddress): string {
-  const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host;
-  return `ws://${host}:${peer.port}${ADMIN_PATH}`;
+/** Why a connection was refused: the HTTP status and the peer's one-line reason. */
+export class RefusedError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}: ${body}`);
+  }
 }
 
-/** Sends one admin request and resolves with the reply; rejects on timeout or refusal. */
-export function adminRequest(peer: PeerAddress, secret: string, request: AdminRequest, timeoutMs = 2000): Promise<AdminReply> {
+/**
+ * Opens ws://peer/path, sends one text (or binary) frame and resolves with the first reply,
+ * parsed as JSON. Rejects with a RefusedError when the upgrade is refused, and with an Error
+ * (with `code`) when the peer closes without replying, or on timeout.
+ */
+export function sendOnce(
+  peer: PeerAddress,
+  path: string,
+  frame: string | Buffer,
+  opts: { headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<unknown> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(adminUrl(peer), { headers: { [SECRET_HEADER]: secret }, perMessageDeflate: false });
+    const ws = new WebSocket(`ws://${host}:${peer.port}${path}`, { headers: opts.headers ?? {}, perMessageDeflate: false });
     let done = false;
-    const finish = (err: Error | null, reply?: AdminReply) => {
+    const finish = (err: Error | null, v?: unknown) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       ws.terminate();
       if (err) reject(err);
-      else resolve(reply!);
+      else resolve(v);
     };
-    const timer = setTimeout(() => finish(new Error(`${peer.name}: no admin reply within ${timeoutMs} ms`)), timeoutMs);
-    ws.on('open', () => ws.send(JSON.stringify(request)));
-    ws.on('message', (data) => {
+    const timer = setTimeout(() => finish(new Error(`no reply from ${peer.name}${path} within ${timeoutMs} ms`)), timeoutMs);
+    ws.on('open', () => ws.send(frame));
+    ws.on('message', (d) => {
       try {
-        finish(null, JSON.parse(String(data)) as AdminReply);
+        finish(null, JSON.parse(String(d)));
       } catch (e) {
         finish(e as Error);
       }
     });
-    ws.on('unexpected-response', (_req, res) => finish(new Error(`${peer.name}: admin connection refused (HTTP ${res.statusCode})`)));
-    ws.on('error', (e) => finish(new Error(`${peer.name}: ${e.message}`)));
-    ws.on('close', () => finish(new Error(`${peer.name}: admin connection closed`)));
+    ws.on('unexpected-response', (_q, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c));
+      res.on('end', () => finish(new RefusedError(res.statusCode ?? 0, body.trim())));
+      res.on('error', (e) => finish(e));
+    });
+    ws.on('error', (e) => finish(new Error(`${peer.name}${path}: ${e.message}`)));
+    ws.on('close', (code, reason) => finish(Object.assign(new Error(`closed by ${peer.name} (${code} ${reason})`), { code })));
   });
+}
+
+/** Sends one /admin request (with the cluster secret) and resolves with the reply. */
+export async function adminRequest(peer: PeerAddress, secret: string, request: AdminRequest, timeoutMs = 2000): Promise<AdminReply> {
+  return (await sendOnce(peer, ADMIN_PATH, JSON.stringify(request), { headers: { [SECRET_HEADER]: secret }, timeoutMs })) as AdminReply;
 }

@@ -14,6 +14,7 @@ import { ConfigError, clusterOf, configPath, loadConfig, timingOf, type Config, 
 import type { LauncherCommand, LauncherReport } from '../shared/events.ts';
 import { SECRET_HEADER } from '../shared/peer-protocol.ts';
 import { adminRequest } from './admin-client.ts';
+import { parseCommonArgs, parseCount } from './args.ts';
 import { EXIT_WITH_STDIN_ENV, spawnPeer } from './spawn.ts';
 
 const USAGE = `usage: npm run cluster -- N [-v] [--profile fast|slow] [--config FILE]
@@ -31,25 +32,13 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args | string {
-  let verbose = false;
-  let profile: string | undefined;
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-v' || a === '--verbose') verbose = true;
-    else if (a === '--profile') {
-      profile = argv[++i];
-      if (!profile) return '--profile needs a name (fast or slow)';
-    } else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
-    else if (a === '--config') i++;
-    else if (a.startsWith('--config=')) continue;
-    else if (a === '-h' || a === '--help') return '';
-    else if (a.startsWith('-')) return `unknown option ${a}`;
-    else positional.push(a);
-  }
+  const common = parseCommonArgs(argv);
+  if (typeof common === 'string') return common;
+  if (common.help) return '';
+  const { positional, verbose, profile } = common;
   if (positional.length !== 1) return positional.length === 0 ? 'how many peers? e.g. npm run cluster -- 3' : `unexpected arguments: ${positional.slice(1).join(' ')}`;
-  const count = Number(positional[0]);
-  if (!Number.isInteger(count) || count < 1) return `N must be a whole number >= 1, got ${JSON.stringify(positional[0])}`;
+  const count = parseCount(positional[0]);
+  if (typeof count === 'string') return count;
   return { count, verbose, profile, config: configPath(argv) };
 }
 

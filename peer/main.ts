@@ -4,6 +4,7 @@
 // Debugging aids (environment): RAFT_WIRE_TAP=DIR appends every /raft frame the peer sends to
 // DIR/NAME.jsonl; RAFT_REPORTER_QUEUE=N shrinks the -v event queue (to see reporter_dropped).
 import { ConfigError, clusterOf, configPath, findPeer, loadConfig, timingOf, type Config } from '../shared/config.ts';
+import { parseCommonArgs, parseCount } from './args.ts';
 import { PeerShell } from './peer.ts';
 import { EXIT_WITH_STDIN_ENV } from './spawn.ts';
 import { StorageCorruptError } from './storage.ts';
@@ -38,27 +39,14 @@ function usage(config: Config | null, problem: string): string {
 }
 
 function parseArgs(argv: string[]): Args | string {
-  let verbose = false;
-  let profile: string | undefined;
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-v' || a === '--verbose') verbose = true;
-    else if (a === '--profile') {
-      profile = argv[++i];
-      if (!profile) return '--profile needs a name';
-    } else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
-    else if (a === '--config') {
-      if (!argv[++i]) return '--config needs a file';
-    } else if (a.startsWith('--config=')) continue;
-    else if (a === '-h' || a === '--help') return '';
-    else if (a.startsWith('-')) return `unknown option ${a}`;
-    else positional.push(a);
-  }
+  const common = parseCommonArgs(argv);
+  if (typeof common === 'string') return common;
+  if (common.help) return '';
+  const { positional, verbose, profile } = common;
   if (positional.length < 2) return positional.length === 0 ? 'which peer, and how many peers in the cluster?' : 'how many peers in the cluster?';
   if (positional.length > 2) return `unexpected arguments: ${positional.slice(2).join(' ')}`;
-  const count = Number(positional[1]);
-  if (!Number.isInteger(count) || count < 1) return `N must be a whole number >= 1, got ${JSON.stringify(positional[1])}`;
+  const count = parseCount(positional[1]);
+  if (typeof count === 'string') return count;
   return { name: positional[0]!, count, verbose, profile };
 }
 

@@ -22,11 +22,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import { loadConfig, type Config, type PeerAddress } from '../../shared/config.ts';
 import type { CommandResult } from '../../shared/client-protocol.ts';
 import type { AdminReply, AdminRequest, Faults, PeerStatus } from '../../shared/peer-protocol.ts';
-import { adminRequest } from '../../peer/admin-client.ts';
+import { adminRequest, sendOnce } from '../../peer/admin-client.ts';
 import { spawnPeer } from '../../peer/spawn.ts';
 
 export interface ClusterOptions {
@@ -343,8 +342,8 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
 }
 
 /**
- * Opens ws://peer/path, sends one text frame, resolves with the first reply parsed as JSON.
- * Rejects on refusal (with the HTTP status and body), close without reply, or timeout.
+ * Opens ws://peer/path, sends one frame, resolves with the first reply parsed as JSON.
+ * Rejects on refusal (a RefusedError with `status` and `body`), close without reply, or timeout.
  */
 export function sendFrame(
   peer: PeerAddress,
@@ -353,32 +352,5 @@ export function sendFrame(
   timeoutMs = 5000,
   headers: Record<string, string> = {},
 ): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${peer.host}:${peer.port}${path}`, { headers, perMessageDeflate: false });
-    let done = false;
-    const finish = (err: Error | null, v?: unknown) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      ws.terminate();
-      if (err) reject(err);
-      else resolve(v);
-    };
-    const timer = setTimeout(() => finish(new Error(`no reply from ${peer.name}${path} within ${timeoutMs} ms`)), timeoutMs);
-    ws.on('open', () => ws.send(frame));
-    ws.on('message', (d) => {
-      try {
-        finish(null, JSON.parse(String(d)));
-      } catch (e) {
-        finish(e as Error);
-      }
-    });
-    ws.on('unexpected-response', (_q, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c));
-      res.on('end', () => finish(Object.assign(new Error(`HTTP ${res.statusCode}: ${body.trim()}`), { status: res.statusCode, body: body.trim() })));
-    });
-    ws.on('error', (e) => finish(e));
-    ws.on('close', (code, reason) => finish(Object.assign(new Error(`closed by ${peer.name} (${code} ${reason})`), { code })));
-  });
+  return sendOnce(peer, path, frame, { headers, timeoutMs });
 }
