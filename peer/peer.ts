@@ -24,7 +24,18 @@ import {
 import type { LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
 import { badFrame, parseAdminRequest, type AdminReply, type PeerEnvelope, type PeerStatus } from '../shared/peer-protocol.ts';
 import { serveClient } from './client-server.ts';
-import { commandWords, decodeEntry, encodeEntry, entryLabel, isReadOnly, KvStore, parseCommand, type ApplyOutcome, type KvCommand } from './kv.ts';
+import {
+  commandWords,
+  decodeEntry,
+  encodeEntry,
+  entryLabel,
+  formatCommand,
+  isReadOnly,
+  KvStore,
+  parseCommand,
+  type ApplyOutcome,
+  type KvCommand,
+} from './kv.ts';
 import { PeerLogger } from './logger.ts';
 import { RaftNode } from './raft/node.ts';
 import type { CoreEvent, Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
@@ -365,7 +376,7 @@ export class PeerShell {
 
   private logApply(e: Entry, outcome: ApplyOutcome): void {
     const decoded = e.data === null ? null : decodeEntry(e.data);
-    const label = e.data === null ? 'noop' : decoded?.ok ? entryLabel(e.data) : '?';
+    const label = decoded === null ? 'noop' : decoded.ok ? formatCommand(decoded.entry.command) : '?';
     if (e.data !== null) {
       this.logger.line(`applied ${e.index} (term ${e.term}): ${label} -> ${outcome.ok ? JSON.stringify(outcome.value) : `error: ${outcome.message}`}`);
     }
