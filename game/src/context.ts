@@ -8,6 +8,8 @@ export interface PageUi {
   /** Opens the villager menu at a page position (CSS px). */
   openMenu(peer: string, clientX: number, clientY: number): void;
   closeMenu(): void;
+  /** Whether this pointer event closed the menu (a click outside it does only that). */
+  menuClosedBy(event: Event | undefined): boolean;
   toggleHelp(show?: boolean): void;
   helpOpen(): boolean;
 }

@@ -32,6 +32,7 @@ const ctx: VillageContext = {
   ui: {
     openMenu: (peer, x, y) => menu.open(peer, x, y),
     closeMenu: () => menu.close(),
+    menuClosedBy: (e) => menu.closedBy(e),
     helpOpen: () => game.scene.isActive('Help'),
     toggleHelp: (show) => {
       const open = game.scene.isActive('Help');

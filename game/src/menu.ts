@@ -3,14 +3,29 @@ import type { Actions } from './actions.ts';
 import type { VillageModel } from './model.ts';
 
 export class PeerMenu {
+  /** The pointer event that last closed the menu by clicking outside it. */
+  private closingEvent: Event | null = null;
+
   constructor(
     private readonly el: HTMLElement,
     private readonly model: VillageModel,
     private readonly actions: Actions,
   ) {
-    document.addEventListener('pointerdown', (e) => {
-      if (!this.el.hidden && !this.el.contains(e.target as Node)) this.close();
-    }, true);
+    // The same events Phaser reads (mouse and touch), seen first (capture), so the village
+    // can tell that a click outside the menu only closed it.
+    const outside = (e: Event) => {
+      if (!this.el.hidden && !this.el.contains(e.target as Node)) {
+        this.close();
+        this.closingEvent = e;
+      }
+    };
+    document.addEventListener('mousedown', outside, true);
+    document.addEventListener('touchstart', outside, true);
+  }
+
+  /** Whether this pointer event only closed the menu (and should do nothing else). */
+  closedBy(e: Event | undefined): boolean {
+    return e !== undefined && e === this.closingEvent;
   }
 
   get isOpen(): boolean {

@@ -111,6 +111,15 @@ describe('the page against a stand-in relay', () => {
     expect(await menu.isVisible()).toBe(false);
     expect(sent('kill')).toHaveLength(0);
 
+    // A click outside the open menu only closes it.
+    await page.mouse.click(p3.x, p3.y, { button: 'right' });
+    await menu.waitFor({ state: 'visible' });
+    const p2 = peers.find((p) => p.name === 'peer2')!;
+    await page.mouse.click(p2.x, p2.y);
+    await menu.waitFor({ state: 'hidden' });
+    await page.waitForTimeout(300);
+    expect(sent('kill')).toHaveLength(0);
+
     await page.mouse.click(p3.x, p3.y, { button: 'right' });
     await menu.waitFor({ state: 'visible' });
     await menu.getByText('Force an election at peer3').click();

@@ -210,7 +210,7 @@ export class VillagerView {
   private onPointerDown(pointer: Phaser.Input.Pointer): void {
     const ev = pointer.event as MouseEvent | undefined;
     const p = this.ctx.model.peers.get(this.name);
-    if (!p) return;
+    if (!p || this.ctx.ui.menuClosedBy(ev)) return;
     if (pointer.rightButtonDown() || ev?.shiftKey) {
       this.ctx.ui.openMenu(this.name, ev?.clientX ?? 0, ev?.clientY ?? 0);
       return;
