@@ -72,7 +72,7 @@ export class RelayConnection {
     try {
       ws = new WebSocket(this.url);
     } catch (e) {
-      this.scheduleRetry(`cannot open ${this.url}: ${(e as Error).message}`);
+      this.scheduleRetry(`cannot open ${this.url.split('?')[0]}: ${(e as Error).message}`);
       return;
     }
     this.ws = ws;
@@ -85,8 +85,9 @@ export class RelayConnection {
       if (this.ws !== ws) return;
       this.ws = null;
       this.failPending('the connection to the relay closed before it replied');
-      const why = ev.reason ? `${ev.reason} (code ${ev.code})` : `code ${ev.code}`;
-      this.scheduleRetry(`relay unreachable at ${this.url} (${why})`);
+      // Never show the token: name the relay by its address only.
+      const where = this.url.split('?')[0];
+      this.scheduleRetry(ev.reason ? `${where} closed the connection: ${ev.reason}` : `no answer from ${where}`);
     };
     // onerror is always followed by onclose, which does the work.
     ws.onerror = () => {};

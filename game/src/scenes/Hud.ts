@@ -58,7 +58,11 @@ export class Hud extends Phaser.Scene {
     const model = this.ctx.model;
     const now = Date.now();
     this.status.setText(statusLine(model));
-    if (model.attacks) {
+    const live = model.connection.state === 'open' && model.hasPicture;
+    if (!live) {
+      this.attacks.setText('Attacks ?  (relay unreachable)');
+      this.attacks.setBackgroundColor('#555555');
+    } else if (model.attacks) {
       const next = model.nextAttackLocal !== null ? ` · next in ${Math.max(0, Math.ceil((model.nextAttackLocal - now) / 1000))} s` : '';
       this.attacks.setText(`Attacks ON${next}  [s]`);
       this.attacks.setBackgroundColor('#b3261e');
