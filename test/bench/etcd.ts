@@ -37,6 +37,19 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+// etcd does not notice its parent dying: whatever this process started goes with it.
+const running = new Set<ChildProcess>();
+let exitHook = false;
+function track(p: ChildProcess): void {
+  running.add(p);
+  p.once('exit', () => running.delete(p));
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+}
+
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 interface Member {
@@ -129,6 +142,15 @@ export class EtcdCluster implements BenchSystem {
       id: null,
     }));
     for (const m of this.ms) this.spawnMember(m, 'new');
+    try {
+      await this.awaitMembers();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  private async awaitMembers(): Promise<void> {
     // Learn the member ids so that a status's `leader` can be named.
     const deadline = Date.now() + 20_000;
     for (const m of this.ms) {
@@ -169,6 +191,7 @@ export class EtcdCluster implements BenchSystem {
     const log = createWriteStream(join(this.base, `${m.name}.log`), { flags: 'a' });
     this.logs.push(log);
     const p = spawn(this.opts.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(p);
     p.stdout!.pipe(log, { end: false });
     p.stderr!.pipe(log, { end: false });
     p.on('exit', () => {
