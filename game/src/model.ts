@@ -343,7 +343,9 @@ export class VillageModel {
         break;
       case 'console': {
         const level: ConsoleLevel = ['info', 'result', 'error', 'event'].includes(d.level) ? d.level : 'info';
-        if (typeof d.line === 'string') this.addConsoleLine(level, d.line, localNow);
+        // A relay may stamp lines with when they happened (`t`, relay ms); else: when heard.
+        const t = (d as { t?: unknown }).t;
+        if (typeof d.line === 'string') this.addConsoleLine(level, d.line, typeof t === 'number' && Number.isFinite(t) ? this.toLocal(t) : localNow);
         break;
       }
       default:
