@@ -639,7 +639,9 @@ export class RaftNode {
       // Figure 2, Leaders: "If AppendEntries fails because of log inconsistency: decrement
       // nextIndex and retry (§5.3)" — using the follower's hints to skip a term at a time.
       // A stale rejection (of an append sent before the current position) changes nothing.
-      if (pr.maybeDecrTo(m.matchIndex, this.nextFromHint(m))) this.sendAppend(m.from, pr);
+      // A rejection with only a conflictIndex says where the follower's log ends (prev > last).
+      const followerLast = m.conflictTerm === undefined && m.conflictIndex !== undefined ? m.conflictIndex - 1 : undefined;
+      if (pr.maybeDecrTo(m.matchIndex, this.nextFromHint(m), followerLast)) this.sendAppend(m.from, pr);
     }
   }
 

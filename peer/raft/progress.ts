@@ -71,13 +71,22 @@ export class Progress {
    * A rejection of the append whose prevLogIndex was `rejected`; `hintNext` is where the
    * follower's hints say to retry (§5.3, fast backtracking). Returns false for a stale rejection
    * (one that answers an append sent before the current position was chosen).
+   * `followerLastIndex` is where the follower said its log ends, when it said so.
    */
-  maybeDecrTo(rejected: number, hintNext: number): boolean {
+  maybeDecrTo(rejected: number, hintNext: number, followerLastIndex?: number): boolean {
+    // A follower never loses what it acknowledged (§5.4: persistent state), unless its disk did:
+    // a peer restarted with an empty or cut log says its log now ends below `match`. That is
+    // believed, or the leader would retry at match + 1 for ever.
+    const lostState = followerLastIndex !== undefined && followerLastIndex < this.match;
     if (this.state === 'replicate') {
-      if (rejected <= this.match) return false;
+      if (rejected < this.match || (rejected === this.match && !lostState)) return false;
       this.becomeProbe();
     } else if (rejected !== this.next - 1) {
       return false;
+    }
+    if (lostState) {
+      this.match = followerLastIndex;
+      this.matchAtBeat = this.match;
     }
     this.next = Math.max(this.match + 1, Math.min(hintNext, rejected));
     this.paused = false;

@@ -57,6 +57,14 @@ describe('progress', () => {
     expect(p.maybeDecrTo(6, 1)).toBe(true);
     expect(p).toMatchObject({ state: 'probe', next: 5 });
   });
+
+  it('a follower whose log now ends below match (lost disk) resets match to where its log ends', () => {
+    const p = new Progress(1);
+    p.maybeUpdate(4);
+    p.becomeReplicate();
+    expect(p.maybeDecrTo(4, 1, 0)).toBe(true); // the heartbeat at match 4 is refused: the log is empty
+    expect(p).toMatchObject({ state: 'probe', match: 0, next: 1 });
+  });
 });
 
 describe('log', () => {

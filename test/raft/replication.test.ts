@@ -165,6 +165,21 @@ describe('finding where logs agree (§5.3)', () => {
     expect(m).toMatchObject({ prevLogIndex: 3, prevLogTerm: 2 });
     expect(m!.entries.map((e) => e.index)).toEqual([4, 5]);
   });
+  it('a leader starts over with a follower whose disk lost entries it had acknowledged, and brings it back', () => {
+    // The follower acknowledged 1..5, then restarted with an empty log (its state directory was lost).
+    const l = stableLeader('n1', { term: 2, log: [1, 1, 2, 2] }); // + no-op 5/3
+    expect(l.followers().find((p) => p.peer === 'n2')).toMatchObject({ match: 5, state: 'replicate' });
+    const f = node('n2', { term: 3 });
+    l.tick(HB); // heartbeat at match 5
+    let msgs: Message[] = to(l.ready().messages, 'n2');
+    for (let trip = 0; trip < 5 && msgs.length > 0; trip++) {
+      for (const m of msgs) f.step(m, HB);
+      for (const r of f.ready().messages) l.step(r, HB);
+      msgs = to(l.ready().messages, 'n2');
+    }
+    expect(f.entries().map((e) => e.term)).toEqual([1, 1, 2, 2, 3]);
+    expect(l.followers().find((p) => p.peer === 'n2')).toMatchObject({ match: 5, state: 'replicate' });
+  });
 });
 
 describe('batching and pipelining', () => {
