@@ -89,6 +89,8 @@ export class VillageModel {
   /** Peers by name, in the cluster's order. */
   readonly peers = new Map<string, Villager>();
   kv: Record<string, unknown> = {};
+  /** Bumped whenever the board's contents change. */
+  kvVersion = 0;
   attacks = false;
   /** Local ms of the monster's next strike; null when attacks are off or unknown. */
   nextAttackLocal: number | null = null;
@@ -294,6 +296,7 @@ export class VillageModel {
     this.peers.clear();
     for (const pv of picture.peers ?? []) this.putPeer(pv);
     this.kv = { ...(picture.kv ?? {}) };
+    this.kvVersion++;
     this.attacks = !!picture.attacks;
     this.nextAttackLocal = typeof picture.nextAttackAt === 'number' ? this.toLocal(picture.nextAttackAt) : null;
     this.reviveAfterS = num(picture.reviveAfterS, 0);
@@ -320,6 +323,7 @@ export class VillageModel {
         if (typeof d.key !== 'string') break;
         if (d.deleted) delete this.kv[d.key];
         else this.kv[d.key] = d.value;
+        this.kvVersion++;
         break;
       case 'attacks':
         this.attacks = !!d.on;

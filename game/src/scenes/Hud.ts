@@ -4,6 +4,7 @@
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import type { VillageModel } from '../model.ts';
+import { setBackground } from '../views/text.ts';
 
 const TOAST_MS = 5000;
 
@@ -61,14 +62,14 @@ export class Hud extends Phaser.Scene {
     const live = model.connection.state === 'open' && model.hasPicture;
     if (!live) {
       this.attacks.setText('Attacks ?  (relay unreachable)');
-      this.attacks.setBackgroundColor('#555555');
+      setBackground(this.attacks, '#555555');
     } else if (model.attacks) {
       const next = model.nextAttackLocal !== null ? ` · next in ${Math.max(0, Math.ceil((model.nextAttackLocal - now) / 1000))} s` : '';
       this.attacks.setText(`Attacks ON${next}  [s]`);
-      this.attacks.setBackgroundColor('#b3261e');
+      setBackground(this.attacks, '#b3261e');
     } else {
       this.attacks.setText('Attacks OFF  [s]');
-      this.attacks.setBackgroundColor('#2e7d32');
+      setBackground(this.attacks, '#2e7d32');
     }
     const warnings: string[] = [];
     if (model.connection.state === 'open' && model.hasPicture && model.peers.size === 0) warnings.push('no peer has reported yet: start the cluster with "npm run cluster -- 5 -v"');

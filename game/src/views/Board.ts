@@ -10,6 +10,8 @@ export class Board {
   private readonly body: Phaser.GameObjects.Text;
   private lastText = '';
   private flashUntil = 0;
+  private drawnKv = -1;
+  private drawnFlash: boolean | null = null;
 
   constructor(
     scene: Phaser.Scene,
@@ -22,10 +24,22 @@ export class Board {
     this.body = scene.add
       .text(BOARD.x + 16, BOARD.y + 38, '', { fontFamily: 'Menlo, Consolas, monospace', fontSize: '14px', color: '#2a1d0c', lineSpacing: 4 })
       .setDepth(2);
-    this.draw(0);
+    this.draw(false);
   }
 
   update(now: number): void {
+    if (this.model.kvVersion !== this.drawnKv) {
+      this.drawnKv = this.model.kvVersion;
+      this.write(now);
+    }
+    const flash = now < this.flashUntil;
+    if (flash !== this.drawnFlash) {
+      this.drawnFlash = flash;
+      this.draw(flash);
+    }
+  }
+
+  private write(now: number): void {
     const keys = Object.keys(this.model.kv).sort();
     let text: string;
     if (keys.length === 0) text = '(empty)\n\ntry in the console:\n  x add 100';
@@ -39,7 +53,6 @@ export class Board {
       this.lastText = text;
       this.body.setText(text);
     }
-    this.draw(now);
   }
 
   /** The lines shown on the board (for the test hook). */
@@ -47,13 +60,13 @@ export class Board {
     return this.lastText.split('\n');
   }
 
-  private draw(now: number): void {
+  private draw(flash: boolean): void {
     const g = this.bg;
     g.clear();
     g.fillStyle(0x6b4a2b);
     g.fillRect(BOARD.x + 30, BOARD.y + BOARD.height, 10, 30);
     g.fillRect(BOARD.x + BOARD.width - 40, BOARD.y + BOARD.height, 10, 30);
-    g.fillStyle(now < this.flashUntil ? 0xfff6c9 : 0xe9d8a6);
+    g.fillStyle(flash ? 0xfff6c9 : 0xe9d8a6);
     g.fillRoundedRect(BOARD.x, BOARD.y, BOARD.width, BOARD.height, 8);
     g.lineStyle(4, 0x8a6a3c);
     g.strokeRoundedRect(BOARD.x, BOARD.y, BOARD.width, BOARD.height, 8);

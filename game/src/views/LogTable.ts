@@ -5,6 +5,7 @@ import Phaser from 'phaser';
 import { LOG_TABLE, logColumns, logWindow } from '../layout.ts';
 import type { VillageModel } from '../model.ts';
 import { termColour } from '../palette.ts';
+import { setColour } from './text.ts';
 
 export class LogTable {
   private readonly g: Phaser.GameObjects.Graphics;
@@ -55,7 +56,7 @@ export class LogTable {
       const name = this.names[r]!;
       name.setText(`${look === 'leader' ? '♛ ' : ''}${p.name}`);
       name.setPosition(LOG_TABLE.x + LOG_TABLE.nameWidth - 8, y + tile / 2);
-      name.setColor(dim ? '#8d8a80' : look === 'leader' ? '#ffd700' : '#f4f1e8');
+      setColour(name, dim ? '#8d8a80' : look === 'leader' ? '#ffd700' : '#f4f1e8');
       for (let c = 0; c < this.columns; c++) {
         const index = first + c;
         const x = this.colX(c);
@@ -81,7 +82,7 @@ export class LogTable {
         }
         cell.setText(String(t.term));
         cell.setPosition(x + tile / 2, y + tile / 2);
-        cell.setColor(committed ? '#111111' : '#f4f1e8');
+        setColour(cell, committed ? '#111111' : '#f4f1e8');
         cell.setAlpha(alpha);
       }
     });

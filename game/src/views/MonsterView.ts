@@ -4,6 +4,7 @@
 import Phaser from 'phaser';
 import { SQUARE, type Point } from '../layout.ts';
 import type { VillageModel } from '../model.ts';
+import { setColour } from './text.ts';
 
 const WANDER_SPEED = 45;
 const HUNT_SPEED = 150;
@@ -44,7 +45,7 @@ export class MonsterView {
     if (!this.model.attacks && m.action === 'wander') {
       this.walk(LAIR, WANDER_SPEED, dt);
       this.label.setText('z z z');
-      this.label.setColor('#cfd8ff');
+      setColour(this.label, '#cfd8ff');
       this.sprite.setAlpha(0.8);
       this.sprite.setScale(1, 0.92 + 0.03 * Math.sin(now / 500));
     } else if (m.action === 'hunt' && victim) {
@@ -54,7 +55,7 @@ export class MonsterView {
       const speed = left !== null && left > 0.2 ? Math.min(400, Math.max(60, dist(this.pos, target) / left)) : HUNT_SPEED;
       this.walk(target, speed, dt);
       this.label.setText(`hunting ${m.victim}!`);
-      this.label.setColor('#ffb3b3');
+      setColour(this.label, '#ffb3b3');
       this.sprite.setAlpha(1).setScale(1);
     } else if (m.action === 'strike' && victim && now - m.at < STRIKE_MS) {
       if (this.struckAt !== m.at) {
@@ -67,13 +68,13 @@ export class MonsterView {
       this.flash.fillStyle(0xff2d2d, 0.45 * (1 - k));
       this.flash.fillCircle(victim.x, victim.y - 4, 46 + 30 * k);
       this.label.setText(`strikes ${m.victim}!`);
-      this.label.setColor('#ff6b6b');
+      setColour(this.label, '#ff6b6b');
       this.sprite.setAlpha(1).setScale(1.15 - 0.15 * k);
     } else {
       if (dist(this.pos, this.wanderTarget) < 4) this.wanderTarget = randomSpot();
       this.walk(this.wanderTarget, WANDER_SPEED, dt);
       this.label.setText(this.model.nextAttackLocal !== null ? `next attack in ${Math.max(0, Math.ceil((this.model.nextAttackLocal - now) / 1000))} s` : '');
-      this.label.setColor('#ffd0d0');
+      setColour(this.label, '#ffd0d0');
       this.sprite.setAlpha(1).setScale(1);
     }
     this.sprite.setPosition(this.pos.x + shake, this.pos.y + Math.sin(now / 180) * 1.5);

@@ -6,6 +6,7 @@ import type { VillageContext } from '../context.ts';
 import type { Point } from '../layout.ts';
 import type { Look, Villager } from '../model.ts';
 import { termColour } from '../palette.ts';
+import { setColour } from './text.ts';
 
 const RING_RADIUS = 40;
 const BUBBLE_MS = 2500;
@@ -94,8 +95,8 @@ export class VillagerView {
 
     this.infoText.setText(this.infoLine(p, look));
     this.stateText.setText(this.stateLine(p, look));
-    this.stateText.setColor(look === 'grave' || p.blocked.length ? '#ff9e9e' : look === 'unreachable' ? '#ffd166' : '#d8d2bf');
-    this.nameText.setColor(this.hover ? '#ffe27a' : '#ffffff');
+    setColour(this.stateText, look === 'grave' || p.blocked.length ? '#ff9e9e' : look === 'unreachable' ? '#ffd166' : '#d8d2bf');
+    setColour(this.nameText, this.hover ? '#ffe27a' : '#ffffff');
 
     const a = p.lastApply;
     if (a && localNow - a.at < BUBBLE_MS && look !== 'grave') {
