@@ -6,6 +6,8 @@ const MIN_TRIP_MS = 420;
 /** Before the receive is heard, a letter stops short of the receiver at this fraction. */
 const HOLD_AT = 0.88;
 const FADE_MS = 450;
+/** A letter dropped before it left (blocked, link down) puffs out this far along its way. */
+const PUFF_AT = 0.2;
 
 export const LETTER_TINTS = {
   request_vote: 0xffd54f,
@@ -48,7 +50,8 @@ export function letterProgress(f: Flight, now: number, tripMs: number): { t: num
   if (f.vanishedAt !== null) {
     const gone = (now - f.vanishedAt) / FADE_MS;
     if (gone >= 1) return null;
-    return { t: flown(f.vanishedAt), alpha: 1 - gone, puff: true };
+    const t = f.vanishedAt === f.sentAt ? PUFF_AT : flown(f.vanishedAt);
+    return { t, alpha: 1 - gone, puff: true };
   }
   return { t: flown(now), alpha: 1, puff: false };
 }

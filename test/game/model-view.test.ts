@@ -105,6 +105,13 @@ describe('how a letter moves', () => {
     expect(letterProgress(f, 2000, 1000)).toBeNull();
   });
 
+  it('a letter dropped before it left puffs out a little way toward its receiver', () => {
+    const p = letterProgress(flight({ sentAt: 100, vanishedAt: 100, vanishReason: 'disconnected' }), 150, 1000)!;
+    expect(p.puff).toBe(true);
+    expect(p.t).toBeGreaterThan(0.1);
+    expect(p.t).toBeLessThan(0.5);
+  });
+
   it('vote requests, granted and refused votes, and appends have their own colours', () => {
     expect(letterTint({ rpc: 'request_vote', ok: null })).toBe(LETTER_TINTS.request_vote);
     expect(letterTint({ rpc: 'request_vote_reply', ok: true })).toBe(LETTER_TINTS.vote_granted);

@@ -42,7 +42,8 @@ export class Letters {
       s.setPosition(pos.x, pos.y);
       const base = f.heartbeat ? 0.6 : f.preVote ? 0.75 : 1;
       s.setAlpha(base * pr.alpha);
-      s.setScale(pr.puff ? 1 + (1 - pr.alpha) * 0.8 : 1);
+      const size = pr.puff && f.heartbeat ? 0.6 : 1;
+      s.setScale(size * (pr.puff ? 1 + (1 - pr.alpha) * 0.8 : 1));
       if (pr.puff && s.texture.key !== 'puff' && pr.alpha < 0.7) s.setTexture('puff');
     }
     for (const [rid, s] of this.sprites) {
