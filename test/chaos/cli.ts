@@ -1,0 +1,182 @@
+// npm run chaos -- [--peers 5] [--seconds 60] [--seed S] [--clients N] [--keys N]
+//                  [--ops-per-key N] [--history FILE] [--keep]
+// npm run chaos -- --check FILE      re-check a saved history
+//
+// Exit status: 0 linearizable and the replicas agree; 1 not linearizable or the replicas
+// differ; 2 the check was inconclusive or the run could not be done.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { checkHistory, formatCounterexample, originOf, type HistoryResult } from './checker.ts';
+import { loadHistory, type Operation } from './history.ts';
+import { countOps, runChaos, type ChaosReport, type OperationCounts } from './run.ts';
+
+const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--clients N] [--keys N] [--ops-per-key N] [--history FILE] [--keep]
+       npm run chaos -- --check FILE
+  --peers N        cluster size, 3 to 9 (default 5)
+  --seconds S      how long the clients and the nemesis run (default 60)
+  --seed S         seed of the nemesis schedule and the workload (default: random, printed)
+  --clients N      concurrent clients (default peers + 3)
+  --keys N         keys in use at once (default 3); a key retires after --ops-per-key operations (default 300)
+  --history FILE   where to save the history (default logs/chaos/seed-S.jsonl)
+  --keep           keep the cluster's directory (logs, durable state); kept anyway when the check fails
+  --check FILE     check a saved history instead of running a cluster`;
+
+interface Args {
+  peers: number;
+  seconds: number;
+  seed: number;
+  clients?: number;
+  keys?: number;
+  opsPerKey?: number;
+  history?: string;
+  keep: boolean;
+  check?: string;
+}
+
+class UsageError extends Error {}
+
+export function parseArgs(argv: string[]): Args {
+  const args: Args = { peers: 5, seconds: 60, seed: Math.floor(Math.random() * 2 ** 31), keep: false };
+  const int = (flag: string, v: string | undefined, min: number, max: number): number => {
+    if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${flag} needs a whole number, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+    const n = Number(v);
+    if (n < min || n > max) throw new UsageError(`${flag} must be from ${min} to ${max}, got ${n}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--peers':
+        args.peers = int(flag, value(), 3, 9);
+        break;
+      case '--seconds':
+        args.seconds = int(flag, value(), 1, 86_400);
+        break;
+      case '--seed':
+        args.seed = int(flag, value(), 0, 2 ** 31 - 1);
+        break;
+      case '--clients':
+        args.clients = int(flag, value(), 1, 64);
+        break;
+      case '--keys':
+        args.keys = int(flag, value(), 1, 100);
+        break;
+      case '--ops-per-key':
+        args.opsPerKey = int(flag, value(), 10, 100_000);
+        break;
+      case '--history': {
+        const v = value();
+        if (!v) throw new UsageError('--history needs a file name');
+        args.history = v;
+        break;
+      }
+      case '--check': {
+        const v = value();
+        if (!v) throw new UsageError('--check needs a history file');
+        args.check = v;
+        break;
+      }
+      case '--keep':
+        args.keep = true;
+        break;
+      case '-h':
+      case '--help':
+        throw new UsageError('');
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(a)}`);
+    }
+  }
+  return args;
+}
+
+function counts(k: OperationCounts): string[] {
+  const lines = [`Operations: ${k.total} (ok ${k.ok}, failed ${k.failed}, unknown ${k.unknown})`];
+  const by = Object.entries(k.byCommand)
+    .sort()
+    .map(([cmd, o]) => `${cmd} ${['ok', 'failed', 'unknown'].filter((t) => o[t]).map((t) => `${o[t]} ${t}`).join('/')}`);
+  lines.push(`  by command: ${by.join(' · ')}`);
+  const errs = Object.entries(k.byError).sort((a, b) => b[1] - a[1]);
+  if (errs.length) lines.push(`  not ok because: ${errs.map(([e, n]) => `${e} ${n}`).join(' · ')}`);
+  return lines;
+}
+
+function verdictLines(check: HistoryResult, ops: readonly Operation[], checkMs: number): string[] {
+  const lines: string[] = [];
+  const bad = check.keys.filter((k) => k.verdict !== 'linearizable');
+  const checked = check.keys.reduce((s, k) => s + k.operations, 0);
+  lines.push(`Linearizability: ${check.keys.length} keys, ${checked} operations checked in ${(checkMs / 1000).toFixed(2)} s: ${check.verdict.toUpperCase().replace('_', ' ')}`);
+  const origin = originOf(ops);
+  for (const k of bad) {
+    if (k.counterexample) lines.push(formatCounterexample(k.counterexample, origin));
+    else lines.push(`key ${JSON.stringify(k.key)}: ${k.verdict} (${k.operations} operations, ${k.steps} search steps; no counterexample)`);
+  }
+  return lines;
+}
+
+export function formatReport(r: ChaosReport): string {
+  const lines: string[] = [''];
+  lines.push(`Chaos run: ${r.peers} peers, ${r.seconds} s, seed ${r.seed}, ${r.clients} clients`);
+  lines.push(...counts(r.operations));
+  const n = r.nemesis;
+  const get = (k: string) => n[k] ?? 0;
+  lines.push(
+    `Nemesis: kills ${get('kill')} (of the leader ${get('kill-leader')}) · restarts ${get('restart')} · partitions ${get('partition')} (isolate ${get('isolate')}, split ${get('split')}) · pauses ${get('pause')} (of the leader ${get('pause-leader')}) · resumes ${get('resume')} · lossy ${get('lossy')} · heals ${get('heal')}`,
+  );
+  lines.push(`Replicas: ${r.replicas.detail}`);
+  lines.push(...verdictLines(r.check, r.history, r.checkMs));
+  if (r.historyFile) lines.push(`History: ${r.historyFile} (re-check: npm run chaos -- --check ${r.historyFile})`);
+  if (r.dir) lines.push(`Cluster directory kept: ${r.dir}`);
+  return lines.join('\n');
+}
+
+export function exitCode(check: HistoryResult, replicasAgree = true): number {
+  if (check.verdict === 'not_linearizable' || !replicasAgree) return 1;
+  return check.verdict === 'inconclusive' ? 2 : 0;
+}
+
+async function main(): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message) console.error(`chaos: ${e.message}`);
+    console.error(USAGE);
+    return e.message ? 2 : 0;
+  }
+  if (args.check) {
+    const ops = loadHistory(args.check);
+    const t = performance.now();
+    const check = checkHistory(ops);
+    const ms = performance.now() - t;
+    console.log(counts(countOps(ops)).join('\n'));
+    console.log(verdictLines(check, ops, ms).join('\n'));
+    return exitCode(check);
+  }
+  const history = resolve(args.history ?? `logs/chaos/seed-${args.seed}.jsonl`);
+  const report = await runChaos({
+    peers: args.peers,
+    seconds: args.seconds,
+    seed: args.seed,
+    clients: args.clients,
+    keys: args.keys,
+    opsPerKey: args.opsPerKey,
+    historyFile: history,
+    keep: args.keep,
+    log: (line) => console.log(line),
+  });
+  console.log(formatReport(report));
+  return exitCode(report.check, report.replicas.agree);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      console.error(`chaos: ${e.stack ?? e.message}`);
+      process.exit(2);
+    },
+  );
+}
