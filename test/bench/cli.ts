@@ -4,7 +4,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BusyMeter, fmtBusy, waitForQuiet, type Busyness } from './machine.ts';
+import { BusyMeter, fmtBusy, leastDisturbed, loadAverage, waitForQuiet, type Busyness } from './machine.ts';
 import { EtcdCluster, ETCD_INSTALL, findEtcd } from './etcd.ts';
 import { measureFloor } from './floor.ts';
 import { OursCluster } from './ours.ts';
@@ -184,7 +184,7 @@ async function main(): Promise<number> {
   const systems = o.systems.filter((s) => s !== 'etcd' || etcd);
   progress(
     `${o.quick ? 'quick mode, ' : ''}${o.reps} repetition(s); systems: ${systems.join(', ') || 'none'}; workloads: ${[...o.only].join(', ')}; ` +
-      `machine: ${cpus().length} cores, load ${(await import('./machine.ts')).loadAverage().toFixed(2)}`,
+      `machine: ${cpus().length} cores, load ${loadAverage().toFixed(2)}`,
   );
   if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
 
@@ -209,6 +209,8 @@ async function main(): Promise<number> {
     if (!o.wait) return;
     await waitForQuiet({ maxCores: 0.25, maxWaitMs: 60_000, log: progress });
   };
+  /** A disturbed run is measured again (when waiting for quiet is on), up to this many times in all. */
+  const attempts = o.wait ? 3 : 1;
 
   /** Runs fn on a fresh cluster of `name`, recording how busy the machine was. */
   const withSystem = async <T>(name: SystemName, fn: (sys: BenchSystem) => Promise<T>): Promise<T> => {
@@ -278,8 +280,15 @@ async function main(): Promise<number> {
             add(name, rep, 'rss.start', Math.max(...Object.values(atStart)));
             if (o.only.has('w1')) {
               for (const clients of o.clients) {
-                const { value: r, busy } = await measured(sys, () =>
-                  closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, onOp: () => sent++ }),
+                const { value: r, busy } = await leastDisturbed(
+                  attempts,
+                  () => measured(sys, () => closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, onOp: () => sent++ })),
+                  {
+                    quiet,
+                    log: progress,
+                    label: `${name} W1 ${clients}`,
+                    discarded: (d) => runs.push({ system: name, rep, workload: `W1-${clients} (discarded: disturbed)`, busy: d.busy, detail: d.value }),
+                  },
                 );
                 runs.push({ system: name, rep, workload: `W1-${clients}`, busy, detail: r });
                 add(name, rep, `w1.${clients}.ops`, r.opsPerSec);
@@ -347,6 +356,8 @@ async function main(): Promise<number> {
             cpuProfDir: o.cpuProf,
             track: (s) => live.add(s),
             untrack: (s) => live.delete(s),
+            attempts,
+            quiet,
             figure: (k, v) => add('ours', rep, k, v),
             run: (r) => runs.push(r),
           });

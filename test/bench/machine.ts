@@ -98,9 +98,11 @@ export class BusyMeter {
     const seconds = (end.at - this.start.at) / 1000;
     const machineCores = end.total > this.start.total ? ((end.busy - this.start.busy) / (end.total - this.start.total)) * cores : NaN;
     let systemTicks = 0;
-    for (const [pid, t0] of this.start.procs) {
-      const t1 = end.procs.get(pid);
-      if (t1 !== undefined && Number.isFinite(t0) && Number.isFinite(t1)) systemTicks += t1 - t0;
+    for (const [pid, t1] of end.procs) {
+      if (!Number.isFinite(t1)) continue;
+      const t0 = this.start.procs.get(pid);
+      // A process started during the window counts whole; one that died in it is lost.
+      systemTicks += t0 !== undefined && Number.isFinite(t0) ? t1 - t0 : t1;
     }
     const systemCores = seconds > 0 ? systemTicks / HZ / seconds : NaN;
     const benchCores = seconds > 0 ? (end.self - this.start.self) / 1e6 / seconds : NaN;
@@ -142,4 +144,33 @@ export async function waitForQuiet(opts: { maxCores: number; maxWaitMs: number; 
 export function fmtBusy(b: Busyness): string {
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '?');
   return `load ${f(b.loadStart)}->${f(b.loadEnd)}, cores: system ${f(b.systemCores)} bench ${f(b.benchCores)} other ${f(b.otherCores)} of ${b.cores}`;
+}
+
+/** Others may use this many cores during a run before the run counts as disturbed. */
+export const NOISY_OTHER_CORES = 0.3;
+
+/**
+ * Runs a measurement; when the rest of the machine was busy during it, waits for quiet and
+ * runs it again, up to `attempts` times in all, and keeps the least disturbed run. Every
+ * discarded run is passed to `discarded`, so that the report can still show it.
+ */
+export async function leastDisturbed<T>(
+  attempts: number,
+  run: () => Promise<{ value: T; busy: Busyness }>,
+  opts: { quiet: () => Promise<void>; log: (s: string) => void; label: string; discarded?: (r: { value: T; busy: Busyness }) => void },
+): Promise<{ value: T; busy: Busyness }> {
+  let best: { value: T; busy: Busyness } | null = null;
+  for (let i = 0; i < attempts; i++) {
+    const r = await run();
+    if (best === null || r.busy.otherCores < best.busy.otherCores) {
+      if (best) opts.discarded?.(best);
+      best = r;
+    } else {
+      opts.discarded?.(r);
+    }
+    if (!(r.busy.otherCores > NOISY_OTHER_CORES) || i === attempts - 1) break;
+    opts.log(`  ${opts.label}: other processes used ${r.busy.otherCores.toFixed(2)} cores meanwhile; measuring again when the machine is quiet`);
+    await opts.quiet();
+  }
+  return best!;
 }
