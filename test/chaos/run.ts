@@ -8,7 +8,7 @@ import { seededRandom } from '../../game/relay/monster.ts';
 import { startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { canonical, checkHistory, type HistoryResult } from './checker.ts';
 import { commandOf, HistoryRecorder, outcomeOf, saveHistory, type Operation } from './history.ts';
-import { describeAction, Nemesis, type NemesisAction, type NemesisCounts, type PeerView } from './nemesis.ts';
+import { describeAction, Nemesis, type NemesisAction, type NemesisCounts, type NemesisOptions, type PeerView } from './nemesis.ts';
 import { Workload } from './workload.ts';
 
 export interface ChaosOptions {
@@ -31,6 +31,8 @@ export interface ChaosOptions {
   progressEvery?: number;
   /** Longest pause between a client's operations, in ms (to spare a shared machine). */
   thinkMs?: number;
+  /** Nemesis timing instead of the one scaled to the run's length. */
+  nemesis?: Partial<Pick<NemesisOptions, 'gapMs' | 'faultMs' | 'monsterEveryMs' | 'reviveAfterMs' | 'kinds'>>;
 }
 
 export interface OperationCounts {
@@ -143,7 +145,7 @@ async function run(
     runId: `chaos-${o.seed}-${process.pid}-${Date.now().toString(36)}`,
     ...(o.thinkMs !== undefined ? { thinkMs: o.thinkMs } : {}),
   });
-  const nemesis = new Nemesis({ peers: c.names, random: seededRandom(o.seed), ...timings(o.seconds) }, now());
+  const nemesis = new Nemesis({ peers: c.names, random: seededRandom(o.seed), ...timings(o.seconds), ...o.nemesis }, now());
   const timeline: { at: number; action: NemesisAction }[] = [];
 
   // What the nemesis sees: who runs, who is paused, who leads (polled over /admin).
