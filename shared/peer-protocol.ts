@@ -80,6 +80,11 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 class Invalid extends Error {}
 
+/** A validator never throws on input: anything unexpected (a stack overflow on nesting) is a bad frame. */
+function invalidFrame(e: unknown): string {
+  return `invalid frame (${e instanceof RangeError ? 'nested too deeply' : 'could not be read'})`;
+}
+
 function fail(message: string): never {
   throw new Invalid(message);
 }
@@ -91,9 +96,18 @@ function obj(v: unknown, what: string): Obj {
   return v as Obj;
 }
 
+/**
+ * The largest term or index a frame may carry. Far beyond any real cluster's (a new term every
+ * millisecond would take thousands of years to get there), and low enough that term + 1 and
+ * index arithmetic stay exact. Without a bound, one frame with term 2^53 - 1 would move every peer
+ * to a term from which no election can be won, and it is persisted.
+ */
+export const MAX_WIRE_NUMBER = 2 ** 48;
+
 function nat(o: Obj, key: string): number {
   const v = o[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`"${key}" must be a whole number >= 0, got ${show(v)}`);
+  if (v > MAX_WIRE_NUMBER) fail(`"${key}" must be at most ${MAX_WIRE_NUMBER}, got ${v}`);
   return v;
 }
 
@@ -122,7 +136,13 @@ function optId(o: Obj): string | undefined {
 
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v) ?? String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    // Deeply nested JSON overflows the stack of JSON.stringify: a validator must still answer.
+    s = Array.isArray(v) ? 'a deeply nested list' : typeof v === 'object' ? 'a deeply nested object' : typeof v;
+  }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
@@ -220,8 +240,7 @@ export function parseEnvelope(v: unknown): Parsed<PeerEnvelope> {
   try {
     return { ok: true, value: envelope(v, 'message') };
   } catch (e) {
-    if (e instanceof Invalid) return { ok: false, message: e.message };
-    throw e;
+    return { ok: false, message: e instanceof Invalid ? e.message : invalidFrame(e) };
   }
 }
 
@@ -240,8 +259,7 @@ export function parsePeerFrame(text: string): Parsed<PeerEnvelope[]> {
     }
     return { ok: true, value: [envelope(v, 'message')] };
   } catch (e) {
-    if (e instanceof Invalid) return { ok: false, message: e.message };
-    throw e;
+    return { ok: false, message: e instanceof Invalid ? e.message : invalidFrame(e) };
   }
 }
 
@@ -293,8 +311,8 @@ export function parseAdminRequest(text: string, peers: readonly PeerId[]): Parse
         fail(`"type" must be one of faults, campaign, status, got ${show(o.type)}`);
     }
   } catch (e) {
-    if (e instanceof Invalid) return id === undefined ? { ok: false, message: e.message } : { ok: false, message: e.message, id };
-    throw e;
+    const message = e instanceof Invalid ? e.message : invalidFrame(e);
+    return id === undefined ? { ok: false, message } : { ok: false, message, id };
   }
 }
 

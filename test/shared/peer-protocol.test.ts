@@ -90,3 +90,20 @@ describe('admin request validation', () => {
     expect(parseAdminRequest('{', peers)).toMatchObject({ ok: false });
   });
 });
+
+describe('hostile frames', () => {
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+
+  it('a frame with deeply nested JSON in any field is refused, never thrown', () => {
+    const raft = `{"type":"request_vote","rid":"peer2:1","from":"peer2","to":"peer1","term":${deep(20_000)},"lastLogIndex":0,"lastLogTerm":0,"preVote":true}`;
+    expect(parsePeerFrame(raft)).toMatchObject({ ok: false });
+    expect(parseAdminRequest(`{"type":"faults","blocked":${deep(20_000)}}`, ['peer1', 'peer2'])).toMatchObject({ ok: false });
+    expect(parseAdminRequest(`{"type":"status","kv":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`, ['peer1'])).toMatchObject({ ok: false });
+  });
+
+  it('a term or index past 2^48 is refused, so one frame cannot move the cluster to a term no election can pass', () => {
+    const vote = (term: number) => ({ type: 'request_vote', rid: 'peer2:1', from: 'peer2', to: 'peer1', term, lastLogIndex: 0, lastLogTerm: 0, preVote: true });
+    expect(parseEnvelope(vote(Number.MAX_SAFE_INTEGER))).toMatchObject({ ok: false, message: expect.stringContaining('"term" must be at most') });
+    expect(parseEnvelope(vote(2 ** 32))).toMatchObject({ ok: true });
+  });
+});
