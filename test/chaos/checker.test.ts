@@ -85,6 +85,10 @@ describe('accepts', () => {
     expect(r.keys.map((k) => k.key)).toEqual(['x', 'y']);
   });
 
+  it('numeric strings as numbers, as the contract reads them', () => {
+    expect(verdict([op('a', set('5'), 0, 1, 5), op('b', add('2' as unknown as number), 2, 3, 7), op('b', cas('7', '-1.5e1'), 4, 5, true), op('c', get, 6, 7, -15)])).toBe('linearizable');
+  });
+
   it('non-number values compared as JSON, with object keys in any order', () => {
     expect(verdict([op('a', set({ b: 1, a: [1, 'z'] }), 0, 1, { b: 1, a: [1, 'z'] }), op('b', get, 2, 3, { a: [1, 'z'], b: 1 })])).toBe('linearizable');
   });
@@ -141,6 +145,10 @@ describe('rejects', () => {
     const ops = Array.from({ length: 30 }, (_, i) => op(`c${i}`, add(1), i, null));
     ops.push(op('r', get, 100, 101, 31));
     expect(verdict(ops)).toBe('not_linearizable');
+  });
+
+  it('an add that succeeded on a value that is not a number', () => {
+    expect(verdict([op('a', set('word'), 0, 1, 'word'), op('b', add(1), 2, 3, 1)])).toBe('not_linearizable');
   });
 
   it('a failed add that took effect after all', () => {

@@ -62,8 +62,13 @@ export interface Counterexample {
   possible: Value[];
   /** The completed operation that cannot take effect anywhere in its interval. */
   stuck: Operation;
-  /** Operations open when it returned (invoked, not returned), which could have come before it. */
+  /**
+   * Operations open when it returned (invoked, not returned), which could have come before it:
+   * the completed ones first, then those with unknown outcomes, latest first; at most 12.
+   */
   concurrent: Operation[];
+  /** Open operations left out of `concurrent`. */
+  moreConcurrent: number;
 }
 
 export interface KeyResult {
@@ -97,13 +102,19 @@ export function canonical(v: unknown): string {
     .join(',')}}`;
 }
 
-/** The number a stored value counts as for `add`: missing is 0, numeric strings count. */
+/** The number a stored value counts as for `add`: missing is 0; anything else not a number refuses. */
 function numberOf(state: string): number | null {
   if (state === 'null') return 0;
   const v: unknown = JSON.parse(state);
-  if (typeof v === 'number') return v;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  return null;
+  return typeof v === 'number' ? v : null;
+}
+
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** As the contract reads command arguments: a numeric string is the number ("100" -> 100). */
+function argument(v: unknown): unknown {
+  if (typeof v === 'string' && NUMERIC.test(v) && Number.isFinite(Number(v))) return Number(v);
+  return v;
 }
 
 interface Prepared {
@@ -130,7 +141,7 @@ function step(state: string, p: Prepared): string | null {
     case 'add': {
       const cur = numberOf(state);
       if (cur === null) return p.completed ? null : state; // the store refuses: no effect
-      const next = canonical(cur + input.n);
+      const next = canonical(cur + Number(argument(input.n)));
       if (p.completed && p.out !== next) return null;
       return next;
     }
@@ -180,8 +191,8 @@ function prepare(ops: readonly Operation[]): Prepared[] {
       op,
       completed,
       out: op.outcome.type === 'ok' ? canonical(op.outcome.value) : '',
-      a: input.f === 'set' ? canonical(input.value) : input.f === 'cas' ? canonical(input.from) : '',
-      b: input.f === 'cas' ? canonical(input.to) : '',
+      a: input.f === 'set' ? canonical(argument(input.value)) : input.f === 'cas' ? canonical(argument(input.from)) : '',
+      b: input.f === 'cas' ? canonical(argument(input.to)) : '',
     });
   }
   return out;
@@ -538,6 +549,14 @@ export function checkKey(key: string, ops: readonly Operation[], options: CheckO
   if (bfs.verdict !== 'not_linearizable') return { key, verdict: bfs.verdict, operations, steps, decidedBy: 'breadth-first' };
   const f = bfs.failure!;
   const byInvoke = (x: Operation, y: Operation) => x.invoke - y.invoke || x.id - y.id;
+  const open = f.open.map((i) => ps[i]!);
+  const concurrent = [
+    ...open.filter((p) => p.completed).map((p) => p.op).sort(byInvoke),
+    ...open
+      .filter((p) => !p.completed)
+      .map((p) => p.op)
+      .sort((x, y) => byInvoke(y, x)),
+  ];
   return {
     key,
     verdict: 'not_linearizable',
@@ -551,10 +570,8 @@ export function checkKey(key: string, ops: readonly Operation[], options: CheckO
       before: f.returned.slice(-windowBefore).map((i) => ps[i]!.op),
       possible: f.states.map((st) => JSON.parse(st) as Value),
       stuck: ps[f.stuck]!.op,
-      concurrent: f.open
-        .map((i) => ps[i]!.op)
-        .sort(byInvoke)
-        .slice(0, 12),
+      concurrent: concurrent.slice(0, 12),
+      moreConcurrent: Math.max(0, concurrent.length - 12),
     },
   };
 }
@@ -602,6 +619,7 @@ export function formatCounterexample(c: Counterexample, origin = 0): string {
   if (c.concurrent.length > 0) {
     lines.push('  No order of the operations open at that time makes it possible:');
     for (const op of c.concurrent) lines.push(`    ${formatOperation(op, origin)}`);
+    if (c.moreConcurrent > 0) lines.push(`    ... and ${c.moreConcurrent} earlier operations with unknown outcomes`);
   }
   return lines.join('\n');
 }
