@@ -29,6 +29,10 @@ const USAGE = `usage: npm run bench [-- options]
   --clients LIST     W1 client counts (default 1,8,64)
   --trials N         W2 failover trials per repetition (default 10)
   --rss-commands N   commands sent before reading RSS (default 100000)
+  --etcd-client K    how the W1 clients talk to etcd's gateway over keep-alive connections:
+                     raw (default: a minimal HTTP/1.1 client, about as cheap for the bench
+                     process as our WebSocket clients) or http (node:http with an Agent,
+                     which costs the bench twice the CPU and so takes CPU from etcd)
   --no-wait          do not wait for a quiet machine before each run
   --cpu-prof DIR     profile our peers (V8 sampling profiler), DIR/<peer>-<pid>.cpuprofile;
                      read them with: npx tsx test/bench/profile.ts FILE...
@@ -46,6 +50,7 @@ interface Options {
   trials: number;
   rssCommands: number;
   wait: boolean;
+  etcdClient: 'http' | 'raw';
   cpuProf: string | null;
   out: string;
   floorIterations: number;
@@ -64,6 +69,7 @@ function parseArgs(argv: string[]): Options | string {
     trials: 10,
     rssCommands: 100_000,
     wait: true,
+    etcdClient: 'raw',
     cpuProf: null,
     out: resolve(REPO_ROOT, 'test-output/bench'),
     floorIterations: 2000,
@@ -118,6 +124,12 @@ function parseArgs(argv: string[]): Options | string {
         case '--rss-commands':
           o.rssCommands = Math.floor(num(val(), '--rss-commands', 0));
           break;
+        case '--etcd-client': {
+          const v = val();
+          if (v !== 'http' && v !== 'raw') return `--etcd-client takes http or raw, got ${JSON.stringify(v)}`;
+          o.etcdClient = v;
+          break;
+        }
         case '--no-wait':
           o.wait = false;
           break;
@@ -202,7 +214,7 @@ async function main(): Promise<number> {
 
   const make = (name: SystemName): BenchSystem =>
     name === 'etcd'
-      ? new EtcdCluster({ bin: etcd!.bin })
+      ? new EtcdCluster({ bin: etcd!.bin, client: o.etcdClient })
       : new OursCluster(() => startOurPeers({ count: 3, cpuProfDir: o.cpuProf }));
 
   const quiet = async () => {

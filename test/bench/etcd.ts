@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForAgreedLeader, type BenchClient, type BenchSystem, type FailoverClient, type MemberStatus } from './system.ts';
@@ -71,6 +71,8 @@ export interface EtcdOptions {
   electionMs?: number;
   /** Extra command-line flags for every member. */
   extraArgs?: string[];
+  /** The closed-loop clients' HTTP stack: node:http with a keep-alive Agent (default) or raw. */
+  client?: 'http' | 'raw';
 }
 
 /** POST a JSON body on a keep-alive agent; resolves with the parsed reply. */
@@ -110,6 +112,67 @@ function postJson(agent: Agent, port: number, path: string, body: unknown, timeo
   });
 }
 
+/**
+ * A minimal HTTP/1.1 keep-alive connection for the closed-loop clients (--etcd-client raw):
+ * one request at a time, a prebuilt head, Content-Length framing. It costs the bench process
+ * far less CPU than node:http, which on a 2-core machine otherwise competes with etcd itself.
+ */
+export class RawHttpConnection {
+  private socket: Socket;
+  private buf: Buffer = Buffer.alloc(0);
+  private waiting: { resolve: (r: { status: number; body: string }) => void; reject: (e: Error) => void } | null = null;
+  private ready: Promise<void>;
+  private error: Error | null = null;
+
+  constructor(private port: number) {
+    this.socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    this.ready = new Promise((res, rej) => {
+      this.socket.once('connect', () => res());
+      this.socket.once('error', rej);
+    });
+    this.socket.on('data', (c: Buffer) => this.onData(c));
+    const fail = (e: Error) => {
+      this.error = e;
+      const w = this.waiting;
+      this.waiting = null;
+      w?.reject(e);
+    };
+    this.socket.on('error', fail);
+    this.socket.on('close', () => fail(new Error('connection closed')));
+  }
+
+  private onData(c: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, c]) : c;
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const head = this.buf.subarray(0, end).toString('latin1');
+    const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+    const len = m ? Number(m[1]) : 0;
+    if (this.buf.length < end + 4 + len) return;
+    const body = this.buf.subarray(end + 4, end + 4 + len).toString();
+    this.buf = this.buf.subarray(end + 4 + len);
+    const status = Number(head.slice(9, 12));
+    const w = this.waiting;
+    this.waiting = null;
+    w?.resolve({ status, body });
+  }
+
+  async post(path: string, json: string): Promise<{ status: number; body: string }> {
+    await this.ready;
+    if (this.error) throw this.error;
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+      );
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
 export class EtcdCluster implements BenchSystem {
   readonly name = 'etcd' as const;
   readonly members: string[];
@@ -118,6 +181,7 @@ export class EtcdCluster implements BenchSystem {
   private ownBase: boolean;
   private statusAgent = new Agent({ keepAlive: true, maxSockets: 8 });
   private agents: Agent[] = [];
+  private raws = new Set<RawHttpConnection>();
   private logs: WriteStream[] = [];
 
   constructor(private opts: EtcdOptions) {
@@ -234,6 +298,20 @@ export class EtcdCluster implements BenchSystem {
 
   async client(): Promise<BenchClient> {
     const leader = this.member(await this.waitForLeader());
+    if (this.opts.client === 'raw') {
+      const conn = new RawHttpConnection(leader.clientPort);
+      this.raws.add(conn);
+      return {
+        put: async (key, value) => {
+          const r = await conn.post('/v3/kv/put', JSON.stringify({ key: b64(key), value: b64(value) }));
+          if (r.status !== 200) throw new Error(`etcd put: HTTP ${r.status} ${r.body.slice(0, 200)}`);
+        },
+        close: () => {
+          conn.close();
+          this.raws.delete(conn);
+        },
+      };
+    }
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     this.agents.push(agent);
     return {
@@ -282,6 +360,8 @@ export class EtcdCluster implements BenchSystem {
   async stop(): Promise<void> {
     for (const a of this.agents) a.destroy();
     this.agents = [];
+    for (const r of this.raws) r.close();
+    this.raws.clear();
     this.statusAgent.destroy();
     this.statusAgent = new Agent({ keepAlive: true, maxSockets: 8 });
     const exits = this.ms.map(
