@@ -239,42 +239,52 @@ async function run(
   };
 
   workload.start();
-  const end = o.seconds * 1000;
-  const every = (o.progressEvery ?? 5) * 1000;
-  let nextProgress = every;
-  let lastCount = 0;
-  while (now() < end) {
-    for (const a of nemesis.tick(now(), view())) await execute(a);
-    if (now() >= nextProgress) {
-      const ops = history.operations();
-      const k = countOps(ops);
-      const f = nemesis.current();
-      log(
-        `${stamp()} ${k.total} ops (ok ${k.ok}, failed ${k.failed}, unknown ${k.unknown}), ${Math.round(((k.total - lastCount) * 1000) / every)}/s; leader ${leader ?? 'none'}; ${f ? `fault: ${f.kind}${f.peer ? ` ${f.peer}` : ''}` : 'no fault'}`,
-      );
-      lastCount = k.total;
-      nextProgress += every;
+  try {
+    const end = o.seconds * 1000;
+    const every = (o.progressEvery ?? 5) * 1000;
+    let nextProgress = every;
+    let lastCount = 0;
+    while (now() < end) {
+      for (const a of nemesis.tick(now(), view())) await execute(a);
+      if (now() >= nextProgress) {
+        const ops = history.operations();
+        const k = countOps(ops);
+        const f = nemesis.current();
+        log(
+          `${stamp()} ${k.total} ops (ok ${k.ok}, failed ${k.failed}, unknown ${k.unknown}), ${Math.round(((k.total - lastCount) * 1000) / every)}/s; leader ${leader ?? 'none'}; ${f ? `fault: ${f.kind}${f.peer ? ` ${f.peer}` : ''}` : 'no fault'}`,
+        );
+        lastCount = k.total;
+        nextProgress += every;
+      }
+      await sleepMs(50);
     }
-    await sleepMs(50);
-  }
 
-  // Heal everything, let the clients finish, let the cluster settle.
-  log(`${stamp()} stopping: healing every fault, waiting for the clients' last operations`);
-  for (const a of nemesis.stop(view())) await execute(a);
-  await workload.stop();
-  polling = false;
-  await poller;
-  await Promise.all(background);
+    // Heal everything, let the clients finish, let the cluster settle.
+    log(`${stamp()} stopping: healing every fault, waiting for the clients' last operations`);
+    for (const a of nemesis.stop(view())) await execute(a);
+    await workload.stop();
+    polling = false;
+    await poller;
+    await Promise.all(background);
+  } catch (e) {
+    // Leave nothing running behind: the clients would go on against a cluster being torn down.
+    workload.abort();
+    polling = false;
+    throw e;
+  }
   const settled = await settle(c, log, stamp);
 
   // One more read of every key, after everything: what unknown operations did is now visible.
-  const reader = new ClusterClient({ peers: c.peers, clientId: `final-${process.pid}-${Date.now().toString(36)}`, timeoutMs: 10_000 });
-  for (const key of workload.keysUsed()) {
-    const input = { f: 'get' as const };
-    const op = history.invoke('final', key, input);
-    history.complete(op, outcomeOf(await reader.command(commandOf(key, input))));
+  // (Not on a cluster that did not settle: every read would wait out its timeout.)
+  if (settled) {
+    const reader = new ClusterClient({ peers: c.peers, clientId: `final-${process.pid}-${Date.now().toString(36)}`, timeoutMs: 10_000 });
+    for (const key of workload.keysUsed()) {
+      const input = { f: 'get' as const };
+      const op = history.invoke('final', key, input);
+      history.complete(op, outcomeOf(await reader.command(commandOf(key, input))));
+    }
+    reader.close();
   }
-  reader.close();
 
   const replicas = await compareReplicas(c, settled);
   const ops = history.operations();

@@ -72,6 +72,12 @@ export class Workload {
     for (const c of this.clients) c.close();
   }
 
+  /** Stops at once: operations in flight end as they are (unknown or failed). */
+  abort(): void {
+    this.stopping = true;
+    for (const c of this.clients) c.close();
+  }
+
   /** Every key that was ever used. */
   keysUsed(): string[] {
     return [...this.uses.keys()];
