@@ -108,6 +108,10 @@ export async function exchange(url: string, headers: Record<string, string>, fra
       if (got === 'timeout') throw new Error(`no reply to the probe after ${describeFrame(frame)}`);
       replies = c.inbox.filter((m) => !probe.isReply(m));
     } else {
+      // A ping is read after the frame: its pong (or the close the frame caused) means the
+      // endpoint has dealt with the frame, however busy the machine, so a close is never
+      // blamed on the next frame.
+      await c.settled(5000);
       await new Promise((r) => setTimeout(r, quietMs));
       replies = [...c.inbox];
     }
@@ -122,16 +126,40 @@ interface Conn {
   inbox: Record<string, unknown>[];
   closed: number | null;
   until(pred: (m: Record<string, unknown>) => boolean, ms: number): Promise<'ok' | 'closed' | 'timeout'>;
+  /** Sends a ping and waits for its pong or for the connection to close. */
+  settled(ms: number): Promise<void>;
 }
 
 function open(url: string, headers: Record<string, string>): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
     const waiters = new Set<() => void>();
+    let pongs = 0;
     const c: Conn = {
       ws,
       inbox: [],
       closed: null,
+      settled(ms) {
+        if (c.closed !== null) return Promise.resolve();
+        const want = pongs + 1;
+        return new Promise((res) => {
+          const check = () => {
+            if (pongs >= want || c.closed !== null) done();
+          };
+          const done = () => {
+            clearTimeout(t);
+            waiters.delete(check);
+            res();
+          };
+          const t = setTimeout(done, ms);
+          waiters.add(check);
+          try {
+            ws.ping();
+          } catch {
+            done();
+          }
+        });
+      },
       until(pred, ms) {
         return new Promise((res) => {
           const check = () => {
@@ -157,6 +185,10 @@ function open(url: string, headers: Record<string, string>): Promise<Conn> {
       } catch {
         c.inbox.push({ unparseable: String(d) });
       }
+      for (const w of [...waiters]) w();
+    });
+    ws.on('pong', () => {
+      pongs++;
       for (const w of [...waiters]) w();
     });
     ws.on('close', (code) => {
