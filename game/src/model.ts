@@ -347,8 +347,8 @@ export class VillageModel {
         break;
       case 'console': {
         const level: ConsoleLevel = ['info', 'result', 'error', 'event'].includes(d.level) ? d.level : 'info';
-        // A relay may stamp lines with when they happened (`t`, relay ms); else: when heard.
-        const t = (d as { t?: unknown }).t;
+        // The relay stamps lines with when they happened (`at`, relay ms); else: when heard.
+        const t: unknown = d.at;
         if (typeof d.line === 'string') this.addConsoleLine(level, d.line, typeof t === 'number' && Number.isFinite(t) ? this.toLocal(t) : localNow);
         break;
       }

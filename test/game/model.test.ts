@@ -324,7 +324,7 @@ describe('board, attacks, monster, counters, console', () => {
       ['event', 'peer2 is the leader of term 4'],
     ]);
     expect(m.console.map((l) => l.at)).toEqual([T0, T0, T0]);
-    batch(m, [{ type: 'console', line: 'old news', level: 'event', t: T0 - 60_000 } as Delta], T0, T0);
+    batch(m, [{ type: 'console', line: 'old news', level: 'event', at: T0 - 60_000 }], T0, T0);
     expect(m.console.at(-1)).toMatchObject({ text: 'old news', at: T0 - 60_000 });
     for (let i = 0; i < MAX_CONSOLE_LINES + 10; i++) m.addConsoleLine('info', `l${i}`, T0);
     expect(m.console.length).toBe(MAX_CONSOLE_LINES);
