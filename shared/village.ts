@@ -28,6 +28,30 @@ export interface PeerView {
   reporterDropped: number;
 }
 
+/** A peer the relay has not heard from yet: every field at its starting value. */
+export function emptyPeerView(name: string): PeerView {
+  return {
+    name,
+    process: 'unknown',
+    pid: null,
+    reporting: false,
+    role: 'follower',
+    term: 0,
+    vote: null,
+    leader: null,
+    commitIndex: 0,
+    appliedIndex: 0,
+    lastIndex: 0,
+    lastTerm: 0,
+    electionDeadline: null,
+    log: [],
+    blocked: [],
+    dropRate: 0,
+    latencyMs: 0,
+    reporterDropped: 0,
+  };
+}
+
 export interface VillagePicture {
   peers: PeerView[];
   /** The key-value store as the most advanced peer has applied it. */

@@ -2,7 +2,7 @@
 // folded into, and that hands out the deltas browsers need. No sockets or timers here, so it
 // can be tested by feeding it events.
 import type { LauncherReport, PeerEvent } from '../../shared/events.ts';
-import type { Delta, PeerView, VillagePicture } from '../../shared/village.ts';
+import { emptyPeerView, type Delta, type PeerView, type VillagePicture } from '../../shared/village.ts';
 
 /** Log tiles kept per peer: the village shows the tail of each log. */
 export const MAX_TILES = 300;
@@ -12,29 +12,6 @@ export const MAX_EVENTS_PER_BATCH = 4000;
 export const CONSOLE_HISTORY = 60;
 
 export type ConsoleLevel = 'info' | 'result' | 'error' | 'event';
-
-export function emptyPeer(name: string): PeerView {
-  return {
-    name,
-    process: 'unknown',
-    pid: null,
-    reporting: false,
-    role: 'follower',
-    term: 0,
-    vote: null,
-    leader: null,
-    commitIndex: 0,
-    appliedIndex: 0,
-    lastIndex: 0,
-    lastTerm: 0,
-    electionDeadline: null,
-    log: [],
-    blocked: [],
-    dropRate: 0,
-    latencyMs: 0,
-    reporterDropped: 0,
-  };
-}
 
 export interface PictureOptions {
   /** Peer names in the config file's order: the village lines villagers up in that order. */
@@ -357,7 +334,7 @@ export class Picture {
   private ensure(name: string): PeerView {
     let p = this.peers.get(name);
     if (!p) {
-      p = emptyPeer(name);
+      p = emptyPeerView(name);
       this.peers.set(name, p);
       this.dirty.add(name);
     }

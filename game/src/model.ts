@@ -12,7 +12,7 @@
 // is a little off the relay's.
 import type { LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
 import type { Timing } from '../../shared/config.ts';
-import type { Delta, PeerView, RelayToBrowser, VillagePicture } from '../../shared/village.ts';
+import { emptyPeerView, type Delta, type PeerView, type RelayToBrowser, type VillagePicture } from '../../shared/village.ts';
 
 /** One villager: the relay's view of a peer plus what the browser derives from events. */
 export interface Villager extends PeerView {
@@ -400,7 +400,7 @@ export class VillageModel {
     }
     const old = this.peers.get(pv.name);
     const v: Villager = {
-      ...blankPeer(pv.name),
+      ...emptyPeerView(pv.name),
       ...pv,
       log: Array.isArray(pv.log) ? [...pv.log].sort((a, b) => a.index - b.index) : [],
       blocked: Array.isArray(pv.blocked) ? [...pv.blocked] : [],
@@ -476,29 +476,6 @@ function flightFields(rid: string, from: string, to: string, s: RpcFields) {
     entries: num(s.entries, 0),
     preVote: !!s.preVote,
     ok: typeof s.ok === 'boolean' ? s.ok : null,
-  };
-}
-
-function blankPeer(name: string): PeerView {
-  return {
-    name,
-    process: 'unknown',
-    pid: null,
-    reporting: false,
-    role: 'follower',
-    term: 0,
-    vote: null,
-    leader: null,
-    commitIndex: 0,
-    appliedIndex: 0,
-    lastIndex: 0,
-    lastTerm: 0,
-    electionDeadline: null,
-    log: [],
-    blocked: [],
-    dropRate: 0,
-    latencyMs: 0,
-    reporterDropped: 0,
   };
 }
 
