@@ -4,7 +4,7 @@
 // gracefully on SIGTERM); a SIGKILLed process writes nothing.
 import { Session } from 'node:inspector';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 const dir = process.env.BENCH_CPU_PROF_DIR;
 if (dir) {
@@ -13,7 +13,10 @@ if (dir) {
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_CPU_PROF_INTERVAL_US ?? 500) });
   session.post('Profiler.start');
-  const name = (process.argv.slice(2).find((a) => !a.startsWith('-') && !a.endsWith('.ts')) ?? 'node').replace(/[^\w.-]/g, '_');
+  // A peer is named by its first argument (peer1); anything else by its script's directory (relay).
+  const first = process.argv[2];
+  const script = process.argv[1] ?? 'node';
+  const name = (first && !first.startsWith('-') ? first : basename(dirname(script))).replace(/[^\w.-]/g, '_');
   process.on('exit', () => {
     // An in-thread inspector session answers synchronously, so this works inside 'exit'.
     session.post('Profiler.stop', (err, res) => {

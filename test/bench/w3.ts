@@ -21,6 +21,7 @@ import { closedLoop } from './workloads.ts';
 import { freePorts } from './etcd.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PROFILER = new URL('./cpu-profiler.mjs', import.meta.url).href;
 export const RELAY_MAIN = join(REPO_ROOT, 'game/relay/main.ts');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,15 +36,18 @@ export interface RelayProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the relay (monster attacks off) on `port` with the cluster's ini. */
-export async function startRelay(configFile: string, port: number, logDir: string, label = 'relay'): Promise<RelayProcess> {
+/** Starts the relay (monster attacks off) on `port`; with cpuProfDir it is profiled as the peers are. */
+export async function startRelay(configFile: string, port: number, logDir: string, label = 'relay', cpuProfDir: string | null = null): Promise<RelayProcess> {
   if (!existsSync(RELAY_MAIN)) throw new Error(`the relay (${RELAY_MAIN}) is not there`);
+  const profEnv: NodeJS.ProcessEnv = cpuProfDir
+    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${PROFILER}`.trim(), BENCH_CPU_PROF_DIR: cpuProfDir }
+    : {};
   const logFile = join(logDir, `${label}.stdout`);
   const out = createWriteStream(logFile, { flags: 'a' });
   const p: ChildProcess = spawn(process.execPath, ['--import', tsxLoader(), RELAY_MAIN, '--config', configFile, '--port', String(port), '--attacks', 'off'], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, RAFT_EXIT_WITH_STDIN: '1' },
+    env: { ...process.env, RAFT_EXIT_WITH_STDIN: '1', ...profEnv },
   });
   let tail = '';
   const keep = (c: Buffer) => {
@@ -84,8 +88,11 @@ export async function startRelay(configFile: string, port: number, logDir: strin
     stop: async () => {
       if (exited) return;
       const done = new Promise<void>((r) => p.once('exit', () => r()));
-      p.kill('SIGKILL');
+      // SIGTERM first when profiling: the relay writes its profile as it exits gracefully.
+      p.kill(cpuProfDir ? 'SIGTERM' : 'SIGKILL');
+      const force = setTimeout(() => p.kill('SIGKILL'), 3000);
       await done;
+      clearTimeout(force);
     },
   };
 }
@@ -336,7 +343,7 @@ export async function runW3(o: W3Options): Promise<void> {
       cpuProfDir: o.cpuProfDir,
       // The relay first, so that every peer reports from its start.
       beforeStart: async (c) => {
-        relay = await startRelay(c.configFile, c.relayPort, c.dir);
+        relay = await startRelay(c.configFile, c.relayPort, c.dir, 'relay', o.cpuProfDir);
       },
     });
     return peers;
