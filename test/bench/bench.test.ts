@@ -36,7 +36,8 @@ describe('npm run bench -- --quick', () => {
     // Progress lines while it ran, then the table.
     expect(r.stdout).toMatch(/\[bench +\d+s\] rep 1\/1/);
     expect(r.stdout).toMatch(/^figure\s+unit\s+ours\s+etcd\s+ours\/etcd\s+target\s+met$/m);
-    for (const label of ['floor: write+fsync p50', 'W1 1 client: throughput', 'W1 8 clients: latency p99', 'W2 failover: unavailability median', 'RSS of the largest member']) {
+    expect(r.stdout).toMatch(/^floor \(this machine\)\s+unit\s+median \[min-max\]$/m);
+    for (const label of ['write+fsync p50', 'loopback WebSocket round trip p50', 'W1 1 client: throughput', 'W1 8 clients: latency p99', 'W2 failover: unavailability median', 'RSS of the largest member', 'W3 event delay p99', 'W3 highest event rate the relay sustains']) {
       expect(r.stdout).toContain(label);
     }
     // When etcd is missing the bench says how to install it and still runs our side.

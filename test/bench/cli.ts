@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BusyMeter, fmtBusy, leastDisturbed, loadAverage, waitForQuiet, type Busyness } from './machine.ts';
 import { EtcdCluster, ETCD_INSTALL, findEtcd } from './etcd.ts';
-import { measureFloor } from './floor.ts';
+import { measureDisk, measureFloor } from './floor.ts';
 import { OursCluster } from './ours.ts';
 import { startOurPeers } from './peers.ts';
 import { summarize, textTable, writeResults, type BenchResults, type RunRecord, type Sample, type Subject, type SystemName } from './report.ts';
@@ -294,7 +294,12 @@ async function main(): Promise<number> {
               for (const clients of o.clients) {
                 const { value: r, busy } = await leastDisturbed(
                   attempts,
-                  () => measured(sys, () => closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, onOp: () => sent++ })),
+                  async () => {
+                    // The disk's fsync right before the run: it drifts on a shared host.
+                    const fsyncP50 = measureDisk(tmpdir(), 200).fsync.p50;
+                    const m = await measured(sys, () => closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, onOp: () => sent++ }));
+                    return { value: { ...m.value, fsyncP50 }, busy: m.busy };
+                  },
                   {
                     quiet,
                     log: progress,
@@ -307,9 +312,10 @@ async function main(): Promise<number> {
                 add(name, rep, `w1.${clients}.p50`, r.latency.p50);
                 add(name, rep, `w1.${clients}.p99`, r.latency.p99);
                 add(name, rep, `w1.${clients}.cores`, busy.systemCores);
+                add(name, rep, 'w1.fsync', r.fsyncP50);
                 progress(
                   `  ${name} W1 ${clients} client${clients > 1 ? "s" : ""}: ${fmtNumber(r.opsPerSec)} ops/s, p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}` +
-                    `${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}; ${fmtBusy(busy)}`,
+                    `${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}; fsync ${ms(r.fsyncP50)}; ${fmtBusy(busy)}`,
                 );
               }
             }

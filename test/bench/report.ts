@@ -67,6 +67,7 @@ export const FIGURES: FigureDef[] = [
     { key: `w1.${c}.p99`, label: `W1 ${c} client${c > 1 ? 's' : ''}: latency p99`, unit: 'ms', better: 'lower' },
     { key: `w1.${c}.cores`, label: `W1 ${c} client${c > 1 ? 's' : ''}: cores used by the cluster`, unit: 'cores', better: 'lower' },
   ]),
+  { key: 'w1.fsync', label: 'W1: the disk\'s fsync p50, probed before each run', unit: 'ms', better: 'lower' },
   {
     key: 'w2.unavailable.median',
     label: 'W2 failover: unavailability median',
