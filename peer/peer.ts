@@ -100,6 +100,8 @@ export class PeerShell {
   private queue: Ready[] = [];
   private flushing = false;
   private inFlight: Promise<void> | null = null;
+  /** The last hard state given to the durable log. */
+  private saved: HardState | null;
   private timer: NodeJS.Timeout | null = null;
   private armedFor = Infinity;
   private readonly sweeper: NodeJS.Timeout;
@@ -133,6 +135,7 @@ export class PeerShell {
     this.commandTimeoutMs = Math.max(3000, 4 * (timing.electionMaxMs + 2 * timing.latencyMs));
     this.maxEntryBytes = Math.floor(config.limits.maxFrameBytes / 2) - 1024;
     const persisted = opened.state;
+    this.saved = persisted.hardState;
     this.node = new RaftNode(
       {
         id: self.name,
@@ -307,7 +310,13 @@ export class PeerShell {
         const batch = this.queue;
         this.queue = [];
         const { hardState, entries } = mergeForSave(batch);
-        if (hardState || entries.length > 0) {
+        if (hardState && entries.length === 0 && this.saved && hardState.term === this.saved.term && hardState.vote === this.saved.vote) {
+          // Only the commit index moved: Raft may lose it in a crash (it is learned again), so
+          // it is written without waiting for an fsync; the next durable save covers it.
+          this.saved = hardState;
+          this.log.save(hardState, [], false).catch((e: Error) => this.fatal(new Error(`cannot write the durable state: ${e.message}`)));
+        } else if (hardState || entries.length > 0) {
+          if (hardState) this.saved = hardState;
           this.inFlight = this.log.save(hardState, entries);
           await this.inFlight;
           this.inFlight = null;
