@@ -14,143 +14,15 @@ import { pathToFileURL } from 'node:url';
 import { ClusterClient } from '../shared/client.ts';
 import type { CommandResult } from '../shared/client-protocol.ts';
 import { ConfigError, clusterOf, configPath, loadConfig, timingOf, type Config, type Timing } from '../shared/config.ts';
-import { OPS, parseCommand } from './kv.ts';
+import { parseKvLine, parseKvWords, type Parsed } from '../shared/command-line.ts';
+import { parseCommand } from './kv.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_CONFIG = 3;
 
-// ---- reading what the user typed ----
-
-export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
-
-/** Bare words that mean JSON values, in JSON and Python spelling. */
-function bareValue(w: string): unknown {
-  switch (w) {
-    case 'null':
-    case 'None':
-      return null;
-    case 'true':
-    case 'True':
-      return true;
-    case 'false':
-    case 'False':
-      return false;
-    default:
-      return w;
-  }
-}
-
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
-
-/** Reads a quoted string starting at text[i] (the quote). Returns the string and the index after it. */
-function readQuoted(text: string, i: number): Parsed<{ s: string; next: number }> {
-  const q = text[i]!;
-  let s = '';
-  for (let j = i + 1; j < text.length; j++) {
-    const c = text[j]!;
-    if (c === q) return { ok: true, value: { s, next: j + 1 } };
-    if (c === '\\' && j + 1 < text.length) {
-      const n = text[++j]!;
-      if (n === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(j + 1, j + 5))) {
-        s += String.fromCharCode(parseInt(text.slice(j + 1, j + 5), 16));
-        j += 4;
-      } else s += ESCAPES[n] ?? `\\${n}`;
-      continue;
-    }
-    s += c;
-  }
-  return { ok: false, message: `unterminated ${q === '"' ? 'double' : 'single'} quote` };
-}
-
-/** Splits a line into words: whitespace separates, '...' and "..." quote. Bare null/true/false become values. */
-export function tokenize(line: string): Parsed<unknown[]> {
-  const out: unknown[] = [];
-  let i = 0;
-  while (i < line.length) {
-    const c = line[i]!;
-    if (/\s/.test(c)) {
-      i++;
-      continue;
-    }
-    if (c === '"' || c === "'") {
-      const r = readQuoted(line, i);
-      if (!r.ok) return r;
-      out.push(r.value.s);
-      i = r.value.next;
-      continue;
-    }
-    let j = i;
-    while (j < line.length && !/\s/.test(line[j]!)) j++;
-    out.push(bareValue(line.slice(i, j)));
-    i = j;
-  }
-  return { ok: true, value: out };
-}
-
-const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** A list as typed in JSON (["x","add",100]) or Python (['x', 'add', '100']); bare words are allowed. */
-export function parseListLiteral(text: string): Parsed<unknown[]> {
-  const t = text.trim();
-  try {
-    const j: unknown = JSON.parse(t);
-    if (Array.isArray(j)) return { ok: true, value: j };
-  } catch {
-    // not JSON: read it as a Python-style list below
-  }
-  if (!t.startsWith('[')) return { ok: false, message: 'a list starts with [' };
-  const out: unknown[] = [];
-  let i = 1;
-  const skip = () => {
-    while (i < t.length && /\s/.test(t[i]!)) i++;
-  };
-  skip();
-  if (t[i] === ']') return i === t.length - 1 ? { ok: true, value: out } : { ok: false, message: 'unexpected text after ]' };
-  for (;;) {
-    skip();
-    if (i >= t.length) return { ok: false, message: 'the list is missing its closing ]' };
-    const c = t[i]!;
-    if (c === '"' || c === "'") {
-      const r = readQuoted(t, i);
-      if (!r.ok) return r;
-      out.push(r.value.s);
-      i = r.value.next;
-    } else {
-      let j = i;
-      while (j < t.length && t[j] !== ',' && t[j] !== ']') j++;
-      const word = t.slice(i, j).trim();
-      if (word === '') return { ok: false, message: `missing item at position ${out.length + 1}` };
-      out.push(NUMBER.test(word) ? Number(word) : bareValue(word));
-      i = j;
-    }
-    skip();
-    if (t[i] === ',') {
-      i++;
-      skip();
-      if (t[i] === ']') i++;
-      else continue;
-    } else if (t[i] === ']') i++;
-    else return { ok: false, message: `expected , or ] after item ${out.length}` };
-    skip();
-    return i === t.length ? { ok: true, value: out } : { ok: false, message: 'unexpected text after ]' };
-  }
-}
-
-const isOp = (w: unknown): boolean => typeof w === 'string' && (OPS as readonly string[]).includes(w.toLowerCase());
-
-/** Words -> a contract command: `x add 100` (key first) or `add x 100` (operation first). */
-export function wordsToCommand(words: unknown[]): Parsed<unknown[]> {
-  if (words.length >= 2 && !isOp(words[1]) && isOp(words[0])) return { ok: true, value: [words[1], words[0], ...words.slice(2)] };
-  if (words.length >= 2) return { ok: true, value: words }; // key first; a wrong operation is named by parseCommand
-  const w = String(words[0] ?? '');
-  if (isOp(w)) return { ok: false, message: `${w} needs a key, e.g. "${w} x${/^(get|del)$/i.test(w) ? '' : ' 1'}"` };
-  return {
-    ok: false,
-    message: `cannot read ${JSON.stringify(w)} as a command: write KEY OP ARGS (x add 100), OP KEY ARGS (get x) or a list (['x', 'add', '100']); "help" lists everything`,
-  };
-}
+// ---- reading what the user typed (the language itself is shared/command-line.ts) ----
 
 export type LineAction =
   | { kind: 'empty' }
@@ -168,19 +40,11 @@ export function parseLine(line: string): LineAction {
   if (lower === 'help' || lower === '?' || lower === 'h') return { kind: 'help' };
   if (lower === 'exit' || lower === 'quit' || lower === 'q' || lower === 'bye') return { kind: 'exit' };
   if (lower === 'leader' || lower === 'status') return { kind: 'leader' };
-  let command: Parsed<unknown[]>;
-  if (t.startsWith('[')) {
-    command = parseListLiteral(t);
-    if (!command.ok) return { kind: 'error', message: `cannot read the list: ${command.message}` };
-  } else {
-    const words = tokenize(t);
-    if (!words.ok) return { kind: 'error', message: words.message };
-    command = wordsToCommand(words.value);
-    if (!command.ok) return { kind: 'error', message: command.message };
-  }
-  const checked = parseCommand(command.value);
-  if (!checked.ok) return { kind: 'error', message: `bad command: ${checked.message}` };
-  return { kind: 'command', command: command.value };
+  return toAction(parseKvLine(t));
+}
+
+function toAction(command: Parsed<unknown[]>): LineAction {
+  return command.ok ? { kind: 'command', command: command.value } : { kind: 'error', message: command.message };
 }
 
 // ---- showing results ----
@@ -312,13 +176,10 @@ export function timeoutsFor(timing: Timing, timeoutS?: number): { timeoutMs: num
 
 // ---- running ----
 
+/** Command words from the shell: already split, so each is one word (one with spaces was quoted). */
 function commandFromArgs(words: string[]): LineAction {
   if (words.length === 1) return parseLine(words[0]!);
-  const command = wordsToCommand(words.map(bareValue));
-  if (!command.ok) return { kind: 'error', message: command.message };
-  const checked = parseCommand(command.value);
-  if (!checked.ok) return { kind: 'error', message: `bad command: ${checked.message}` };
-  return { kind: 'command', command: command.value };
+  return toAction(parseKvWords(words.map((w) => ({ text: w, quoted: w === '' || /\s/.test(w) }))));
 }
 
 async function scripted(client: ClusterClient, args: UserArgs): Promise<number> {

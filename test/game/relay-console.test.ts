@@ -27,6 +27,8 @@ describe('console line parser', () => {
     expect(ok('cas k a b')).toEqual({ kind: 'kv', command: ['k', 'cas', 'a', 'b'] });
     expect(ok('del k')).toEqual({ kind: 'kv', command: ['k', 'del'] });
     expect(ok('SET y true')).toEqual({ kind: 'kv', command: ['y', 'set', true] });
+    expect(ok("['x', add, '2']")).toEqual({ kind: 'kv', command: ['x', 'add', '2'] });
+    expect(ok('cas k null 1')).toEqual({ kind: 'kv', command: ['k', 'cas', null, 1] });
   });
 
   it('reads village commands', () => {
@@ -55,13 +57,13 @@ describe('console line parser', () => {
     expect(err('cas k a')).toMatch(/usage: cas KEY FROM TO/);
     expect(err('kill')).toMatch(/usage: kill PEER/);
     expect(err('attacks maybe')).toMatch(/on or off/);
-    expect(err('frobnicate')).toMatch(/unknown command.*help/);
+    expect(err('frobnicate')).toMatch(/cannot read "frobnicate" as a command.*help/);
     expect(err("['x','add'")).toMatch(/must end with \]/);
     expect(err("['x','mul','2']")).toMatch(/unknown operation/);
-    expect(err("['x', add, '2']")).toMatch(/must be quoted/);
     expect(err("['x','add']")).toMatch(/usage/);
     expect(err('set k "open')).toMatch(/missing closing/);
     expect(err('[]')).toMatch(/empty list/);
+    expect(err('toString peer1')).toMatch(/unknown operation "peer1"/);
   });
 
   it('formats commands as typed', () => {

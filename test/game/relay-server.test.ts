@@ -317,7 +317,7 @@ describe('relay: commands', () => {
     expect(await reply(b, 'y')).toMatchObject({ ok: false, text: 'nope; nothing was done' });
     expect(kvCalls[1]).toEqual(['y', 'cas', 'a', 'b']);
     b.send({ type: 'console', line: 'bogus words here', id: 'z' });
-    expect((await reply(b, 'z')).text).toMatch(/unknown command/);
+    expect((await reply(b, 'z')).text).toMatch(/unknown operation "words".*operations: set, add, get, del, cas/);
     b.send({ type: 'console', line: 'status', id: 's' });
     expect((await reply(b, 's')).text).toMatch(/peers up: 3\/3; launcher: connected/);
     b.send({ type: 'console', line: 'help', id: 'hp' });

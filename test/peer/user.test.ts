@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describeResult, parseArgs, parseLine, parseListLiteral, timeoutsFor, tokenize } from '../../peer/user.ts';
+import { describeResult, parseArgs, parseLine, timeoutsFor } from '../../peer/user.ts';
 import { ClusterClient } from '../../shared/client.ts';
 import type { CommandResult } from '../../shared/client-protocol.ts';
 import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
@@ -12,9 +12,9 @@ const USER_MAIN = fileURLToPath(new URL('../../peer/user.ts', import.meta.url));
 describe('reading typed lines', () => {
   it('takes key-first, operation-first and list forms of the same command', () => {
     const cases: [string, unknown[]][] = [
-      ['x add 100', ['x', 'add', '100']],
-      ['add x 100', ['x', 'add', '100']],
-      ['  x ADD 100 ', ['x', 'ADD', '100']],
+      ['x add 100', ['x', 'add', 100]],
+      ['add x 100', ['x', 'add', 100]],
+      ['  x ADD 100 ', ['x', 'add', 100]],
       ["['x', 'add', '100']", ['x', 'add', '100']],
       ['["x","add","100"]', ['x', 'add', '100']],
       ['[x, add, 100]', ['x', 'add', 100]],
@@ -48,14 +48,6 @@ describe('reading typed lines', () => {
     expect(err('bogus')).toMatch(/cannot read "bogus" as a command/);
     expect(err("['x', 'add'")).toMatch(/cannot read the list/);
     expect(err('set y "open')).toMatch(/unterminated double quote/);
-  });
-
-  it('tokenizes quotes and escapes, and reads Python-style lists', () => {
-    expect(tokenize(`a "b c" 'd\\'e' true null 5`)).toEqual({ ok: true, value: ['a', 'b c', "d'e", true, null, '5'] });
-    expect(parseListLiteral("['x', 'set', 'it\\'s', ]")).toEqual({ ok: true, value: ['x', 'set', "it's"] });
-    expect(parseListLiteral('[]')).toEqual({ ok: true, value: [] });
-    expect(parseListLiteral("['x' 'y']").ok).toBe(false);
-    expect(parseListLiteral("['x'] extra").ok).toBe(false);
   });
 });
 
