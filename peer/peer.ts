@@ -607,6 +607,7 @@ export class PeerShell {
       },
       log: (text) => this.logger.important(text),
       maxQueue: this.opts.reporterQueue,
+      maxFrameBytes: this.opts.config.limits.maxFrameBytes,
     });
   }
 

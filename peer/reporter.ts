@@ -1,8 +1,10 @@
 // -v: streams what this peer does to the relay (ws://[relay]host:port/peer) as PeerEvents.
 //
 // Reporting must never slow consensus. Events go into a bounded queue that a separate turn of
-// the event loop drains; when the queue is full, or the socket is backed up, events are dropped
-// and counted (reported later as `reporter_dropped`). While the relay is down nothing is queued
+// the event loop drains into ONE frame (a JSON array of events, serialized once) per turn, so a
+// command's dozen events cost one WebSocket send. `state` events within a turn are coalesced:
+// only the latest is sent (it is a full snapshot). When the queue is full, or the socket is
+// backed up, events are dropped and counted (reported later as `reporter_dropped`). While the relay is down nothing is queued
 // at all; the reporter redials with backoff, and on every (re)connection sends `hello`, a fresh
 // `state` and the tail of its log, so that the village catches up without a reload.
 // When -v is off there is no Reporter and the shell builds no event objects at all.
@@ -26,6 +28,8 @@ export interface ReporterOptions {
   maxQueue?: number;
   /** Stop writing while the socket has more than this many bytes buffered. */
   maxBuffered?: number;
+  /** The relay's frame limit ([limits] max_frame_bytes): a batch frame stays under half of it. */
+  maxFrameBytes?: number;
   log?(text: string): void;
 }
 
@@ -36,8 +40,10 @@ const BATCH_PER_TURN = 1000;
 export class Reporter {
   private ws: WebSocket | null = null;
   private open = false;
-  private queue: PeerEvent[] = [];
+  private queue: (PeerEvent | null)[] = [];
   private head = 0;
+  /** Where the queued, not yet sent `state` event is (coalesced: a newer one replaces it). */
+  private stateAt = -1;
   private scheduled = false;
   private retry: NodeJS.Timeout | null = null;
   private backoffMs = BACKOFF_MIN_MS;
@@ -49,10 +55,12 @@ export class Reporter {
   private refusedOnce = false;
   private readonly maxQueue: number;
   private readonly maxBuffered: number;
+  private readonly frameBudget: number;
 
   constructor(private readonly opts: ReporterOptions) {
     this.maxQueue = opts.maxQueue ?? 10_000;
     this.maxBuffered = opts.maxBuffered ?? 1 << 20;
+    this.frameBudget = Math.floor((opts.maxFrameBytes ?? 1 << 20) / 2);
     this.connect();
   }
 
@@ -66,6 +74,11 @@ export class Reporter {
     if (this.queue.length - this.head >= this.maxQueue) {
       this.dropped++;
       return;
+    }
+    if (body.type === 'state') {
+      // A state event is a whole snapshot: an unsent earlier one says nothing the newer does not.
+      if (this.stateAt >= this.head) this.queue[this.stateAt] = null;
+      this.stateAt = this.queue.length;
     }
     this.queue.push({ ...body, peer: this.opts.peer, t: Date.now() } as PeerEvent);
     this.schedule();
@@ -105,6 +118,7 @@ export class Reporter {
       this.backoffMs = BACKOFF_MIN_MS;
       this.queue = [];
       this.head = 0;
+      this.stateAt = -1;
       this.opts.log?.(`${this.everConnected ? 'reconnected' : 'connected'} to the relay at ${this.opts.url}`);
       this.everConnected = true;
       this.emit(this.opts.hello());
@@ -119,6 +133,7 @@ export class Reporter {
       this.ws = null;
       this.queue = [];
       this.head = 0;
+      this.stateAt = -1;
       if (this.closed) return;
       const delay = this.backoffMs * (0.5 + Math.random());
       this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
@@ -144,17 +159,34 @@ export class Reporter {
       ws.send(JSON.stringify({ type: 'reporter_dropped', count: this.dropped, peer: this.opts.peer, t: Date.now() }));
     }
     let n = 0;
+    let parts: string[] = [];
+    let size = 2;
+    const send = () => {
+      if (parts.length === 0) return;
+      ws.send(parts.length === 1 ? parts[0]! : `[${parts.join(',')}]`);
+      parts = [];
+      size = 2;
+    };
     while (this.head < this.queue.length && n < BATCH_PER_TURN) {
       if (ws.bufferedAmount > this.maxBuffered) break;
-      ws.send(JSON.stringify(this.queue[this.head]));
-      this.queue[this.head++] = undefined as unknown as PeerEvent;
+      const e = this.queue[this.head];
+      this.queue[this.head++] = null;
+      if (e === null || e === undefined) continue;
+      const text = JSON.stringify(e);
+      if (size + text.length + 1 > this.frameBudget) send();
+      parts.push(text);
+      size += text.length + 1;
       n++;
     }
+    send();
+    if (this.stateAt < this.head) this.stateAt = -1;
     if (this.head >= this.queue.length) {
       this.queue = [];
       this.head = 0;
+      this.stateAt = -1;
     } else if (this.head > 4096) {
       this.queue = this.queue.slice(this.head);
+      if (this.stateAt >= 0) this.stateAt -= this.head;
       this.head = 0;
     }
     if (this.head < this.queue.length) {

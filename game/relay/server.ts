@@ -6,8 +6,9 @@
 //   /          the built game (game/dist), with the token injected into index.html
 //   /api/picture  the current picture as JSON (read-only)
 //
-// Data flow: frames are validated at the edge, folded into the Picture, and every flushMs the
-// Picture's deltas go out as one batch, serialized once and sent to every browser. A browser whose
+// Data flow: frames (one PeerEvent, or an array of them) are validated at the edge, folded into
+// the Picture, and in the turn after peer events arrive (at most every minFlushSpacingMs, and
+// every flushMs anyway) the Picture's deltas go out as one batch, serialized once and sent to every browser. A browser whose
 // socket backs up is skipped and later resynchronized with a fresh snapshot, so a slow tab never
 // makes the relay hold more than the socket's own buffer.
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -74,8 +75,13 @@ export interface RelayOptions {
   /** A request to a peer's /admin. Default: peer/admin-client.ts. */
   admin?: (peer: PeerAddress, request: AdminRequest) => Promise<AdminReply>;
   limits?: Partial<RelayLimits>;
-  /** Batch interval. Default 25 ms. */
+  /** Batch interval when nothing arrives from peers. Default 25 ms. */
   flushMs?: number;
+  /**
+   * Peer events are flushed in the turn after they arrive (all events of that turn in one
+   * batch), but at most once per this many ms. Default 8 ms (at most flushMs).
+   */
+  minFlushSpacingMs?: number;
   now?: () => number;
   log?: (line: string) => void;
 }
@@ -120,6 +126,8 @@ interface Browser {
 }
 
 const PATHS = ['/peer', '/launcher', '/village'] as const;
+/** Most events in one /peer frame (a reporter sends at most 1,000 per frame). */
+const MAX_EVENTS_PER_FRAME = 10_000;
 
 export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const config = opts.config;
@@ -128,6 +136,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const limits: RelayLimits = { ...DEFAULT_LIMITS, peerMaxPayload: config.limits.maxFrameBytes, ...opts.limits };
   const flushMs = opts.flushMs ?? 25;
+  const minFlushSpacingMs = Math.min(flushMs, opts.minFlushSpacingMs ?? 8);
   const admin = opts.admin ?? ((peer: PeerAddress, request: AdminRequest) => adminRequest(peer, config.secret, request, 2000));
 
   let port = opts.port ?? config.relay.port;
@@ -243,20 +252,28 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       if (isBinary) return reject(`peer:${where}`, `dropped a binary frame from ${where} (events are JSON text)`);
       const json = parseJson(rawText(data));
       if (!json.ok) return reject(`peer:${where}`, `dropped a frame from ${where}: ${json.message}`);
-      const parsed = parsePeerEvent(json.value);
+      // A frame is one event or an array of events (a reporter sends one array per turn).
+      if (!Array.isArray(json.value)) onPeerEvent(json.value);
+      else if (json.value.length > MAX_EVENTS_PER_FRAME) reject(`peer:${where}`, `dropped a frame of ${json.value.length} events from ${where} (at most ${MAX_EVENTS_PER_FRAME})`);
+      else for (const item of json.value) if (onPeerEvent(item) === 'closed') break;
+      scheduleFlush();
+    });
+    function onPeerEvent(item: unknown): 'closed' | void {
+      const where = name ?? 'a peer';
+      const parsed = parsePeerEvent(item);
       if (!parsed.ok) return reject(`peer:${where}`, `dropped an event from ${where}: ${parsed.message}`);
       const e = parsed.value;
       if (name === null) {
         if (e.type !== 'hello') {
           stats.rejectedFrames++;
           ws.close(1008, 'the first event must be hello');
-          return;
+          return 'closed';
         }
         if (!config.peers.some((p) => p.name === e.peer)) {
           stats.rejectedFrames++;
           complain(`peer:unknown`, `refused a stream from ${e.peer}: not a peer of ${config.file}`);
           ws.close(1008, `${e.peer} is not a peer of this relay's config`);
-          return;
+          return 'closed';
         }
         name = e.peer;
         const old = streams.get(name);
@@ -270,7 +287,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       }
       if (e.peer !== name) return reject(`peer:${name}`, `dropped an event from ${name} that claims to be from ${e.peer}`);
       picture.applyEvent(e);
-    });
+    }
     ws.on('close', () => {
       peerSockets.delete(ws);
       if (name && streams.get(name) === ws) {
@@ -397,7 +414,29 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     b.stale = false;
   }
 
+  // Flushing soon after peer events arrive keeps the village's delay low; the spacing keeps
+  // batches large under load. The interval covers everything else (launcher, control, browsers).
+  let lastFlush = -Infinity;
+  let soon: { kind: 'immediate'; h: NodeJS.Immediate } | { kind: 'timeout'; h: NodeJS.Timeout } | null = null;
+  let stopped = false;
+  function scheduleFlush(): void {
+    if (soon || stopped) return;
+    const wait = lastFlush + minFlushSpacingMs - performance.now();
+    soon = wait <= 0 ? { kind: 'immediate', h: setImmediate(flushSoon) } : { kind: 'timeout', h: setTimeout(flushSoon, wait) };
+  }
+  function flushSoon(): void {
+    soon = null;
+    if (!stopped) flush();
+  }
+  function cancelFlush(): void {
+    stopped = true;
+    if (soon?.kind === 'immediate') clearImmediate(soon.h);
+    else if (soon?.kind === 'timeout') clearTimeout(soon.h);
+    soon = null;
+  }
+
   function flush(): void {
+    lastFlush = performance.now();
     const { resync, deltas } = picture.takeDeltas();
     let snapshot: string | null = null;
     const snap = () => (snapshot ??= snapshotFrame());
@@ -432,6 +471,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   await new Promise<void>((resolveListen, rejectListen) => {
     const onError = (e: NodeJS.ErrnoException) => {
       clearInterval(flushTimer);
+      cancelFlush();
       clearInterval(monsterTimer);
       if (e.code === 'EADDRINUSE') rejectListen(new Error(`port ${port} on ${host} is in use (another relay running?); stop it, or pick another port with --port and the same [relay] port in the ini`));
       else if (e.code === 'EADDRNOTAVAIL') rejectListen(new Error(`cannot bind ${host}: no such address on this machine; check [relay] host or --host`));
@@ -472,6 +512,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     close(): Promise<void> {
       closed ??= new Promise<void>((done) => {
         clearInterval(flushTimer);
+        cancelFlush();
         clearInterval(monsterTimer);
         control.close();
         for (const wss of [wssPeer, wssLauncher, wssVillage]) {

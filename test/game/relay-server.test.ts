@@ -371,6 +371,27 @@ describe('relay: bad input and limits', () => {
     expect(relay.picture.peer('mallory')).toBeUndefined();
   });
 
+  it('takes a frame holding an array of events, hello first, each checked on its own', async () => {
+    const { relay } = await start();
+    const b = await controlBrowser(relay);
+    const sock = track(fakePeerSocket(relay.port));
+    await sock.opened;
+    const t = Date.now();
+    const hello = { peer: 'peer1', t, type: 'hello', pid: 1, cluster: ['peer1', 'peer2'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 } };
+    const state = { peer: 'peer1', t, type: 'state', role: 'leader', term: 3, vote: 'peer1', leader: 'peer1', commitIndex: 0, appliedIndex: 0, lastIndex: 0, lastTerm: 0, electionDeadline: null };
+    const send = { peer: 'peer1', t, type: 'rpc_send', to: 'peer2', rid: 'peer1:7', rpc: 'append_entries', term: 3, heartbeat: false, entries: 1 };
+    const rejectedBefore = relay.stats().rejectedFrames;
+    sock.send([hello, state, { peer: 'peer1', t, type: 'commit', index: 'x' }, send]);
+    await until(() => deltas(b).some((d) => d.type === 'event' && d.event.type === 'rpc_send' && d.event.rid === 'peer1:7'), 'the rpc event from the array');
+    expect(relay.picture.peer('peer1')).toMatchObject({ role: 'leader', term: 3 });
+    expect(relay.stats().rejectedFrames).toBe(rejectedBefore + 1);
+    // An array that does not start with hello closes the stream, as a single event would.
+    const rude = fakePeerSocket(relay.port);
+    await rude.opened;
+    rude.send([send, hello]);
+    expect(await rude.closed).toBe(1008);
+  });
+
   it('refuses oversized frames by closing that connection only', async () => {
     const { relay } = await start({}, { maxFrameBytes: 4096 });
     const b = await controlBrowser(relay);

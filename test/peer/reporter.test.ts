@@ -53,6 +53,25 @@ describe('the -v reporter', () => {
     await waitFor('the queued five', () => relay.events.filter((e) => e.type === 'commit' && e.index >= 100).length === 5);
   });
 
+  it('sends the events of one turn as one frame, in order, with only the latest state', async () => {
+    const [port] = await freePorts(1);
+    const relay = await FakeRelay.start(port!);
+    cleanup.push(() => relay.close());
+    const r = reporter(port!);
+    await waitFor('connected', () => r.connected && relay.events.length >= 2);
+    const before = relay.frames;
+    const state = (term: number) => ({ type: 'state', role: 'follower', term, vote: null, leader: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0, lastTerm: 0, electionDeadline: term }) as const;
+    r.emit(state(1));
+    r.emit({ type: 'commit', index: 200 });
+    r.emit(state(2));
+    r.emit({ type: 'commit', index: 201 });
+    r.emit(state(3));
+    await waitFor('the turn', () => relay.events.some((e) => e.type === 'state' && e.term === 3));
+    expect(relay.frames - before).toBe(1);
+    const got = relay.events.filter((e) => (e.type === 'commit' && e.index >= 200) || e.type === 'state');
+    expect(got.map((e) => (e.type === 'state' ? `state ${e.term}` : e.type === 'commit' ? `commit ${e.index}` : ''))).toEqual(['commit 200', 'commit 201', 'state 3']);
+  });
+
   it('reconnects to a restarted relay and says hello again', async () => {
     const [port] = await freePorts(1);
     let relay = await FakeRelay.start(port!);

@@ -1,5 +1,6 @@
 // A stand-in for the relay, for tests of peers started with -v and of the launcher:
-// a WebSocket server on 127.0.0.1:port that records every PeerEvent on /peer and every
+// a WebSocket server on 127.0.0.1:port that records every PeerEvent on /peer (frames of one
+// event or an array of events) and every
 // LauncherReport on /launcher, and can send LauncherCommands.
 //
 //   const relay = await FakeRelay.start(cluster.relayPort);
@@ -15,6 +16,8 @@ export class FakeRelay {
   readonly reports: LauncherReport[] = [];
   /** Frames that were not valid JSON objects (should stay empty). */
   readonly garbage: string[] = [];
+  /** Frames received on /peer. */
+  frames = 0;
   private launcher: WebSocket | null = null;
   /** Per connection: its path and the x-raft-secret header it sent (the real relay requires it). */
   readonly connections: Array<{ path: string; secret: string | undefined }> = [];
@@ -37,7 +40,9 @@ export class FakeRelay {
           this.garbage.push(text);
           return;
         }
+        if (path === '/peer') this.frames++;
         if (typeof v !== 'object' || v === null) this.garbage.push(text);
+        else if (path === '/peer' && Array.isArray(v)) this.events.push(...(v as PeerEvent[]));
         else if (path === '/peer') this.events.push(v as PeerEvent);
         else if (path === '/launcher') this.reports.push(v as LauncherReport);
         else this.garbage.push(text);
