@@ -2,10 +2,14 @@
 // follow an election in it. Heartbeats are summarized (a count per peer every few seconds);
 // votes, appends, commits, applies, role and term changes and faults each get their own line.
 // Important events also go to stdout as a short line.
+// Lines are gathered and written to the file together (at most FLUSH_MS later, or once 64 KiB
+// are waiting): one write for many lines, since a busy peer logs a few lines per command.
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const HEARTBEAT_SUMMARY_MS = 5000;
+const FLUSH_MS = 20;
+const FLUSH_BYTES = 64 * 1024;
 
 export class PeerLogger {
   private readonly out: WriteStream | null;
@@ -13,6 +17,11 @@ export class PeerLogger {
   private readonly beats = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private failed = false;
+  private pending = '';
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** The stamp of the current millisecond: building a date string per line is not free. */
+  private stampMs = -1;
+  private stampText = '';
 
   constructor(
     file: string | null,
@@ -41,7 +50,23 @@ export class PeerLogger {
   /** A line in the log file. */
   line(text: string): void {
     if (!this.out || this.failed) return;
-    this.out.write(`${stamp()} ${this.name} [${this.context}] ${text}\n`);
+    const ms = Date.now();
+    if (ms !== this.stampMs) {
+      this.stampMs = ms;
+      this.stampText = stamp(new Date(ms));
+    }
+    this.pending += `${this.stampText} ${this.name} [${this.context}] ${text}\n`;
+    if (this.pending.length >= FLUSH_BYTES) this.flush();
+    else if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Hands the gathered lines to the file stream. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.pending === '' || !this.out || this.failed) return;
+    this.out.write(this.pending);
+    this.pending = '';
   }
 
   /** A line in the log file and a short one on stdout. */
@@ -65,14 +90,14 @@ export class PeerLogger {
   close(): Promise<void> {
     clearInterval(this.timer);
     this.summarizeHeartbeats();
+    this.flush();
     const out = this.out;
     if (!out || this.failed) return Promise.resolve();
     return new Promise((resolve) => out.end(() => resolve()));
   }
 }
 
-function stamp(): string {
-  const d = new Date();
+function stamp(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clockOf(d)}`;
 }
 
