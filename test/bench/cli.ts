@@ -289,6 +289,11 @@ async function main(): Promise<number> {
           await attempt(`rep ${rep} ${name} W1/RSS/W2`, () => withSystem(name, async (sys) => {
             let sent = 0;
             const atStart = rssOf(sys);
+            // RSS exactly when the cluster has taken rssCommands writes, even in the middle of W1.
+            let rssAt: Record<string, number> | null = null;
+            const onOp = () => {
+              if (++sent === o.rssCommands) rssAt = rssOf(sys);
+            };
             add(name, rep, 'rss.start', Math.max(...Object.values(atStart)));
             if (o.only.has('w1')) {
               for (const clients of o.clients) {
@@ -297,7 +302,7 @@ async function main(): Promise<number> {
                   async () => {
                     // The disk's fsync right before the run: it drifts on a shared host.
                     const fsyncP50 = measureDisk(tmpdir(), 200).fsync.p50;
-                    const m = await measured(sys, () => closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, onOp: () => sent++ }));
+                    const m = await measured(sys, () => closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, onOp }));
                     return { value: { ...m.value, fsyncP50 }, busy: m.busy };
                   },
                   {
@@ -321,16 +326,20 @@ async function main(): Promise<number> {
             }
             if (o.only.has('rss')) {
               const todo = Math.max(0, o.rssCommands - sent);
-              progress(`  ${name} RSS: sending ${fmtNumber(todo)} more commands (${fmtNumber(sent)} sent so far)`);
-              const { value: r, busy } = await measured(sys, () =>
-                pushCommands(sys, todo, 64, (d) => progress(`    ${fmtNumber(sent + d)} commands`)),
-              );
-              const rss = rssOf(sys);
+              let busy: Busyness | null = null;
+              let pushed: unknown = null;
+              if (rssAt === null) {
+                progress(`  ${name} RSS: sending ${fmtNumber(todo)} more commands (${fmtNumber(sent)} sent so far)`);
+                const m = await measured(sys, () => pushCommands(sys, todo, 64, (d) => progress(`    ${fmtNumber(sent + d)} commands`)));
+                busy = m.busy;
+                pushed = m.value;
+                rssAt = rssOf(sys);
+              }
+              const rss: Record<string, number> = rssAt;
               const max = Math.max(...Object.values(rss));
-              runs.push({ system: name, rep, workload: 'RSS', busy, detail: { ...r, rss, commands: sent + todo } });
+              runs.push({ system: name, rep, workload: 'RSS', busy, detail: { pushed, rss, atStart, commands: o.rssCommands } });
               add(name, rep, 'rss.max', max);
-              add(name, rep, 'rss.commands', sent + todo);
-              progress(`  ${name} RSS after ${fmtNumber(sent + todo)} commands: ${Object.entries(rss).map(([m, v]) => `${m} ${v.toFixed(1)} MiB`).join(', ')}`);
+              progress(`  ${name} RSS after ${fmtNumber(o.rssCommands)} commands: ${Object.entries(rss).map(([m, v]) => `${m} ${v.toFixed(1)} MiB`).join(', ')}`);
             }
             if (o.only.has('w2')) {
               const trials = [];
@@ -386,7 +395,7 @@ async function main(): Promise<number> {
     await stopAll();
   }
 
-  const summary = summarize(samples);
+  const summary = summarize(samples, { 'rss.max': `RSS of the largest member after ${fmtNumber(o.rssCommands)} commands` });
   const results: BenchResults = {
     startedAt,
     finishedAt: new Date().toISOString(),

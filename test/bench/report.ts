@@ -111,7 +111,6 @@ export const FIGURES: FigureDef[] = [
     better: 'lower',
     target: { text: '< 150 MiB', met: absolute((v) => v < 150) },
   },
-  { key: 'rss.commands', label: 'commands sent before reading RSS', unit: '', better: 'higher' },
 ];
 
 export interface Row {
@@ -128,7 +127,8 @@ export interface Row {
   met: boolean | null;
 }
 
-export function summarize(samples: readonly Sample[]): Row[] {
+/** `labels` replaces figure labels (e.g. the RSS row when --rss-commands is not 100,000). */
+export function summarize(samples: readonly Sample[], labels: Record<string, string> = {}): Row[] {
   const rows: Row[] = [];
   const known = new Set(FIGURES.map((f) => f.key));
   const defs = [...FIGURES];
@@ -146,7 +146,7 @@ export function summarize(samples: readonly Sample[]): Row[] {
     if (!ours.n && !etcd.n && !machine.n) continue;
     rows.push({
       key: f.key,
-      label: f.label,
+      label: labels[f.key] ?? f.label,
       unit: f.unit,
       machine,
       ours,
