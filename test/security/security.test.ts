@@ -209,6 +209,8 @@ describe('npm run game', () => {
     writeFileSync(ini, text);
     const game = await spawnGame(ini);
     try {
+      // The warning goes to stderr, the listening line to stdout: either pipe may be read first.
+      for (let i = 0; i < 100 && !/control .* needs the token/.test(game.output()); i++) await new Promise((r) => setTimeout(r, 50));
       expect(game.output()).toMatch(/warning: the relay listens on 0\.0\.0\.0/);
       expect(game.output()).toMatch(/watch the village/);
       expect(game.output()).toMatch(/control .* needs the token/);
