@@ -205,10 +205,33 @@ async function main(): Promise<number> {
     for (const s of live) await s.stop().catch(() => {});
     live.clear();
   };
+  /** Summarizes what was measured so far, prints the table and writes the files. */
+  const report = () => {
+    const summary = summarize(samples, { 'rss.max': `RSS of the largest member after ${fmtNumber(o.rssCommands)} commands` });
+    const results: BenchResults = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, etcd: etcd?.version ?? null, memMiB: totalmem() / 2 ** 20 },
+      options: { ...o, only: [...o.only] },
+      notes,
+      samples,
+      runs,
+      summary,
+    };
+    const files = writeResults(o.out, results);
+    process.stdout.write(`\n${textTable(summary)}\n\n`);
+    for (const n of notes) process.stdout.write(`note: ${n}\n`);
+    return files;
+  };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      progress(`${sig}: stopping the clusters`);
-      void stopAll().finally(() => process.exit(130));
+      progress(`${sig}: stopping the clusters; writing what was measured so far`);
+      notes.push(`interrupted by ${sig}: the figures are partial`);
+      void stopAll()
+        .then(() => progress(`partial results: ${report().md}`))
+        .catch(() => {})
+        .finally(() => process.exit(130));
     });
   }
 
@@ -395,21 +418,7 @@ async function main(): Promise<number> {
     await stopAll();
   }
 
-  const summary = summarize(samples, { 'rss.max': `RSS of the largest member after ${fmtNumber(o.rssCommands)} commands` });
-  const results: BenchResults = {
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, etcd: etcd?.version ?? null, memMiB: totalmem() / 2 ** 20 },
-    options: { ...o, only: [...o.only] },
-    notes,
-    samples,
-    runs,
-    summary,
-  };
-  const files = writeResults(o.out, results);
-  process.stdout.write(`\n${textTable(summary)}\n\n`);
-  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  const files = report();
   progress(`results: ${files.json} and ${files.md} (also latest.json, latest.md)`);
   if (failures) progress(`${failures} part(s) failed; see the notes above`);
   return failures ? 1 : 0;
