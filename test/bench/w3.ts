@@ -205,7 +205,7 @@ function openPeerStream(relayPort: number, secret: string): Promise<WebSocket> {
 
 /**
  * Synthetic peers (one stream per cluster name, on a relay no real peer reports to) send
- * rpc_send events at `rate` per second in total for `ms`; the step is sustained when the
+ * rpc_send events at `rate` per second in total for `ms`, batched per 5 ms as the reporter does; the step is sustained when the
  * subscriber got at least 99% of them and the p99 delay stayed under 100 ms.
  */
 async function floodStep(relayPort: number, secret: string, names: readonly string[], sub: Subscriber, rate: number, ms: number): Promise<FloodStep> {
@@ -225,20 +225,24 @@ async function floodStep(relayPort: number, secret: string, names: readonly stri
       delays.push(now - e.t);
     }
   });
-  // Send in 5 ms slices, as a peer's reporter drains its queue in turns.
+  // Send in 5 ms slices, one frame (a JSON array) per peer per slice, as a peer's reporter
+  // sends what it queued in one turn.
   let sent = 0;
   const start = performance.now();
   while (performance.now() - start < ms) {
     const due = Math.floor(((performance.now() - start) / 1000) * rate);
     const t = Date.now();
+    const frames: object[][] = names.map(() => []);
     while (sent < due) {
       const i = sent % names.length;
       const peer = names[i]!;
       const to = names[(i + 1) % names.length]!;
-      const ev = { type: 'rpc_send', peer, t, to, rid: `${peer}:${sent}`, rpc: 'append_entries', term: 1, heartbeat: false, entries: 1 };
-      streams[i]!.send(JSON.stringify(ev));
+      frames[i]!.push({ type: 'rpc_send', peer, t, to, rid: `${peer}:${sent}`, rpc: 'append_entries', term: 1, heartbeat: false, entries: 1 });
       sent++;
     }
+    frames.forEach((f, i) => {
+      if (f.length) streams[i]!.send(JSON.stringify(f));
+    });
     await sleep(5);
   }
   // Let the tail arrive.
