@@ -102,6 +102,13 @@ export class PeerShell {
   private inFlight: Promise<void> | null = null;
   /** The last hard state given to the durable log. */
   private saved: HardState | null;
+  /** The last hard state known to be on disk. */
+  private durable: HardState;
+  /** Saves of entries sent before they were durable, still in progress (see sendEarly). */
+  private holding = 0;
+  /** Messages from peers that arrived meanwhile, stepped once those saves complete. */
+  private held: PeerEnvelope[] = [];
+  private readonly sentEarly = new WeakSet<Ready>();
   private timer: NodeJS.Timeout | null = null;
   private armedFor = Infinity;
   private readonly sweeper: NodeJS.Timeout;
@@ -136,6 +143,7 @@ export class PeerShell {
     this.maxEntryBytes = Math.floor(config.limits.maxFrameBytes / 2) - 1024;
     const persisted = opened.state;
     this.saved = persisted.hardState;
+    this.durable = persisted.hardState;
     this.node = new RaftNode(
       {
         id: self.name,
@@ -228,6 +236,11 @@ export class PeerShell {
 
   private receive(envs: PeerEnvelope[]): void {
     if (this.stopped) return;
+    if (this.holding > 0) {
+      // Entries already sent are not yet durable here: see sendEarly().
+      for (const env of envs) this.held.push(env);
+      return;
+    }
     const t = now();
     for (const env of envs) {
       this.onReceived(env);
@@ -287,10 +300,34 @@ export class PeerShell {
   private afterInput(): void {
     if (this.stopped) return;
     if (this.node.hasReady()) {
-      this.queue.push(this.node.ready());
+      const rd = this.node.ready();
+      if (rd.entries.length > 0) this.sendEarly(rd);
+      this.queue.push(rd);
       if (!this.flushing) void this.flush();
     }
     this.arm();
+  }
+
+  /**
+   * A leader sends AppendEntries before its own entries are on disk, so the followers' fsyncs
+   * run in parallel with its own (Raft dissertation §10.2.1). That is safe as long as the
+   * leader counts itself for a commit only once its copy is durable: until the save carrying
+   * the entries completes, messages from peers are held (not stepped), so no acknowledgement
+   * can commit an entry that is durable only on the followers. Only when its term and vote are
+   * already on disk, so an AppendEntries never claims a term the leader could forget.
+   */
+  private sendEarly(rd: Ready): void {
+    const st = this.node.status();
+    if (st.role !== 'leader' || st.term !== this.durable.term || st.vote !== this.durable.vote) return;
+    if (rd.hardState && (rd.hardState.term !== this.durable.term || rd.hardState.vote !== this.durable.vote)) return;
+    const early: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of rd.messages) (m.type === 'append_entries' ? early : rest).push(m);
+    if (early.length === 0) return;
+    rd.messages = rest;
+    this.sentEarly.add(rd);
+    this.holding++;
+    this.transport.send(early);
   }
 
   private arm(): void {
@@ -310,6 +347,7 @@ export class PeerShell {
         const batch = this.queue;
         this.queue = [];
         const { hardState, entries } = mergeForSave(batch);
+        const early = batch.reduce((n, rd) => n + (this.sentEarly.delete(rd) ? 1 : 0), 0);
         if (hardState && entries.length === 0 && this.saved && hardState.term === this.saved.term && hardState.vote === this.saved.vote) {
           // Only the commit index moved: Raft may lose it in a crash (it is learned again), so
           // it is written without waiting for an fsync; the next durable save covers it.
@@ -321,10 +359,12 @@ export class PeerShell {
           await this.inFlight;
           this.inFlight = null;
           if (this.stopped) return;
+          if (hardState) this.durable = hardState;
           if (entries.length > 0) this.persisted(entries);
         }
         this.handle(batch);
         this.afterBatch();
+        if (early > 0) this.release(early);
       }
     } catch (e) {
       this.fatal(new Error(`cannot write the durable state: ${(e as Error).message}`));
@@ -357,6 +397,15 @@ export class PeerShell {
       }
     }
     this.serveReads();
+  }
+
+  /** Saves carrying early-sent entries completed: step what peers sent meanwhile. */
+  private release(n: number): void {
+    this.holding -= n;
+    if (this.holding > 0 || this.held.length === 0) return;
+    const envs = this.held;
+    this.held = [];
+    this.receive(envs);
   }
 
   private afterBatch(): void {
