@@ -104,10 +104,12 @@ export class PeerShell {
   private saved: HardState | null;
   /** The last hard state known to be on disk. */
   private durable: HardState;
-  /** Saves of entries sent before they were durable, still in progress (see sendEarly). */
-  private holding = 0;
+  /** Readies whose AppendEntries left before their save (see sendEarly), counted in order. */
+  private earlySent = 0;
+  /** How many of those saves have completed (they complete in order). */
+  private earlyDurable = 0;
   /** Messages from peers that arrived meanwhile, stepped once those saves complete. */
-  private held: PeerEnvelope[] = [];
+  private held: { env: PeerEnvelope; after: number }[] = [];
   private readonly sentEarly = new WeakSet<Ready>();
   private timer: NodeJS.Timeout | null = null;
   private armedFor = Infinity;
@@ -236,11 +238,16 @@ export class PeerShell {
 
   private receive(envs: PeerEnvelope[]): void {
     if (this.stopped) return;
-    if (this.holding > 0) {
-      // Entries already sent are not yet durable here: see sendEarly().
-      for (const env of envs) this.held.push(env);
+    if (this.earlyDurable < this.earlySent || this.held.length > 0) {
+      // Entries already sent are not yet durable here: see sendEarly(). A message can only
+      // acknowledge what was sent before it arrived, so it waits for those saves only.
+      for (const env of envs) this.held.push({ env, after: this.earlySent });
       return;
     }
+    this.stepAll(envs);
+  }
+
+  private stepAll(envs: PeerEnvelope[]): void {
     const t = now();
     for (const env of envs) {
       this.onReceived(env);
@@ -326,7 +333,7 @@ export class PeerShell {
     if (early.length === 0) return;
     rd.messages = rest;
     this.sentEarly.add(rd);
-    this.holding++;
+    this.earlySent++;
     this.transport.send(early);
   }
 
@@ -401,11 +408,13 @@ export class PeerShell {
 
   /** Saves carrying early-sent entries completed: step what peers sent meanwhile. */
   private release(n: number): void {
-    this.holding -= n;
-    if (this.holding > 0 || this.held.length === 0) return;
-    const envs = this.held;
-    this.held = [];
-    this.receive(envs);
+    this.earlyDurable += n;
+    let i = 0;
+    while (i < this.held.length && this.held[i]!.after <= this.earlyDurable) i++;
+    if (i === 0) return;
+    const envs = this.held.slice(0, i).map((h) => h.env);
+    this.held = this.held.slice(i);
+    this.stepAll(envs);
   }
 
   private afterBatch(): void {
