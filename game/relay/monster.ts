@@ -11,6 +11,7 @@
 // - It prefers variety (villagers attacked least recently) and sometimes goes for the leader,
 //   which is the interesting case: the village must elect a new one.
 // - Every villager that is down for reviveAfterMs is revived (0 = never), whoever killed it.
+import { mulberry32 } from '../../shared/random.ts';
 
 export interface MonsterVillager {
   name: string;
@@ -56,17 +57,8 @@ export function majorityMaxDown(villagers: number): number {
   return Math.max(0, Math.floor((villagers - 1) / 2));
 }
 
-/** A small seeded generator (mulberry32), so a run can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator, so a run can be replayed from its seed. */
+export const seededRandom = mulberry32;
 
 export class Monster {
   private readonly intervalMs: number;

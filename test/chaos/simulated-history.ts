@@ -2,18 +2,7 @@
 // checker's tests: concurrent clients, each operation taking effect at one instant inside its
 // interval, some with unknown outcomes (taking effect or not).
 import type { KvInput, Operation, Value } from './history.ts';
-
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../shared/random.ts';
 
 export interface SimOptions {
   seed: number;
@@ -27,7 +16,7 @@ export interface SimOptions {
 }
 
 export function simulatedHistory(o: SimOptions): Operation[] {
-  const rnd = seededRandom(o.seed);
+  const rnd = mulberry32(o.seed);
   const key = o.key ?? 'x';
   const unknownRate = o.unknownRate ?? 0.05;
   const addAmounts = o.addAmounts ?? [1, 2, 3];

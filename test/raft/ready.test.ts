@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RaftNode } from '../../peer/raft/node.ts';
-import { mulberry32 } from '../sim/rng.ts';
+import { mulberry32 } from '../../shared/random.ts';
 import { Cluster, HB, ae, logOf, node, options, stableLeader } from './harness.ts';
 
 describe('Ready', () => {

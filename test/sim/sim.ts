@@ -13,7 +13,7 @@
 import { RaftNode } from '../../peer/raft/node.ts';
 import type { Entry, HardState, Message, NodeStatus, PlantedBug, RaftOptions, Ready } from '../../peer/raft/types.ts';
 import { Heap } from './heap.ts';
-import { between, mix, mulberry32, pick, type Rng } from './rng.ts';
+import { between, mix, mulberry32, pick, type Rng } from '../../shared/random.ts';
 
 export type ViolationKind =
   | 'election_safety'

@@ -1,5 +1,5 @@
-// A small seeded PRNG (mulberry32) and a seed mixer, so every random choice of a simulation run
-// (network, faults, clients, and each peer's election timeouts) follows from one number.
+// A small seeded PRNG (mulberry32) and a seed mixer, so that everything random in a run (the
+// simulator's network and faults, the monster's victims, the chaos nemesis) replays from one number.
 
 export type Rng = () => number;
 
