@@ -1,0 +1,187 @@
+// Relay CPU per peer event: a relay (from this tree, or another checkout with --tree) runs in
+// a child process with one /village subscriber; three synthetic peers replay the event mix a
+// replicated command makes (log_append, letters, state, apply: about 20 events per command),
+// one JSON-array frame per peer per 5 ms as the reporter sends. Prints the relay's CPU time
+// (process.cpuUsage, user+system) per 1,000 events and the subscriber's delay from an event's
+// `t` to its arrival. Not a test (no assertions): a measuring tool.
+//
+//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { WebSocket } from 'ws';
+import { parseConfig } from '../../shared/config.ts';
+
+const SECRET = 'relay-cost-secret';
+const NAMES = ['peer1', 'peer2', 'peer3'];
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+function config() {
+  return parseConfig(
+    `[cluster]
+secret = ${SECRET}
+[peers]
+${NAMES.map((n, i) => `${n} = 127.0.0.1:${41001 + i}`).join('\n')}
+[profile.fast]
+heartbeat_ms = 50
+election_min_ms = 150
+election_max_ms = 300
+[relay]
+host = 127.0.0.1
+port = 40999
+attack_interval_s = 3600
+revive_after_s = 0
+[limits]
+max_frame_bytes = 4194304
+`,
+    '/tmp/relay-cost.ini',
+  );
+}
+
+async function child(tree: string): Promise<void> {
+  const mod = (await import(pathToFileURL(resolve(tree, 'game/relay/server.ts')).href)) as typeof import('../../game/relay/server.ts');
+  const relay = await mod.startRelay({
+    config: config(),
+    port: 0,
+    attacks: false,
+    kvClient: () => ({ command: async () => ({ ok: false }) as never, close() {} }) as never,
+    admin: async () => ({ type: 'error', message: 'no admin here' }) as never,
+    log: () => {},
+  });
+  process.stdout.write(`port ${relay.port}\n`);
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line === 'cpu') {
+      const u = process.cpuUsage();
+      process.stdout.write(`cpu ${u.user + u.system}\n`);
+    }
+  });
+  process.stdin.on('end', () => void relay.close().then(() => process.exit(0)));
+}
+
+/** The events of one replicated command (leader peer1), in the order peers emit them. */
+function commandEvents(n: number, t: number): Record<string, object[]> {
+  const [l, a, b] = NAMES as [string, string, string];
+  const tile = { index: n, term: 2, label: `k${n % 50} add 1` };
+  const rpc = (peer: string, to: string, kind: string, seq: string, extra: object = {}) => ({ type: 'rpc_send', peer, t, to, rid: `${peer}:${seq}`, rpc: kind, term: 2, heartbeat: false, entries: kind === 'append_entries' ? 1 : 0, ...extra });
+  const recv = (peer: string, from: string, kind: string, seq: string, extra: object = {}) => ({ type: 'rpc_recv', peer, t, from, rid: `${from}:${seq}`, rpc: kind, term: 2, heartbeat: false, entries: kind === 'append_entries' ? 1 : 0, ...extra });
+  const state = (peer: string, commit: number, applied: number) => ({
+    type: 'state', peer, t, role: peer === l ? 'leader' : 'follower', term: 2, vote: l, leader: l,
+    commitIndex: commit, appliedIndex: applied, lastIndex: n, lastTerm: 2, electionDeadline: peer === l ? null : t + 200,
+  });
+  const apply = (peer: string) => ({ type: 'apply', peer, t, index: n, term: 2, command: [`k${n % 50}`, 'add', '1'], ok: true, result: n, key: `k${n % 50}`, value: n });
+  const out: Record<string, object[]> = { [l]: [], [a]: [], [b]: [] };
+  out[l]!.push({ type: 'log_append', peer: l, t, entries: [tile] }, rpc(l, a, 'append_entries', `${n}a`), rpc(l, b, 'append_entries', `${n}b`), state(l, n - 1, n - 1));
+  for (const f of [a, b]) {
+    out[f]!.push(recv(f, l, 'append_entries', `${n}${f === a ? 'a' : 'b'}`), { type: 'log_append', peer: f, t, entries: [tile] }, state(f, n - 1, n - 1));
+    out[f]!.push(rpc(f, l, 'append_entries_reply', `${n}r`, { ok: true }), apply(f), state(f, n, n));
+    out[l]!.push(recv(l, f, 'append_entries_reply', `${n}r`, { ok: true }));
+  }
+  out[l]!.push(state(l, n, n), apply(l));
+  return out;
+}
+
+async function open(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+  const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+  await new Promise<void>((res, rej) => {
+    ws.once('open', () => res());
+    ws.once('error', rej);
+  });
+  return ws;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const tree = resolve(arg('--tree', resolve(import.meta.dirname, '../..')));
+  if (process.argv.includes('--child')) return child(tree);
+  const rate = Number(arg('--rate', '20000'));
+  const seconds = Number(arg('--seconds', '5'));
+  const nBrowsers = Number(arg('--browsers', '1'));
+  const profDir = process.argv.includes('--cpu-prof') ? arg('--cpu-prof', '') : '';
+  const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', import.meta.filename, '--child', '--tree', tree], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: proc.stdout! });
+  const waiters: ((s: string) => void)[] = [];
+  lines.on('line', (l) => waiters.shift()?.(l));
+  const next = () => new Promise<string>((r) => waiters.push(r));
+  const port = Number((await next()).split(' ')[1]);
+  const cpu = async () => {
+    proc.stdin!.write('cpu\n');
+    return Number((await next()).split(' ')[1]);
+  };
+
+  let received = 0;
+  const delays: number[] = [];
+  let from = Infinity;
+  const browsers = [];
+  for (let i = 0; i < nBrowsers; i++) {
+    const ws = await open(`ws://127.0.0.1:${port}/village`);
+    if (i === 0)
+      ws.on('message', (data) => {
+        const now = Date.now();
+        const m = JSON.parse(String(data));
+        if (m.type !== 'batch') return;
+        for (const d of m.deltas) if (d.type === 'event' && d.event.t >= from) {
+          received++;
+          delays.push(now - d.event.t);
+        }
+      });
+    browsers.push(ws);
+  }
+  const peers = await Promise.all(NAMES.map(() => open(`ws://127.0.0.1:${port}/peer`, { 'x-raft-secret': SECRET })));
+  const timing = { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 };
+  peers.forEach((ws, i) => ws.send(JSON.stringify({ type: 'hello', peer: NAMES[i], t: Date.now(), pid: 1000 + i, cluster: NAMES, profile: 'fast', timing })));
+  // Warm up: fill every log to its full tail (the relay keeps the last 300 tiles).
+  let n = 0;
+  const run = async (ms: number) => {
+    let sent = 0;
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      const t = Date.now();
+      const due = ((performance.now() - start) / 1000) * rate;
+      const frames: Record<string, object[]> = { peer1: [], peer2: [], peer3: [] };
+      while (sent < due) {
+        const ev = commandEvents(++n, t);
+        for (const name of NAMES) {
+          frames[name]!.push(...ev[name]!);
+          sent += ev[name]!.length;
+        }
+      }
+      peers.forEach((ws, i) => {
+        const f = frames[NAMES[i]!]!;
+        if (f.length) ws.send(JSON.stringify(f));
+      });
+      await sleep(5);
+    }
+    return sent;
+  };
+  await run(1500);
+  await sleep(500);
+  from = Date.now();
+  received = 0;
+  delays.length = 0;
+  const c0 = await cpu();
+  const sent = await run(seconds * 1000);
+  const tailEnd = Date.now() + 2000;
+  while (received < sent && Date.now() < tailEnd) await sleep(20);
+  const c1 = await cpu();
+  delays.sort((x, y) => x - y);
+  const q = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] ?? NaN;
+  const wall = seconds + 0; // cpu was read after the tail wait too
+  console.log(
+    `tree ${tree}: ${sent} events in ${seconds} s (${rate}/s), subscriber got ${received}; relay cpu ${((c1 - c0) / 1000).toFixed(0)} ms = ${(((c1 - c0) / 1000) / (sent / 1000)).toFixed(2)} ms per 1,000 events (${((c1 - c0) / 1e6 / wall).toFixed(2)} cores over the send); delay p50 ${q(0.5)} ms p99 ${q(0.99)} ms`,
+  );
+  for (const ws of [...peers, ...browsers]) ws.terminate();
+  proc.stdin!.end();
+  await new Promise((r) => proc.once('exit', r));
+}
+
+void main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
