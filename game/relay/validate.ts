@@ -14,6 +14,7 @@ class Invalid extends Error {}
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 const RPC_KINDS: readonly RpcKind[] = ['request_vote', 'request_vote_reply', 'append_entries', 'append_entries_reply', 'timeout_now'];
 const ROLES = ['follower', 'precandidate', 'candidate', 'leader'] as const;
+const DROP_REASONS = ['blocked', 'dropped', 'disconnected'] as const;
 /** Longest log-tile label kept (the village draws a few characters of it). */
 const MAX_LABEL = 200;
 /** Most log tiles accepted in one log_append event. */
@@ -108,7 +109,8 @@ function rpc(o: Obj): RpcSummary {
 }
 
 function tile(v: unknown, i: number): LogTile {
-  const o = obj(v, `entries[${i}]`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`entries[${i}]: expected a JSON object`);
+  const o = v as Obj;
   const label = typeof o.label === 'string' ? o.label.slice(0, MAX_LABEL) : fail(`entries[${i}].label: expected a string`);
   return { index: nat(o, 'index'), term: nat(o, 'term'), label };
 }
@@ -139,58 +141,91 @@ export function parseJson(text: string): Parsed<unknown> {
 }
 
 export function parsePeerEvent(input: unknown): Parsed<PeerEvent> {
-  return guard((): PeerEvent => {
-    const o = obj(input, 'event');
-    const base = { peer: name(o, 'peer'), t: num(o, 't') };
-    const type = str(o, 'type', 32);
-    switch (type) {
-      case 'hello':
-        return { ...base, type, pid: nat(o, 'pid'), cluster: names(o, 'cluster'), profile: str(o, 'profile', 64), timing: timing(o.timing) };
-      case 'state':
-        return {
-          ...base,
-          type,
-          role: oneOf(o, 'role', ROLES),
-          term: nat(o, 'term'),
-          vote: nullableName(o, 'vote'),
-          leader: nullableName(o, 'leader'),
-          commitIndex: nat(o, 'commitIndex'),
-          appliedIndex: nat(o, 'appliedIndex'),
-          lastIndex: nat(o, 'lastIndex'),
-          lastTerm: nat(o, 'lastTerm'),
-          electionDeadline: nullableNum(o, 'electionDeadline'),
-        };
-      case 'rpc_send':
-        return { ...base, type, to: name(o, 'to'), ...rpc(o) };
-      case 'rpc_recv':
-        return { ...base, type, from: name(o, 'from'), ...rpc(o) };
-      case 'rpc_drop':
-        return { ...base, type, to: name(o, 'to'), reason: oneOf(o, 'reason', ['blocked', 'dropped', 'disconnected'] as const), ...rpc(o) };
-      case 'log_append': {
-        const e = o.entries;
-        if (!Array.isArray(e)) fail('entries: expected a list of log tiles');
-        if (e.length > MAX_TILES_PER_EVENT) fail(`entries: more than ${MAX_TILES_PER_EVENT} tiles`);
-        return { ...base, type, entries: e.map(tile) };
-      }
-      case 'log_truncate':
-        return { ...base, type, from: nat(o, 'from') };
-      case 'commit':
-        return { ...base, type, index: nat(o, 'index') };
-      case 'apply': {
-        const key = o.key === null || o.key === undefined ? null : str(o, 'key', 1024);
-        return { ...base, type, index: nat(o, 'index'), term: nat(o, 'term'), command: command(o.command), ok: bool(o, 'ok'), result: o.result ?? null, key, value: o.value ?? null };
-      }
-      case 'faults': {
-        const dropRate = num(o, 'dropRate');
-        if (dropRate < 0 || dropRate > 1) fail('dropRate: expected a number from 0 to 1');
-        return { ...base, type, blocked: names(o, 'blocked'), dropRate, latencyMs: nat(o, 'latencyMs') };
-      }
-      case 'reporter_dropped':
-        return { ...base, type, count: nat(o, 'count') };
-      default:
-        return fail(`type: unknown event type ${JSON.stringify(type)}`);
+  // No closure and no object spreads on this path: it runs for every event of every peer.
+  try {
+    return { ok: true, value: peerEvent(input) };
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, message: e.message };
+    throw e;
+  }
+}
+
+/** The optional fields of an RPC summary, added after the required ones (as peers send them). */
+function rpcOptions<T extends RpcSummary>(s: T, o: Obj): T {
+  const preVote = optBool(o, 'preVote');
+  if (preVote !== undefined) s.preVote = preVote;
+  const ok = optBool(o, 'ok');
+  if (ok !== undefined) s.ok = ok;
+  return s;
+}
+
+function peerEvent(input: unknown): PeerEvent {
+  const o = obj(input, 'event');
+  const peer = name(o, 'peer');
+  const t = num(o, 't');
+  const type = str(o, 'type', 32);
+  switch (type) {
+    case 'hello':
+      return { peer, t, type, pid: nat(o, 'pid'), cluster: names(o, 'cluster'), profile: str(o, 'profile', 64), timing: timing(o.timing) };
+    case 'state':
+      return {
+        peer,
+        t,
+        type,
+        role: oneOf(o, 'role', ROLES),
+        term: nat(o, 'term'),
+        vote: nullableName(o, 'vote'),
+        leader: nullableName(o, 'leader'),
+        commitIndex: nat(o, 'commitIndex'),
+        appliedIndex: nat(o, 'appliedIndex'),
+        lastIndex: nat(o, 'lastIndex'),
+        lastTerm: nat(o, 'lastTerm'),
+        electionDeadline: nullableNum(o, 'electionDeadline'),
+      };
+    case 'rpc_send': {
+      const to = name(o, 'to');
+      return rpcOptions({ peer, t, type, to, rid: str(o, 'rid', 80), rpc: oneOf(o, 'rpc', RPC_KINDS), term: nat(o, 'term'), heartbeat: bool(o, 'heartbeat'), entries: nat(o, 'entries') }, o);
     }
-  });
+    case 'rpc_recv': {
+      const from = name(o, 'from');
+      return rpcOptions({ peer, t, type, from, rid: str(o, 'rid', 80), rpc: oneOf(o, 'rpc', RPC_KINDS), term: nat(o, 'term'), heartbeat: bool(o, 'heartbeat'), entries: nat(o, 'entries') }, o);
+    }
+    case 'rpc_drop': {
+      const to = name(o, 'to');
+      const reason = oneOf(o, 'reason', DROP_REASONS);
+      return rpcOptions({ peer, t, type, to, reason, rid: str(o, 'rid', 80), rpc: oneOf(o, 'rpc', RPC_KINDS), term: nat(o, 'term'), heartbeat: bool(o, 'heartbeat'), entries: nat(o, 'entries') }, o);
+    }
+    case 'log_append': {
+      const e = o.entries;
+      if (!Array.isArray(e)) fail('entries: expected a list of log tiles');
+      if (e.length > MAX_TILES_PER_EVENT) fail(`entries: more than ${MAX_TILES_PER_EVENT} tiles`);
+      const entries: LogTile[] = new Array(e.length);
+      for (let i = 0; i < e.length; i++) {
+        const x = tile(e[i], i);
+        // The village keeps logs sorted by index; a peer's appends always ascend.
+        if (i > 0 && x.index <= entries[i - 1]!.index) fail(`entries[${i}].index: indexes must ascend`);
+        entries[i] = x;
+      }
+      return { peer, t, type, entries };
+    }
+    case 'log_truncate':
+      return { peer, t, type, from: nat(o, 'from') };
+    case 'commit':
+      return { peer, t, type, index: nat(o, 'index') };
+    case 'apply': {
+      const key = o.key === null || o.key === undefined ? null : str(o, 'key', 1024);
+      return { peer, t, type, index: nat(o, 'index'), term: nat(o, 'term'), command: command(o.command), ok: bool(o, 'ok'), result: o.result ?? null, key, value: o.value ?? null };
+    }
+    case 'faults': {
+      const dropRate = num(o, 'dropRate');
+      if (dropRate < 0 || dropRate > 1) fail('dropRate: expected a number from 0 to 1');
+      return { peer, t, type, blocked: names(o, 'blocked'), dropRate, latencyMs: nat(o, 'latencyMs') };
+    }
+    case 'reporter_dropped':
+      return { peer, t, type, count: nat(o, 'count') };
+    default:
+      return fail(`type: unknown event type ${JSON.stringify(type)}`);
+  }
 }
 
 export function parseLauncherReport(input: unknown): Parsed<LauncherReport> {
