@@ -1,5 +1,8 @@
 // The relay <-> browser protocol on ws://RELAY/village. One JSON object per text frame.
-// A browser first gets a `snapshot` (the whole picture), then `batch` frames of deltas.
+// A browser first gets a `snapshot` (the whole picture, every peer's log tail included), then
+// `batch` frames of deltas. A `peer` delta carries the peer's fields and only what changed in
+// its log since the previous delta (a LogChange), so a log of hundreds of tiles is sent once,
+// not on every batch.
 import type { LogTile, PeerEvent, PeerRole } from './events.ts';
 import type { Timing } from './config.ts';
 
@@ -52,6 +55,25 @@ export function emptyPeerView(name: string): PeerView {
   };
 }
 
+/** A peer's view without its log: what every `peer` delta carries in full. */
+export type PeerFields = Omit<PeerView, 'log'>;
+
+/**
+ * How a peer's log changed since the previous `peer` delta (or the snapshot). Applied to the
+ * tiles the browser holds, in this order:
+ *   1. drop every tile with index >= `from` (a truncation, an overwrite, or the first appended index);
+ *   2. append `tiles` (ascending index, all >= `from`);
+ *   3. drop every tile with index < `start`: the relay's log now begins at `start` (it keeps
+ *      only the tail); null when the relay's log is empty.
+ * The result is exactly the relay's log. Applying the same change twice gives the same log, so
+ * a delta that follows a snapshot already holding it does no harm.
+ */
+export interface LogChange {
+  from: number;
+  tiles: LogTile[];
+  start: number | null;
+}
+
 export interface VillagePicture {
   peers: PeerView[];
   /** The key-value store as the most advanced peer has applied it. */
@@ -69,7 +91,12 @@ export interface VillagePicture {
 
 export type Delta =
   | { type: 'event'; event: PeerEvent }
-  | { type: 'peer'; peer: PeerView }
+  /**
+   * A peer's fields (all of them, current) and, when its log changed, how. `peer.log`, when
+   * present (older relays, test stand-ins), replaces the whole log instead. A name the browser
+   * has not seen adds a villager (its log starts empty before `log` is applied).
+   */
+  | { type: 'peer'; peer: PeerFields & { log?: LogTile[] }; log?: LogChange }
   /** The board's new value for key; `deleted` when the key was removed (value is then null). */
   | { type: 'kv'; key: string; value: unknown; deleted?: boolean }
   | { type: 'attacks'; on: boolean; nextAttackAt: number | null }

@@ -1,8 +1,8 @@
 // The relay's picture of the cluster: a plain model that peer events and launcher reports are
 // folded into, and that hands out the deltas browsers need. No sockets or timers here, so it
 // can be tested by feeding it events.
-import type { LauncherReport, PeerEvent } from '../../shared/events.ts';
-import { emptyPeerView, type Delta, type PeerView, type VillagePicture } from '../../shared/village.ts';
+import type { LauncherReport, LogTile, PeerEvent } from '../../shared/events.ts';
+import { emptyPeerView, type Delta, type PeerFields, type PeerView, type VillagePicture } from '../../shared/village.ts';
 
 /** Log tiles kept per peer: the village shows the tail of each log. */
 export const MAX_TILES = 300;
@@ -52,6 +52,8 @@ export class Picture {
   private events: Delta[] = [];
   private others: Delta[] = [];
   private readonly dirty = new Set<string>();
+  /** Per peer: the lowest log index that changed (appended, cut) since the last takeDeltas(). */
+  private readonly logFrom = new Map<string, number>();
   /** A peer left the picture: browsers need a fresh snapshot. */
   private membershipChanged = false;
   private readonly history: Delta[] = [];
@@ -68,7 +70,7 @@ export class Picture {
 
   snapshot(): VillagePicture {
     return {
-      peers: this.peerList().map((p) => structuredClone(p)),
+      peers: this.peerList().map((p) => ({ ...fieldsOf(p), log: p.log.slice() })),
       kv: Object.fromEntries(this.kv),
       attacks: this.attacks,
       nextAttackAt: this.nextAttackAt,
@@ -169,15 +171,20 @@ export class Picture {
       case 'rpc_drop':
         return;
       case 'log_append': {
+        // Tiles are never changed once in a log (validated events are fresh objects), so a
+        // delta may hand the same objects on. Entries ascend (validate.ts checks).
         const first = e.entries[0];
         if (!first) return;
-        const keep = p.log.filter((t) => t.index < first.index);
-        const merged = keep.concat(e.entries.map((t) => ({ ...t })));
-        p.log = merged.length > MAX_TILES ? merged.slice(merged.length - MAX_TILES) : merged;
+        cutFrom(p.log, first.index);
+        const add = e.entries.length > MAX_TILES ? e.entries.slice(e.entries.length - MAX_TILES) : e.entries;
+        for (const t of add) p.log.push(t);
+        if (p.log.length > MAX_TILES) p.log.splice(0, p.log.length - MAX_TILES);
+        this.logChanged(p.name, first.index);
         break;
       }
       case 'log_truncate':
-        p.log = p.log.filter((t) => t.index < e.from);
+        cutFrom(p.log, e.from);
+        this.logChanged(p.name, e.from);
         break;
       case 'commit':
         p.commitIndex = e.index;
@@ -304,7 +311,11 @@ export class Picture {
     const out = this.events.concat(this.others);
     for (const n of this.dirty) {
       const p = this.peers.get(n);
-      if (p) out.push({ type: 'peer', peer: structuredClone(p) });
+      if (!p) continue;
+      const from = this.logFrom.get(n);
+      // Only the tiles at or after the lowest changed index travel, not the whole tail.
+      if (from === undefined) out.push({ type: 'peer', peer: fieldsOf(p) });
+      else out.push({ type: 'peer', peer: fieldsOf(p), log: { from, tiles: tilesFrom(p.log, from), start: p.log.length ? p.log[0]!.index : null } });
     }
     if (this.countersDirty) out.push({ type: 'counters', counters: { ...this.counters } });
     this.clearPending();
@@ -319,7 +330,13 @@ export class Picture {
     this.events = [];
     this.others = [];
     this.dirty.clear();
+    this.logFrom.clear();
     this.countersDirty = false;
+  }
+
+  private logChanged(peer: string, from: number): void {
+    const before = this.logFrom.get(peer);
+    if (before === undefined || from < before) this.logFrom.set(peer, from);
   }
 
   private pushEvent(d: Delta): void {
@@ -403,4 +420,41 @@ export class Picture {
       this.seeded = false;
     }
   }
+}
+
+/** A copy of a peer's fields (not its log) that later changes to the picture do not touch. */
+function fieldsOf(p: PeerView): PeerFields {
+  return {
+    name: p.name,
+    process: p.process,
+    pid: p.pid,
+    reporting: p.reporting,
+    role: p.role,
+    term: p.term,
+    vote: p.vote,
+    leader: p.leader,
+    commitIndex: p.commitIndex,
+    appliedIndex: p.appliedIndex,
+    lastIndex: p.lastIndex,
+    lastTerm: p.lastTerm,
+    electionDeadline: p.electionDeadline,
+    blocked: p.blocked.slice(),
+    dropRate: p.dropRate,
+    latencyMs: p.latencyMs,
+    reporterDropped: p.reporterDropped,
+  };
+}
+
+/** Removes, in place, every tile with index >= from (logs ascend: only the end is looked at). */
+function cutFrom(log: LogTile[], from: number): void {
+  let n = log.length;
+  while (n > 0 && log[n - 1]!.index >= from) n--;
+  if (n < log.length) log.length = n;
+}
+
+/** The tiles with index >= from (a new array; the tiles themselves are shared). */
+function tilesFrom(log: LogTile[], from: number): LogTile[] {
+  let i = log.length;
+  while (i > 0 && log[i - 1]!.index >= from) i--;
+  return log.slice(i);
 }

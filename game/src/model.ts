@@ -2,7 +2,8 @@
 // deltas), with no canvas and no timers, so it can be unit-tested and every scene can draw it.
 //
 // State comes from the relay's picture: the snapshot, then `peer` deltas that carry a peer's
-// complete, exact view. Raw peer events only drive animation: letters in the air (paired by
+// current fields and how its log changed (a LogChange: the new tiles, where the log was cut,
+// where it now begins), which gives exactly the relay's view. Raw peer events only drive animation: letters in the air (paired by
 // rid), the bubble of the last applied command.
 //
 // Time: the model never reads a clock. Every method that needs "now" takes the local wall
@@ -12,7 +13,7 @@
 // is a little off the relay's.
 import type { LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
 import type { Timing } from '../../shared/config.ts';
-import { emptyPeerView, type Delta, type PeerView, type RelayToBrowser, type VillagePicture } from '../../shared/village.ts';
+import { emptyPeerView, type Delta, type LogChange, type PeerFields, type PeerView, type RelayToBrowser, type VillagePicture } from '../../shared/village.ts';
 
 /** One villager: the relay's view of a peer plus what the browser derives from events. */
 export interface Villager extends PeerView {
@@ -317,7 +318,7 @@ export class VillageModel {
         this.applyEvent(d.event, localNow);
         break;
       case 'peer':
-        this.putPeer(d.peer);
+        this.updatePeer(d.peer, d.log);
         break;
       case 'kv':
         if (typeof d.key !== 'string') break;
@@ -410,6 +411,32 @@ export class VillageModel {
     this.peers.set(v.name, v);
   }
 
+  /** A `peer` delta: the fields replace ours; the log changes as the relay's did. */
+  private updatePeer(pv: PeerFields & { log?: LogTile[] }, change: LogChange | undefined): void {
+    if (!pv || typeof pv !== 'object' || typeof pv.name !== 'string') {
+      this.ignored++;
+      return;
+    }
+    const old = this.peers.get(pv.name);
+    let log: LogTile[] = old?.log ?? [];
+    if (Array.isArray(pv.log)) log = [...pv.log].sort((a, b) => a.index - b.index);
+    else if (change !== undefined) {
+      const next = applyLogChange(log, change);
+      if (next) log = next;
+      else this.ignored++;
+    }
+    const v: Villager = {
+      ...emptyPeerView(pv.name),
+      ...old,
+      ...pv,
+      log,
+      blocked: Array.isArray(pv.blocked) ? [...pv.blocked] : (old?.blocked ?? []),
+      deadlineLocal: typeof pv.electionDeadline === 'number' ? this.toLocal(pv.electionDeadline) : null,
+      lastApply: old?.lastApply ?? null,
+    };
+    this.peers.set(v.name, v);
+  }
+
   private flightSent(rid: string, from: string, to: string, s: RpcFields, localNow: number): void {
     if (typeof rid !== 'string') return;
     if (this.flights.has(rid)) return; // the receive was heard first: it already landed
@@ -477,6 +504,27 @@ function flightFields(rid: string, from: string, to: string, s: RpcFields) {
     preVote: !!s.preVote,
     ok: typeof s.ok === 'boolean' ? s.ok : null,
   };
+}
+
+/**
+ * A log after a LogChange (see shared/village.ts): tiles below `from` that the relay still
+ * holds (index >= start), then the new tiles. A new array; null when the change is malformed.
+ */
+export function applyLogChange(log: readonly LogTile[], change: unknown): LogTile[] | null {
+  if (!change || typeof change !== 'object') return null;
+  const { from, tiles, start } = change as Record<string, unknown>;
+  if (typeof from !== 'number' || !Array.isArray(tiles) || (start !== null && typeof start !== 'number')) return null;
+  if (start === null) return [];
+  const out: LogTile[] = [];
+  for (const t of log) if (t.index >= start && t.index < from) out.push(t);
+  for (const t of tiles as unknown[]) {
+    if (!t || typeof t !== 'object') continue;
+    const tile = t as LogTile;
+    if (typeof tile.index !== 'number' || tile.index < start || tile.index < from) continue;
+    if (out.length && out[out.length - 1]!.index >= tile.index) continue; // keep the log ascending
+    out.push(tile);
+  }
+  return out;
 }
 
 /** The sender named in a rid (`peer1:42` -> peer1). */

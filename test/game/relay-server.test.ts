@@ -9,6 +9,7 @@ import type { KvClient } from '../../game/relay/control.ts';
 import type { AdminRequest } from '../../shared/peer-protocol.ts';
 import type { PeerAddress } from '../../shared/config.ts';
 import type { Delta, PeerView, RelayToBrowser, VillagePicture } from '../../shared/village.ts';
+import { VillageModel } from '../../game/src/model.ts';
 import { browser, FakeLauncher, FakePeer, fakePeerSocket, sleep, testConfig, until, type Recorder } from './relay-support.ts';
 
 const NAMES = ['peer1', 'peer2', 'peer3', 'peer4', 'peer5'];
@@ -72,14 +73,11 @@ async function controlBrowser(relay: Relay): Promise<Recorder<RelayToBrowser>> {
 }
 
 const deltas = (b: Recorder<RelayToBrowser>): Delta[] => b.messages.flatMap((m) => (m.type === 'batch' ? m.deltas : []));
-/** The browser's current view of a peer: snapshots replace everything, peer deltas replace one. */
+/** The browser's current view of a peer: everything it received, folded by the page's model. */
 const lastPeer = (b: Recorder<RelayToBrowser>, name: string): PeerView | undefined => {
-  let view: PeerView | undefined;
-  for (const m of b.messages) {
-    if (m.type === 'snapshot') view = m.picture.peers.find((p) => p.name === name);
-    if (m.type === 'batch') for (const d of m.deltas) if (d.type === 'peer' && d.peer.name === name) view = d.peer;
-  }
-  return view;
+  const model = new VillageModel();
+  for (const m of b.messages) model.receive(m, Date.now());
+  return model.peers.get(name);
 };
 const snapshotOf = async (b: Recorder<RelayToBrowser>): Promise<VillagePicture> => ((await b.next((m) => m.type === 'snapshot')) as Extract<RelayToBrowser, { type: 'snapshot' }>).picture;
 const reply = (b: Recorder<RelayToBrowser>, id: string) => b.next((m) => m.type === 'reply' && m.id === id) as Promise<Extract<RelayToBrowser, { type: 'reply' }>>;

@@ -335,8 +335,17 @@ export class FakeVillageRelay {
     this.push({ type: 'event', event: e });
   }
 
+  /** Per peer: the highest log index a `peer` delta has carried. */
+  private readonly sentLog = new Map<string, number>();
+
+  /** A `peer` delta as the relay sends it: the fields, and only the log tiles not sent before. */
   private dirty(p: PeerView): void {
-    this.push({ type: 'peer', peer: structuredClone(p) });
+    const { log, ...fields } = structuredClone(p);
+    const last = log.length ? log[log.length - 1]!.index : 0;
+    const sent = this.sentLog.get(p.name) ?? 0;
+    const from = last >= sent ? sent + 1 : 0;
+    this.sentLog.set(p.name, last);
+    this.push({ type: 'peer', peer: fields, log: { from, tiles: log.filter((t) => t.index >= from), start: log.length ? log[0]!.index : null } });
   }
 
   private say(line: string, level: 'info' | 'result' | 'error' | 'event'): void {
