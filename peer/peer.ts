@@ -99,6 +99,8 @@ export class PeerShell {
 
   private queue: Ready[] = [];
   private flushing = false;
+  /** afterInput() is due at the end of this poll (see afterInputsOfThisTurn). */
+  private inputsPending = false;
   private inFlight: Promise<void> | null = null;
   /** The last hard state given to the durable log. */
   private saved: HardState | null;
@@ -253,7 +255,7 @@ export class PeerShell {
       this.onReceived(env);
       this.guard(() => this.node.step(env, t));
     }
-    this.afterInput();
+    this.afterInputsOfThisTurn();
   }
 
   private onTimer(): void {
@@ -290,7 +292,7 @@ export class PeerShell {
       if (stale) stale.reply(unknown(stale.id, 'another leader replaced the entry'));
       this.writes.set(res.index, { id: req.id, index: res.index, term: res.term, deadline, reply });
     }
-    this.afterInput();
+    this.afterInputsOfThisTurn();
   }
 
   /** Runs a core call; a throw there is a bug in the core, and going on could be unsafe. */
@@ -303,6 +305,20 @@ export class PeerShell {
   }
 
   // ---- the loop ----
+
+  /**
+   * Requests and peer messages that arrive in one poll of the event loop (many sockets can be
+   * readable at once) are stepped first and handled together once the poll is done: one Ready,
+   * so one AppendEntries per follower carries all of them and one save covers them.
+   */
+  private afterInputsOfThisTurn(): void {
+    if (this.inputsPending) return;
+    this.inputsPending = true;
+    setImmediate(() => {
+      this.inputsPending = false;
+      this.afterInput();
+    });
+  }
 
   private afterInput(): void {
     if (this.stopped) return;

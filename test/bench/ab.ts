@@ -121,7 +121,7 @@ async function main(): Promise<number> {
   }
   const A = new OursCluster(await starter(o.a, {}));
   const B = new OursCluster(await starter(o.b, o.envB));
-  const rows: { clients: number; pair: number; side: 'a' | 'b'; opsPerSec: number; p50: number; p99: number; otherCores: number }[] = [];
+  const rows: { clients: number; pair: number; side: 'a' | 'b'; opsPerSec: number; p50: number; p99: number; otherCores: number; cpuUsPerOp: number }[] = [];
   const stop = async () => {
     await A.stop().catch(() => {});
     await B.stop().catch(() => {});
@@ -139,9 +139,11 @@ async function main(): Promise<number> {
           const meter = new BusyMeter(() => sys.pids());
           const r = await closedLoop(sys, { clients, durationMs: o.ms, warmupMs: 500, keyPrefix: `ab${pair}` });
           const busy = meter.stop();
-          rows.push({ clients, pair, side, opsPerSec: r.opsPerSec, p50: r.latency.p50, p99: r.latency.p99, otherCores: busy.otherCores });
+          // Cluster CPU per command: less sensitive to a busy machine than ops/s.
+          const cpuUsPerOp = (busy.systemCores * 1e6) / r.opsPerSec;
+          rows.push({ clients, pair, side, opsPerSec: r.opsPerSec, p50: r.latency.p50, p99: r.latency.p99, otherCores: busy.otherCores, cpuUsPerOp });
           process.stdout.write(
-            `pair ${pair + 1}/${o.pairs} ${String(clients).padStart(3)} clients ${side.toUpperCase()}: ${r.opsPerSec.toFixed(0)} ops/s, p50 ${r.latency.p50.toFixed(2)} ms, p99 ${r.latency.p99.toFixed(2)} ms (others ${busy.otherCores.toFixed(2)} cores)\n`,
+            `pair ${pair + 1}/${o.pairs} ${String(clients).padStart(3)} clients ${side.toUpperCase()}: ${r.opsPerSec.toFixed(0)} ops/s, p50 ${r.latency.p50.toFixed(2)} ms, p99 ${r.latency.p99.toFixed(2)} ms, cluster ${cpuUsPerOp.toFixed(0)} µs CPU/op (others ${busy.otherCores.toFixed(2)} cores)\n`,
           );
         }
       }
@@ -155,16 +157,19 @@ async function main(): Promise<number> {
     const b = of('b');
     const ops = a.map((x, i) => b[i]!.opsPerSec / x.opsPerSec);
     const p50 = a.map((x, i) => b[i]!.p50 / x.p50);
+    const cpu = a.map((x, i) => b[i]!.cpuUsPerOp / x.cpuUsPerOp);
     const s = {
       clients,
       a: { opsPerSec: median(a.map((x) => x.opsPerSec)), p50: median(a.map((x) => x.p50)) },
       b: { opsPerSec: median(b.map((x) => x.opsPerSec)), p50: median(b.map((x) => x.p50)) },
       opsRatio: { median: median(ops), min: Math.min(...ops), max: Math.max(...ops) },
       p50Ratio: { median: median(p50), min: Math.min(...p50), max: Math.max(...p50) },
+      cpuPerOpRatio: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) },
     };
     process.stdout.write(
       `${clients} clients: A ${s.a.opsPerSec.toFixed(0)} ops/s p50 ${s.a.p50.toFixed(2)} ms; B ${s.b.opsPerSec.toFixed(0)} ops/s p50 ${s.b.p50.toFixed(2)} ms; ` +
-        `B/A ops x${s.opsRatio.median.toFixed(2)} [${s.opsRatio.min.toFixed(2)}-${s.opsRatio.max.toFixed(2)}], p50 x${s.p50Ratio.median.toFixed(2)} [${s.p50Ratio.min.toFixed(2)}-${s.p50Ratio.max.toFixed(2)}]\n`,
+        `B/A ops x${s.opsRatio.median.toFixed(2)} [${s.opsRatio.min.toFixed(2)}-${s.opsRatio.max.toFixed(2)}], p50 x${s.p50Ratio.median.toFixed(2)} [${s.p50Ratio.min.toFixed(2)}-${s.p50Ratio.max.toFixed(2)}], ` +
+        `cluster CPU/op x${s.cpuPerOpRatio.median.toFixed(2)} [${s.cpuPerOpRatio.min.toFixed(2)}-${s.cpuPerOpRatio.max.toFixed(2)}]\n`,
     );
     return s;
   });
