@@ -1,17 +1,24 @@
-// Starting a peer as a child process: used by the cluster launcher and the test harness.
+// Starting a peer as a child process: used by the cluster launcher, the test harness and the bench.
 //
-// The child runs `node --import <tsx loader> peer/main.ts NAME COUNT ...` directly (no npx, no
+// The child runs `node --enable-source-maps .build/peer.mjs NAME COUNT ...` directly (no npx, no
 // shell in between), so the pid we hold is the peer's own and SIGKILL reaches the peer itself.
+// The bundle (peer/bundle.ts) is built here first when it is missing or older than its sources;
+// a bare node process saves the ~22 MiB that the tsx loader thread holds in a peer. Should the build fail,
+// the peer runs as before with `node --import <tsx loader> peer/main.ts`, after one line on stderr.
+// RAFT_PEER_TSX=1 in the environment asks for the tsx loader without trying the bundle.
 // With exitWithParent the child exits as soon as its stdin pipe closes, that is when the parent
 // dies for any reason (even SIGKILL), so a killed launcher or test run leaves nothing behind.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureBundle, newestSource, PEER_BUNDLE, type BundleSpec } from './bundle.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const PEER_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 /** Set in a child's environment: exit when stdin closes (the parent is gone). */
 export const EXIT_WITH_STDIN_ENV = 'RAFT_EXIT_WITH_STDIN';
+/** Set (to anything but '' or '0') in the spawning process's environment: peers run under tsx, no bundle. */
+export const PEER_TSX_ENV = 'RAFT_PEER_TSX';
 
 let loader: string | null = null;
 
@@ -19,6 +26,28 @@ let loader: string | null = null;
 export function tsxLoader(): string {
   if (!loader) loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   return loader;
+}
+
+// A failed build is not retried (nor reported again) until a source changes.
+let failedAt: { spec: BundleSpec; sources: number } | null = null;
+
+/**
+ * How to run a peer: node's arguments up to and including the main module (the bundle, or
+ * the tsx loader and peer/main.ts); the peer's own arguments follow.
+ */
+export function peerCommand(spec: BundleSpec = PEER_BUNDLE): string[] {
+  const tsx = ['--import', tsxLoader(), PEER_MAIN];
+  const want = process.env[PEER_TSX_ENV];
+  if (want && want !== '0') return tsx;
+  if (failedAt?.spec === spec && newestSource(spec.sources) === failedAt.sources) return tsx;
+  const b = ensureBundle(spec);
+  if (b.ok) {
+    failedAt = null;
+    return ['--enable-source-maps', b.file];
+  }
+  failedAt = { spec, sources: newestSource(spec.sources) };
+  process.stderr.write(`peer bundle: build failed (${b.error}); running peers with the tsx loader instead\n`);
+  return tsx;
 }
 
 export interface SpawnPeerOptions {
@@ -35,7 +64,7 @@ export interface SpawnPeerOptions {
 }
 
 export function peerArgs(o: SpawnPeerOptions): string[] {
-  const args = ['--import', tsxLoader(), PEER_MAIN, o.name, String(o.count), '--config', o.config];
+  const args = [...peerCommand(), o.name, String(o.count), '--config', o.config];
   if (o.profile) args.push('--profile', o.profile);
   if (o.verbose) args.push('-v');
   if (o.extraArgs) args.push(...o.extraArgs);

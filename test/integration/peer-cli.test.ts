@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { peerArgs, REPO_ROOT } from '../../peer/spawn.ts';
+import { peerCommand, REPO_ROOT } from '../../peer/spawn.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
 
 // Real processes on a shared 2-core machine: generous limits; every wait returns as soon as it can.
@@ -23,8 +23,8 @@ afterAll(async () => {
 
 function runPeer(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    // peerArgs gives: --import LOADER MAIN NAME COUNT --config INI; replace what follows MAIN.
-    const base = peerArgs({ name: 'x', count: 1, config: c.ini }).slice(0, 3);
+    // node's arguments up to the peer's main module (the bundle, or the tsx loader and main.ts).
+    const base = peerCommand();
     const p = spawn(process.execPath, [...base, ...args], { cwd: REPO_ROOT });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d));
