@@ -378,7 +378,7 @@ export class PeerShell {
           this.log.save(hardState, [], false).catch((e: Error) => this.fatal(new Error(`cannot write the durable state: ${e.message}`)));
         } else if (hardState || entries.length > 0) {
           if (hardState) this.saved = hardState;
-          this.inFlight = this.log.save(hardState, entries);
+          this.inFlight = this.log.save(hardState, entries, true, true);
           await this.inFlight;
           this.inFlight = null;
           if (this.stopped) return;

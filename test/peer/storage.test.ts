@@ -185,6 +185,24 @@ describe('DurableLog group commit', () => {
     expect(log.stats()).toMatchObject({ saves: 1, writes: 1, syncs: 1 });
   });
 
+  it('starts a save at once when asked, taking along a save already waiting for the next turn', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    // Queued before the saves: a write left for the next turn would come after it.
+    let turnEnded = false;
+    const nextTurn = new Promise<void>((r) => setImmediate(() => ((turnEnded = true), r())));
+    const lazy = log.save(hs(1, 'a', 0), [], false);
+    const now = log.save(null, [e(1, 1), e(2, 1)], true, true);
+    await now;
+    // Written within this turn, not in the next one, and both saves in one write and one fsync.
+    expect(turnEnded).toBe(false);
+    await lazy;
+    expect(log.stats()).toMatchObject({ saves: 2, writes: 1, syncs: 1 });
+    await nextTurn;
+    await log.close();
+    expect(open(dir).state).toEqual({ hardState: hs(1, 'a', 0), entries: [e(1, 1), e(2, 1)] });
+  });
+
   it('coalesces saves made while an fsync is in flight into the next single write + fsync, in order', async () => {
     const dir = tempDir();
     let release: () => void = () => {};
