@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildBundle, ensureBundle, PEER_BUNDLE, type BundleSpec } from '../../peer/bundle.ts';
-import { peerCommand, REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
+import { PEER_MAIN, peerArgs, peerCommand, REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
 
 // Real processes and builds on a shared 2-core machine: generous limits.
@@ -58,6 +58,13 @@ describe('a spawned peer', () => {
 
   it('is started with node arguments ending in the bundle, the peer arguments after it', () => {
     expect(peerCommand()).toEqual(['--enable-source-maps', PEER_BUNDLE.outfile]);
+    expect(peerArgs({ name: 'peer2', count: 3, config: 'x.ini', profile: 'fast' })).toEqual(['--enable-source-maps', PEER_BUNDLE.outfile, 'peer2', '3', '--config', 'x.ini', '--profile', 'fast']);
+  });
+
+  it('runs under the tsx loader when its environment has RAFT_PEER_TSX=1', () => {
+    const args = peerArgs({ name: 'peer2', count: 3, config: 'x.ini', env: { RAFT_PEER_TSX: '1' } });
+    expect(args).toEqual(['--import', tsxLoader(), PEER_MAIN, 'peer2', '3', '--config', 'x.ini']);
+    expect(peerArgs({ name: 'peer2', count: 3, config: 'x.ini', env: { RAFT_PEER_TSX: '0' } })[1]).toBe(PEER_BUNDLE.outfile);
   });
 });
 
