@@ -116,6 +116,8 @@ async function main(): Promise<void> {
   };
 
   let received = 0;
+  let batches = 0;
+  let bytes = 0;
   const delays: number[] = [];
   let from = Infinity;
   const browsers = [];
@@ -124,8 +126,13 @@ async function main(): Promise<void> {
     if (i === 0)
       ws.on('message', (data) => {
         const now = Date.now();
-        const m = JSON.parse(String(data));
+        const text = String(data);
+        const m = JSON.parse(text);
         if (m.type !== 'batch') return;
+        if (from !== Infinity) {
+          batches++;
+          bytes += text.length;
+        }
         for (const d of m.deltas) if (d.type === 'event' && d.event.t >= from) {
           received++;
           delays.push(now - d.event.t);
@@ -164,6 +171,8 @@ async function main(): Promise<void> {
   await sleep(500);
   from = Date.now();
   received = 0;
+  batches = 0;
+  bytes = 0;
   delays.length = 0;
   const c0 = await cpu();
   const sent = await run(seconds * 1000);
@@ -174,7 +183,7 @@ async function main(): Promise<void> {
   const q = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] ?? NaN;
   const wall = seconds + 0; // cpu was read after the tail wait too
   console.log(
-    `tree ${tree}: ${sent} events in ${seconds} s (${rate}/s), subscriber got ${received}; relay cpu ${((c1 - c0) / 1000).toFixed(0)} ms = ${(((c1 - c0) / 1000) / (sent / 1000)).toFixed(2)} ms per 1,000 events (${((c1 - c0) / 1e6 / wall).toFixed(2)} cores over the send); delay p50 ${q(0.5)} ms p99 ${q(0.99)} ms`,
+    `tree ${tree}: ${sent} events in ${seconds} s (${rate}/s), subscriber got ${received}; relay cpu ${((c1 - c0) / 1000).toFixed(0)} ms = ${(((c1 - c0) / 1000) / (sent / 1000)).toFixed(2)} ms per 1,000 events (${((c1 - c0) / 1e6 / wall).toFixed(2)} cores over the send); delay p50 ${q(0.5)} ms p99 ${q(0.99)} ms; ${batches} batches, ${Math.round(bytes / Math.max(1, received))} bytes per event`,
   );
   for (const ws of [...peers, ...browsers]) ws.terminate();
   proc.stdin!.end();
