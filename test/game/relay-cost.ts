@@ -57,7 +57,7 @@ async function child(tree: string): Promise<void> {
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line === 'cpu') {
       const u = process.cpuUsage();
-      process.stdout.write(`cpu ${u.user + u.system}\n`);
+      process.stdout.write(`cpu ${u.user + u.system} ${u.system}\n`);
     }
   });
   process.stdin.on('end', () => void relay.close().then(() => process.exit(0)));
@@ -112,7 +112,8 @@ async function main(): Promise<void> {
   const port = Number((await next()).split(' ')[1]);
   const cpu = async () => {
     proc.stdin!.write('cpu\n');
-    return Number((await next()).split(' ')[1]);
+    const [, total, system] = (await next()).split(' ');
+    return { total: Number(total), system: Number(system) };
   };
 
   let received = 0;
@@ -174,16 +175,18 @@ async function main(): Promise<void> {
   batches = 0;
   bytes = 0;
   delays.length = 0;
-  const c0 = await cpu();
+  const u0 = await cpu();
   const sent = await run(seconds * 1000);
   const tailEnd = Date.now() + 2000;
   while (received < sent && Date.now() < tailEnd) await sleep(20);
-  const c1 = await cpu();
+  const u1 = await cpu();
+  const [c0, c1] = [u0.total, u1.total];
+  const kernel = (u1.system - u0.system) / 1000;
   delays.sort((x, y) => x - y);
   const q = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] ?? NaN;
   const wall = seconds + 0; // cpu was read after the tail wait too
   console.log(
-    `tree ${tree}: ${sent} events in ${seconds} s (${rate}/s), subscriber got ${received}; relay cpu ${((c1 - c0) / 1000).toFixed(0)} ms = ${(((c1 - c0) / 1000) / (sent / 1000)).toFixed(2)} ms per 1,000 events (${((c1 - c0) / 1e6 / wall).toFixed(2)} cores over the send); delay p50 ${q(0.5)} ms p99 ${q(0.99)} ms; ${batches} batches, ${Math.round(bytes / Math.max(1, received))} bytes per event`,
+    `tree ${tree}: ${sent} events in ${seconds} s (${rate}/s), subscriber got ${received}; relay cpu ${((c1 - c0) / 1000).toFixed(0)} ms (kernel ${kernel.toFixed(0)} ms) = ${(((c1 - c0) / 1000) / (sent / 1000)).toFixed(2)} ms per 1,000 events (${((c1 - c0) / 1e6 / wall).toFixed(2)} cores over the send); delay p50 ${q(0.5)} ms p99 ${q(0.99)} ms; ${batches} batches, ${Math.round(bytes / Math.max(1, received))} bytes per event`,
   );
   for (const ws of [...peers, ...browsers]) ws.terminate();
   proc.stdin!.end();
