@@ -3,14 +3,12 @@
 // raft_peer.ini; NAME must be one of them.
 // Debugging aids (environment): RAFT_WIRE_TAP=DIR appends every /raft frame the peer sends to
 // DIR/NAME.jsonl; RAFT_REPORTER_QUEUE=N shrinks the -v event queue (to see reporter_dropped).
-import { ConfigError, clusterOf, configPath, findPeer, loadConfig, timingOf, type Config } from '../shared/config.ts';
-import { parseCommonArgs, parseCount } from './args.ts';
+import { ConfigError, clusterOf, findPeer, timingOf, type Config } from '../shared/config.ts';
+import { EXIT_USAGE, parseCommonArgs, parseCount, startCommand } from './args.ts';
 import { PeerShell } from './peer.ts';
 import { EXIT_WITH_STDIN_ENV } from './spawn.ts';
 import { StorageCorruptError } from './storage.ts';
 
-const EXIT_USAGE = 2;
-const EXIT_CONFIG = 3;
 const EXIT_STORAGE = 4;
 const EXIT_FATAL = 1;
 
@@ -38,7 +36,7 @@ function usage(config: Config | null, problem: string): string {
     .join('\n');
 }
 
-function parseArgs(argv: string[]): Args | string {
+function parseArgs(argv: readonly string[]): Args | string {
   const common = parseCommonArgs(argv);
   if (typeof common === 'string') return common;
   if (common.help) return '';
@@ -51,25 +49,9 @@ function parseArgs(argv: string[]): Args | string {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  let config: Config | null = null;
-  let configError: ConfigError | null = null;
-  try {
-    config = loadConfig(configPath(argv));
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    configError = e;
-  }
-  const args = parseArgs(argv);
-  if (typeof args === 'string') {
-    if (configError) process.stderr.write(`${configError.message}\n`);
-    process.stderr.write(`${usage(config, args)}\n`);
-    process.exit(args === '' ? 0 : EXIT_USAGE);
-  }
-  if (!config) {
-    process.stderr.write(`${configError!.message}\n`);
-    process.exit(EXIT_CONFIG);
-  }
+  const start = startCommand(process.argv.slice(2), parseArgs, usage);
+  if ('exit' in start) process.exit(start.exit);
+  const { config, args } = start;
   let self, cluster, timing;
   const profile = args.profile ?? config.defaultProfile;
   try {

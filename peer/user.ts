@@ -13,14 +13,14 @@ import * as readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { ClusterClient } from '../shared/client.ts';
 import type { CommandResult } from '../shared/client-protocol.ts';
-import { ConfigError, clusterOf, configPath, loadConfig, timingOf, type Config, type Timing } from '../shared/config.ts';
+import { ConfigError, clusterOf, timingOf, type Config, type Timing } from '../shared/config.ts';
 import { parseKvLine, parseKvWords, type Parsed } from '../shared/command-line.ts';
+import { EXIT_CONFIG, EXIT_USAGE, startCommand } from './args.ts';
 import { parseCommand } from './kv.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_CONFIG = 3;
+export { EXIT_CONFIG, EXIT_USAGE };
 
 // ---- reading what the user typed (the language itself is shared/command-line.ts) ----
 
@@ -139,7 +139,7 @@ function peerList(config: Config): string {
   return names.length > 3 && names.every((x, i) => x === `peer${i + 1}`) ? `peer1..peer${names.length}` : names.join(', ');
 }
 
-export function parseArgs(argv: string[]): UserArgs | string {
+export function parseArgs(argv: readonly string[]): UserArgs | string {
   let json = false;
   let profile: string | undefined;
   let timeoutS: number | undefined;
@@ -286,24 +286,9 @@ async function interactive(client: ClusterClient, config: Config, count: number)
 let changeListener: ((leader: string, previous: string | null) => void) | null = null;
 
 export async function main(argv: string[]): Promise<number> {
-  let config: Config | null = null;
-  let configError: ConfigError | null = null;
-  try {
-    config = loadConfig(configPath(argv));
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    configError = e;
-  }
-  const args = parseArgs(argv);
-  if (typeof args === 'string') {
-    if (configError) process.stderr.write(`${configError.message}\n`);
-    process.stderr.write(`${usage(config, args)}\n`);
-    return args === '' ? EXIT_OK : EXIT_USAGE;
-  }
-  if (!config) {
-    process.stderr.write(`${configError!.message}\n`);
-    return EXIT_CONFIG;
-  }
+  const start = startCommand(argv, parseArgs, usage);
+  if ('exit' in start) return start.exit;
+  const { config, args } = start;
   let timing: Timing;
   let peers;
   try {
