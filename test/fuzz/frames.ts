@@ -208,3 +208,19 @@ export function rssMiB(pid: number): number {
   if (!m) throw new Error(`no VmRSS for process ${pid}`);
   return Number(m[1]) / 1024;
 }
+
+/** The HTTP status with which an upgrade is refused (0 if it was accepted). */
+export function upgradeStatus(u: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(u, { headers });
+    ws.on('open', () => {
+      ws.terminate();
+      resolve(0);
+    });
+    ws.on('unexpected-response', (_q, res) => {
+      res.resume();
+      resolve(res.statusCode ?? -1);
+    });
+    ws.on('error', (e) => reject(e));
+  });
+}

@@ -4,10 +4,9 @@
 // memory, and the cluster must keep committing afterwards.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { WebSocket } from 'ws';
 import { PEER_HEADER, SECRET_HEADER } from '../../shared/peer-protocol.ts';
 import { pidAlive, startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
-import { deepFrames, describeFrame, exchange, junkFrame, mutate, nastyNumber, rssMiB, type Exchange, type Frame } from './frames.ts';
+import { deepFrames, describeFrame, exchange, junkFrame, mutate, upgradeStatus, nastyNumber, rssMiB, type Exchange, type Frame } from './frames.ts';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
 
@@ -196,19 +195,3 @@ describe('a peer under random and mutated frames', () => {
     await waitFor('every peer to apply the write after the fuzzing', async () => (await c.statuses(c.names, true)).every((s) => s.kv?.['after-fuzz'] === 1), 30_000);
   });
 });
-
-/** The HTTP status with which an upgrade is refused (0 if it was accepted). */
-function upgradeStatus(u: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(u, { headers });
-    ws.on('open', () => {
-      ws.terminate();
-      resolve(0);
-    });
-    ws.on('unexpected-response', (_q, res) => {
-      res.resume();
-      resolve(res.statusCode ?? -1);
-    });
-    ws.on('error', (e) => reject(e));
-  });
-}

@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import type { VillagePicture } from '../../shared/village.ts';
 import { pidAlive, startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { spawnRelay, type RelayProcess } from '../security/relay-process.ts';
-import { deepFrames, describeFrame, exchange, junkFrame, mutate, rssMiB, type Exchange, type Frame } from './frames.ts';
+import { deepFrames, describeFrame, exchange, junkFrame, mutate, upgradeStatus, rssMiB, type Exchange, type Frame } from './frames.ts';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
 
@@ -188,18 +188,3 @@ describe('the relay process under random and mutated frames', () => {
     expect(first.type).toBe('snapshot');
   });
 });
-
-function upgradeStatus(u: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(u, { headers });
-    ws.on('open', () => {
-      ws.terminate();
-      resolve(0);
-    });
-    ws.on('unexpected-response', (_q, res) => {
-      res.resume();
-      resolve(res.statusCode ?? -1);
-    });
-    ws.on('error', (e) => reject(e));
-  });
-}
