@@ -297,6 +297,8 @@ async function main(): Promise<number> {
         add('machine', rep, 'floor.ws.p50', f.wsRtt.p50);
         add('machine', rep, 'floor.ws.p99', f.wsRtt.p99);
         add('machine', rep, 'floor.http.p50', f.httpRtt.p50);
+        add('machine', rep, 'floor.echo64.perSec', f.echo64.perSec);
+        add('machine', rep, 'floor.echo64.cpuPerRequest', f.echo64.serverCpuUsPerRequest);
         progress(
           `  fsync p50 ${ms(f.fsync.p50)} p99 ${ms(f.fsync.p99)}, fdatasync p50 ${ms(f.fdatasync.p50)}, async fsync p50 ${ms(f.fsyncAsync.p50)}; ` +
             `ws rtt p50 ${ms(f.wsRtt.p50)} p99 ${ms(f.wsRtt.p99)}, http rtt p50 ${ms(f.httpRtt.p50)}; ${fmtBusy(busy)}`,
@@ -340,6 +342,9 @@ async function main(): Promise<number> {
                 add(name, rep, `w1.${clients}.p50`, r.latency.p50);
                 add(name, rep, `w1.${clients}.p99`, r.latency.p99);
                 add(name, rep, `w1.${clients}.cores`, busy.systemCores);
+                // CPU per command, all members together: what a core buys, and with the cores
+                // this machine can give the cluster, the ceiling of its throughput.
+                if (r.opsPerSec > 0) add(name, rep, `w1.${clients}.cpuPerOp`, (busy.systemCores * 1e6) / r.opsPerSec);
                 add(name, rep, 'w1.fsync', r.fsyncP50);
                 progress(
                   `  ${name} W1 ${clients} client${clients > 1 ? "s" : ""}: ${fmtNumber(r.opsPerSec)} ops/s, p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}` +

@@ -2,7 +2,7 @@
 // plus fsync takes on the disk that holds the data directories, and how long one WebSocket
 // (and one keep-alive HTTP) round trip takes on loopback between two processes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync, write, fsync } from 'node:fs';
+import { closeSync, fdatasyncSync, readFileSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync, write, fsync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,12 @@ export interface FloorResult {
   wsRtt: Distribution;
   /** Round trip of a small POST over a keep-alive loopback HTTP connection to another process. */
   httpRtt: Distribution;
+  /**
+   * One Node thread answering 64 closed-loop WebSocket clients at once (an echo, no work): the
+   * most requests per second a single-threaded server can answer on this machine, and the CPU
+   * it spends per request (socket reads and writes, ws framing).
+   */
+  echo64: { perSec: number; serverCpuUsPerRequest: number };
 }
 
 export function measureDisk(dir: string, iterations: number): Pick<FloorResult, 'fsync' | 'fdatasync'> {
@@ -135,10 +141,56 @@ export async function measureLoopback(cwd: string, iterations: number): Promise<
   }
 }
 
+/** utime + stime of a process, in seconds (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
+export async function measureEcho64(cwd: string, ms: number): Promise<FloorResult['echo64']> {
+  const { child, port } = await startEcho(cwd);
+  const sockets: WebSocket[] = [];
+  try {
+    for (let i = 0; i < 64; i++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+      await new Promise<void>((res, rej) => {
+        ws.once('open', () => res());
+        ws.once('error', rej);
+      });
+      sockets.push(ws);
+    }
+    let answered = 0;
+    let running = true;
+    for (const [i, ws] of sockets.entries()) {
+      const frame = JSON.stringify({ type: 'request_command', id: `r${i}`, command: [`k${i}`, 'set', 'v-0123456789'] });
+      ws.on('message', () => {
+        answered++;
+        if (running) ws.send(frame);
+      });
+      ws.send(frame);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const a0 = answered;
+    const c0 = cpuSeconds(child.pid!);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, ms));
+    const n = answered - a0;
+    const cpu = cpuSeconds(child.pid!) - c0;
+    const secs = (performance.now() - t0) / 1000;
+    running = false;
+    return { perSec: n / secs, serverCpuUsPerRequest: n > 0 ? (cpu * 1e6) / n : NaN };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    child.kill('SIGKILL');
+  }
+}
+
 export async function measureFloor(opts: { cwd: string; dir?: string; iterations: number }): Promise<FloorResult> {
   const dir = opts.dir ?? tmpdir();
   const disk = measureDisk(dir, opts.iterations);
   const fsyncAsync = await measureDiskAsync(dir, opts.iterations);
   const net = await measureLoopback(opts.cwd, opts.iterations);
-  return { ...disk, fsyncAsync, ...net };
+  const echo64 = await measureEcho64(opts.cwd, Math.min(3000, Math.max(500, opts.iterations * 2)));
+  return { ...disk, fsyncAsync, ...net, echo64 };
 }

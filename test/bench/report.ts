@@ -49,6 +49,8 @@ export const FIGURES: FigureDef[] = [
   { key: 'floor.ws.p50', label: 'floor: loopback WebSocket round trip p50', unit: 'ms', better: 'lower' },
   { key: 'floor.ws.p99', label: 'floor: loopback WebSocket round trip p99', unit: 'ms', better: 'lower' },
   { key: 'floor.http.p50', label: 'floor: loopback keep-alive HTTP round trip p50', unit: 'ms', better: 'lower' },
+  { key: 'floor.echo64.perSec', label: 'floor: one Node thread answering 64 WebSocket clients (echo)', unit: 'req/s', better: 'higher' },
+  { key: 'floor.echo64.cpuPerRequest', label: 'floor: that thread\'s CPU per request', unit: 'µs', better: 'lower' },
   ...[1, 8, 64].flatMap((c): FigureDef[] => [
     {
       key: `w1.${c}.ops`,
@@ -66,6 +68,7 @@ export const FIGURES: FigureDef[] = [
     },
     { key: `w1.${c}.p99`, label: `W1 ${c} client${c > 1 ? 's' : ''}: latency p99`, unit: 'ms', better: 'lower' },
     { key: `w1.${c}.cores`, label: `W1 ${c} client${c > 1 ? 's' : ''}: cores used by the cluster`, unit: 'cores', better: 'lower' },
+    { key: `w1.${c}.cpuPerOp`, label: `W1 ${c} client${c > 1 ? 's' : ''}: cluster CPU per command`, unit: 'µs', better: 'lower' },
   ]),
   { key: 'w1.fsync', label: 'W1: the disk\'s fsync p50, probed before each run', unit: 'ms', better: 'lower' },
   {
