@@ -3,9 +3,14 @@
 // WebSocket framing, fs, GC, idle, ...).
 //
 //   npx tsx test/bench/profile.ts FILE.cpuprofile [--top N]
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+//
+// Peers run from a bundle (.build/peer.mjs, see peer/bundle.ts): frames in a .mjs file with a
+// source map beside it are mapped back to the .ts files and lines. Read a profile before the
+// bundle is rebuilt (the next peer spawn after a source edit), or the lines are off.
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface CallFrame {
   functionName: string;
@@ -39,6 +44,28 @@ export interface ProfileSummary {
   busyMs: number;
   categories: Record<string, number>;
   functions: FunctionTime[];
+}
+
+const sourceMaps = new Map<string, { map: SourceMap; dir: string } | null>();
+
+/** The frame in its original source, when it is in a bundle with a source map; else itself. */
+export function originalFrame(f: CallFrame): CallFrame {
+  if (!f.url.startsWith('file://') || !f.url.endsWith('.mjs')) return f;
+  let m = sourceMaps.get(f.url);
+  if (m === undefined) {
+    const file = `${fileURLToPath(f.url)}.map`;
+    m = null;
+    try {
+      if (existsSync(file)) m = { map: new SourceMap(JSON.parse(readFileSync(file, 'utf8'))), dir: dirname(file) };
+    } catch {
+      // an unreadable map: keep the bundle's positions
+    }
+    sourceMaps.set(f.url, m);
+  }
+  if (!m) return f;
+  const e = m.map.findEntry(f.lineNumber, f.columnNumber);
+  if (!('originalSource' in e) || !e.originalSource) return f;
+  return { ...f, url: pathToFileURL(resolve(m.dir, e.originalSource)).href, lineNumber: e.originalLine, columnNumber: e.originalColumn };
 }
 
 function shortUrl(url: string): string {
@@ -91,7 +118,10 @@ export function category(f: CallFrame, parent: string | null): string {
 export function summarizeProfile(file: string): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
-  for (const n of p.nodes) byId.set(n.id, n);
+  for (const n of p.nodes) {
+    n.callFrame = originalFrame(n.callFrame);
+    byId.set(n.id, n);
+  }
   const self = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) {
     const id = p.samples[i]!;
