@@ -3,8 +3,8 @@
 //
 // State comes from the relay's picture: the snapshot, then `peer` deltas that carry a peer's
 // current fields and how its log changed (a LogChange: the new tiles, where the log was cut,
-// where it now begins), which gives exactly the relay's view. Raw peer events only drive animation: letters in the air (paired by
-// rid), the bubble of the last applied command.
+// where it now begins), which gives exactly the relay's view. Raw peer events only drive
+// animation: letters in the air (paired by rid), the bubble of the last applied command.
 //
 // Time: the model never reads a clock. Every method that needs "now" takes the local wall
 // clock (Date.now() in the browser). Times that come from the cluster (election deadlines,
