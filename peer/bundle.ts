@@ -87,6 +87,19 @@ function oneLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 }
 
+/** Temporary files of builds that were killed midway (older than a minute; a build takes well under that). */
+function removeLeftovers(dir: string, now: number): void {
+  try {
+    for (const name of readdirSync(dir)) {
+      if (!name.endsWith('.tmp')) continue;
+      const t = mtimeOf(join(dir, name));
+      if (t !== null && now - t > 60_000) unlinkSync(join(dir, name));
+    }
+  } catch {
+    // another build removed it first
+  }
+}
+
 /** Builds the bundle now (no freshness check). */
 export function buildBundle(spec: BundleSpec): BundleResult {
   const started = Date.now();
@@ -122,6 +135,7 @@ export function buildBundle(spec: BundleSpec): BundleResult {
       utimesSync(f.path + tmp, asOf, asOf);
       renameSync(f.path + tmp, f.path);
     }
+    removeLeftovers(dirname(spec.outfile), started);
     return { ok: true, file: spec.outfile, built: true, ms: Date.now() - started };
   } catch (e) {
     for (const w of written) {

@@ -97,6 +97,11 @@ describe('the peer bundle', () => {
 
   it('comes out whole when several processes build it at once', async () => {
     const spec = copyOfPeer('concurrent');
+    // What a build killed midway leaves behind is cleared by the next build.
+    mkdirSync(join(spec.root, '.build'));
+    const leftover = join(spec.root, '.build', 'peer.mjs.12345-abcdef.tmp');
+    writeFileSync(leftover, 'partial');
+    setMtime(leftover, Date.now() - 120_000);
     const code = `import { buildBundle } from ${JSON.stringify(join(REPO_ROOT, 'peer', 'bundle.ts'))};
 const r = buildBundle(${JSON.stringify(spec)});
 if (!r.ok) { console.error(r.error); process.exit(1); }`;
