@@ -1,9 +1,10 @@
 // -v: streams what this peer does to the relay (ws://[relay]host:port/peer) as PeerEvents.
 //
 // Reporting must never slow consensus. Events go into a bounded queue that a separate turn of
-// the event loop drains into ONE frame (a JSON array of events, serialized once) per turn, so a
-// command's dozen events cost one WebSocket send. `state` events within a turn are coalesced:
-// only the latest is sent (it is a full snapshot). When the queue is full, or the socket is
+// the event loop drains into ONE frame (a JSON array of events, serialized once), at most one
+// frame every 4 ms (a quiet peer's event leaves in the next turn), so a busy peer's many
+// events cost one WebSocket send, and one wake-up of the relay, per 4 ms. `state` events
+// waiting together are coalesced: only the latest is sent (it is a full snapshot). When the queue is full, or the socket is
 // backed up, events are dropped and counted (reported later as `reporter_dropped`). While the relay is down nothing is queued
 // at all; the reporter redials with backoff, and on every (re)connection sends `hello`, a fresh
 // `state` and the tail of its log, so that the village catches up without a reload.
@@ -30,12 +31,16 @@ export interface ReporterOptions {
   maxBuffered?: number;
   /** The relay's frame limit ([limits] max_frame_bytes): a batch frame stays under half of it. */
   maxFrameBytes?: number;
+  /** The least time between two frames (default DEFAULT_MIN_SPACING_MS); 0: one per turn. */
+  minSpacingMs?: number;
   log?(text: string): void;
 }
 
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 5000;
 const BATCH_PER_TURN = 1000;
+/** Frames at most this often (ms): events wait at most this long before they leave. */
+export const DEFAULT_MIN_SPACING_MS = 4;
 
 export class Reporter {
   private ws: WebSocket | null = null;
@@ -45,6 +50,8 @@ export class Reporter {
   /** Where the queued, not yet sent `state` event is (coalesced: a newer one replaces it). */
   private stateAt = -1;
   private scheduled = false;
+  private lastDrain = -Infinity;
+  private readonly minSpacingMs: number;
   private retry: NodeJS.Timeout | null = null;
   private backoffMs = BACKOFF_MIN_MS;
   private closed = false;
@@ -61,6 +68,7 @@ export class Reporter {
     this.maxQueue = opts.maxQueue ?? 10_000;
     this.maxBuffered = opts.maxBuffered ?? 1 << 20;
     this.frameBudget = Math.floor((opts.maxFrameBytes ?? 1 << 20) / 2);
+    this.minSpacingMs = opts.minSpacingMs ?? DEFAULT_MIN_SPACING_MS;
     this.connect();
   }
 
@@ -145,10 +153,21 @@ export class Reporter {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
+      this.lastDrain = performance.now();
       this.drain();
-    });
+    };
+    if (this.minSpacingMs <= 0) {
+      setImmediate(run);
+      return;
+    }
+    // At most one frame every minSpacingMs: under load a frame carries several turns' events
+    // (and only the last state of them), so the relay is woken far less often. A timer, not
+    // setImmediate: the frame leaves after the shell has handled this turn's inputs (the
+    // shell's work runs in this turn's check phase), never in front of it.
+    const wait = Math.max(1, this.lastDrain + this.minSpacingMs - performance.now());
+    setTimeout(run, wait);
   }
 
   private drain(): void {

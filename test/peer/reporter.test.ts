@@ -10,7 +10,7 @@ afterEach(async () => {
   for (const f of cleanup.splice(0)) await f();
 });
 
-function reporter(port: number, maxQueue?: number): Reporter {
+function reporter(port: number, maxQueue?: number, minSpacingMs?: number): Reporter {
   let n = 0;
   const r = new Reporter({
     url: `ws://127.0.0.1:${port}/peer`,
@@ -18,6 +18,7 @@ function reporter(port: number, maxQueue?: number): Reporter {
     hello: () => ({ type: 'hello', pid: 1, cluster: ['peer1'], profile: 'fast', timing: { heartbeatMs: 1, electionMinMs: 2, electionMaxMs: 3, latencyMs: 0 } }),
     catchUp: () => [{ type: 'commit', index: ++n }],
     maxQueue,
+    minSpacingMs,
   });
   cleanup.push(() => r.close());
   return r;
@@ -70,6 +71,32 @@ describe('the -v reporter', () => {
     expect(relay.frames - before).toBe(1);
     const got = relay.events.filter((e) => (e.type === 'commit' && e.index >= 200) || e.type === 'state');
     expect(got.map((e) => (e.type === 'state' ? `state ${e.term}` : e.type === 'commit' ? `commit ${e.index}` : ''))).toEqual(['commit 200', 'commit 201', 'state 3']);
+  });
+
+  it('under a steady stream sends at most one frame per spacing, each event within it', async () => {
+    const [port] = await freePorts(1);
+    const relay = await FakeRelay.start(port!);
+    cleanup.push(() => relay.close());
+    const r = reporter(port!, undefined, 50);
+    await waitFor('connected', () => r.connected && relay.events.length >= 2);
+    await sleep(60);
+    const before = relay.frames;
+    // An event every millisecond or so for ~300 ms: one frame per turn would be ~300 frames.
+    const started = performance.now();
+    let i = 0;
+    await new Promise<void>((done) => {
+      const tick = () => {
+        r.emit({ type: 'commit', index: 1000 + i++ });
+        if (performance.now() - started < 300) setTimeout(tick, 1);
+        else done();
+      };
+      tick();
+    });
+    await waitFor('every event', () => relay.events.filter((e) => e.type === 'commit' && e.index >= 1000).length === i);
+    const frames = relay.frames - before;
+    expect(i).toBeGreaterThan(50);
+    expect(frames).toBeGreaterThanOrEqual(2);
+    expect(frames).toBeLessThanOrEqual(Math.ceil((performance.now() - started) / 50) + 1);
   });
 
   it('reconnects to a restarted relay and says hello again', async () => {
