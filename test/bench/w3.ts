@@ -1,7 +1,7 @@
 // W3, the village's pipeline: peers started with -v stream events to the relay, which batches
-// them to browsers. A subscriber (a plain WebSocket on the relay's /village, no browser)
-// measures how long an event takes from the peer (its `t`) to arrival, under the W1 8-client
-// load; the same load without -v gives the cost of reporting; and a synthetic peer flooding the
+// them to browsers. A subscriber (a plain WebSocket on the relay's /village, no browser, in a
+// thread of its own as a browser is its own process: subscriber-thread.ts) measures how long
+// an event takes from the peer (its `t`) to arrival, under the W1 8-client load; the same load without -v gives the cost of reporting; and a synthetic peer flooding the
 // relay at rising rates finds the highest event rate it sustains.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { startOurPeers, type OurPeers } from './peers.ts';
 import type { RunRecord } from './report.ts';
 import { distribution, fmtNumber, type Distribution } from './stats.ts';
 import type { BenchSystem } from './system.ts';
+import { SubscriberThread } from './subscriber-thread.ts';
 import { closedLoop } from './workloads.ts';
 import { freePorts } from './etcd.ts';
 
@@ -339,7 +340,7 @@ export async function runW3(o: W3Options): Promise<void> {
   // 2. The same with -v, the relay running and a subscriber measuring event delay.
   let peers: OurPeers | null = null;
   let relay: RelayProcess | null = null;
-  let sub: Subscriber | null = null;
+  let sub: SubscriberThread | null = null;
   const sys = new OursCluster(async () => {
     peers = await startOurPeers({
       count: 3,
@@ -355,7 +356,7 @@ export async function runW3(o: W3Options): Promise<void> {
   o.track(sys);
   try {
     await sys.start();
-    sub = await Subscriber.open(relay!.port);
+    sub = await SubscriberThread.open(relay!.port);
     await sub.waitForReporting(sys.members, 10_000).catch((e: Error) => {
       throw new Error(`${e.message}; the relay said:\n${relay!.output().trim().split('\n').slice(-5).join('\n')}`);
     });
@@ -372,7 +373,8 @@ export async function runW3(o: W3Options): Promise<void> {
         const r = await closedLoop(sys, { clients, durationMs: o.durationMs, warmupMs: o.warmupMs, keyPrefix: 'w3' });
         const busy = meter.stop();
         await sleep(500); // the last events of the window
-        return { value: { r, d: s.result(), received: s.received, types: Object.fromEntries(s.byType) }, busy };
+        const got = await s.collect();
+        return { value: { r, d: got.delays, received: got.received, types: got.byType }, busy };
       },
       {
         quiet: o.quiet,
