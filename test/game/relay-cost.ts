@@ -11,9 +11,8 @@ import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
-import { parseConfig } from '../../shared/config.ts';
+import { SECRET, testConfig } from './relay-support.ts';
 
-const SECRET = 'relay-cost-secret';
 const NAMES = ['peer1', 'peer2', 'peer3'];
 
 function arg(name: string, fallback: string): string {
@@ -21,26 +20,9 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 
+/** The relay's config: three peers, attacks off, frames up to 4 MiB. */
 function config() {
-  return parseConfig(
-    `[cluster]
-secret = ${SECRET}
-[peers]
-${NAMES.map((n, i) => `${n} = 127.0.0.1:${41001 + i}`).join('\n')}
-[profile.fast]
-heartbeat_ms = 50
-election_min_ms = 150
-election_max_ms = 300
-[relay]
-host = 127.0.0.1
-port = 40999
-attack_interval_s = 3600
-revive_after_s = 0
-[limits]
-max_frame_bytes = 4194304
-`,
-    '/tmp/relay-cost.ini',
-  );
+  return testConfig({ peers: 3, attackIntervalS: 3600, maxFrameBytes: 4194304 });
 }
 
 async function child(tree: string): Promise<void> {

@@ -14,6 +14,7 @@ import { loadConfig, parseConfig } from '../../shared/config.ts';
 import { PEER_HEADER, SECRET_HEADER } from '../../shared/peer-protocol.ts';
 import { freePorts, sendFrame, startCluster, type TestCluster } from '../support/cluster.ts';
 import { spawnGame, spawnRelay, type RelayProcess } from './relay-process.ts';
+import { upgradeStatus } from '../fuzz/frames.ts';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
@@ -33,19 +34,10 @@ afterAll(async () => {
 });
 
 /** The HTTP status of a refused WebSocket upgrade, or 101 when it was accepted. */
-function upgrade(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
-    ws.on('open', () => {
-      ws.terminate();
-      resolve(101);
-    });
-    ws.on('unexpected-response', (_q, res) => {
-      res.resume();
-      resolve(res.statusCode ?? -1);
-    });
-    ws.on('error', reject);
-  });
+/** The HTTP status of an upgrade: 101 when accepted, else the refusal's status. */
+async function upgrade(url: string, headers: Record<string, string>): Promise<number> {
+  const status = await upgradeStatus(url, headers);
+  return status === 0 ? 101 : status;
 }
 
 /** Sends one browser frame on /village and resolves with the relay's reply to it. */
