@@ -21,7 +21,7 @@ import {
   type CommandResult,
   type RequestCommand,
 } from '../shared/client-protocol.ts';
-import type { LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
+import type { AppliedEntry, LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
 import { badFrame, parseAdminRequest, type AdminReply, type PeerEnvelope, type PeerStatus } from '../shared/peer-protocol.ts';
 import { serveClient } from './client-server.ts';
 import {
@@ -99,6 +99,8 @@ export class PeerShell {
 
   private queue: Ready[] = [];
   private flushing = false;
+  /** With -v: the entries applied in the batch being handled, reported as one `apply` event. */
+  private appliedNow: AppliedEntry[] = [];
   /** afterInput() is due at the end of this poll (see afterInputsOfThisTurn). */
   private inputsPending = false;
   private inFlight: Promise<void> | null = null;
@@ -406,6 +408,11 @@ export class PeerShell {
     if (messages.length > 0) this.transport.send(messages);
     for (const rd of batch) {
       for (const e of rd.committed) this.apply(e);
+      if (this.appliedNow.length > 0) {
+        // One event for the batch: under load a turn applies dozens of entries.
+        this.reporter?.emit({ type: 'apply', entries: this.appliedNow });
+        this.appliedNow = [];
+      }
       for (const rs of rd.readStates) {
         const w = this.reads.get(rs.ctx);
         if (!w) continue;
@@ -465,8 +472,7 @@ export class PeerShell {
     }
     if (this.reporter) {
       const key = outcome.ok ? outcome.key : null;
-      this.reporter.emit({
-        type: 'apply',
+      this.appliedNow.push({
         index: e.index,
         term: e.term,
         command: decoded && decoded.ok ? commandWords(decoded.entry.command) : null,

@@ -58,13 +58,25 @@ export type PeerEvent = Base &
     | { type: 'log_append'; entries: LogTile[] }
     | { type: 'log_truncate'; from: number }
     | { type: 'commit'; index: number }
-    | { type: 'apply'; index: number; term: number; command: string[] | null; ok: boolean; result: unknown; key: string | null; value: unknown }
+    /** The entries one turn applied, in index order (one event per batch, not per entry). */
+    | { type: 'apply'; entries: AppliedEntry[] }
     | { type: 'faults'; blocked: string[]; dropRate: number; latencyMs: number }
     /** The reporter's bounded queue overflowed: this many events were not sent. */
     | { type: 'reporter_dropped'; count: number }
   );
 
 export type PeerEventType = PeerEvent['type'];
+
+/** One applied log entry: its command (null for a no-op), the outcome, and the key's value after. */
+export interface AppliedEntry {
+  index: number;
+  term: number;
+  command: string[] | null;
+  ok: boolean;
+  result: unknown;
+  key: string | null;
+  value: unknown;
+}
 
 // ---- launcher <-> relay ----
 

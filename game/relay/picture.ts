@@ -1,7 +1,7 @@
 // The relay's picture of the cluster: a plain model that peer events and launcher reports are
 // folded into, and that hands out the deltas browsers need. No sockets or timers here, so it
 // can be tested by feeding it events.
-import type { LauncherReport, LogTile, PeerEvent } from '../../shared/events.ts';
+import type { AppliedEntry, LauncherReport, LogTile, PeerEvent } from '../../shared/events.ts';
 import { emptyPeerView, type Delta, type PeerFields, type PeerView, type VillagePicture } from '../../shared/village.ts';
 
 /** Log tiles kept per peer: the village shows the tail of each log. */
@@ -190,8 +190,10 @@ export class Picture {
         p.commitIndex = e.index;
         break;
       case 'apply':
-        p.appliedIndex = e.index;
-        this.applyToBoard(e);
+        for (const a of e.entries) {
+          p.appliedIndex = a.index;
+          this.applyToBoard(a);
+        }
         break;
       case 'faults':
         p.blocked = [...e.blocked];
@@ -387,7 +389,7 @@ export class Picture {
     }
   }
 
-  private applyToBoard(e: Extract<PeerEvent, { type: 'apply' }>): void {
+  private applyToBoard(e: AppliedEntry): void {
     if (e.index <= this.kvIndex) return; // another peer already told us this index (Raft: same entry)
     this.kvIndex = e.index;
     if (!e.ok || e.key === null || !e.command) return;

@@ -1,7 +1,7 @@
 // Parses frames that arrive at the relay (from peers, the launcher and browsers) into typed
 // messages. Everything from the network is `unknown` until one of these functions says otherwise;
 // after that the relay trusts the types.
-import type { LauncherReport, LogTile, PeerEvent, RpcKind, RpcSummary } from '../../shared/events.ts';
+import type { AppliedEntry, LauncherReport, LogTile, PeerEvent, RpcKind, RpcSummary } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
 
@@ -115,6 +115,18 @@ function tile(v: unknown, i: number): LogTile {
   return { index: nat(o, 'index'), term: nat(o, 'term'), label };
 }
 
+function appliedEntry(v: unknown, i: number): AppliedEntry {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`entries[${i}]: expected a JSON object`);
+  const o = v as Obj;
+  try {
+    const key = o.key === null || o.key === undefined ? null : str(o, 'key', 1024);
+    return { index: nat(o, 'index'), term: nat(o, 'term'), command: command(o.command), ok: bool(o, 'ok'), result: o.result ?? null, key, value: o.value ?? null };
+  } catch (e) {
+    if (e instanceof Invalid) fail(`entries[${i}].${e.message}`);
+    throw e;
+  }
+}
+
 function command(v: unknown): string[] | null {
   if (v === null) return null;
   if (!Array.isArray(v) || v.length > 16) fail('command: expected a short list or null');
@@ -213,8 +225,16 @@ function peerEvent(input: unknown): PeerEvent {
     case 'commit':
       return { peer, t, type, index: nat(o, 'index') };
     case 'apply': {
-      const key = o.key === null || o.key === undefined ? null : str(o, 'key', 1024);
-      return { peer, t, type, index: nat(o, 'index'), term: nat(o, 'term'), command: command(o.command), ok: bool(o, 'ok'), result: o.result ?? null, key, value: o.value ?? null };
+      const e = o.entries;
+      if (!Array.isArray(e)) fail('entries: expected a list of applied entries');
+      if (e.length > MAX_TILES_PER_EVENT) fail(`entries: more than ${MAX_TILES_PER_EVENT} applied entries`);
+      const entries: AppliedEntry[] = new Array(e.length);
+      for (let i = 0; i < e.length; i++) {
+        const x = appliedEntry(e[i], i);
+        if (i > 0 && x.index <= entries[i - 1]!.index) fail(`entries[${i}].index: indexes must ascend`);
+        entries[i] = x;
+      }
+      return { peer, t, type, entries };
     }
     case 'faults': {
       const dropRate = num(o, 'dropRate');

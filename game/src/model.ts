@@ -383,14 +383,20 @@ export class VillageModel {
     // only add what a picture of the state cannot show: what just happened.
     const p = this.peers.get(ev.peer);
     if (!p) return;
-    if (ev.type === 'apply' && Array.isArray(ev.command)) {
-      p.lastApply = {
-        index: num(ev.index, p.appliedIndex),
-        label: ev.command.map(String).join(' '),
-        result: ev.ok ? short(ev.result) : 'error',
-        ok: !!ev.ok,
-        at: localNow,
-      };
+    if (ev.type === 'apply' && Array.isArray(ev.entries)) {
+      // The last command of the batch (no-ops have none) is what the villager shows.
+      for (let i = ev.entries.length - 1; i >= 0; i--) {
+        const a = ev.entries[i];
+        if (!a || !Array.isArray(a.command)) continue;
+        p.lastApply = {
+          index: num(a.index, p.appliedIndex),
+          label: a.command.map(String).join(' '),
+          result: a.ok ? short(a.result) : 'error',
+          ok: !!a.ok,
+          at: localNow,
+        };
+        break;
+      }
     }
   }
 

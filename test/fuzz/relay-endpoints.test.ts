@@ -127,7 +127,7 @@ describe('the relay process under random and mutated frames', () => {
       { peer: 'peer1', t: 1, type: 'state', role: 'follower', term: 1, vote: null, leader: 'peer2', commitIndex: 1, appliedIndex: 1, lastIndex: 1, lastTerm: 1, electionDeadline: 5 },
       { peer: 'peer1', t: 1, type: 'rpc_send', to: 'peer2', rid: 'peer1:1', rpc: 'append_entries', term: 1, heartbeat: false, entries: 1 },
       { peer: 'peer1', t: 1, type: 'log_append', entries: [{ index: 2, term: 1, label: 'x add 1' }] },
-      { peer: 'peer1', t: 1, type: 'apply', index: 2, term: 1, command: ['x', 'add', 1], ok: true, result: 1, key: 'x', value: 1 },
+      { peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 2, term: 1, command: ['x', 'add', 1], ok: true, result: 1, key: 'x', value: 1 }] },
     ];
     const reports: Record<string, unknown>[] = [
       { type: 'launcher_hello', peers: c.names, profile: 'fast' },

@@ -179,8 +179,19 @@ describe('logs', () => {
 
   it('an apply event gives the villager a bubble with the command and its result', () => {
     const m = villageWith();
-    batch(m, [{ type: 'event', event: { type: 'apply', peer: 'peer2', t: T0, index: 4, term: 1, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 } }], T0, T0 + 5);
+    batch(m, [{ type: 'event', event: { type: 'apply', peer: 'peer2', t: T0, entries: [{ index: 4, term: 1, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 }] } }], T0, T0 + 5);
     expect(m.peers.get('peer2')!.lastApply).toEqual({ index: 4, label: 'x add 100', result: '100', ok: true, at: T0 + 5 });
+  });
+
+  it('of a batch of applies the bubble shows the last command, skipping no-ops', () => {
+    const m = villageWith();
+    const entries = [
+      { index: 4, term: 1, command: ['x', 'add', '1'], ok: true, result: 1, key: 'x', value: 1 },
+      { index: 5, term: 1, command: ['y', 'set', 'hi'], ok: true, result: 'hi', key: 'y', value: 'hi' },
+      { index: 6, term: 2, command: null, ok: true, result: null, key: null, value: null },
+    ];
+    batch(m, [{ type: 'event', event: { type: 'apply', peer: 'peer2', t: T0, entries } }], T0, T0 + 5);
+    expect(m.peers.get('peer2')!.lastApply).toEqual({ index: 5, label: 'y set hi', result: 'hi', ok: true, at: T0 + 5 });
   });
 });
 

@@ -55,7 +55,7 @@ function commandEvents(n: number, t: number): Record<string, object[]> {
     type: 'state', peer, t, role: peer === l ? 'leader' : 'follower', term: 2, vote: l, leader: l,
     commitIndex: commit, appliedIndex: applied, lastIndex: n, lastTerm: 2, electionDeadline: peer === l ? null : t + 200,
   });
-  const apply = (peer: string) => ({ type: 'apply', peer, t, index: n, term: 2, command: [`k${n % 50}`, 'add', '1'], ok: true, result: n, key: `k${n % 50}`, value: n });
+  const apply = (peer: string) => ({ type: 'apply', peer, t, entries: [{ index: n, term: 2, command: [`k${n % 50}`, 'add', '1'], ok: true, result: n, key: `k${n % 50}`, value: n }] });
   const out: Record<string, object[]> = { [l]: [], [a]: [], [b]: [] };
   out[l]!.push({ type: 'log_append', peer: l, t, entries: [tile] }, rpc(l, a, 'append_entries', `${n}a`), rpc(l, b, 'append_entries', `${n}b`), state(l, n - 1, n - 1));
   for (const f of [a, b]) {

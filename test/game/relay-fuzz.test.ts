@@ -11,7 +11,7 @@ const validEvents: unknown[] = [
   { peer: 'peer1', t: 1, type: 'state', role: 'leader', term: 2, vote: 'peer1', leader: 'peer1', commitIndex: 3, appliedIndex: 3, lastIndex: 4, lastTerm: 2, electionDeadline: null },
   { peer: 'peer1', t: 1, type: 'rpc_send', to: 'peer2', rid: 'peer1:1', rpc: 'append_entries', term: 2, heartbeat: false, entries: 2 },
   { peer: 'peer1', t: 1, type: 'log_append', entries: [{ index: 4, term: 2, label: 'x add 1' }] },
-  { peer: 'peer1', t: 1, type: 'apply', index: 4, term: 2, command: ['x', 'add', '1'], ok: true, result: 1, key: 'x', value: 1 },
+  { peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 4, term: 2, command: ['x', 'add', '1'], ok: true, result: 1, key: 'x', value: 1 }] },
   { peer: 'peer1', t: 1, type: 'faults', blocked: ['peer2'], dropRate: 0.5, latencyMs: 10 },
 ];
 

@@ -115,9 +115,14 @@ describe('relay: picture and deltas', () => {
     p1.state({ role: 'leader', term: 3, leader: 'peer1', commitIndex: 2, appliedIndex: 2, lastIndex: 2, lastTerm: 3 });
     p2.state({ role: 'follower', term: 3, leader: 'peer1', vote: 'peer1' });
     p1.send({ type: 'log_append', entries: [{ index: 1, term: 3, label: 'noop' }, { index: 2, term: 3, label: 'x add 100' }] });
-    p1.send({ type: 'apply', index: 2, term: 3, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 });
-    p1.send({ type: 'apply', index: 3, term: 3, command: ['y', 'set', 'hi'], ok: true, result: 'hi', key: 'y', value: 'hi' });
-    p2.send({ type: 'apply', index: 2, term: 3, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 });
+    p1.send({
+      type: 'apply',
+      entries: [
+        { index: 2, term: 3, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 },
+        { index: 3, term: 3, command: ['y', 'set', 'hi'], ok: true, result: 'hi', key: 'y', value: 'hi' },
+      ],
+    });
+    p2.send({ type: 'apply', entries: [{ index: 2, term: 3, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 }] });
     p2.send({ type: 'faults', blocked: ['peer3'], dropRate: 0.1, latencyMs: 5 });
     p2.send({ type: 'reporter_dropped', count: 4 });
     p1.rpc('peer2');

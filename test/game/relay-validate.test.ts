@@ -15,7 +15,7 @@ describe('parsePeerEvent', () => {
       { peer: 'peer1', t: 5, type: 'log_append', entries: [{ index: 4, term: 2, label: 'noop' }, { index: 5, term: 3, label: 'x add 1' }] },
       { peer: 'peer1', t: 5, type: 'log_truncate', from: 4 },
       { peer: 'peer1', t: 5, type: 'commit', index: 4 },
-      { peer: 'peer1', t: 5, type: 'apply', index: 5, term: 3, command: ['x', 'add', '1'], ok: true, result: 1, key: 'x', value: 1 },
+      { peer: 'peer1', t: 5, type: 'apply', entries: [{ index: 5, term: 3, command: ['x', 'add', '1'], ok: true, result: 1, key: 'x', value: 1 }, { index: 6, term: 3, command: null, ok: true, result: null, key: null, value: null }] },
       { peer: 'peer1', t: 5, type: 'faults', blocked: ['peer2'], dropRate: 0.25, latencyMs: 10 },
       { peer: 'peer1', t: 5, type: 'reporter_dropped', count: 3 },
     ];
@@ -27,8 +27,15 @@ describe('parsePeerEvent', () => {
   });
 
   it('drops fields it does not know and turns command numbers into text', () => {
-    const r = parsePeerEvent({ peer: 'peer1', t: 1, type: 'apply', index: 2, term: 1, command: ['x', 'add', 100], ok: true, result: 100, key: 'x', value: 100, extra: 'no' });
-    expect(r).toEqual({ ok: true, value: { peer: 'peer1', t: 1, type: 'apply', index: 2, term: 1, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 } });
+    const r = parsePeerEvent({ peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 2, term: 1, command: ['x', 'add', 100], ok: true, result: 100, key: 'x', value: 100, extra: 'no' }], extra: 'no' });
+    expect(r).toEqual({ ok: true, value: { peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 2, term: 1, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 }] } });
+  });
+
+  it('refuses an apply whose entries do not ascend or are malformed, saying which entry', () => {
+    const a = (index: number) => ({ index, term: 1, command: ['x', 'add', '1'], ok: true, result: 1, key: 'x', value: 1 });
+    expect(parsePeerEvent({ peer: 'peer1', t: 1, type: 'apply', entries: [a(3), a(3)] })).toEqual({ ok: false, message: 'entries[1].index: indexes must ascend' });
+    expect(parsePeerEvent({ peer: 'peer1', t: 1, type: 'apply', entries: [a(3), { ...a(4), ok: 'yes' }] })).toEqual({ ok: false, message: 'entries[1].ok: expected true or false' });
+    expect(parsePeerEvent({ peer: 'peer1', t: 1, type: 'apply', index: 3 })).toEqual({ ok: false, message: 'entries: expected a list of applied entries' });
   });
 
   it('refuses a log_append whose indexes do not ascend, saying which entry', () => {

@@ -367,8 +367,8 @@ function render(
     ['log_append', (e) => e.type === 'log_append' && e.entries.some((t) => t.label !== 'noop')],
     ['log_truncate', (e) => e.type === 'log_truncate' && e.from > 1],
     ['commit', (e) => e.type === 'commit'],
-    ['apply', (e) => e.type === 'apply' && e.command !== null && e.ok],
-    ['apply of a command that failed', (e) => e.type === 'apply' && !e.ok],
+    ['apply', (e) => e.type === 'apply' && e.entries.some((a) => a.command !== null && a.ok)],
+    ['apply of a command that failed', (e) => e.type === 'apply' && e.entries.some((a) => !a.ok)],
     ['faults', (e) => e.type === 'faults' && e.blocked.length > 0],
     ['reporter_dropped', (e) => e.type === 'reporter_dropped'],
   ];

@@ -227,7 +227,7 @@ export class FakeVillageRelay {
         p.commitIndex = index;
         p.appliedIndex = index;
         this.dirty(p);
-        this.event({ type: 'apply', peer: p.name, t: Date.now(), index, term: leader.term, command: key === null ? null : label.split(' '), ok: true, result: value, key, value });
+        this.event({ type: 'apply', peer: p.name, t: Date.now(), entries: [{ index, term: leader.term, command: key === null ? null : label.split(' '), ok: true, result: value, key, value }] });
       }
       if (key === null) return;
       this.kv[key] = value;
