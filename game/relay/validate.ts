@@ -93,26 +93,29 @@ function timing(v: unknown): Timing {
   return { heartbeatMs: nat(o, 'heartbeatMs'), electionMinMs: nat(o, 'electionMinMs'), electionMaxMs: nat(o, 'electionMaxMs'), latencyMs: nat(o, 'latencyMs') };
 }
 
-function rpc(o: Obj): RpcSummary {
-  const s: RpcSummary = {
-    rid: str(o, 'rid', 80),
-    rpc: oneOf(o, 'rpc', RPC_KINDS),
-    term: nat(o, 'term'),
-    heartbeat: bool(o, 'heartbeat'),
-    entries: nat(o, 'entries'),
-  };
-  const preVote = optBool(o, 'preVote');
-  if (preVote !== undefined) s.preVote = preVote;
-  const ok = optBool(o, 'ok');
-  if (ok !== undefined) s.ok = ok;
-  return s;
-}
-
 function tile(v: unknown, i: number): LogTile {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`entries[${i}]: expected a JSON object`);
   const o = v as Obj;
   const label = typeof o.label === 'string' ? o.label.slice(0, MAX_LABEL) : fail(`entries[${i}].label: expected a string`);
   return { index: nat(o, 'index'), term: nat(o, 'term'), label };
+}
+
+/**
+ * The `entries` list of a log_append or apply: each item parsed, at most MAX_TILES_PER_EVENT,
+ * indexes ascending (the village keeps logs sorted by index; a peer's appends and applies
+ * always ascend).
+ */
+function ascending<T extends { index: number }>(o: Obj, what: string, parse: (v: unknown, i: number) => T): T[] {
+  const e = o.entries;
+  if (!Array.isArray(e)) fail(`entries: expected a list of ${what}`);
+  if (e.length > MAX_TILES_PER_EVENT) fail(`entries: more than ${MAX_TILES_PER_EVENT} ${what}`);
+  const out: T[] = new Array(e.length);
+  for (let i = 0; i < e.length; i++) {
+    const x = parse(e[i], i);
+    if (i > 0 && x.index <= out[i - 1]!.index) fail(`entries[${i}].index: indexes must ascend`);
+    out[i] = x;
+  }
+  return out;
 }
 
 function appliedEntry(v: unknown, i: number): AppliedEntry {
@@ -207,35 +210,14 @@ function peerEvent(input: unknown): PeerEvent {
       const reason = oneOf(o, 'reason', DROP_REASONS);
       return rpcOptions({ peer, t, type, to, reason, rid: str(o, 'rid', 80), rpc: oneOf(o, 'rpc', RPC_KINDS), term: nat(o, 'term'), heartbeat: bool(o, 'heartbeat'), entries: nat(o, 'entries') }, o);
     }
-    case 'log_append': {
-      const e = o.entries;
-      if (!Array.isArray(e)) fail('entries: expected a list of log tiles');
-      if (e.length > MAX_TILES_PER_EVENT) fail(`entries: more than ${MAX_TILES_PER_EVENT} tiles`);
-      const entries: LogTile[] = new Array(e.length);
-      for (let i = 0; i < e.length; i++) {
-        const x = tile(e[i], i);
-        // The village keeps logs sorted by index; a peer's appends always ascend.
-        if (i > 0 && x.index <= entries[i - 1]!.index) fail(`entries[${i}].index: indexes must ascend`);
-        entries[i] = x;
-      }
-      return { peer, t, type, entries };
-    }
+    case 'log_append':
+      return { peer, t, type, entries: ascending(o, 'log tiles', tile) };
     case 'log_truncate':
       return { peer, t, type, from: nat(o, 'from') };
     case 'commit':
       return { peer, t, type, index: nat(o, 'index') };
-    case 'apply': {
-      const e = o.entries;
-      if (!Array.isArray(e)) fail('entries: expected a list of applied entries');
-      if (e.length > MAX_TILES_PER_EVENT) fail(`entries: more than ${MAX_TILES_PER_EVENT} applied entries`);
-      const entries: AppliedEntry[] = new Array(e.length);
-      for (let i = 0; i < e.length; i++) {
-        const x = appliedEntry(e[i], i);
-        if (i > 0 && x.index <= entries[i - 1]!.index) fail(`entries[${i}].index: indexes must ascend`);
-        entries[i] = x;
-      }
-      return { peer, t, type, entries };
-    }
+    case 'apply':
+      return { peer, t, type, entries: ascending(o, 'applied entries', appliedEntry) };
     case 'faults': {
       const dropRate = num(o, 'dropRate');
       if (dropRate < 0 || dropRate > 1) fail('dropRate: expected a number from 0 to 1');

@@ -1,32 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { PeerEvent, RpcKind } from '../../shared/events.ts';
-import type { Delta, PeerView, VillagePicture } from '../../shared/village.ts';
+import { emptyPeerView, type Delta, type PeerView, type VillagePicture } from '../../shared/village.ts';
 import { FLIGHT_LINGER_MS, FLIGHT_TIMEOUT_MS, MAX_CONSOLE_LINES, MAX_FLIGHTS, VillageModel } from '../../game/src/model.ts';
 
 const T0 = 1_700_000_000_000;
 
 function peer(name: string, over: Partial<PeerView> = {}): PeerView {
-  return {
-    name,
-    process: 'up',
-    pid: 100,
-    reporting: true,
-    role: 'follower',
-    term: 1,
-    vote: null,
-    leader: null,
-    commitIndex: 0,
-    appliedIndex: 0,
-    lastIndex: 0,
-    lastTerm: 0,
-    electionDeadline: null,
-    log: [],
-    blocked: [],
-    dropRate: 0,
-    latencyMs: 0,
-    reporterDropped: 0,
-    ...over,
-  };
+  return { ...emptyPeerView(name), process: 'up', pid: 100, reporting: true, term: 1, ...over };
 }
 
 function picture(over: Partial<VillagePicture> = {}): VillagePicture {

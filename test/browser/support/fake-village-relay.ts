@@ -14,7 +14,7 @@ import { extname, join, normalize } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PeerEvent, RpcKind } from '../../../shared/events.ts';
-import type { BrowserToRelay, Delta, PeerView, RelayToBrowser, VillagePicture } from '../../../shared/village.ts';
+import { emptyPeerView, type BrowserToRelay, type Delta, type PeerView, type RelayToBrowser, type VillagePicture } from '../../../shared/village.ts';
 import { DIST } from './build.ts';
 
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
@@ -362,26 +362,7 @@ export class FakeVillageRelay {
 }
 
 function blank(name: string, pid: number): PeerView {
-  return {
-    name,
-    process: 'up',
-    pid,
-    reporting: true,
-    role: 'follower',
-    term: 0,
-    vote: null,
-    leader: null,
-    commitIndex: 0,
-    appliedIndex: 0,
-    lastIndex: 0,
-    lastTerm: 0,
-    electionDeadline: null,
-    log: [],
-    blocked: [],
-    dropRate: 0,
-    latencyMs: 0,
-    reporterDropped: 0,
-  };
+  return { ...emptyPeerView(name), process: 'up', pid, reporting: true };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
