@@ -1,16 +1,16 @@
 // Boots the page: the model, the connection to the relay, the console, the menu, the keys,
 // and the Phaser game that draws it all.
-import './style.css';
+import './page/style.css';
 import { VILLAGE_TOKEN_META } from '../../shared/village.ts';
-import { Actions } from './actions.ts';
-import { RelayConnection, villageUrl } from './connection.ts';
-import { ConsolePanel } from './consolePanel.ts';
-import type { VillageContext } from './context.ts';
-import { createGame } from './game.ts';
-import { installKeys } from './keys.ts';
-import { PeerMenu } from './menu.ts';
+import type { VillageContext } from './game/context.ts';
+import { createGame } from './game/main.ts';
 import { VillageModel } from './model.ts';
-import { installTestHook } from './testHook.ts';
+import { Actions } from './page/actions.ts';
+import { RelayConnection, villageUrl } from './page/connection.ts';
+import { ConsolePanel } from './page/consolePanel.ts';
+import { installKeys } from './page/keys.ts';
+import { PeerMenu } from './page/menu.ts';
+import { installTestHook } from './page/testHook.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);

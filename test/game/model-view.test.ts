@@ -1,11 +1,11 @@
 // The pure parts of the page around the model: the frame parser at the edge, the layout a
 // test clicks on, and how a letter moves.
 import { describe, expect, it } from 'vitest';
-import { parseRelayFrame } from '../../game/src/wire.ts';
-import { flightPoint, logWindow, villagerPositions, SQUARE } from '../../game/src/layout.ts';
-import { letterProgress, letterTint, LETTER_TINTS } from '../../game/src/letterMotion.ts';
-import { villageUrl } from '../../game/src/connection.ts';
-import { termColour } from '../../game/src/palette.ts';
+import { parseRelayFrame } from '../../game/src/page/wire.ts';
+import { flightPoint, logWindow, villagerPositions, SQUARE } from '../../game/src/game/layout.ts';
+import { letterProgress, letterTint, LETTER_TINTS } from '../../game/src/game/letterMotion.ts';
+import { villageUrl } from '../../game/src/page/connection.ts';
+import { termColour } from '../../game/src/game/palette.ts';
 import type { Flight } from '../../game/src/model.ts';
 
 describe('frames from the relay', () => {

@@ -13,8 +13,8 @@
 //   helpOpen()  whether the help overlay is shown
 // Nothing here changes the village.
 import type Phaser from 'phaser';
-import type { VillageContext } from './context.ts';
-import type { Look } from './model.ts';
+import type { VillageContext } from '../game/context.ts';
+import type { Look } from '../model.ts';
 
 export interface VillagerProbe {
   name: string;

@@ -3,7 +3,7 @@
 // by the well.
 import Phaser from 'phaser';
 import { SQUARE, type Point } from '../layout.ts';
-import type { VillageModel } from '../model.ts';
+import type { VillageModel } from '../../model.ts';
 import { setColour } from './text.ts';
 
 const WANDER_SPEED = 45;

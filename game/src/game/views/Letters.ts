@@ -4,7 +4,7 @@
 import Phaser from 'phaser';
 import { flightPoint, type Point } from '../layout.ts';
 import { letterProgress, letterTint } from '../letterMotion.ts';
-import type { VillageModel } from '../model.ts';
+import type { VillageModel } from '../../model.ts';
 
 const MAX_SPRITES = 260;
 

@@ -1,7 +1,7 @@
 // The edge of the browser: a text frame from the relay becomes a typed RelayToBrowser, or is
 // refused with a reason. Only the outer shape is checked here; the model reads every field
 // defensively, so a field of the wrong type never breaks the page.
-import type { RelayToBrowser } from '../../shared/village.ts';
+import type { RelayToBrowser } from '../../../shared/village.ts';
 
 export type Parsed = { ok: true; msg: RelayToBrowser } | { ok: false; reason: string };
 

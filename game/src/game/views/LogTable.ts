@@ -3,7 +3,7 @@
 // outlined until then. Equal columns mean equal indexes, so differences between logs show.
 import Phaser from 'phaser';
 import { LOG_TABLE, logColumns, logWindow } from '../layout.ts';
-import type { VillageModel } from '../model.ts';
+import type { VillageModel } from '../../model.ts';
 import { termColour } from '../palette.ts';
 import { setColour } from './text.ts';
 

@@ -1,7 +1,7 @@
 // The village board: the replicated key-value store as the most advanced peer applied it.
 import Phaser from 'phaser';
 import { BOARD } from '../layout.ts';
-import { short, type VillageModel } from '../model.ts';
+import { short, type VillageModel } from '../../model.ts';
 
 const MAX_ROWS = 12;
 

@@ -4,7 +4,7 @@
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import type { Point } from '../layout.ts';
-import type { Look, Villager } from '../model.ts';
+import type { Look, Villager } from '../../model.ts';
 import { termColour } from '../palette.ts';
 import { setColour } from './text.ts';
 

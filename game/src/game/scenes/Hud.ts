@@ -3,7 +3,7 @@
 // last thing that went wrong.
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
-import type { VillageModel } from '../model.ts';
+import type { VillageModel } from '../../model.ts';
 import { setBackground } from '../views/text.ts';
 
 const TOAST_MS = 5000;

@@ -1,8 +1,8 @@
 // The browser's one WebSocket to the relay (ws://<page host>/village). It feeds every frame to
 // the model, carries commands up with an id, hands each reply back to its sender, and
 // reconnects by itself (0.5 s, doubling to 5 s) whenever the relay goes away.
-import { VILLAGE_TOKEN_PARAM, type BrowserToRelay } from '../../shared/village.ts';
-import type { VillageModel } from './model.ts';
+import { VILLAGE_TOKEN_PARAM, type BrowserToRelay } from '../../../shared/village.ts';
+import type { VillageModel } from '../model.ts';
 import { parseRelayFrame } from './wire.ts';
 
 /** A command without its id (the connection adds one). */

@@ -1,8 +1,8 @@
 // What the scenes share with the page: the model they draw, the intents they send, and the
 // DOM parts (menu, help toggle) they open. Passed to each scene's constructor.
-import type { Actions } from './actions.ts';
+import type { Actions } from '../page/actions.ts';
 import type { Point } from './layout.ts';
-import type { Look, VillageModel } from './model.ts';
+import type { Look, VillageModel } from '../model.ts';
 
 export interface PageUi {
   /** Opens the villager menu at a page position (CSS px). */

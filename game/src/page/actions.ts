@@ -1,7 +1,7 @@
 // Intents from the page (clicks, keys, the console) become relay commands; every outcome is
 // written to the console log so the user sees what happened and why something failed.
 import type { Command, RelayConnection, Reply } from './connection.ts';
-import type { VillageModel } from './model.ts';
+import type { VillageModel } from '../model.ts';
 
 export class Actions {
   constructor(

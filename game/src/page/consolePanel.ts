@@ -1,7 +1,7 @@
 // The web console beside the canvas (plain DOM): an input with history that sends each line
 // to the relay, and an output that shows replies, errors and the cluster's main events.
 import type { Actions } from './actions.ts';
-import type { ConnectionInfo, VillageModel } from './model.ts';
+import type { ConnectionInfo, VillageModel } from '../model.ts';
 
 const MAX_LINES = 500;
 const MAX_HISTORY = 100;

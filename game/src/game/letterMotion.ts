@@ -1,5 +1,5 @@
 // How a letter moves: pure functions of a flight and the time, shared by the scene and tests.
-import type { Flight } from './model.ts';
+import type { Flight } from '../model.ts';
 
 /** Shortest time a trip is drawn over, so that letters are visible with no network delay. */
 const MIN_TRIP_MS = 420;

@@ -1,6 +1,6 @@
 // The villager menu (shift-click or right-click): the actions that make sense for that peer now.
 import type { Actions } from './actions.ts';
-import type { VillageModel } from './model.ts';
+import type { VillageModel } from '../model.ts';
 
 export class PeerMenu {
   /** The pointer event that last closed the menu by clicking outside it. */
