@@ -3,7 +3,6 @@ import Phaser from 'phaser';
 import type { VillageContext } from './context.ts';
 import { HEIGHT, WIDTH } from './layout.ts';
 import { COLOURS } from './palette.ts';
-import { Boot } from './scenes/Boot.ts';
 import { Help } from './scenes/Help.ts';
 import { Hud } from './scenes/Hud.ts';
 import { Preloader } from './scenes/Preloader.ts';
@@ -21,6 +20,6 @@ export function createGame(parent: HTMLElement, ctx: VillageContext): Phaser.Gam
     // Keys are read from the page (keys.ts) so that typing in the console never reaches the game.
     input: { keyboard: false },
     disableContextMenu: true,
-    scene: [new Boot(ctx), new Preloader(ctx), new Village(ctx), new Hud(ctx), new Help(ctx)],
+    scene: [new Preloader(ctx), new Village(ctx), new Hud(ctx), new Help(ctx)],
   });
 }
