@@ -1,7 +1,7 @@
 // A short chaos run as part of `npm test`: three real peer processes, concurrent clients, and
 // the nemesis killing (the leader too), partitioning, pausing and restarting peers for about
 // twenty seconds. The history must be linearizable and the replicas must agree.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkHistory } from './checker.ts';
 import type { Operation } from './history.ts';
 import { runChaos, type ChaosReport } from './run.ts';
@@ -10,32 +10,31 @@ describe('a chaos run against three real peers', () => {
   let report: ChaosReport;
   const lines: string[] = [];
 
-  it(
-    'stays linearizable through kills, leader kills, partitions and pauses, and every replica ends the same',
-    async () => {
-      // Faults close together, so that every kind comes round at least twice even on a busy machine.
-      report = await runChaos({
-        peers: 3,
-        seconds: 20,
-        seed: 20_240_607,
-        clients: 4,
-        thinkMs: 4,
-        historyFile: null,
-        log: (l) => lines.push(l),
-        nemesis: { gapMs: 500, faultMs: 1400, monsterEveryMs: 4000, reviveAfterMs: 1200 },
-      });
-      const why = `\n${lines.join('\n')}\n${JSON.stringify(report.check.keys.filter((k) => k.verdict !== 'linearizable'), null, 1)}`;
-      expect(report.check.verdict, why).toBe('linearizable');
-      expect(report.replicas.agree, report.replicas.detail).toBe(true);
-      expect(report.operations.ok).toBeGreaterThan(100);
-      for (const k of ['kill', 'partition', 'pause']) expect(report.nemesis[k] ?? 0, `${k}${why}`).toBeGreaterThan(0);
-      expect(lines.some((l) => l.includes('nemesis: SIGKILL'))).toBe(true);
-    },
-    150_000,
-  );
+  // The run is the fixture of both tests, so either can run alone (`-t`) or first.
+  beforeAll(async () => {
+    // Faults close together, so that every kind comes round at least twice even on a busy machine.
+    report = await runChaos({
+      peers: 3,
+      seconds: 20,
+      seed: 20_240_607,
+      clients: 4,
+      thinkMs: 4,
+      historyFile: null,
+      log: (l) => lines.push(l),
+      nemesis: { gapMs: 500, faultMs: 1400, monsterEveryMs: 4000, reviveAfterMs: 1200 },
+    });
+  }, 150_000);
+
+  it('stays linearizable through kills, leader kills, partitions and pauses, and every replica ends the same', () => {
+    const why = `\n${lines.join('\n')}\n${JSON.stringify(report.check.keys.filter((k) => k.verdict !== 'linearizable'), null, 1)}`;
+    expect(report.check.verdict, why).toBe('linearizable');
+    expect(report.replicas.agree, report.replicas.detail).toBe(true);
+    expect(report.operations.ok).toBeGreaterThan(100);
+    for (const k of ['kill', 'partition', 'pause']) expect(report.nemesis[k] ?? 0, `${k}${why}`).toBeGreaterThan(0);
+    expect(lines.some((l) => l.includes('nemesis: SIGKILL'))).toBe(true);
+  });
 
   it('has a checker that rejects the same history once one read is made to return a value nobody wrote', () => {
-    expect(report, 'the chaos run above did not finish').toBeDefined();
     const ops: Operation[] = report.history.map((op) => ({ ...op }));
     const read = ops.find((op) => op.client !== 'final' && op.input.f === 'get' && op.outcome.type === 'ok' && op.invoke > ops[ops.length >> 1]!.invoke)!;
     expect(read).toBeDefined();

@@ -3,7 +3,7 @@
 // in the middle. A torn tail must be cut, reported, and made good from the leader, with every
 // replica ending the same; damage in the middle must stop the peer with a clear message and a
 // non-zero exit, leave the file alone, and the peer must start again once the file is whole.
-// (test/peer/storage-recovery.test.ts tears an extra write appended to the file; storage.test.ts
+// (test/integration/storage-recovery.test.ts tears an extra write appended to the file; storage.test.ts
 // covers every byte offset in-process.)
 import * as fs from 'node:fs';
 import { join } from 'node:path';

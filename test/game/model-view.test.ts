@@ -112,10 +112,21 @@ describe('how a letter moves', () => {
     expect(p.t).toBeLessThan(0.5);
   });
 
-  it('vote requests, granted and refused votes, and appends have their own colours', () => {
-    expect(letterTint({ rpc: 'request_vote', ok: null })).toBe(LETTER_TINTS.request_vote);
-    expect(letterTint({ rpc: 'request_vote_reply', ok: true })).toBe(LETTER_TINTS.vote_granted);
-    expect(letterTint({ rpc: 'request_vote_reply', ok: false })).toBe(LETTER_TINTS.vote_refused);
-    expect(letterTint({ rpc: 'append_entries_reply', ok: true })).toBe(LETTER_TINTS.append_ok);
+  it('draws every kind of letter in a colour of its own: a refused vote, a refused append and each success differ', () => {
+    const kinds: Array<[Flight['rpc'], boolean | null]> = [
+      ['request_vote', null],
+      ['request_vote_reply', true],
+      ['request_vote_reply', false],
+      ['append_entries', null],
+      ['append_entries_reply', true],
+      ['append_entries_reply', false],
+      ['timeout_now', null],
+    ];
+    const tints = kinds.map(([rpc, ok]) => letterTint({ rpc, ok }));
+    expect(new Set(tints).size, tints.map((t) => t.toString(16)).join(' ')).toBe(kinds.length);
+    // A refused append (the logs differ; the leader backs up) is not a refused vote.
+    expect(letterTint({ rpc: 'append_entries_reply', ok: false })).not.toBe(letterTint({ rpc: 'request_vote_reply', ok: false }));
+    // Every colour of the table is some letter's.
+    expect(Object.values(LETTER_TINTS).sort((a, b) => a - b)).toEqual([...new Set(tints)].sort((a, b) => a - b));
   });
 });

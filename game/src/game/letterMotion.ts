@@ -15,7 +15,7 @@ export const LETTER_TINTS = {
   vote_refused: 0xff7b7b,
   append_entries: 0xffffff,
   append_ok: 0x9fd3ff,
-  append_refused: 0xff7b7b,
+  append_refused: 0xffa94d,
   timeout_now: 0xff77ff,
 };
 

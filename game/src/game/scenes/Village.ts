@@ -116,7 +116,7 @@ export class Village extends Phaser.Scene {
     const y = BOARD.y + BOARD.height + 48;
     const g = this.add.graphics().setDepth(1);
     g.fillStyle(0x000000, 0.28);
-    g.fillRoundedRect(x, y, BOARD.width, 170, 6);
+    g.fillRoundedRect(x, y, BOARD.width, 190, 6);
     const style = { fontFamily: 'Verdana, sans-serif', fontSize: '11px', color: '#f4f1e8' };
     const row = (i: number) => y + 14 + i * 19;
     this.add.image(x + 18, row(0), 'crown').setScale(0.6).setDepth(2);
@@ -142,11 +142,12 @@ export class Village extends Phaser.Scene {
     };
     letter(3, 0, LETTER_TINTS.request_vote, 'vote request');
     letter(3, 140, LETTER_TINTS.vote_granted, 'vote granted');
-    letter(4, 0, LETTER_TINTS.append_entries, 'entries');
-    letter(4, 140, LETTER_TINTS.append_entries, 'heartbeat', true);
-    letter(5, 0, LETTER_TINTS.append_ok, 'append ok');
-    letter(5, 140, LETTER_TINTS.vote_refused, 'refused');
-    this.add.text(x + 10, row(6) + 6, 'shirt colour = term · click: kill / revive', { ...style, color: '#d8d2bf' }).setOrigin(0, 0.5).setDepth(2);
-    this.add.text(x + 10, row(7) + 6, 'shift-click / right-click: menu · ? help', { ...style, color: '#d8d2bf' }).setOrigin(0, 0.5).setDepth(2);
+    letter(4, 0, LETTER_TINTS.vote_refused, 'vote refused');
+    letter(4, 140, LETTER_TINTS.append_entries, 'entries');
+    letter(5, 0, LETTER_TINTS.append_entries, 'heartbeat', true);
+    letter(5, 140, LETTER_TINTS.append_ok, 'append ok');
+    letter(6, 0, LETTER_TINTS.append_refused, 'append refused (logs differ)');
+    this.add.text(x + 10, row(7) + 6, 'shirt colour = term · click: kill / revive', { ...style, color: '#d8d2bf' }).setOrigin(0, 0.5).setDepth(2);
+    this.add.text(x + 10, row(8) + 6, 'shift-click / right-click: menu · ? help', { ...style, color: '#d8d2bf' }).setOrigin(0, 0.5).setDepth(2);
   }
 }

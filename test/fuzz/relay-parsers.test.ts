@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { startRelay, type Relay } from '../../game/relay/server.ts';
 import { parseBrowserMessage, parseLauncherReport, parsePeerEvent } from '../../game/relay/validate.ts';
 import { parseConsoleLine } from '../../game/relay/console.ts';
-import { browser, FakePeer, testConfig, until } from './relay-support.ts';
+import { browser, FakePeer, testConfig, until } from '../game/relay-support.ts';
 
 const validEvents: unknown[] = [
   { peer: 'peer1', t: 1, type: 'hello', pid: 1, cluster: ['peer1', 'peer2'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 } },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clusterOf, findPeer, loadConfig, parseConfig, ConfigError } from '../shared/config.ts';
+import { clusterOf, findPeer, loadConfig, parseConfig, ConfigError } from '../../shared/config.ts';
 
 const good = `
 [cluster]

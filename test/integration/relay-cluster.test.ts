@@ -8,7 +8,7 @@ import { tsxLoader, REPO_ROOT } from '../../peer/spawn.ts';
 import { runRelay } from '../../game/relay/main.ts';
 import type { Relay } from '../../game/relay/server.ts';
 import type { RelayToBrowser } from '../../shared/village.ts';
-import { browser, type Recorder } from './relay-support.ts';
+import { browser, type Recorder } from '../game/relay-support.ts';
 
 let cluster: TestCluster;
 let relay: Relay;
