@@ -8,7 +8,7 @@ import { VillageModel } from './model.ts';
 import { Actions } from './page/actions.ts';
 import { RelayConnection, villageUrl } from './page/connection.ts';
 import { ConsolePanel } from './page/consolePanel.ts';
-import { installKeys } from './page/keys.ts';
+import { installKeys, takeFocusOnPointer } from './page/keys.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
 
@@ -55,6 +55,7 @@ installKeys(window, {
   heal: () => void actions.heal(),
   focusConsole: () => consolePanel.focus(),
 });
+takeFocusOnPointer(byId('village'), document);
 installTestHook(window, ctx, game);
 
 function tick(): void {

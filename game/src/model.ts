@@ -199,6 +199,43 @@ export class VillageModel {
     return best;
   }
 
+  /**
+   * Links cut by a fault: every pair of living villagers where one refuses the other's letters,
+   * each pair once, in the cluster's order ("peer1", "peer3"). An isolated villager is cut from
+   * every other; a partition cuts the links across it.
+   */
+  cutLinks(): Array<[string, string]> {
+    const names = this.names();
+    const cut: Array<[string, string]> = [];
+    for (let i = 0; i < names.length; i++) {
+      for (let j = i + 1; j < names.length; j++) {
+        if (this.linkCut(names[i]!, names[j]!)) cut.push([names[i]!, names[j]!]);
+      }
+    }
+    return cut;
+  }
+
+  /** Whether the link between two villagers is cut (either refuses the other); never for a grave. */
+  linkCut(a: string, b: string): boolean {
+    const pa = this.peers.get(a);
+    const pb = this.peers.get(b);
+    if (!pa || !pb || pa.process === 'down' || pb.process === 'down') return false;
+    return pa.blocked.includes(b) || pb.blocked.includes(a);
+  }
+
+  /** The villagers a villager cannot reach (its cut links), in the cluster's order. */
+  cutFrom(name: string): string[] {
+    return this.names().filter((o) => o !== name && this.linkCut(name, o));
+  }
+
+  /** Whether a villager is cut off from every other villager (it stands behind a fence). */
+  isolated(name: string): boolean {
+    const p = this.peers.get(name);
+    if (!p || p.process === 'down') return false;
+    const others = this.names().filter((o) => o !== name && this.peers.get(o)!.process !== 'down');
+    return others.length > 0 && others.every((o) => this.linkCut(name, o));
+  }
+
   /** The highest term any reporting peer is in. */
   term(): number {
     let t = 0;

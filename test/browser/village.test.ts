@@ -16,6 +16,7 @@ const SCREENSHOT = join(REPO_ROOT, 'test-output', 'village.png');
 interface Probe {
   name: string;
   look: string;
+  fenced: boolean;
   x: number;
   y: number;
 }
@@ -89,6 +90,56 @@ describe('the village in Chromium with a real cluster', { timeout: 60_000 }, () 
     await waitFor(`x = 100 on the board${context()}`, async () => (await page.evaluate(() => window.__village!.board())).includes('x = 100'), 20_000);
     expect(await page.evaluate(() => window.__village!.kv())).toMatchObject({ x: 100 });
     await page.keyboard.press('Escape');
+  });
+
+  it('after a console command, a click on the village takes the focus, so ? opens the help at once', async () => {
+    await page.locator('#console-input').fill('x get');
+    await page.keyboard.press('Enter');
+    await page.locator('#console-out .line.result').filter({ hasText: /100$/ }).nth(1).waitFor({ timeout: 20_000 });
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('console-input');
+    await page.locator('canvas').click({ position: { x: 5, y: 400 } });
+    expect(await page.evaluate(() => document.activeElement?.id ?? '')).not.toBe('console-input');
+    await page.keyboard.press('?');
+    await waitFor('the help open after ?', () => page.evaluate(() => window.__village!.helpOpen()), 5_000);
+    await page.keyboard.press('?');
+    await waitFor('the help closed after ? again', async () => !(await page.evaluate(() => window.__village!.helpOpen())), 5_000);
+    expect(await page.locator('#console-input').inputValue()).toBe('');
+  });
+
+  it('isolate fences only that villager and draws its cut links; the others keep Isolate in their menu; heal clears both', async () => {
+    const names = village.cluster.names;
+    const target = names[2]!;
+    await page.locator('#console-input').fill(`isolate ${target}`);
+    await page.keyboard.press('Enter');
+    const links = () => page.evaluate(() => window.__village!.cutLinks());
+    const expected = names.filter((n) => n !== target).map((n) => (names.indexOf(n) < names.indexOf(target) ? `${n}-${target}` : `${target}-${n}`));
+    await waitFor(
+      `only ${target} fenced, and its ${PEERS - 1} links cut${context()}`,
+      async () => {
+        const fenced = (await peers()).filter((p) => p.fenced).map((p) => p.name);
+        return fenced.length === 1 && fenced[0] === target && JSON.stringify((await links()).sort()) === JSON.stringify([...expected].sort());
+      },
+      20_000,
+    );
+    // Not drawn: a fence on any other villager, or a cut link that does not touch the isolated one.
+    expect((await peers()).filter((p) => p.name !== target && p.fenced)).toEqual([]);
+    expect((await links()).filter((l) => !l.split('-').includes(target))).toEqual([]);
+    // Another villager's menu still offers to isolate it; the isolated one's does not.
+    const other = (await peers()).find((p) => p.name === names[0])!;
+    await page.keyboard.press('Escape');
+    await page.mouse.click(other.x, other.y, { button: 'right' });
+    await page.locator('#menu button', { hasText: `Isolate ${other.name}` }).waitFor({ timeout: 5_000 });
+    await page.keyboard.press('Escape');
+    const isolated = (await peers()).find((p) => p.name === target)!;
+    await page.mouse.click(isolated.x, isolated.y, { button: 'right' });
+    await page.locator('#menu button', { hasText: 'Heal all partitions' }).waitFor({ timeout: 5_000 });
+    expect(await page.locator('#menu button', { hasText: `Isolate ${target}` }).count()).toBe(0);
+    await page.locator('#menu button', { hasText: 'Heal all partitions' }).click();
+    await waitFor(
+      `no fence and no cut link after heal${context()}`,
+      async () => (await peers()).every((p) => !p.fenced) && (await links()).length === 0,
+      20_000,
+    );
   });
 
   it('a click on the leader ends its process; it becomes a gravestone and another villager leads', async () => {

@@ -20,6 +20,10 @@ export interface VillageView {
   villagerPoint(name: string): Point | null;
   /** What a villager is drawn as (leader, grave, ...), or null if it is not drawn. */
   villagerLook(name: string): Look | null;
+  /** Whether an isolated villager's fence is drawn around it. */
+  villagerFenced(name: string): boolean;
+  /** The links drawn cut between villagers, as "peer1-peer3". */
+  cutLinks(): string[];
   /** The lines written on the key-value board. */
   boardLines(): string[];
   /** How many letters are in the air on screen. */

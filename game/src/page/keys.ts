@@ -41,3 +41,19 @@ export function installKeys(target: Window, keys: KeyActions): void {
     e.preventDefault();
   });
 }
+
+/**
+ * A click (or touch) on the village takes the focus from the console, so the game's keys work
+ * right after a command was typed. Phaser's canvas takes no focus of its own, and its input
+ * handling keeps the browser from moving the focus, so the text field would keep it.
+ */
+export function takeFocusOnPointer(village: HTMLElement, doc: Document): void {
+  village.addEventListener(
+    'pointerdown',
+    () => {
+      const active = doc.activeElement;
+      if (active instanceof HTMLElement && isTypingTarget(active)) active.blur();
+    },
+    { capture: true },
+  );
+}

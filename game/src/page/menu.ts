@@ -42,7 +42,7 @@ export class PeerMenu {
       items.push([`Kill ${peer}`, () => this.actions.kill(peer)]);
       items.push([`Force an election at ${peer}`, () => this.actions.campaign(peer)]);
     }
-    if (p.blocked.length === 0) items.push([`Isolate ${peer}`, () => this.actions.isolate(peer)]);
+    if (!this.model.isolated(peer)) items.push([`Isolate ${peer}`, () => this.actions.isolate(peer)]);
     items.push(['Heal all partitions', () => this.actions.heal()]);
 
     const head = document.createElement('div');

@@ -1,8 +1,9 @@
 // A small read-only window into the page for browser tests (and curious people in the
 // devtools console): window.__village.
 //
-//   peers()     [{ name, look, role, term, process, reporting, x, y }] — look is what is drawn
+//   peers()     [{ name, look, role, term, process, reporting, fenced, x, y }] — look is what is drawn
 //               ('leader' | 'candidate' | 'precandidate' | 'follower' | 'grave' | 'unreachable');
+//               fenced: the isolated villager's fence is drawn around it;
 //               x, y are the villager's centre in page (CSS) pixels, ready for mouse.click.
 //   attacks()   whether the monster's attacks are on, as the relay said
 //   connected() whether the page is connected to the relay and has its picture
@@ -10,6 +11,7 @@
 //   board()     the lines written on the board
 //   leader()    the name of the villager drawn as leader with the highest term, or null
 //   letters()   how many letters are in the air on screen
+//   cutLinks()  the links drawn cut between villagers, as "peer1-peer3"
 //   helpOpen()  whether the help overlay is shown
 // Nothing here changes the village.
 import type Phaser from 'phaser';
@@ -23,6 +25,7 @@ export interface VillagerProbe {
   term: number;
   process: string;
   reporting: boolean;
+  fenced: boolean;
   x: number;
   y: number;
 }
@@ -35,6 +38,7 @@ export interface VillageHook {
   board(): string[];
   leader(): string | null;
   letters(): number;
+  cutLinks(): string[];
   helpOpen(): boolean;
 }
 
@@ -58,7 +62,7 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
         const point = ctx.view?.villagerPoint(p.name);
         const look = ctx.view?.villagerLook(p.name);
         if (!point || !look) return [];
-        return [{ name: p.name, look, role: p.role, term: p.term, process: p.process, reporting: p.reporting, ...toPage(point.x, point.y) }];
+        return [{ name: p.name, look, role: p.role, term: p.term, process: p.process, reporting: p.reporting, fenced: ctx.view?.villagerFenced(p.name) ?? false, ...toPage(point.x, point.y) }];
       }),
     attacks: () => ctx.model.attacks,
     connected: () => ctx.model.connection.state === 'open' && ctx.model.hasPicture,
@@ -66,6 +70,7 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
     board: () => ctx.view?.boardLines() ?? [],
     leader: () => ctx.model.leader()?.name ?? null,
     letters: () => ctx.view?.letters() ?? 0,
+    cutLinks: () => ctx.view?.cutLinks() ?? [],
     helpOpen: () => ctx.ui.helpOpen(),
   });
 }

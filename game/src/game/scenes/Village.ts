@@ -5,6 +5,7 @@ import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import { BOARD, SQUARE, villagerPositions, type Point } from '../layout.ts';
 import { Board } from '../views/Board.ts';
+import { CutLinks } from '../views/CutLinks.ts';
 import { LETTER_TINTS } from '../letterMotion.ts';
 import { Letters } from '../views/Letters.ts';
 import { LogTable } from '../views/LogTable.ts';
@@ -14,6 +15,7 @@ import { VillagerView } from '../views/VillagerView.ts';
 export class Village extends Phaser.Scene {
   private villagers = new Map<string, VillagerView>();
   private letters!: Letters;
+  private cutLinks!: CutLinks;
   private monster!: MonsterView;
   private board!: Board;
   private logTable!: LogTable;
@@ -31,9 +33,12 @@ export class Village extends Phaser.Scene {
     this.logTable = new LogTable(this, this.ctx.model);
     this.monster = new MonsterView(this, this.ctx.model);
     this.letters = new Letters(this, this.ctx.model);
+    this.cutLinks = new CutLinks(this, this.ctx.model);
     this.ctx.view = {
       villagerPoint: (name) => this.villagers.get(name)?.point ?? null,
       villagerLook: (name) => this.villagers.get(name)?.currentLook ?? null,
+      villagerFenced: (name) => this.villagers.get(name)?.currentFence ?? false,
+      cutLinks: () => this.cutLinks.links(),
       boardLines: () => this.board.lines,
       letters: () => this.letters.count,
     };
@@ -54,6 +59,7 @@ export class Village extends Phaser.Scene {
       if (p) v.update(p, now);
     }
     const where = (name: string): Point | null => this.villagers.get(name)?.point ?? null;
+    this.cutLinks.update(where);
     this.letters.update(now, where);
     this.monster.update(now, delta, where);
     this.board.update(now);

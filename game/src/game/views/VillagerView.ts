@@ -28,6 +28,7 @@ export class VillagerView {
   private readonly zone: Phaser.GameObjects.Zone;
   private look: Look | null = null;
   private hover = false;
+  private fenced = false;
 
   constructor(
     private readonly scene: Phaser.Scene,
@@ -67,6 +68,11 @@ export class VillagerView {
     return this.look;
   }
 
+  /** Whether the fence of an isolated villager is drawn around it right now. */
+  get currentFence(): boolean {
+    return this.fenced;
+  }
+
   moveTo(point: Point): void {
     this.point = point;
     const { x, y } = point;
@@ -94,8 +100,9 @@ export class VillagerView {
     if (look !== 'grave' && !this.tweening()) this.body.setAlpha(look === 'unreachable' ? 0.4 : 1);
 
     this.infoText.setText(this.infoLine(p, look));
-    this.stateText.setText(this.stateLine(p, look));
-    setColour(this.stateText, look === 'grave' || p.blocked.length ? '#ff9e9e' : look === 'unreachable' ? '#ffd166' : '#d8d2bf');
+    const cut = look === 'grave' ? [] : model.cutFrom(p.name);
+    this.stateText.setText(this.stateLine(p, look, model.isolated(p.name), cut));
+    setColour(this.stateText, look === 'grave' || cut.length ? '#ff9e9e' : look === 'unreachable' ? '#ffd166' : '#d8d2bf');
     setColour(this.nameText, this.hover ? '#ffe27a' : '#ffffff');
 
     const a = p.lastApply;
@@ -119,17 +126,17 @@ export class VillagerView {
     return `term ${p.term} · ${vote}`;
   }
 
-  private stateLine(p: Villager, look: Look): string {
-    const isolated = p.blocked.length > 0 ? ' · isolated' : '';
+  private stateLine(p: Villager, look: Look, isolated: boolean, cut: string[]): string {
+    const faults = isolated ? ' · isolated' : cut.length ? ` · cut from ${cut.join(', ')}` : '';
     switch (look) {
       case 'grave':
         return 'dead · click to revive';
       case 'unreachable':
         return p.process === 'up' ? 'unreachable (no events)' : 'not heard from';
       case 'precandidate':
-        return `pre-vote${isolated}`;
+        return `pre-vote${faults}`;
       default:
-        return `${look} · log ${p.lastIndex} · commit ${p.commitIndex}${isolated}`;
+        return `${look} · log ${p.lastIndex} · commit ${p.commitIndex}${faults}`;
     }
   }
 
@@ -142,8 +149,10 @@ export class VillagerView {
       g.fillStyle(0xffffff, 0.08);
       g.fillCircle(cx, cy, RING_RADIUS + 6);
     }
-    if (p.blocked.length > 0 && look !== 'grave') {
-      // An isolated villager stands behind a dashed red fence.
+    this.fenced = look !== 'grave' && this.ctx.model.isolated(p.name);
+    if (this.fenced) {
+      // An isolated villager (cut from every other) stands behind a dashed red fence; a link cut
+      // by a partition is drawn between the two villagers instead (CutLinks).
       g.lineStyle(3, 0xff5252, 0.9);
       const r = RING_RADIUS + 9;
       for (let i = 0; i < 24; i += 2) {
