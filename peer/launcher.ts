@@ -13,7 +13,7 @@ import { WebSocket } from 'ws';
 import { ConfigError, clusterOf, configPath, loadConfig, timingOf, type Config, type PeerAddress } from '../shared/config.ts';
 import type { LauncherCommand, LauncherReport } from '../shared/events.ts';
 import { SECRET_HEADER } from '../shared/peer-protocol.ts';
-import { adminRequest } from './admin-client.ts';
+import { adminRequest } from '../shared/admin-client.ts';
 import { parseCommonArgs, parseCount } from './args.ts';
 import { EXIT_WITH_STDIN_ENV, spawnPeer } from './spawn.ts';
 

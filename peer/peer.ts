@@ -22,20 +22,10 @@ import {
   type RequestCommand,
 } from '../shared/client-protocol.ts';
 import type { AppliedEntry, LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
+import { commandWords, formatCommand, isReadOnly, parseCommand, type KvCommand } from '../shared/kv-commands.ts';
 import { badFrame, parseAdminRequest, type AdminReply, type PeerEnvelope, type PeerStatus } from '../shared/peer-protocol.ts';
 import { serveClient } from './client-server.ts';
-import {
-  commandWords,
-  decodeEntry,
-  encodeEntry,
-  entryLabel,
-  formatCommand,
-  isReadOnly,
-  KvStore,
-  parseCommand,
-  type ApplyOutcome,
-  type KvCommand,
-} from './kv.ts';
+import { decodeEntry, encodeEntry, entryLabel, KvStore, type ApplyOutcome } from './kv.ts';
 import { PeerLogger } from './logger.ts';
 import { RaftNode } from './raft/node.ts';
 import type { CoreEvent, Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';

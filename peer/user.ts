@@ -15,8 +15,8 @@ import { ClusterClient } from '../shared/client.ts';
 import type { CommandResult } from '../shared/client-protocol.ts';
 import { ConfigError, clusterOf, timingOf, type Config, type Timing } from '../shared/config.ts';
 import { parseKvLine, parseKvWords, type Parsed } from '../shared/command-line.ts';
+import { parseCommand } from '../shared/kv-commands.ts';
 import { EXIT_CONFIG, EXIT_USAGE, startCommand } from './args.ts';
-import { parseCommand } from './kv.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;

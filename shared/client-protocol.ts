@@ -13,7 +13,7 @@
 //
 // This module holds the types and one validator per message type. Validators take `unknown`
 // (the result of JSON.parse) and either return a typed message or say what is wrong. What a
-// command means (set/add/get/del/cas) is peer/kv.ts's business: here `command` is any list.
+// command is (set/add/get/del/cas) is shared/kv-commands.ts's business: here `command` is any list.
 
 export const CLIENT_PATH = '/client';
 /** Longest request id accepted, in characters. */
@@ -28,7 +28,7 @@ export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 export interface RequestCommand {
   type: 'request_command';
   id: string;
-  /** As the client sent it, e.g. ["x","add","100"]; peer/kv.ts parseCommand() checks it. */
+  /** As the client sent it, e.g. ["x","add","100"]; the peer checks it with shared/kv-commands.ts parseCommand(). */
   command: unknown[];
   /** Session id; present together with seq or not at all. */
   client?: string;

@@ -9,9 +9,10 @@
 // A bare word in a value position reads as a number, true/false or null (Python's True/False/None
 // too); a quoted word is always a string, and never an operation. Keys are always strings and the
 // operation is lower-cased, so `X ADD 5` and `add X 5` both give ["X", "add", 5]. A command is
-// checked against the client contract (peer/kv.ts parseCommand) before it is returned, so a
-// mistake is answered at once, in the same words everywhere.
-import { OPS, numericOrSelf, parseCommand, type KvOp } from '../peer/kv.ts';
+// checked against the client contract (shared/kv-commands.ts: the typed usage for a wrong number
+// of arguments, then the peer's own parseCommand) before it is returned, so a mistake is
+// answered at once, in the same words everywhere. This file is the syntax; the rules are there.
+import { ARITY, WORD_VALUES, arityError, numericOrSelf, opNamed, parseCommand, type KvOp } from './kv-commands.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -73,17 +74,8 @@ export function tokenize(line: string): Parsed<Token[]> {
 
 /** A bare word as a value: a number, true/false/null (or Python's True/False/None), else the word. */
 export function bareValue(word: string): CommandValue {
-  switch (word) {
-    case 'null':
-    case 'None':
-      return null;
-    case 'true':
-    case 'True':
-      return true;
-    case 'false':
-    case 'False':
-      return false;
-  }
+  const keyword = WORD_VALUES.get(word);
+  if (keyword !== undefined) return keyword;
   return numericOrSelf(word) as string | number;
 }
 
@@ -140,35 +132,18 @@ export function parseListLiteral(text: string): Parsed<unknown[]> {
   }
 }
 
-/** Arguments after the key, and how each operation is typed. */
-const ARGS: Record<KvOp, number> = { get: 0, del: 0, set: 1, add: 1, cas: 2 };
-const USAGE: Record<KvOp, string> = {
-  get: 'get KEY (or KEY get)',
-  del: 'del KEY (or KEY del)',
-  set: 'set KEY VALUE (or KEY set VALUE)',
-  add: 'add KEY NUMBER (or KEY add NUMBER)',
-  cas: 'cas KEY FROM TO (or KEY cas FROM TO; FROM null means "not set")',
-};
-
-const opOf = (t: Token | undefined): KvOp | null => {
-  if (!t || t.quoted) return null;
-  const w = t.text.toLowerCase();
-  return (OPS as readonly string[]).includes(w) ? (w as KvOp) : null;
-};
+const opOf = (t: Token | undefined): KvOp | null => (!t || t.quoted ? null : opNamed(t.text));
 
 const shown = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
-
-const arity = (op: KvOp, args: number): string | null =>
-  args === ARGS[op] ? null : `${op} takes ${ARGS[op]} argument${ARGS[op] === 1 ? '' : 's'} after the key, got ${args}; usage: ${USAGE[op]}`;
 
 /** A command list checked against the client contract; the operation lower-cased. */
 function checked(list: unknown[]): Parsed<CommandValue[]> {
   if (list.length === 0) return { ok: false, message: "empty list; try ['x', 'add', '100']" };
   const command = [...list];
-  const op = typeof command[1] === 'string' ? command[1].toLowerCase() : null;
-  if (op !== null && (OPS as readonly string[]).includes(op)) {
+  const op = typeof command[1] === 'string' ? opNamed(command[1]) : null;
+  if (op !== null) {
     command[1] = op;
-    const wrong = arity(op as KvOp, command.length - 2);
+    const wrong = arityError(op, command.length - 2, 'typed');
     if (wrong) return { ok: false, message: wrong };
   }
   const c = parseCommand(command);
@@ -186,13 +161,13 @@ export function parseKvWords(words: Token[]): Parsed<CommandValue[]> {
   const first = opOf(words[0]);
   const second = opOf(words[1]);
   if (words.length === 1) {
-    if (first) return { ok: false, message: `${first} needs a key, e.g. "${first} x${ARGS[first] === 0 ? '' : first === 'cas' ? ' 1 2' : ' 1'}"` };
+    if (first) return { ok: false, message: `${first} needs a key, e.g. "${first} x${ARITY[first] === 0 ? '' : first === 'cas' ? ' 1 2' : ' 1'}"` };
     return {
       ok: false,
       message: `cannot read ${shown(words[0]!.text)} as a command: write KEY OP ARGS (x add 100), OP KEY ARGS (get x) or a list (['x', 'add', '100']); type help for the commands`,
     };
   }
-  const verbFirst = first !== null && (second === null || arity(first, words.length - 2) === null);
+  const verbFirst = first !== null && (second === null || ARITY[first] === words.length - 2);
   const [key, op] = verbFirst ? [words[1]!, words[0]!] : [words[0]!, words[1]!];
   // The key is always a string; an unknown operation is named by parseCommand.
   return checked([key.text, op.text, ...words.slice(2).map(wordValue)]);

@@ -5,8 +5,10 @@
 //   attacks off|on   status   help
 //
 // The key-value part (words, quotes, lists, key first or verb first) is shared/command-line.ts,
-// the same language as the terminal client; this file adds the village commands.
+// the same language as the terminal client, with its rules and formatting in
+// shared/kv-commands.ts; this file adds the village commands.
 import { parseKvLine, parseKvWords, tokenize, type CommandValue, type Parsed } from '../../shared/command-line.ts';
+import { formatCommandList } from '../../shared/kv-commands.ts';
 
 /** A value in a key-value command (null: cas FROM "not set"). */
 export type KvValue = CommandValue;
@@ -64,7 +66,7 @@ function kv(command: Parsed<KvValue[]>): ConsoleParse {
   return command.ok ? { ok: true, command: { kind: 'kv', command: command.value } } : command;
 }
 
-/** How a command reads in the console: x add 100. */
+/** How a command reads in the console: x add 100, y set "5" (shared/kv-commands.ts formats it). */
 export function formatKv(command: readonly KvValue[]): string {
-  return command.map((v) => (typeof v === 'string' && v !== '' && !/\s/.test(v) ? v : JSON.stringify(v))).join(' ');
+  return formatCommandList(command);
 }

@@ -19,7 +19,7 @@ import type { Config, PeerAddress } from '../../shared/config.ts';
 import type { LauncherCommand } from '../../shared/events.ts';
 import type { AdminReply, AdminRequest } from '../../shared/peer-protocol.ts';
 import { VILLAGE_TOKEN_PARAM, type RelayToBrowser } from '../../shared/village.ts';
-import { adminRequest } from '../../peer/admin-client.ts';
+import { adminRequest } from '../../shared/admin-client.ts';
 import { Control, type KvClient } from './control.ts';
 import { Monster } from './monster.ts';
 import { Picture } from './picture.ts';
@@ -72,7 +72,7 @@ export interface RelayOptions {
   random?: () => number;
   /** The console's cluster client. */
   kvClient: (peers: PeerAddress[]) => KvClient;
-  /** A request to a peer's /admin. Default: peer/admin-client.ts. */
+  /** A request to a peer's /admin. Default: shared/admin-client.ts. */
   admin?: (peer: PeerAddress, request: AdminRequest) => Promise<AdminReply>;
   limits?: Partial<RelayLimits>;
   /** Batch interval when nothing arrives from peers. Default 25 ms. */

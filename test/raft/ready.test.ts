@@ -1,7 +1,8 @@
-// The Ready contract (persist -> send -> apply), restarts from persisted state, and the core's
-// purity (no Node imports, injected clock and randomness).
+// The Ready contract (persist -> send -> apply), restarts from persisted state, the core's
+// purity (no Node imports, injected clock and randomness), and shared/'s independence of the
+// peer and the game (no run-time import of either).
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RaftNode } from '../../peer/raft/node.ts';
 import { mulberry32 } from '../../shared/random.ts';
@@ -98,4 +99,67 @@ describe('purity', () => {
       expect(src, f).not.toMatch(/\b(setTimeout|setInterval|Date\.now|performance\.now|Math\.random|process\.|require\()/);
     }
   });
+
+  it('the import scanner flags every run-time form of an import and lets type-only ones pass', () => {
+    const at = join(ROOT, 'shared/sub/file.ts');
+    const flagged = (src: string) => runtimeImports(src).filter((spec) => reachesInto(at, spec, ['peer', 'game']));
+    expect(flagged(`import { a } from '../../peer/kv.ts';`)).toEqual(['../../peer/kv.ts']);
+    expect(flagged(`import {\n  a,\n  type B,\n} from "../../game/relay/x.ts";`)).toEqual(['../../game/relay/x.ts']);
+    expect(flagged(`import * as kv from '../../peer/kv.ts';`)).toHaveLength(1);
+    expect(flagged(`import '../../peer/side-effect.ts';`)).toHaveLength(1);
+    expect(flagged(`export { a } from '../../peer/kv.ts';`)).toHaveLength(1);
+    expect(flagged(`export * from '../../game/x.ts';`)).toHaveLength(1);
+    expect(flagged(`const m = await import('../../peer/kv.ts');`)).toHaveLength(1);
+    expect(flagged(`import type from '../../peer/kv.ts';`)).toHaveLength(1); // a default import named "type"
+    expect(flagged(`export interface A {\n  a: number\n}\nimport { b } from '../../peer/kv.ts'`)).toHaveLength(1);
+    expect(flagged(`export type A = {\n  a: number\n}\nimport { b } from '../../peer/kv.ts'`)).toHaveLength(1);
+    expect(flagged(`import type { A } from '../../peer/raft/types.ts';\nexport type { B } from '../../game/x.ts';`)).toEqual([]);
+    expect(flagged(`import { a } from '../kv-commands.ts';\nimport { b } from 'ws';\n// import { c } from '../../peer/kv.ts'`)).toEqual([]);
+    expect(flagged(`import { a } from '../peer/kv.ts';`)).toEqual([]); // shared/peer/, not the peer
+  });
+
+  it('nothing under shared/ imports peer/ or game/ at run time (type-only imports aside)', () => {
+    const files = tsFilesUnder(join(ROOT, 'shared'));
+    expect(files.map((f) => relative(ROOT, f).split(sep).join('/'))).toContain('shared/kv-commands.ts');
+    for (const f of files) {
+      for (const spec of runtimeImports(readFileSync(f, 'utf8'))) {
+        expect(reachesInto(f, spec, ['peer', 'game']), `${relative(ROOT, f)} imports ${spec} at run time`).toBe(false);
+      }
+    }
+  });
 });
+
+const ROOT = join(import.meta.dirname, '../..');
+
+function tsFilesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? tsFilesUnder(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : [],
+  );
+}
+
+/**
+ * The module specifiers a TypeScript source loads at run time: `import ... from` and `export ...
+ * from` (over several lines too), side-effect `import '...'` and `import('...')`. `import type`
+ * and `export type` are left out, as the compiler erases them; `import { type A }` is not, as it
+ * may still load the module.
+ */
+function runtimeImports(src: string): string[] {
+  const out: string[] = [];
+  // The clause between the keyword and `from` holds names, braces, commas and `* as`: never a
+  // quote, `;`, `=`, a parenthesis or another import/export, so a match cannot run across code.
+  const clause = String.raw`(?:(?!\b(?:import|export)\b)[^;'"=()])*?`;
+  for (const m of src.matchAll(new RegExp(String.raw`^[ \t]*(?:import|export)\s+(type\s+)?(${clause})\bfrom\s*(['"])([^'"]+)\3`, 'gm'))) {
+    const typeOnly = m[1] !== undefined && m[2]!.trim() !== '';
+    if (!typeOnly) out.push(m[4]!);
+  }
+  for (const m of src.matchAll(/^[ \t]*import\s*(['"])([^'"]+)\1/gm)) out.push(m[2]!);
+  for (const m of src.matchAll(/\bimport\s*\(\s*(['"`])([^'"`]+)\1/g)) out.push(m[2]!);
+  return out;
+}
+
+/** Whether a relative specifier in `file` leads into one of the project's top-level folders. */
+function reachesInto(file: string, spec: string, folders: string[]): boolean {
+  if (!spec.startsWith('.')) return false;
+  const rel = relative(ROOT, resolve(dirname(file), spec)).split(sep);
+  return rel.length > 1 && folders.includes(rel[0]!);
+}

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { ClusterClient } from '../../shared/client.ts';
 import { decodeClientFrame, type CommandResult, type RequestCommand } from '../../shared/client-protocol.ts';
 import type { PeerAddress } from '../../shared/config.ts';
-import { KvStore, encodeEntry, parseCommand } from '../../peer/kv.ts';
+import { KvStore, encodeEntry } from '../../peer/kv.ts';
+import { parseCommand } from '../../shared/kv-commands.ts';
 
 type Behaviour =
   | { kind: 'leader' }

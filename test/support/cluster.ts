@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config, type PeerAddress } from '../../shared/config.ts';
 import type { CommandResult } from '../../shared/client-protocol.ts';
 import type { AdminReply, AdminRequest, Faults, PeerStatus } from '../../shared/peer-protocol.ts';
-import { adminRequest, sendOnce } from '../../peer/admin-client.ts';
+import { adminRequest, sendOnce } from '../../shared/admin-client.ts';
 import { spawnPeer } from '../../peer/spawn.ts';
 
 export interface ClusterOptions {

@@ -1,8 +1,10 @@
-// One request, one reply, over a fresh WebSocket to a peer: the launcher's `status` command,
-// the test harness and the protocol capture script use it.
+// One request, one reply, over a fresh WebSocket to a peer: the relay's village commands and
+// status polls, the launcher's `status` command and the test harness use it. Beside the
+// client (client.ts) because both sides of the project talk to peers through it; it needs only
+// the wire types (peer-protocol.ts) and `ws`, nothing of the peer itself.
 import { WebSocket } from 'ws';
-import type { PeerAddress } from '../shared/config.ts';
-import { ADMIN_PATH, SECRET_HEADER, type AdminReply, type AdminRequest } from '../shared/peer-protocol.ts';
+import type { PeerAddress } from './config.ts';
+import { ADMIN_PATH, SECRET_HEADER, type AdminReply, type AdminRequest } from './peer-protocol.ts';
 
 /** Why a connection was refused: the HTTP status and the peer's one-line reason. */
 export class RefusedError extends Error {
