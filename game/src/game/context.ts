@@ -24,6 +24,8 @@ export interface VillageView {
   villagerFenced(name: string): boolean;
   /** The links drawn cut between villagers, as "peer1-peer3". */
   cutLinks(): string[];
+  /** The log table as drawn: per villager, "index:term" + "c" (committed, solid) or "o" (outlined). */
+  logRows(): Record<string, string[]>;
   /** The lines written on the key-value board. */
   boardLines(): string[];
   /** How many letters are in the air on screen. */

@@ -12,6 +12,7 @@
 //   leader()    the name of the villager drawn as leader with the highest term, or null
 //   letters()   how many letters are in the air on screen
 //   cutLinks()  the links drawn cut between villagers, as "peer1-peer3"
+//   logRows()   the log table as drawn: { peer: ["12:3c", "13:3o", ...] } (c solid, o outlined)
 //   helpOpen()  whether the help overlay is shown
 // Nothing here changes the village.
 import type Phaser from 'phaser';
@@ -39,6 +40,7 @@ export interface VillageHook {
   leader(): string | null;
   letters(): number;
   cutLinks(): string[];
+  logRows(): Record<string, string[]>;
   helpOpen(): boolean;
 }
 
@@ -71,6 +73,7 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
     leader: () => ctx.model.leader()?.name ?? null,
     letters: () => ctx.view?.letters() ?? 0,
     cutLinks: () => ctx.view?.cutLinks() ?? [],
+    logRows: () => ctx.view?.logRows() ?? {},
     helpOpen: () => ctx.ui.helpOpen(),
   });
 }

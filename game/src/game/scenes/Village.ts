@@ -39,6 +39,7 @@ export class Village extends Phaser.Scene {
       villagerLook: (name) => this.villagers.get(name)?.currentLook ?? null,
       villagerFenced: (name) => this.villagers.get(name)?.currentFence ?? false,
       cutLinks: () => this.cutLinks.links(),
+      logRows: () => this.logTable.drawn,
       boardLines: () => this.board.lines,
       letters: () => this.letters.count,
     };

@@ -14,6 +14,8 @@ export class LogTable {
   private readonly cells: Phaser.GameObjects.Text[][] = [];
   private readonly indexLabels: Phaser.GameObjects.Text[] = [];
   private readonly title: Phaser.GameObjects.Text;
+  /** What the last update drew, per villager: "index:term" + "c" (solid) or "o" (outlined). */
+  drawn: Record<string, string[]> = {};
 
   constructor(
     private readonly scene: Phaser.Scene,
@@ -47,6 +49,7 @@ export class LogTable {
       const index = first + c;
       this.indexLabels[c]!.setText(index === 1 || index % 5 === 0 ? String(index) : '');
     }
+    const drawn: Record<string, string[]> = {};
     const rowH = this.rowHeight(peers.length);
     const tile = Math.min(LOG_TABLE.tile, rowH - 3);
     peers.forEach((p, r) => {
@@ -57,6 +60,7 @@ export class LogTable {
       name.setText(`${look === 'leader' ? '♛ ' : ''}${p.name}`);
       name.setPosition(LOG_TABLE.x + LOG_TABLE.nameWidth - 8, y + tile / 2);
       setColour(name, dim ? '#8d8a80' : look === 'leader' ? '#ffd700' : '#f4f1e8');
+      const row: string[] = (drawn[p.name] = []);
       for (let c = 0; c < this.columns; c++) {
         const index = first + c;
         const x = this.colX(c);
@@ -71,6 +75,7 @@ export class LogTable {
         const colour = termColour(t.term);
         const alpha = dim ? 0.45 : 1;
         const committed = this.model.isCommitted(p, index);
+        row.push(`${index}:${t.term}${committed ? 'c' : 'o'}`);
         if (committed) {
           g.fillStyle(colour, alpha);
           g.fillRect(x, y, tile, tile);
@@ -86,6 +91,7 @@ export class LogTable {
         cell.setAlpha(alpha);
       }
     });
+    this.drawn = drawn;
   }
 
   private rowHeight(n: number): number {
