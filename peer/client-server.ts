@@ -3,7 +3,7 @@
 // request. A frame that is not a valid request gets a bad_frame error and changes nothing.
 import type { WebSocket, RawData } from 'ws';
 import { badFrame, decodeClientFrame, type ClientReply, type CommandResult, type RequestCommand } from '../shared/client-protocol.ts';
-import { rawText } from './transport.ts';
+import { rawText } from '../shared/ws.ts';
 
 /** Requests one connection may have waiting for an answer; more are refused. */
 export const MAX_PENDING_PER_CONNECTION = 1024;

@@ -14,6 +14,7 @@ import { ConfigError, clusterOf, configPath, loadConfig, timingOf, type Config, 
 import type { LauncherCommand, LauncherReport } from '../shared/events.ts';
 import { SECRET_HEADER } from '../shared/peer-protocol.ts';
 import { adminRequest } from '../shared/admin-client.ts';
+import { wsUrl } from '../shared/ws.ts';
 import { parseCommonArgs, parseCount } from './args.ts';
 import { EXIT_WITH_STDIN_ENV, spawnPeer } from './spawn.ts';
 
@@ -225,7 +226,7 @@ class Launcher {
     if (this.stopping) return;
     this.relayTimer = null;
     const { host, port } = this.config.relay;
-    const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}/launcher`;
+    const url = wsUrl(host, port, '/launcher');
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
       maxPayload: 64 * 1024,

@@ -31,7 +31,8 @@ import { RaftNode } from './raft/node.ts';
 import type { CoreEvent, Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
 import { Reporter, type PeerEventBody } from './reporter.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
-import { rawText, Transport, type DropReason } from './transport.ts';
+import { Transport, type DropReason } from './transport.ts';
+import { rawText, wsUrl } from '../shared/ws.ts';
 
 /** Log tiles kept for a relay that (re)connects. */
 const MAX_TILES = 500;
@@ -658,7 +659,7 @@ export class PeerShell {
 
   private startReporter(): void {
     const { host, port } = this.opts.config.relay;
-    const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}/peer`;
+    const url = wsUrl(host, port, '/peer');
     this.reporter = new Reporter({
       url,
       peer: this.name,

@@ -15,10 +15,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { CLIENT_PATH } from '../shared/client-protocol.ts';
 import type { PeerAddress } from '../shared/config.ts';
 import {
   ADMIN_PATH,
-  CLIENT_PATH,
   PEER_HEADER,
   RAFT_PATH,
   SECRET_HEADER,
@@ -26,6 +26,7 @@ import {
   type Faults,
   type PeerEnvelope,
 } from '../shared/peer-protocol.ts';
+import { rawText, wsUrl } from '../shared/ws.ts';
 import type { Message, PeerId } from './raft/types.ts';
 
 export type DropReason = 'blocked' | 'dropped' | 'disconnected';
@@ -230,7 +231,7 @@ export class Transport {
     if (this.closed) return;
     link.timer = null;
     const { host, port, name } = link.peer;
-    const ws = new WebSocket(`ws://${host.includes(':') ? `[${host}]` : host}:${port}${RAFT_PATH}`, {
+    const ws = new WebSocket(wsUrl(host, port, RAFT_PATH), {
       headers: { [PEER_HEADER]: this.opts.self.name, [SECRET_HEADER]: this.opts.secret },
       maxPayload: this.opts.maxFrameBytes,
       perMessageDeflate: false,
@@ -393,10 +394,4 @@ function pathOf(req: IncomingMessage): string {
 function ascii(s: string): string {
   const clean = s.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > 80 ? `${clean.slice(0, 77)}...` : clean;
-}
-
-export function rawText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
 }

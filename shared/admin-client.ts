@@ -5,6 +5,7 @@
 import { WebSocket } from 'ws';
 import type { PeerAddress } from './config.ts';
 import { ADMIN_PATH, SECRET_HEADER, type AdminReply, type AdminRequest } from './peer-protocol.ts';
+import { rawText, wsUrl } from './ws.ts';
 
 /** Why a connection was refused: the HTTP status and the peer's one-line reason. */
 export class RefusedError extends Error {
@@ -28,9 +29,8 @@ export function sendOnce(
   opts: { headers?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? 5000;
-  const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${host}:${peer.port}${path}`, { headers: opts.headers ?? {}, perMessageDeflate: false });
+    const ws = new WebSocket(wsUrl(peer.host, peer.port, path), { headers: opts.headers ?? {}, perMessageDeflate: false });
     let done = false;
     const finish = (err: Error | null, v?: unknown) => {
       if (done) return;
@@ -44,7 +44,7 @@ export function sendOnce(
     ws.on('open', () => ws.send(frame));
     ws.on('message', (d) => {
       try {
-        finish(null, JSON.parse(String(d)));
+        finish(null, JSON.parse(rawText(d)));
       } catch (e) {
         finish(e as Error);
       }

@@ -27,6 +27,7 @@ import {
   type CommandUnknown,
   type RequestCommand,
 } from './client-protocol.ts';
+import { rawText, wsUrl } from './ws.ts';
 
 export interface ClusterClientOptions {
   peers: PeerAddress[];
@@ -240,8 +241,7 @@ export class ClusterClient {
     const existing = this.conns.get(name);
     if (existing) return existing.open.then((ok) => (ok ? existing : null));
     const peer = this.peers.find((p) => p.name === name)!;
-    const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host;
-    const ws = new WebSocket(`ws://${host}:${peer.port}${CLIENT_PATH}`, { handshakeTimeout: Math.max(1, timeoutMs) });
+    const ws = new WebSocket(wsUrl(peer.host, peer.port, CLIENT_PATH), { handshakeTimeout: Math.max(1, timeoutMs) });
     const conn: Conn = {
       ws,
       waiting: new Map(),
@@ -328,10 +328,4 @@ export class ClusterClient {
     if (this.closed || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => this.timer(ms, resolve));
   }
-}
-
-function rawText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
 }

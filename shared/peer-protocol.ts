@@ -12,7 +12,6 @@
 import type { Entry, Message, MessageType, PeerId } from '../peer/raft/types.ts';
 
 export const RAFT_PATH = '/raft';
-export const CLIENT_PATH = '/client';
 export const ADMIN_PATH = '/admin';
 export const PEER_HEADER = 'x-raft-peer';
 export const SECRET_HEADER = 'x-raft-secret';

@@ -89,6 +89,13 @@ export interface VillagePicture {
   launcher: boolean;
 }
 
+/**
+ * How a console line reads: `input` a line someone typed in a console, as typed (the page shows
+ * it as `> line`); `result` and `error` its outcome; `event` what happened in the village;
+ * `info` anything else.
+ */
+export type ConsoleLevel = 'info' | 'input' | 'result' | 'error' | 'event';
+
 export type Delta =
   | { type: 'event'; event: PeerEvent }
   /**
@@ -105,7 +112,7 @@ export type Delta =
   | { type: 'counters'; counters: VillagePicture['counters'] }
   | { type: 'launcher'; connected: boolean }
   /** A console line; `at` is when the relay wrote it (wall ms), so replayed history keeps its times. */
-  | { type: 'console'; line: string; level: 'info' | 'result' | 'error' | 'event'; at?: number };
+  | { type: 'console'; line: string; level: ConsoleLevel; at?: number };
 
 export type RelayToBrowser =
   | { type: 'snapshot'; now: number; picture: VillagePicture }

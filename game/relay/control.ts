@@ -57,41 +57,34 @@ export class Control {
     for (const w of this.waiters.splice(0)) w.done(false);
   }
 
-  /** Runs one browser message. Console lines are echoed to every console panel. */
+  /**
+   * Runs one browser message: a line typed in the console, or one of the page's buttons and
+   * keys, which ask for the same commands a console line can.
+   */
   async execute(msg: BrowserToRelay): Promise<Reply> {
-    switch (msg.type) {
-      case 'kill':
-        return this.kill(msg.peer, 'the village');
-      case 'revive':
-        return this.revive(msg.peer);
-      case 'isolate':
-        return this.isolate(msg.peer);
-      case 'heal':
-        return this.heal();
-      case 'campaign':
-        return this.campaign(msg.peer);
-      case 'attacks':
-        return this.attacks(msg.on);
-      case 'console':
-        return this.consoleLine(msg.line);
-    }
+    if (msg.type === 'console') return this.consoleLine(msg.line);
+    if (msg.type === 'heal') return this.run({ kind: 'heal' }, 'the village');
+    if (msg.type === 'attacks') return this.run({ kind: 'attacks', on: msg.on }, 'the village');
+    return this.run({ kind: msg.type, peer: msg.peer }, 'the village');
   }
 
+  /** Runs a typed line; the line (level `input`) and its outcome go to every console panel. */
   async consoleLine(line: string): Promise<Reply> {
     const shown = line.length > 200 ? `${line.slice(0, 200)}...` : line;
-    this.d.picture.say(`> ${shown}`, 'info');
+    this.d.picture.say(shown, 'input');
     const parsed = parseConsoleLine(line);
-    const reply: Reply = parsed.ok ? await this.run(parsed.command) : { ok: false, text: parsed.message };
+    const reply: Reply = parsed.ok ? await this.run(parsed.command, 'the console') : { ok: false, text: parsed.message };
     this.d.picture.say(reply.text, reply.ok ? 'result' : 'error');
     return reply;
   }
 
-  private async run(c: ConsoleCommand): Promise<Reply> {
+  /** The one place each command is carried out; `by` names who asked, for the relay's log. */
+  private async run(c: ConsoleCommand, by: string): Promise<Reply> {
     switch (c.kind) {
       case 'kv':
         return this.kv(c.command);
       case 'kill':
-        return this.kill(c.peer, 'the console');
+        return this.kill(c.peer, by);
       case 'revive':
         return this.revive(c.peer);
       case 'isolate':

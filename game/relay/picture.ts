@@ -2,7 +2,7 @@
 // folded into, and that hands out the deltas browsers need. No sockets or timers here, so it
 // can be tested by feeding it events.
 import type { AppliedEntry, LauncherReport, LogTile, PeerEvent } from '../../shared/events.ts';
-import { emptyPeerView, type Delta, type PeerFields, type PeerView, type VillagePicture } from '../../shared/village.ts';
+import { emptyPeerView, type ConsoleLevel, type Delta, type PeerFields, type PeerView, type VillagePicture } from '../../shared/village.ts';
 
 /** Log tiles kept per peer: the village shows the tail of each log. */
 export const MAX_TILES = 300;
@@ -10,8 +10,6 @@ export const MAX_TILES = 300;
 export const MAX_EVENTS_PER_BATCH = 4000;
 /** Console lines kept for browsers that connect later. */
 export const CONSOLE_HISTORY = 60;
-
-export type ConsoleLevel = 'info' | 'result' | 'error' | 'event';
 
 export interface PictureOptions {
   /** Peer names in the config file's order: the village lines villagers up in that order. */

@@ -13,7 +13,7 @@
 // is a little off the relay's.
 import type { LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
 import type { Timing } from '../../shared/config.ts';
-import { emptyPeerView, type Delta, type LogChange, type PeerFields, type PeerView, type RelayToBrowser, type VillagePicture } from '../../shared/village.ts';
+import { emptyPeerView, type ConsoleLevel, type Delta, type LogChange, type PeerFields, type PeerView, type RelayToBrowser, type VillagePicture } from '../../shared/village.ts';
 
 /** One villager: the relay's view of a peer plus what the browser derives from events. */
 export interface Villager extends PeerView {
@@ -53,8 +53,6 @@ export interface MonsterState {
   /** On a hunt: local ms when the strike is due, if the relay said. */
   strikeAt: number | null;
 }
-
-export type ConsoleLevel = 'info' | 'result' | 'error' | 'event' | 'input';
 
 export interface ConsoleLine {
   seq: number;
@@ -384,10 +382,12 @@ export class VillageModel {
         this.launcher = !!d.connected;
         break;
       case 'console': {
-        const level: ConsoleLevel = ['info', 'result', 'error', 'event'].includes(d.level) ? d.level : 'info';
+        const level: ConsoleLevel = ['info', 'input', 'result', 'error', 'event'].includes(d.level) ? d.level : 'info';
         // The relay stamps lines with when they happened (`at`, relay ms); else: when heard.
         const t: unknown = d.at;
-        if (typeof d.line === 'string') this.addConsoleLine(level, d.line, typeof t === 'number' && Number.isFinite(t) ? this.toLocal(t) : localNow);
+        // A typed line comes as typed; it reads `> line`, as the page's own echo does.
+        const text = level === 'input' ? `> ${d.line}` : d.line;
+        if (typeof d.line === 'string') this.addConsoleLine(level, text, typeof t === 'number' && Number.isFinite(t) ? this.toLocal(t) : localNow);
         break;
       }
       default:

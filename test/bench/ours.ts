@@ -3,7 +3,9 @@
 // through /admin status on one persistent connection per peer.
 import { WebSocket } from 'ws';
 import type { PeerAddress } from '../../shared/config.ts';
-import { ADMIN_PATH, CLIENT_PATH, SECRET_HEADER } from '../../shared/peer-protocol.ts';
+import { CLIENT_PATH } from '../../shared/client-protocol.ts';
+import { ADMIN_PATH, SECRET_HEADER } from '../../shared/peer-protocol.ts';
+import { wsUrl } from '../../shared/ws.ts';
 import { waitForAgreedLeader, type BenchClient, type BenchSystem, type FailoverClient, type MemberStatus } from './system.ts';
 
 /** What the bench needs from a running cluster of our peers (provided by test/support). */
@@ -18,7 +20,7 @@ export interface PeerCluster {
 
 export type StartPeers = () => Promise<PeerCluster>;
 
-const url = (p: PeerAddress, path: string) => `ws://${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}${path}`;
+const url = (p: PeerAddress, path: string) => wsUrl(p.host, p.port, path);
 
 function openWs(address: string, headers: Record<string, string> = {}, timeoutMs = 3000): Promise<WebSocket> {
   return new Promise((resolve, reject) => {

@@ -60,9 +60,11 @@ describe('the page against a stand-in relay', () => {
     await page.locator('#console-out .line.error', { hasText: 'unknown command' }).first().waitFor();
   });
 
-  it('the console runs x add 5, shows the result, and the board shows it', async () => {
+  it('the console runs x add 5, shows the line as input and the result, and the board shows it', async () => {
     await page.locator('#console-input').fill('x add 5');
     await page.keyboard.press('Enter');
+    // The relay's echo arrives as level input and is drawn as input, not as info.
+    await page.locator('#console-out .line.input', { hasText: /^\d\d:\d\d:\d\d> x add 5$/ }).first().waitFor();
     await page.locator('#console-out .line.result', { hasText: /^\d\d:\d\d:\d\d5$/ }).first().waitFor();
     await waitFor('x = 5 on the board', async () => (await hook<string[]>('board')).includes('x = 5'));
   });

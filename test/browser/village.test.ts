@@ -82,9 +82,10 @@ describe('the village in Chromium with a real cluster', { timeout: 60_000 }, () 
     await waitFor('attacks off in the page', async () => !(await page.evaluate(() => window.__village!.attacks())), 10_000);
   });
 
-  it('the console runs x add 100 and shows 100; the board shows x = 100', async () => {
+  it('the console runs x add 100 and shows the line as input, then 100; the board shows x = 100', async () => {
     await page.locator('#console-input').fill('x add 100');
     await page.keyboard.press('Enter');
+    await page.locator('#console-out .line.input', { hasText: /^\d\d:\d\d:\d\d> x add 100$/ }).first().waitFor({ timeout: 20_000 });
     const result = page.locator('#console-out .line.result').filter({ hasText: /\d\d:\d\d:\d\d100$/ });
     await result.first().waitFor({ timeout: 20_000 });
     await waitFor(`x = 100 on the board${context()}`, async () => (await page.evaluate(() => window.__village!.board())).includes('x = 100'), 20_000);

@@ -305,16 +305,19 @@ describe('board, attacks, monster, counters, console', () => {
   it('console lines are kept in order, with their level, and bounded', () => {
     const m = villageWith();
     batch(m, [
-      { type: 'console', line: '> x add 100', level: 'info' },
+      { type: 'console', line: 'x add 100', level: 'input' },
       { type: 'console', line: '100', level: 'result' },
       { type: 'console', line: 'peer2 is the leader of term 4', level: 'event' },
+      { type: 'console', line: '> not typed', level: 'info' },
     ]);
+    // A typed line reads as the page's own echo does; text never decides the level.
     expect(m.console.map((l) => [l.level, l.text])).toEqual([
-      ['info', '> x add 100'],
+      ['input', '> x add 100'],
       ['result', '100'],
       ['event', 'peer2 is the leader of term 4'],
+      ['info', '> not typed'],
     ]);
-    expect(m.console.map((l) => l.at)).toEqual([T0, T0, T0]);
+    expect(m.console.map((l) => l.at)).toEqual([T0, T0, T0, T0]);
     batch(m, [{ type: 'console', line: 'old news', level: 'event', at: T0 - 60_000 }], T0, T0);
     expect(m.console.at(-1)).toMatchObject({ text: 'old news', at: T0 - 60_000 });
     for (let i = 0; i < MAX_CONSOLE_LINES + 10; i++) m.addConsoleLine('info', `l${i}`, T0);

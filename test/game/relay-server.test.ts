@@ -325,8 +325,8 @@ describe('relay: commands', () => {
     expect((await reply(b, 's')).text).toMatch(/peers up: 3\/3; launcher: connected/);
     b.send({ type: 'console', line: 'help', id: 'hp' });
     expect((await reply(b, 'hp')).text).toMatch(/cas KEY FROM TO/);
-    // Every console panel sees the command and its result.
-    await until(() => deltas(other).some((d) => d.type === 'console' && d.line === '> x add 100'), 'echo');
+    // Every console panel sees the command, as typed and marked as input, and its result.
+    await until(() => deltas(other).some((d) => d.type === 'console' && d.level === 'input' && d.line === 'x add 100'), 'echo');
     expect(deltas(other).some((d) => d.type === 'console' && d.level === 'result' && d.line === '100 (new leader: peer3)')).toBe(true);
   });
 });

@@ -2,14 +2,20 @@
 // as they were really sent:   npx tsx test/support/capture-protocol.ts > PROTOCOL.md
 //
 // Peer-to-peer frames come from the peers' wire tap (RAFT_WIRE_TAP), client and admin frames
-// from this script's own connections, -v events and launcher reports from a fake relay.
+// from this script's own connections, -v events and launcher reports from a fake relay, and
+// browser frames from a real relay (game/relay/server.ts) in front of a one-peer cluster.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket, type RawData } from 'ws';
+import { ClusterClient } from '../../shared/client.ts';
 import type { LauncherReport, PeerEvent } from '../../shared/events.ts';
 import { PEER_HEADER, SECRET_HEADER } from '../../shared/peer-protocol.ts';
+import { VILLAGE_TOKEN_PARAM, type BrowserToRelay, type Delta, type RelayToBrowser } from '../../shared/village.ts';
+import { rawText } from '../../shared/ws.ts';
 import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
+import { startRelay } from '../../game/relay/server.ts';
 import { sendFrame, sleep, startCluster, waitFor, type TestCluster } from './cluster.ts';
 import { FakeRelay } from './fake-relay.ts';
 
@@ -178,11 +184,88 @@ async function main(): Promise<void> {
     await lc.teardown();
   }
 
+  const village = await captureVillage();
+
   const tapped = readTap(tapDir);
   rmSync(tapDir, { recursive: true, force: true });
   await relay.close();
   render(exchanges, refusals, tapped, relay.events, lrelay.reports, commands);
+  renderVillage(village);
   process.stdout.write(out.join('\n') + '\n');
+}
+
+interface VillageCapture {
+  /** What the browser sent, and the reply to it. */
+  exchanges: Array<{ sent: string; reply: RelayToBrowser | undefined }>;
+  /** The console deltas of the batches that followed the console line. */
+  lines: Delta[];
+}
+
+/** A real relay in front of a one-peer cluster, and a browser with the page's token. */
+async function captureVillage(): Promise<VillageCapture> {
+  const c = await startCluster({ peers: 1, verbose: true, start: false });
+  const relay = await startRelay({ config: c.config, port: c.relayPort, attacks: false, log: () => {}, kvClient: (peers) => new ClusterClient({ peers }) });
+  const received: RelayToBrowser[] = [];
+  const exchanges: VillageCapture['exchanges'] = [];
+  let ws: WebSocket | null = null;
+  try {
+    c.startAll();
+    await c.waitForLeader();
+    await waitFor('the peer reporting to the relay', () => relay.picture.peerList().some((p) => p.reporting));
+    ws = new WebSocket(`ws://127.0.0.1:${relay.port}/village?${VILLAGE_TOKEN_PARAM}=${relay.token}`, { headers: { origin: `http://127.0.0.1:${relay.port}` } });
+    ws.on('message', (data: RawData) => received.push(JSON.parse(rawText(data)) as RelayToBrowser));
+    const sock = ws;
+    await new Promise<void>((resolve, reject) => {
+      sock.once('open', () => resolve());
+      sock.once('error', reject);
+    });
+    await waitFor('the snapshot', () => received.some((m) => m.type === 'snapshot'));
+    const from = received.length;
+    const ask = async (msg: BrowserToRelay & { id: string }) => {
+      const sent = JSON.stringify(msg);
+      sock.send(sent);
+      const reply = await waitFor(`the reply ${msg.id}`, () => received.find((m) => m.type === 'reply' && m.id === msg.id), 10_000);
+      exchanges.push({ sent, reply });
+    };
+    await ask({ type: 'console', id: 'c1', line: 'x add 100' });
+    await ask({ type: 'kill', id: 'c2', peer: 'peer1' });
+    const lines = () => received.slice(from).flatMap((m) => (m.type === 'batch' ? m.deltas.filter((d) => d.type === 'console') : []));
+    await waitFor('the console lines of both', () => lines().length >= 2);
+    return { exchanges, lines: lines() };
+  } finally {
+    ws?.close();
+    await relay.close();
+    await c.teardown();
+  }
+}
+
+function renderVillage(v: VillageCapture): void {
+  p();
+  p('## Relay and browser: `ws://[relay]/village`');
+  p();
+  p('Types in `shared/village.ts`. A browser first gets a `snapshot` (the whole picture: every');
+  p("peer's fields and log tail, the board, counters), then the recent console lines and from");
+  p('then on `batch` frames of deltas. A browser that opened `/village?token=TOKEN` with the');
+  p("relay's own Origin (the page the relay serves carries the token) may send commands; each");
+  p('gets a `reply` with its `id`. Without the token every command is refused; the village still');
+  p('shows.');
+  p();
+  p('Console lines go to every browser as `console` deltas; `level` says what a line is:');
+  p('`input` a line someone typed, as typed (the page shows it as `> line`), `result` or `error`');
+  p('its outcome, `event` what happened in the village, `info` anything else. `at` is when the');
+  p('relay wrote it.');
+  p();
+  const titles = ['a console line and its reply', 'a command of the page (kill) refused: no launcher is connected'];
+  v.exchanges.forEach((e, i) => {
+    p(`### ${titles[i] ?? 'command'}`);
+    p();
+    block(e.sent);
+    block(e.reply ?? '(no reply)');
+    p();
+  });
+  p('### the console deltas that followed (other deltas of those batches left out)');
+  p();
+  for (const d of v.lines) block(d);
 }
 
 function render(

@@ -46,8 +46,7 @@ export class ConsolePanel {
       if (l.seq <= this.shownSeq) continue;
       this.shownSeq = l.seq;
       const div = document.createElement('div');
-      // The relay echoes each typed line as `> line`: shown like input.
-      div.className = `line ${l.level === 'info' && l.text.startsWith('> ') ? 'input' : l.level}`;
+      div.className = `line ${l.level}`;
       const at = document.createElement('span');
       at.className = 'at';
       at.textContent = clock(l.at);

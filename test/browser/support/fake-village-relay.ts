@@ -14,7 +14,7 @@ import { extname, join, normalize } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PeerEvent, RpcKind } from '../../../shared/events.ts';
-import { emptyPeerView, type BrowserToRelay, type Delta, type PeerView, type RelayToBrowser, type VillagePicture } from '../../../shared/village.ts';
+import { emptyPeerView, type BrowserToRelay, type ConsoleLevel, type Delta, type PeerView, type RelayToBrowser, type VillagePicture } from '../../../shared/village.ts';
 import { DIST } from './build.ts';
 
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
@@ -195,7 +195,7 @@ export class FakeVillageRelay {
   }
 
   private consoleLine(line: string): { ok: boolean; text: string; value?: unknown } {
-    this.say(`> ${line}`, 'info');
+    this.say(line, 'input');
     const m = /^\s*(\w+)\s+(add|set)\s+(-?\d+)\s*$/.exec(line);
     let r: { ok: boolean; text: string; value?: unknown };
     const leader = this.leader();
@@ -348,7 +348,7 @@ export class FakeVillageRelay {
     this.push({ type: 'peer', peer: fields, log: { from, tiles: log.filter((t) => t.index >= from), start: log.length ? log[0]!.index : null } });
   }
 
-  private say(line: string, level: 'info' | 'result' | 'error' | 'event'): void {
+  private say(line: string, level: ConsoleLevel): void {
     this.push({ type: 'console', line, level });
   }
 
