@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { waitFor } from '../support/cluster.ts';
 import { ensureGameBuilt } from './support/build.ts';
-import { ensureChromium, launchChromium, type Browser } from './support/chromium.ts';
+import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
 import { startVillage, type TestVillage } from './support/village.ts';
 
 const PEERS = 5;
@@ -30,11 +30,7 @@ afterAll(async () => {
 }, 30_000);
 
 async function openPage(): Promise<Page> {
-  const page = await browser.context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
+  const page = await watchedPage(browser, problems);
   await page.goto(village.url);
   await page.waitForFunction(() => window.__village?.connected(), null, { timeout: 20_000 });
   return page;

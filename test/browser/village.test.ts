@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { REPO_ROOT } from '../../peer/spawn.ts';
 import { pidAlive, waitFor } from '../support/cluster.ts';
 import { ensureGameBuilt } from './support/build.ts';
-import { ensureChromium, launchChromium, type Browser } from './support/chromium.ts';
+import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
 import { startVillage, type TestVillage } from './support/village.ts';
 
 const PEERS = 5;
@@ -31,12 +31,7 @@ beforeAll(async () => {
   ensureGameBuilt();
   village = await startVillage({ peers: PEERS, profile: 'fast', attacks: false });
   browser = await launchChromium();
-  page = await browser.context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  page = await watchedPage(browser, problems);
 }, 600_000);
 
 afterAll(async () => {

@@ -48,3 +48,14 @@ export async function launchChromium(): Promise<Browser> {
     },
   };
 }
+
+/** A new page that records console errors, page errors and failed requests into `problems`. */
+export async function watchedPage(browser: Browser, problems: string[]): Promise<import('playwright-core').Page> {
+  const page = await browser.context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  return page;
+}
