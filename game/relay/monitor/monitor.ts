@@ -613,7 +613,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       if (rec.w < acked.w) {
         violate(
           'durable_log',
-          `${name}|${ps.boot}|w`,
+          `${name}|${ps.boot}|durable`,
           `${name} reported write #${acked.w} durable before it restarted, but recovered only through write #${rec.w}.`,
           [name],
           [acked.lastIndex, rec.lastIndex],
@@ -623,7 +623,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       } else if (rec.w === acked.w && (rec.lastIndex !== acked.lastIndex || rec.lastTerm !== acked.lastTerm || rec.lastPh !== acked.lastPh)) {
         violate(
           'durable_log',
-          `${name}|${ps.boot}|w`,
+          `${name}|${ps.boot}|durable`,
           `${name} recovered write #${rec.w}, but its log ends at ${rec.lastIndex} (term ${rec.lastTerm}, prefix hash ${formatPrefixHash(rec.lastPh)}) ` +
             `where that write left it at ${acked.lastIndex} (term ${acked.lastTerm}, prefix hash ${formatPrefixHash(acked.lastPh)}).`,
           [name],
@@ -648,7 +648,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     if (ph === c.ph) return;
     violate(
       'durable_log',
-      `${ps.name}|${ps.boot}|committed`,
+      `${ps.name}|${ps.boot}|durable`,
       ph === null
         ? `${ps.name} had committed entries through ${c.index} on disk before it restarted, and recovered a log without entry ${c.index}.`
         : `${ps.name} had committed entries through ${c.index} on disk before it restarted, and recovered other entries there (prefix hash ${formatPrefixHash(ph)}, not ${formatPrefixHash(c.ph)}).`,
