@@ -174,9 +174,9 @@ describe('a data directory replaced on purpose', () => {
 
   it('without a dataId nothing is carried across restarts, so nothing is claimed', () => {
     const m = createMonitor();
-    const hello = { type: 'hello', pid: 1, cluster: ['peer1'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 300, electionMaxMs: 600, latencyMs: 0 } } as const;
+    const hello = (t: number): PeerEvent => ({ type: 'hello', pid: t, cluster: ['peer1'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 300, electionMaxMs: 600, latencyMs: 0 }, peer: 'peer1', t });
     const state = (term: number): PeerEvent => ({ type: 'state', role: 'follower', term, vote: 'peer2', leader: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0, lastTerm: 0, electionDeadline: null, peer: 'peer1', t: term });
-    const vs = feed(m, { ...hello, peer: 'peer1', t: 1 }, state(5), { ...hello, peer: 'peer1', t: 2 }, state(3));
+    const vs = feed(m, hello(1), state(5), hello(2), state(3));
     expect(vs).toEqual([]);
   });
 });
