@@ -38,6 +38,8 @@ export interface ModelOptions {
   crashNewLeaderRate?: number;
   /** Chance, per commit advance of a leader, that it crashes within 5 ms. */
   crashAfterCommitRate?: number;
+  /** Commands proposed to the leader at a time, every 5-25 ms (default 1). */
+  commandsPerProposal?: number;
   plantBug?: PlantedBug;
   forgetVoteOnRestart?: boolean;
 }
@@ -337,7 +339,7 @@ export function runModel(opts: ModelOptions): ModelRun {
   const propose = () => {
     for (const p of peers.values()) {
       if (p.node && p.node.status().role === 'leader') {
-        p.node.propose(JSON.stringify({ cmd: ['k', 'add', String(++commands)] }), now);
+        for (let i = 0; i < (opts.commandsPerProposal ?? 1); i++) p.node.propose(JSON.stringify({ cmd: ['k', 'add', String(++commands)] }), now);
         process(p);
         break;
       }
