@@ -138,3 +138,18 @@ describe('events checked', () => {
     expect(m.status().eventsSeen).toBe(7);
   });
 });
+
+describe('a peer seen before its hello', () => {
+  it('is blind from its first event until a resync, and its facts are still checked', () => {
+    const m = createMonitor();
+    const p1 = new FakePeer('peer1');
+    const p2 = new FakePeer('peer2');
+    p1.hello();
+    p2.hello();
+    feed(m, p1.state({ role: 'leader', term: 3 }));
+    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: 0, reason: 'no hello seen for this process' }]);
+    expect(laws(feed(m, p2.state({ role: 'leader', term: 3 })))).toEqual(['election_safety']);
+    feed(m, p1.resync(), p2.resync());
+    expect(m.status().blind).toEqual([]);
+  });
+});

@@ -211,7 +211,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         boot: null,
         numbered: false,
         expected: 0,
-        blind: null,
+        // Until its hello, nothing is known of where this peer's stream began.
+        blind: { sinceSeq: 0, reason: 'no hello seen for this process' },
         log: null,
         term: null,
         commitSnap: null,
@@ -264,10 +265,9 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       return true;
     }
     if (!ps.numbered) {
-      // The first numbered event without a numbered hello before it: the monitor joined late.
+      // The first numbered event without a numbered hello before it (the peer is blind already).
       ps.numbered = true;
       ps.expected = e.seq;
-      goBlind(ps, 0, `no hello seen for this process (first event seen: ${e.seq})`);
     }
     if (e.seq < ps.expected) {
       goBlind(ps, ps.expected, `event ${e.seq} (${e.type}) came after event ${ps.expected - 1}`);
