@@ -27,6 +27,15 @@ interface Base {
   peer: string;
   /** Wall clock, ms since the epoch, when it happened on the peer. */
   t: number;
+  /**
+   * Per process lifetime, for readers that must know nothing is missing (the safety monitor).
+   * Counted events (all but `hello`, `state` and `resync`) carry 0, 1, 2, ... in the order the
+   * peer emitted them, numbered when emitted, before the reporter's queue: an event the reporter
+   * had to drop (full queue, relay down) leaves a hole. `hello`, `state` and `resync` are
+   * snapshots (a newer `state` may replace an unsent one): they are not counted and carry the
+   * seq the next counted event will have. Optional until every peer sends it.
+   */
+  seq?: number;
 }
 
 export interface LogTile {
@@ -34,11 +43,58 @@ export interface LogTile {
   term: number;
   /** 'noop', or the command as the user would type it: 'x add 100'. */
   label: string;
+  /** Prefix hash through this entry (shared/log-hash.ts): ph(index) of the peer's log. */
+  ph?: number;
+}
+
+/** One entry of a log named by its position and its prefix hash (shared/log-hash.ts). */
+export interface LogPoint {
+  index: number;
+  term: number;
+  /** Prefix hash through this entry; ph(0) = EMPTY_PREFIX. */
+  ph: number;
+}
+
+/**
+ * What a peer holds on stable storage after a durable write (or what it recovered at start).
+ * `w` numbers the peer's durable writes: it grows with every write, survives restarts and the
+ * log file's compaction, and only a write nobody was told about (a torn tail) can lose its number.
+ */
+export interface DurableLog {
+  w: number;
+  term: number;
+  vote: string | null;
+  /** The last entry on disk (0, 0, EMPTY_PREFIX for an empty log). */
+  lastIndex: number;
+  lastTerm: number;
+  lastPh: number;
+}
+
+/** What a starting peer recovered from its data directory (sent in every `hello`). */
+export interface Recovered extends DurableLog {
+  /** The commit index the peer starts with (it may lag: commit is not always fsynced). */
+  commit: number;
+  /** Prefix hash through `commit`. */
+  commitPh: number;
+  /** The snapshot the log starts after; null without one. */
+  base: LogPoint | null;
 }
 
 export type PeerEvent = Base &
   (
-    | { type: 'hello'; pid: number; cluster: string[]; profile: string; timing: Timing }
+    | {
+        type: 'hello';
+        pid: number;
+        cluster: string[];
+        profile: string;
+        timing: Timing;
+        /** Random, new for every process start: a new boot is a new lifetime (seq starts over). */
+        boot?: string;
+        /** Random, created with the data directory and kept in it: a new one means a new, empty directory, on purpose. */
+        dataId?: string;
+        /** The durable state this process started from (the same in every hello of one boot). */
+        recovered?: Recovered;
+      }
     | {
         type: 'state';
         role: PeerRole;
@@ -56,13 +112,56 @@ export type PeerEvent = Base &
     | ({ type: 'rpc_recv'; from: string } & RpcSummary)
     | ({ type: 'rpc_drop'; to: string; reason: 'blocked' | 'dropped' | 'disconnected' } & RpcSummary)
     | { type: 'log_append'; entries: LogTile[] }
-    | { type: 'log_truncate'; from: number }
-    | { type: 'commit'; index: number }
+    | {
+        type: 'log_truncate';
+        from: number;
+        /** The peer's term in the durable write that removed the entries. */
+        term?: number;
+      }
+    | {
+        type: 'commit';
+        index: number;
+        /** The peer's current term when it reports the commit: the entries were committed in this term or earlier. */
+        term?: number;
+        /** Prefix hash through `index`. */
+        ph?: number;
+      }
     /** The entries one turn applied, in index order (one event per batch, not per entry). */
     | { type: 'apply'; entries: AppliedEntry[] }
     | { type: 'faults'; blocked: string[]; dropRate: number; latencyMs: number }
     /** The reporter's bounded queue overflowed: this many events were not sent. */
     | { type: 'reporter_dropped'; count: number }
+    /** A durable write completed (after its log_truncate / log_append): what is on disk now. */
+    | ({ type: 'persisted' } & DurableLog)
+    /**
+     * The log now starts after a snapshot: `compacted` (the peer's own entries through `index`
+     * were folded into a snapshot) or `installed` (a leader's snapshot replaced the log; entries
+     * after it are kept only if they match). The log's last index is `lastIndex` afterwards.
+     */
+    | ({ type: 'snapshot'; reason: 'compacted' | 'installed'; lastIndex: number } & LogPoint)
+    /**
+     * A full state, sent after `hello` on every connection and after events were lost: a reader
+     * that missed events starts over from it. Role, term, vote, leader and commit are the core's
+     * now (like `state`); the log (`last*`, `base`, `tail`) is what log_truncate / log_append have
+     * described so far, i.e. the durable log; `durable` is the last durable write.
+     */
+    | {
+        type: 'resync';
+        role: PeerRole;
+        term: number;
+        vote: string | null;
+        leader: string | null;
+        commit: number;
+        commitPh: number;
+        lastIndex: number;
+        lastTerm: number;
+        lastPh: number;
+        base: LogPoint | null;
+        /** The last durable write: its number and the term and vote it holds (its log is `last*`). */
+        durable: { w: number; term: number; vote: string | null };
+        /** The last entries of the log (the reporter's tail of tiles, each with `ph`), in index order. */
+        tail: LogTile[];
+      }
   );
 
 export type PeerEventType = PeerEvent['type'];
@@ -71,6 +170,8 @@ export type PeerEventType = PeerEvent['type'];
 export interface AppliedEntry {
   index: number;
   term: number;
+  /** entryHash(Entry.data) (shared/log-hash.ts): tells apart two entries with the same words. */
+  h?: number;
   command: string[] | null;
   ok: boolean;
   result: unknown;
