@@ -26,7 +26,7 @@ import { loadConfig, type Config, type PeerAddress } from '../../shared/config.t
 import type { CommandResult } from '../../shared/client-protocol.ts';
 import type { AdminReply, AdminRequest, Faults, PeerStatus } from '../../shared/peer-protocol.ts';
 import { adminRequest, sendOnce } from '../../shared/admin-client.ts';
-import { spawnPeer } from '../../peer/spawn.ts';
+import { spawnPeer, type SpawnPeerOptions } from '../../peer/spawn.ts';
 
 export interface ClusterOptions {
   peers: number;
@@ -41,6 +41,8 @@ export interface ClusterOptions {
   keepDir?: boolean;
   /** Extra environment for every peer (e.g. RAFT_WIRE_TAP). */
   env?: Record<string, string>;
+  /** Starts a peer process (default: spawnPeer on this machine), e.g. inside a network namespace. */
+  spawn?: (o: SpawnPeerOptions) => ChildProcess;
 }
 
 export type Status = PeerStatus & { kv?: Record<string, unknown> };
@@ -144,7 +146,7 @@ export class TestCluster {
     this.peer(name);
     if (this.alive(name)) throw new Error(`${name} is already running`);
     killAllOnExit();
-    const proc = spawnPeer({
+    const proc = (this.opts.spawn ?? spawnPeer)({
       name,
       count: this.peers.length,
       config: this.ini,
