@@ -11,10 +11,10 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { ConfigError, clusterOf, configPath, loadConfig, timingOf, type Config, type PeerAddress } from '../shared/config.ts';
+import { clientTls, endpointUrl } from '../shared/tls.ts';
 import type { LauncherCommand, LauncherReport } from '../shared/events.ts';
 import { SECRET_HEADER } from '../shared/peer-protocol.ts';
 import { adminRequest } from '../shared/admin-client.ts';
-import { wsUrl } from '../shared/ws.ts';
 import { parseCommonArgs, parseCount } from './args.ts';
 import { EXIT_WITH_STDIN_ENV, spawnPeer } from './spawn.ts';
 
@@ -225,9 +225,9 @@ class Launcher {
   private connectRelay(): void {
     if (this.stopping) return;
     this.relayTimer = null;
-    const { host, port } = this.config.relay;
-    const url = wsUrl(host, port, '/launcher');
+    const url = endpointUrl(this.config.relay, '/launcher');
     const ws = new WebSocket(url, {
+      ...clientTls(this.config.relay.tls),
       perMessageDeflate: false,
       maxPayload: 64 * 1024,
       handshakeTimeout: 3000,

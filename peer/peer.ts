@@ -14,6 +14,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
+import { clientTls, endpointUrl } from '../shared/tls.ts';
 import {
   badCommandResult,
   notLeaderResult,
@@ -32,7 +33,7 @@ import type { CoreEvent, Entry, HardState, Message, PeerId, PersistedState, Read
 import { Reporter, type PeerEventBody } from './reporter.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
 import { Transport, type DropReason } from './transport.ts';
-import { rawText, wsUrl } from '../shared/ws.ts';
+import { rawText } from '../shared/ws.ts';
 
 /** Log tiles kept for a relay that (re)connects. */
 const MAX_TILES = 500;
@@ -223,7 +224,7 @@ export class PeerShell {
       await shell.stop();
       throw e;
     }
-    logger.important(`listening on ws://${self.host}:${self.port} (/raft, /client, /admin); log ${join(config.logDir, `${self.name}.log`)}`);
+    logger.important(`listening on ${endpointUrl(self, '')} (/raft, /client, /admin); log ${join(config.logDir, `${self.name}.log`)}`);
     if (opts.verbose) shell.startReporter();
     shell.afterInput();
     return shell;
@@ -658,10 +659,10 @@ export class PeerShell {
   }
 
   private startReporter(): void {
-    const { host, port } = this.opts.config.relay;
-    const url = wsUrl(host, port, '/peer');
+    const relay = this.opts.config.relay;
     this.reporter = new Reporter({
-      url,
+      url: endpointUrl(relay, '/peer'),
+      tls: clientTls(relay.tls),
       peer: this.name,
       secret: this.opts.config.secret,
       hello: () => ({ type: 'hello', pid: process.pid, cluster: this.cluster, profile: this.opts.profile, timing: this.opts.timing }),

@@ -12,6 +12,7 @@
 import { WebSocket } from 'ws';
 import type { PeerEvent } from '../shared/events.ts';
 import { SECRET_HEADER } from '../shared/peer-protocol.ts';
+import type { ClientTlsOptions } from '../shared/tls.ts';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** A PeerEvent without `peer` and `t`, which the reporter fills in. */
@@ -19,6 +20,8 @@ export type PeerEventBody = DistributiveOmit<PeerEvent, 'peer' | 't'>;
 
 export interface ReporterOptions {
   url: string;
+  /** TLS options for a wss:// url (shared/tls.ts clientTls): the class CA. */
+  tls?: ClientTlsOptions;
   peer: string;
   /** The [cluster] secret: the relay only takes events from members (x-raft-secret header). */
   secret?: string;
@@ -109,6 +112,7 @@ export class Reporter {
     if (this.closed) return;
     this.retry = null;
     const ws = new WebSocket(this.opts.url, {
+      ...this.opts.tls,
       perMessageDeflate: false,
       handshakeTimeout: 3000,
       headers: this.opts.secret === undefined ? {} : { [SECRET_HEADER]: this.opts.secret },

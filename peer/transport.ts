@@ -12,11 +12,12 @@
 // and jitter. Incoming messages are delivered after the profile's latency plus any injected
 // latency: that is what makes the slow-motion profile real.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { CLIENT_PATH } from '../shared/client-protocol.ts';
 import type { PeerAddress } from '../shared/config.ts';
+import { clientCertified, clientTls, createEndpointServer, endpointUrl } from '../shared/tls.ts';
 import {
   ADMIN_PATH,
   PEER_HEADER,
@@ -26,7 +27,7 @@ import {
   type Faults,
   type PeerEnvelope,
 } from '../shared/peer-protocol.ts';
-import { rawText, wsUrl } from '../shared/ws.ts';
+import { rawText } from '../shared/ws.ts';
 import type { Message, PeerId } from './raft/types.ts';
 
 export type DropReason = 'blocked' | 'dropped' | 'disconnected';
@@ -101,14 +102,14 @@ export class Transport {
       if (p.name !== opts.self.name) this.links.set(p.name, { peer: p, ws: null, open: false, backoffMs: BACKOFF_MIN_MS, timer: null });
     }
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
-    this.server = createServer((req, res) => {
+    this.server = createEndpointServer(opts.self.tls, opts.self.host, (req, res) => {
       const path = pathOf(req);
       const known = path === RAFT_PATH || path === CLIENT_PATH || path === ADMIN_PATH;
       const status = known ? 426 : 404;
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
       res.end(
         known
-          ? `${path} is a WebSocket endpoint: connect with ws://${opts.self.host}:${opts.self.port}${path}\n`
+          ? `${path} is a WebSocket endpoint: connect with ${endpointUrl(opts.self, path)}\n`
           : `no such path ${ascii(path)} on ${opts.self.name}; WebSocket endpoints are ${RAFT_PATH}, ${CLIENT_PATH}, ${ADMIN_PATH}\n`,
       );
     });
@@ -231,7 +232,9 @@ export class Transport {
     if (this.closed) return;
     link.timer = null;
     const { host, port, name } = link.peer;
-    const ws = new WebSocket(wsUrl(host, port, RAFT_PATH), {
+    const ws = new WebSocket(endpointUrl({ host, port, tls: link.peer.tls }, RAFT_PATH), {
+      // With TLS: the other peer's certificate is checked against the class CA, ours goes with it.
+      ...clientTls(link.peer.tls, this.opts.self.host),
       headers: { [PEER_HEADER]: this.opts.self.name, [SECRET_HEADER]: this.opts.secret },
       maxPayload: this.opts.maxFrameBytes,
       perMessageDeflate: false,
@@ -298,6 +301,7 @@ export class Transport {
         return refuse(401, `peer connections must send the ${PEER_HEADER} and ${SECRET_HEADER} headers`);
       }
       if (!this.secretOk(secret)) return refuse(403, 'wrong cluster secret');
+      if (this.opts.self.tls && !clientCertified(req)) return refuse(403, 'peer connections must present a certificate of the class CA ([tls] cert)');
       if (!this.members.has(peer) || peer === this.opts.self.name) {
         return refuse(403, `${/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(peer) ? peer : 'that name'} is not another member of ${this.opts.self.name}'s cluster`);
       }

@@ -5,7 +5,8 @@
 import { WebSocket } from 'ws';
 import type { PeerAddress } from './config.ts';
 import { ADMIN_PATH, SECRET_HEADER, type AdminReply, type AdminRequest } from './peer-protocol.ts';
-import { rawText, wsUrl } from './ws.ts';
+import { clientTls, endpointUrl } from './tls.ts';
+import { rawText } from './ws.ts';
 
 /** Why a connection was refused: the HTTP status and the peer's one-line reason. */
 export class RefusedError extends Error {
@@ -30,7 +31,7 @@ export function sendOnce(
 ): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl(peer.host, peer.port, path), { headers: opts.headers ?? {}, perMessageDeflate: false });
+    const ws = new WebSocket(endpointUrl(peer, path), { ...clientTls(peer.tls), headers: opts.headers ?? {}, perMessageDeflate: false });
     let done = false;
     const finish = (err: Error | null, v?: unknown) => {
       if (done) return;

@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { WebSocket, type RawData } from 'ws';
 import type { PeerAddress } from './config.ts';
+import { clientTls, endpointUrl } from './tls.ts';
 import {
   CLIENT_PATH,
   MAX_CLIENT_ID_LENGTH,
@@ -27,7 +28,7 @@ import {
   type CommandUnknown,
   type RequestCommand,
 } from './client-protocol.ts';
-import { rawText, wsUrl } from './ws.ts';
+import { rawText } from './ws.ts';
 
 export interface ClusterClientOptions {
   peers: PeerAddress[];
@@ -241,7 +242,7 @@ export class ClusterClient {
     const existing = this.conns.get(name);
     if (existing) return existing.open.then((ok) => (ok ? existing : null));
     const peer = this.peers.find((p) => p.name === name)!;
-    const ws = new WebSocket(wsUrl(peer.host, peer.port, CLIENT_PATH), { handshakeTimeout: Math.max(1, timeoutMs) });
+    const ws = new WebSocket(endpointUrl(peer, CLIENT_PATH), { ...clientTls(peer.tls), handshakeTimeout: Math.max(1, timeoutMs) });
     const conn: Conn = {
       ws,
       waiting: new Map(),

@@ -2,6 +2,7 @@
 //
 // Every mistake is reported as a ConfigError naming the file, the section and key, and what
 // was expected, so that a person can fix the file without reading this code.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'ini';
@@ -10,6 +11,19 @@ export interface PeerAddress {
   name: string;
   host: string;
   port: number;
+  /** Set when the ini has a [tls] section: connect with wss:// and check the peer against the CA. */
+  tls?: TlsPaths;
+}
+
+/**
+ * [tls]: certificate files (absolute paths). `{host}` in cert and key stands for the host the
+ * process listens on (a peer: its [peers] host; the relay: [relay] host), so one ini serves
+ * every machine of a class while each uses its own certificate.
+ */
+export interface TlsPaths {
+  ca: string;
+  cert: string;
+  key: string;
 }
 
 export interface Timing {
@@ -30,6 +44,8 @@ export interface Limits {
 export interface RelayConfig {
   host: string;
   port: number;
+  /** As for peers: set when the ini has a [tls] section. */
+  tls?: TlsPaths;
   attackIntervalS: number;
   reviveAfterS: number;
 }
@@ -46,6 +62,8 @@ export interface Config {
   logDir: string;
   dataDir: string;
   limits: Limits;
+  /** The [tls] section: wss:// on every endpoint. null: plain ws:// (the loopback default). */
+  tls: TlsPaths | null;
 }
 
 export class ConfigError extends Error {
@@ -62,7 +80,8 @@ export function configPath(argv: readonly string[] = process.argv, env = process
   return resolve('raft_peer.ini');
 }
 
-export function loadConfig(path: string = configPath()): Config {
+/** tlsFiles: false skips checking that the [tls] CA file exists (for npm run certs, which makes it). */
+export function loadConfig(path: string = configPath(), opts: { tlsFiles?: boolean } = {}): Config {
   const file = resolve(path);
   let text: string;
   try {
@@ -70,12 +89,12 @@ export function loadConfig(path: string = configPath()): Config {
   } catch (e) {
     throw new ConfigError(`${file}: cannot read the config file (${(e as Error).message}); pass --config FILE or set RAFT_CONFIG`);
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, opts);
 }
 
 type Section = Record<string, unknown>;
 
-export function parseConfig(text: string, file = 'raft_peer.ini'): Config {
+export function parseConfig(text: string, file = 'raft_peer.ini', opts: { tlsFiles?: boolean } = {}): Config {
   const raw = parse(text) as Record<string, unknown>;
   const fail = (where: string, what: string): never => {
     throw new ConfigError(`${file}: ${where}: ${what}`);
@@ -165,6 +184,20 @@ export function parseConfig(text: string, file = 'raft_peer.ini'): Config {
   const clash = peers.find((p) => p.port === relay.port);
   if (clash) fail('[relay] port', `port ${relay.port} is already used by ${clash.name}`);
 
+  let tls: TlsPaths | null = null;
+  if (raw.tls !== undefined) {
+    const t = section('tls');
+    const path = (key: string) => {
+      const p = str(t, 'tls', key);
+      return isAbsolute(p) ? p : resolve(base, p);
+    };
+    tls = { ca: path('ca'), cert: path('cert'), key: path('key') };
+    const ca = opts.tlsFiles === false ? null : checkCa(tls.ca);
+    if (ca) fail('[tls] ca', ca);
+    for (const p of peers) p.tls = tls;
+    relay.tls = tls;
+  }
+
   const limSec = (raw.limits ?? {}) as Section;
   const limits: Limits = {
     maxFrameBytes: int(limSec, 'limits', 'max_frame_bytes', 1024, 1 << 20),
@@ -173,7 +206,24 @@ export function parseConfig(text: string, file = 'raft_peer.ini'): Config {
     maxInflightAppends: int(limSec, 'limits', 'max_inflight_appends', 1, 4),
   };
 
-  return { file, secret, peers, profiles, defaultProfile, relay, logDir: dir('log_dir'), dataDir: dir('data_dir'), limits };
+  return { file, secret, peers, profiles, defaultProfile, relay, logDir: dir('log_dir'), dataDir: dir('data_dir'), limits, tls };
+}
+
+/** What is wrong with the CA certificate file, or null when it is one. */
+function checkCa(file: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    return `cannot read ${file} (${why}); make the class CA and the host certificates with npm run certs`;
+  }
+  try {
+    if (!new X509Certificate(text).ca) return `${file} is a certificate but not a certificate authority (CA:TRUE); it must be the class CA that npm run certs made`;
+  } catch {
+    return `${file} is not a PEM certificate (-----BEGIN CERTIFICATE-----); it must be the class CA that npm run certs made`;
+  }
+  return null;
 }
 
 /** The first `count` peers of the file: the cluster that `npm run peer -- NAME COUNT` joins. */

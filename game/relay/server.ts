@@ -11,13 +11,14 @@
 // events arrive and on an interval otherwise, and resynchronizes a browser whose socket backs
 // up instead of queueing for it. Commands from browsers and the monster go through Control
 // (control.ts). This file builds those units, checks who may connect where, and listens.
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { Config, PeerAddress } from '../../shared/config.ts';
 import type { AdminReply, AdminRequest } from '../../shared/peer-protocol.ts';
 import { VILLAGE_TOKEN_PARAM } from '../../shared/village.ts';
+import { createEndpointServer } from '../../shared/tls.ts';
 import { hostForUrl } from '../../shared/ws.ts';
 import { adminRequest } from '../../shared/admin-client.ts';
 import { Complaints } from './complaints.ts';
@@ -176,7 +177,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   // ---- HTTP: the page and /api/picture ----
 
-  const server = createServer((req, res) => answerHttp(req, res, { gate, site, home: `http://${hostForUrl(host)}:${port}/`, picture: () => ({ now: now(), picture: picture.snapshot(), stats: relayStats() }) }));
+  // With a [tls] section: https and wss://, with the certificate of [relay] host.
+  const web = config.tls ? 'https' : 'http';
+  const server = createEndpointServer(config.tls, config.relay.host, (req, res) => answerHttp(req, res, { gate, site, home: `${web}://${hostForUrl(host)}:${port}/`, picture: () => ({ now: now(), picture: picture.snapshot(), stats: relayStats() }) }));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.maxConnections = limits.maxBrowsers + limits.maxPeerStreams + limits.maxLaunchers + 64;
@@ -230,7 +233,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   let closed: Promise<void> | null = null;
   return {
-    url: `http://${hostForUrl(host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host)}:${port}/`,
+    url: `${web}://${hostForUrl(host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host)}:${port}/`,
     host,
     port,
     token: gate.token,

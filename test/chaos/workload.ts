@@ -11,6 +11,7 @@
 // so that every key's history stays short enough to check quickly (the check is per key).
 import { WebSocket } from 'ws';
 import type { PeerAddress } from '../../shared/config.ts';
+import { clientTls, endpointUrl } from '../../shared/tls.ts';
 import { ClusterClient } from '../../shared/client.ts';
 import { CLIENT_PATH, parseClientReply } from '../../shared/client-protocol.ts';
 import { commandOf, outcomeOf, type HistoryRecorder, type KvInput, type Outcome, type Value } from './history.ts';
@@ -163,7 +164,7 @@ class RawClient implements Client {
     const id = `${this.name}-${++this.n}`;
     const peer = this.target;
     return new Promise<Outcome>((resolve) => {
-      const ws = new WebSocket(`ws://${peer.host}:${peer.port}${CLIENT_PATH}`, { perMessageDeflate: false, handshakeTimeout: this.timeoutMs });
+      const ws = new WebSocket(endpointUrl(peer, CLIENT_PATH), { ...clientTls(peer.tls), perMessageDeflate: false, handshakeTimeout: this.timeoutMs });
       this.sockets.add(ws);
       let sent = false;
       let done = false;
