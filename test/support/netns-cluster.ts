@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../shared/config.ts';
+import { makeCerts } from '../../peer/certs.ts';
 import { EXIT_WITH_STDIN_ENV, peerArgs, REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
 import { TestCluster, waitFor } from './cluster.ts';
 import { createNetwork, type Network } from './netns.ts';
@@ -28,8 +29,10 @@ export interface NetnsVillageOptions {
   relay?: boolean;
   /** A router namespace with the delaying hop between the peers. */
   router?: boolean;
-  /** Extra ini text (e.g. a [tls] section). */
+  /** Extra ini text. */
   ini?: string;
+  /** A [tls] section, and the class CA and host certificates made by npm run certs' code. */
+  tls?: boolean;
   /** The secret (default: a random one). */
   secret?: string;
   /** Spawn the peers now (default true). */
@@ -82,9 +85,11 @@ export async function startNetnsVillage(o: NetnsVillageOptions): Promise<NetnsVi
       '[limits]',
       'max_frame_bytes = 65536',
       o.ini ?? '',
+      o.tls ? `[tls]\nca = ${join(dir, 'certs/ca.crt')}\ncert = ${join(dir, 'certs/{host}.crt')}\nkey = ${join(dir, 'certs/{host}.key')}` : '',
       '',
     ].join('\n');
     writeFileSync(ini, text);
+    if (o.tls) makeCerts(ini);
     const config = loadConfig(ini);
     net.setPeers(config.peers.map((p) => ({ host: p.host, port: p.port })));
     if (o.router) await net.startHop();
