@@ -1,4 +1,5 @@
-// `npm run cluster -- N [-v] [--profile P] [--config FILE]`: starts peer1..peerN of raft_peer.ini
+// `npm run cluster -- N [-v] [--here] [--profile P] [--config FILE]`: starts peer1..peerN of raft_peer.ini
+// (with --here only those whose [peers] host is an address of this machine: one launcher per machine)
 // as child processes (the original launch_raft_peer.sh), prefixes their output with their names,
 // and stops them all on Ctrl-C / SIGTERM. It is also the supervisor the village needs:
 //   kill NAME     SIGKILL the peer (a real failure, no goodbye)
@@ -7,6 +8,7 @@
 // Those commands come from stdin, and with -v also from the relay (ws://[relay]/launcher,
 // LauncherCommand), which it tells about every process going up or down (LauncherReport).
 import type { ChildProcess } from 'node:child_process';
+import { hostname, networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
@@ -18,29 +20,32 @@ import { adminRequest } from '../shared/admin-client.ts';
 import { parseCommonArgs, parseCount } from './args.ts';
 import { EXIT_WITH_STDIN_ENV, spawnPeer } from './spawn.ts';
 
-const USAGE = `usage: npm run cluster -- N [-v] [--profile fast|slow] [--config FILE]
+const USAGE = `usage: npm run cluster -- N [-v] [--here] [--profile fast|slow|lan] [--config FILE]
   N          how many peers to start: peer1..peerN of raft_peer.ini
   -v         report to the relay (the village); accept kill/revive from it
+  --here     start only the peers whose [peers] host is this machine (one launcher per machine)
   --profile  timing profile (default: [cluster] profile of the ini)
   --config   the ini file (default: ./raft_peer.ini or $RAFT_CONFIG)
 while it runs, type: kill NAME | revive NAME | status | help | quit`;
 
 interface Args {
   count: number;
+  here: boolean;
   verbose: boolean;
   profile: string | undefined;
   config: string;
 }
 
 function parseArgs(argv: string[]): Args | string {
-  const common = parseCommonArgs(argv);
+  const here = argv.includes('--here');
+  const common = parseCommonArgs(argv.filter((a) => a !== '--here'));
   if (typeof common === 'string') return common;
   if (common.help) return '';
   const { positional, verbose, profile } = common;
   if (positional.length !== 1) return positional.length === 0 ? 'how many peers? e.g. npm run cluster -- 3' : `unexpected arguments: ${positional.slice(1).join(' ')}`;
   const count = parseCount(positional[0]);
   if (typeof count === 'string') return count;
-  return { count, verbose, profile, config: configPath(argv) };
+  return { count, here, verbose, profile, config: configPath(argv) };
 }
 
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93, 95];
@@ -71,10 +76,12 @@ class Launcher {
     private readonly config: Config,
     private readonly cluster: PeerAddress[],
     private readonly args: Args,
+    /** The peers this launcher runs: all of the cluster, or with --here those of this machine. */
+    private readonly runs: PeerAddress[] = cluster,
   ) {
     this.profile = args.profile ?? config.defaultProfile;
-    this.width = Math.max(...cluster.map((p) => p.name.length));
-    cluster.forEach((peer, i) => {
+    this.width = Math.max(...runs.map((p) => p.name.length));
+    runs.forEach((peer, i) => {
       this.children.set(peer.name, { peer, color: COLORS[i % COLORS.length]!, proc: null, pid: null, alive: false, exitCode: null, signal: null });
     });
   }
@@ -82,7 +89,7 @@ class Launcher {
   start(): void {
     const t = timingOf(this.config, this.profile);
     this.say(
-      `starting ${this.cluster.length} peers (${this.cluster.map((p) => `${p.name} ${p.host}:${p.port}`).join(', ')}), ` +
+      `starting ${this.runs.length} peers${this.runs.length < this.cluster.length ? ` of ${this.cluster.length}` : ''} (${this.runs.map((p) => `${p.name} ${p.host}:${p.port}`).join(', ')}), ` +
         `profile ${this.profile} (heartbeat ${t.heartbeatMs} ms, election ${t.electionMinMs}-${t.electionMaxMs} ms, latency ${t.latencyMs} ms)`,
     );
     this.say(`logs in ${this.config.logDir}, durable state in ${this.config.dataDir}; type "help" for commands, Ctrl-C stops all`);
@@ -244,7 +251,7 @@ class Launcher {
       this.relayOpen = true;
       this.relayBackoff = 500;
       this.say(`connected to the relay at ${url}`);
-      this.send({ type: 'launcher_hello', peers: this.cluster.map((p) => p.name), profile: this.profile });
+      this.send({ type: 'launcher_hello', peers: this.cluster.map((p) => p.name), profile: this.profile, runs: this.runs.map((p) => p.name) });
       for (const c of this.children.values()) this.report(c);
     });
     ws.on('message', (data) => this.relayCommand(String(data)));
@@ -298,6 +305,19 @@ export function parseLauncherCommand(text: string, peers: string[]): LauncherCom
   return { type: o.type, peer: o.peer };
 }
 
+/** This machine's addresses and names: every interface's address, its host name, and the loopback names. */
+export function localAddresses(): string[] {
+  const out = new Set(['127.0.0.1', '::1', 'localhost', hostname()]);
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address);
+  return [...out];
+}
+
+/** The peers of the cluster whose [peers] host is one of `addresses` (--here). */
+export function peersHere(cluster: readonly PeerAddress[], addresses: readonly string[]): PeerAddress[] {
+  const here = new Set(addresses.map((a) => a.toLowerCase()));
+  return cluster.filter((p) => here.has(p.host.toLowerCase()));
+}
+
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   if (typeof args === 'string') {
@@ -307,9 +327,17 @@ function main(): void {
   }
   let config: Config;
   let cluster: PeerAddress[];
+  let runs: PeerAddress[];
   try {
     config = loadConfig(args.config);
     cluster = clusterOf(config, args.count);
+    runs = args.here ? peersHere(cluster, localAddresses()) : cluster;
+    if (runs.length === 0) {
+      throw new ConfigError(
+        `none of the ${cluster.length} peers of ${config.file} lives on this machine (its addresses: ${localAddresses().join(', ')}); ` +
+          'put this machine\'s address in [peers], or run without --here',
+      );
+    }
     timingOf(config, args.profile ?? config.defaultProfile);
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -318,7 +346,7 @@ function main(): void {
     }
     throw e;
   }
-  new Launcher(config, cluster, args).start();
+  new Launcher(config, cluster, args, runs).start();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -655,6 +655,8 @@ export class PeerShell {
       lastIndex: st.lastIndex,
       lastTerm: st.lastTerm,
       electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
+      // A duration as well: the relay's machine may keep another time.
+      electionInMs: st.electionDeadline === null ? null : Math.max(0, Math.round(st.electionDeadline - now())),
     };
   }
 

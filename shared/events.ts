@@ -107,6 +107,11 @@ export type PeerEvent = Base &
         lastTerm: number;
         /** Wall clock ms at which this peer starts an election if it hears nothing; null for a leader. */
         electionDeadline: number | null;
+        /**
+         * The same deadline as a duration: ms from this event until the election (null for a leader).
+         * Machines' clocks differ, so the relay draws timers from this, on its own clock.
+         */
+        electionInMs?: number | null;
       }
     | ({ type: 'rpc_send'; to: string } & RpcSummary)
     | ({ type: 'rpc_recv'; from: string } & RpcSummary)
@@ -182,7 +187,8 @@ export interface AppliedEntry {
 // ---- launcher <-> relay ----
 
 export type LauncherReport =
-  | { type: 'launcher_hello'; peers: string[]; profile: string }
+  /** peers: the whole cluster; runs: the peers this launcher runs (one launcher per machine), all when absent. */
+  | { type: 'launcher_hello'; peers: string[]; profile: string; runs?: string[] }
   | { type: 'process'; peer: string; pid: number | null; alive: boolean; exitCode: number | null; signal: string | null };
 
 export type LauncherCommand = { type: 'kill'; peer: string } | { type: 'revive'; peer: string };

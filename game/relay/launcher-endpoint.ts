@@ -1,9 +1,11 @@
-// /launcher: the cluster launcher reports its processes and takes kill and revive. Commands go
-// to the most recently connected launcher; kill and revive are unavailable while none is.
+// /launcher: the cluster launchers report their processes and take kill and revive. A class runs
+// one launcher per machine, so a command goes to the launcher that runs the villager (launchers.ts);
+// kill and revive of a villager are unavailable while no launcher runs it.
 import { WebSocket, type RawData } from 'ws';
 import type { LauncherCommand } from '../../shared/events.ts';
 import { rawText } from '../../shared/ws.ts';
 import type { Complaints } from './complaints.ts';
+import { LauncherRoutes } from './launchers.ts';
 import type { Picture } from './picture.ts';
 import { parseJson, parseLauncherReport } from './validate.ts';
 
@@ -16,17 +18,17 @@ export interface LauncherEndpointDeps {
 }
 
 export class LauncherEndpoint {
-  private readonly launchers: WebSocket[] = [];
+  private readonly launchers = new LauncherRoutes<WebSocket>();
 
   constructor(private readonly d: LauncherEndpointDeps) {}
 
   get connections(): number {
-    return this.launchers.length;
+    return this.launchers.size;
   }
 
-  /** Sends to the current launcher; false when none is connected. */
+  /** Sends to the launcher that runs cmd.peer; false when none does. */
   send(cmd: LauncherCommand): boolean {
-    const ws = this.launchers[this.launchers.length - 1];
+    const ws = this.launchers.for(cmd.peer);
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(cmd));
     return true;
@@ -34,8 +36,8 @@ export class LauncherEndpoint {
 
   accept(ws: WebSocket): void {
     const { picture, complaints } = this.d;
-    this.launchers.push(ws);
-    this.d.log(`the cluster launcher connected${this.launchers.length > 1 ? ' (it replaces the previous one)' : ''}`);
+    this.launchers.add(ws);
+    this.d.log(`a cluster launcher connected${this.launchers.size > 1 ? ` (${this.launchers.size} now)` : ''}`);
     picture.setLauncher(true);
     ws.on('error', () => {});
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -44,14 +46,14 @@ export class LauncherEndpoint {
       if (!json.ok) return complaints.reject('launcher', `dropped a frame from the launcher: ${json.message}`);
       const r = parseLauncherReport(json.value);
       if (!r.ok) return complaints.reject('launcher', `dropped a launcher report: ${r.message}`);
+      if (r.value.type === 'launcher_hello') this.launchers.hello(ws, r.value.peers, r.value.runs);
       picture.applyLauncherReport(r.value);
       // A peer the launcher reports up may still be reporting on an old stream; nothing to do.
       if (r.value.type === 'process') this.d.processReported(r.value.peer, r.value.alive);
     });
     ws.on('close', () => {
-      const i = this.launchers.indexOf(ws);
-      if (i >= 0) this.launchers.splice(i, 1);
-      if (this.launchers.length === 0) {
+      this.launchers.remove(ws);
+      if (this.launchers.size === 0) {
         picture.setLauncher(false);
         this.d.log('the cluster launcher disconnected: kill and revive are unavailable until it comes back');
       }

@@ -151,7 +151,8 @@ export class Picture {
         p.appliedIndex = e.appliedIndex;
         p.lastIndex = e.lastIndex;
         p.lastTerm = e.lastTerm;
-        p.electionDeadline = e.electionDeadline;
+        // A duration from the peer (its clock may differ from ours) becomes a deadline on the relay's clock.
+        p.electionDeadline = e.electionInMs === undefined ? e.electionDeadline : e.electionInMs === null ? null : this.now() + e.electionInMs;
         if (e.role === 'leader' && !this.leaderTerms.has(e.term)) {
           this.leaderTerms.add(e.term);
           this.counters.elections = this.leaderTerms.size;

@@ -51,7 +51,7 @@ export interface RelayLimits {
 export const DEFAULT_LIMITS: Omit<RelayLimits, 'peerMaxPayload'> = {
   maxBrowsers: 32,
   maxPeerStreams: 64,
-  maxLaunchers: 4,
+  maxLaunchers: 32,
   launcherMaxPayload: 64 * 1024,
   browserMaxPayload: 64 * 1024,
   browserCommandsPerSecond: 20,

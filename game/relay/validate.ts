@@ -196,6 +196,7 @@ function peerEvent(input: unknown): PeerEvent {
         lastIndex: nat(o, 'lastIndex'),
         lastTerm: nat(o, 'lastTerm'),
         electionDeadline: nullableNum(o, 'electionDeadline'),
+        ...(o.electionInMs === undefined ? {} : { electionInMs: nullableNum(o, 'electionInMs') }),
       };
     case 'rpc_send': {
       const to = name(o, 'to');
@@ -236,7 +237,9 @@ export function parseLauncherReport(input: unknown): Parsed<LauncherReport> {
     const type = str(o, 'type', 32);
     switch (type) {
       case 'launcher_hello':
-        return { type, peers: names(o, 'peers'), profile: str(o, 'profile', 64) };
+        return o.runs === undefined
+          ? { type, peers: names(o, 'peers'), profile: str(o, 'profile', 64) }
+          : { type, peers: names(o, 'peers'), profile: str(o, 'profile', 64), runs: names(o, 'runs') };
       case 'process': {
         const pid = o.pid === null || o.pid === undefined ? null : nat(o, 'pid');
         const exitCode = o.exitCode === null || o.exitCode === undefined ? null : num(o, 'exitCode');

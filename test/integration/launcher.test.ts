@@ -50,7 +50,7 @@ describe('npm run cluster', () => {
     const { proc, output } = launch(c, ['-v']);
 
     await relay.waitForReport((r) => r.type === 'launcher_hello');
-    expect(relay.reports.find((r) => r.type === 'launcher_hello')).toEqual({ type: 'launcher_hello', peers: c.names, profile: 'fast' });
+    expect(relay.reports.find((r) => r.type === 'launcher_hello')).toEqual({ type: 'launcher_hello', peers: c.names, profile: 'fast', runs: c.names });
     expect(relay.connections.find((x) => x.path === '/launcher')?.secret).toBe(c.config.secret);
     const up = (name: string) => relay.reports.filter((r): r is ProcessReport => r.type === 'process' && r.peer === name && r.alive);
     await waitFor('every peer reported up', () => c.names.every((n) => up(n).length > 0));
