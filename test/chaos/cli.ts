@@ -1,5 +1,5 @@
 // npm run chaos -- [--peers 5] [--seconds 60] [--seed S] [--clients N] [--keys N]
-//                  [--ops-per-key N] [--history FILE] [--keep]
+//                  [--ops-per-key N] [--history FILE] [--keep] [--netns]
 // npm run chaos -- --check FILE      re-check a saved history
 //
 // Exit status: 0 linearizable and the replicas agree; 1 not linearizable or the replicas
@@ -10,7 +10,7 @@ import { checkHistory, formatCounterexample, originOf, type HistoryResult } from
 import { loadHistory, type Operation } from './history.ts';
 import { countOps, runChaos, type ChaosReport, type OperationCounts } from './run.ts';
 
-const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--clients N] [--keys N] [--ops-per-key N] [--history FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--clients N] [--keys N] [--ops-per-key N] [--history FILE] [--keep] [--netns]
        npm run chaos -- --check FILE
   --peers N        cluster size, 3 to 9 (default 5)
   --seconds S      how long the clients and the nemesis run (default 60)
@@ -19,6 +19,8 @@ const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--c
   --keys N         keys in use at once (default 3); a key retires after --ops-per-key operations (default 300)
   --history FILE   where to save the history (default logs/chaos/seed-S.jsonl)
   --keep           keep the cluster's directory (logs, durable state); kept anyway when the check fails
+  --netns          each peer on a host of its own (Linux network namespaces, needs root), lan profile,
+                   partitions, one-way cuts, loss and delay made by the kernel
   --check FILE     check a saved history instead of running a cluster`;
 
 interface Args {
@@ -30,13 +32,14 @@ interface Args {
   opsPerKey?: number;
   history?: string;
   keep: boolean;
+  netns: boolean;
   check?: string;
 }
 
 class UsageError extends Error {}
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { peers: 5, seconds: 60, seed: Math.floor(Math.random() * 2 ** 31), keep: false };
+  const args: Args = { peers: 5, seconds: 60, seed: Math.floor(Math.random() * 2 ** 31), keep: false, netns: false };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${flag} needs a whole number, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
     const n = Number(v);
@@ -80,6 +83,9 @@ export function parseArgs(argv: string[]): Args {
       }
       case '--keep':
         args.keep = true;
+        break;
+      case '--netns':
+        args.netns = true;
         break;
       case '-h':
       case '--help':
@@ -165,6 +171,7 @@ async function main(): Promise<number> {
     opsPerKey: args.opsPerKey,
     historyFile: history,
     keep: args.keep,
+    netns: args.netns,
     log: (line) => console.log(line),
   });
   console.log(formatReport(report));

@@ -6,6 +6,8 @@ import { dirname } from 'node:path';
 import { ClusterClient } from '../../shared/client.ts';
 import { seededRandom } from '../../game/relay/monster.ts';
 import { startCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+import type { Network } from '../support/netns.ts';
+import { startNetnsVillage } from '../support/netns-cluster.ts';
 import { canonical, checkHistory, type HistoryResult } from './checker.ts';
 import { commandOf, HistoryRecorder, outcomeOf, saveHistory, type Operation } from './history.ts';
 import { describeAction, Nemesis, type NemesisAction, type NemesisCounts, type NemesisOptions, type PeerView } from './nemesis.ts';
@@ -33,6 +35,13 @@ export interface ChaosOptions {
   thinkMs?: number;
   /** Nemesis timing instead of the one scaled to the run's length. */
   nemesis?: Partial<Pick<NemesisOptions, 'gapMs' | 'faultMs' | 'monsterEveryMs' | 'reviveAfterMs' | 'kinds'>>;
+  /**
+   * Each peer on a host of its own (network namespaces, root only; test/support/netns.ts), in the
+   * lan profile, and the network faults made by the kernel instead of the peers' /admin faults:
+   * partitions as conntrack drops (an isolated peer is cut both ways, or only its incoming or
+   * only its outgoing connections, in turn), loss with nftables, delay in the router's hop.
+   */
+  netns?: boolean;
 }
 
 export interface OperationCounts {
@@ -80,7 +89,8 @@ function timings(seconds: number) {
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? (() => {});
   const clients = o.clients ?? Math.max(4, o.peers + 3);
-  const c = await startCluster({ peers: o.peers });
+  const village = o.netns ? await startNetnsVillage({ peers: o.peers, router: true, profile: 'lan' }) : null;
+  const c = village ? village.cluster : await startCluster({ peers: o.peers });
   let cleaned = false;
   const paused = new Set<string>();
   const cleanup = async (keep: boolean) => {
@@ -89,6 +99,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const n of paused) signal(c, n, 'SIGCONT');
     if (keep) {
       await c.stopAll('SIGKILL');
+      village?.net.teardown();
+    } else if (village) {
+      await village.teardown();
     } else {
       await c.teardown();
     }
@@ -99,7 +112,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await run(o, c, clients, paused, log, cleanup);
+    return await run(o, c, clients, paused, log, cleanup, village?.net ?? null);
   } catch (e) {
     await cleanup(o.keep ?? false);
     throw e;
@@ -126,8 +139,9 @@ async function run(
   paused: Set<string>,
   log: (line: string) => void,
   cleanup: (keep: boolean) => Promise<void>,
+  net: Network | null,
 ): Promise<ChaosReport> {
-  log(`chaos: ${o.peers} peers, ${o.seconds} s, seed ${o.seed}, ${clients} clients; cluster in ${c.dir}`);
+  log(`chaos: ${o.peers} peers, ${o.seconds} s, seed ${o.seed}, ${clients} clients; cluster in ${c.dir}${net ? `; each peer on a host of its own (${net.subnet}.0/24, faults by the kernel)` : ''}`);
   await c.waitForLeader({ timeoutMs: 30_000 });
 
   const t0 = performance.now();
@@ -197,9 +211,33 @@ async function run(
     );
   };
 
+  // With --netns the network faults are the kernel's: the rules live on the hosts, so a peer that
+  // restarts or wakes up is under them at once.
+  let cuts = 0;
+  const kernelFaults = async (a: NemesisAction) => {
+    const k = net!;
+    if (a.type === 'partition') {
+      k.heal();
+      const single = a.groups.find((g) => g.length === 1);
+      const kind = single ? (['both ways', 'incoming only', 'outgoing only'] as const)[cuts++ % 3] : null;
+      if (single && kind === 'incoming only') k.cutIncoming(single[0]!);
+      else if (single && kind === 'outgoing only') k.cutOutgoing(single[0]!);
+      else k.partition(a.groups);
+      if (kind) log(`${stamp()}   (kernel: ${single![0]} cut ${kind})`);
+    } else if (a.type === 'lossy') {
+      k.setLoss(Math.round(a.dropRate * 100));
+      await k.setDelay(a.latencyMs, Math.floor(a.latencyMs / 2));
+    } else if (a.type === 'heal') {
+      k.heal();
+      k.setLoss(0);
+      await k.setDelay(0, 0);
+    }
+  };
+
   const execute = async (a: NemesisAction) => {
     timeline.push({ at: now(), action: a });
     log(`${stamp()} nemesis: ${describeAction(a)}`);
+    if (net && (a.type === 'partition' || a.type === 'lossy' || a.type === 'heal')) return kernelFaults(a);
     switch (a.type) {
       case 'kill':
         if (a.peer === leader) leader = null;
