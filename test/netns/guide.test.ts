@@ -5,7 +5,7 @@
 // village: every peer reports to the relay over TLS, and a kill from the page goes to the
 // launcher of that villager's host. (`npm run build` is done by the browser tests' build helper,
 // the same vite build under their lock, so that parallel test files do not build at once.)
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
