@@ -115,6 +115,8 @@ describe("README's guide to running a village across machines", () => {
         } else if (command === 'npm run game') {
           await waitFor(`the relay to listen (${r.out()})`, () => /relay listening on/.test(r.out()), 60_000, 200);
           expect(r.out()).toMatch(/https:\/\//);
+          // Bound beyond loopback, it says what it exposes (README: What the relay exposes).
+          expect(r.out()).toMatch(/warning: the relay listens on .*Anyone who can reach it can watch the village/);
           relayUp = true;
           running.push(r);
         } else if (command.startsWith('npm run cluster')) {
