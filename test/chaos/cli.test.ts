@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
 import { loadHistory, saveHistory, type Operation } from './history.ts';
 import { simulatedHistory } from './simulated-history.ts';
+import { parseArgs } from './cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'chaos-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,5 +55,11 @@ describe('npm run chaos -- --check', () => {
     expect(r.out).toMatch(/--peers must be from 3 to 9, got 2/);
     expect(r.out).toMatch(/usage: npm run chaos/);
     expect(chaos('--bogus').out).toMatch(/unknown argument "--bogus"/);
+  });
+
+  it('takes --netns (peers on hosts of their own, faults by the kernel) and names it in the usage', () => {
+    expect(parseArgs(['--netns', '--peers', '5']).netns).toBe(true);
+    expect(parseArgs([]).netns).toBe(false);
+    expect(chaos('--help').out).toMatch(/--netns +each peer on a host of its own/);
   });
 });

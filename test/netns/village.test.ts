@@ -109,8 +109,12 @@ describe('a village on five hosts of its own (network namespaces, lan profile)',
     try {
       await sleep(6000);
       await progress(40, 40_000, 'under 10% loss and 5% duplication');
-      const counters = v.net.wireCounters('peer1');
-      expect(counters).toMatch(/numgen random mod 1000 < 100 drop/);
+      // The kernel really dropped and duplicated packets of every peer host.
+      for (const p of v.cluster.names) {
+        const c = v.net.wireCounters(p);
+        expect(c.dropped, p).toBeGreaterThan(0);
+        expect(c.duplicated, p).toBeGreaterThan(0);
+      }
     } finally {
       v.net.setLoss(0);
       v.net.setDuplication(0);
@@ -127,6 +131,8 @@ describe('a village on five hosts of its own (network namespaces, lan profile)',
       expect(s.chunks).toBeGreaterThan(100);
       expect(s.minMs).toBeGreaterThanOrEqual(29);
       expect(s.meanMs).toBeGreaterThanOrEqual(45);
+      // Messages on different connections overtook each other: reordering.
+      expect(s.overtook).toBeGreaterThan(0);
     } finally {
       await v.net.setDelay(0, 0);
     }

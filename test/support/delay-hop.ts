@@ -7,7 +7,7 @@
 // Listens on LISTEN_ADDR:PORT for each mapping and relays every connection to TARGET:PORT (the
 // peers' own dnat rules send their peer-to-peer connections here). Reads commands on stdin:
 //   delay MEAN JITTER   every chunk waits MEAN ± JITTER ms (uniform) from now on; answers "ok"
-//   stats               answers "stats {chunks, minMs, maxMs, meanMs, connections}" and resets them
+//   stats               answers "stats {chunks, minMs, maxMs, meanMs, connections, overtook}" and resets them
 // Prints "ready" once every port listens. Within one connection a chunk never overtakes the one
 // before it (a byte stream is in order, as TCP delivers it); chunks on different connections do
 // overtake each other, which is the reordering a TCP application can see.
@@ -22,7 +22,9 @@ if (!listen || maps.length === 0) {
 
 let meanMs = 0;
 let jitterMs = 0;
-const stats = { chunks: 0, minMs: Infinity, maxMs: 0, sumMs: 0, connections: 0 };
+const stats = { chunks: 0, minMs: Infinity, maxMs: 0, sumMs: 0, connections: 0, overtook: 0 };
+/** The latest release time of any chunk so far, in arrival order: a chunk due before it overtakes. */
+let latestDue = 0;
 
 function pipeDelayed(from: Socket, to: Socket): void {
   let last = 0;
@@ -36,6 +38,8 @@ function pipeDelayed(from: Socket, to: Socket): void {
     const want = meanMs + (jitterMs > 0 ? (Math.random() * 2 - 1) * jitterMs : 0);
     const due = Math.max(now + want, last);
     last = due;
+    if (due < latestDue) stats.overtook++;
+    latestDue = Math.max(latestDue, due);
     const wait = due - now;
     stats.chunks++;
     stats.sumMs += wait;
@@ -98,8 +102,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     jitterMs = Number(b);
     process.stdout.write('ok\n');
   } else if (cmd === 'stats') {
-    const s = { chunks: stats.chunks, minMs: stats.chunks ? stats.minMs : 0, maxMs: stats.maxMs, meanMs: stats.chunks ? stats.sumMs / stats.chunks : 0, connections: stats.connections };
-    Object.assign(stats, { chunks: 0, minMs: Infinity, maxMs: 0, sumMs: 0 });
+    const s = { chunks: stats.chunks, minMs: stats.chunks ? stats.minMs : 0, maxMs: stats.maxMs, meanMs: stats.chunks ? stats.sumMs / stats.chunks : 0, connections: stats.connections, overtook: stats.overtook };
+    Object.assign(stats, { chunks: 0, minMs: Infinity, maxMs: 0, sumMs: 0, overtook: 0 });
     process.stdout.write(`stats ${JSON.stringify(s)}\n`);
   } else {
     process.stdout.write(`error: unknown command ${JSON.stringify(line)} (delay MEAN JITTER, stats)\n`);

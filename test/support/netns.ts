@@ -67,6 +67,17 @@ export interface Host {
   veth: string;
 }
 
+/** What the delaying hop measured since the last look (test/support/delay-hop.ts). */
+export interface HopStats {
+  chunks: number;
+  minMs: number;
+  maxMs: number;
+  meanMs: number;
+  connections: number;
+  /** Chunks released before a chunk that reached the hop earlier on another connection. */
+  overtook: number;
+}
+
 /** A peer's listening address, for the hop and the connection-direction rules. */
 export interface PeerEndpoint {
   host: string;
@@ -324,14 +335,16 @@ table netdev rvwire {
     if (!(percent >= 0 && percent <= 100)) throw new Error(`${kind} must be a percentage from 0 to 100, got ${percent}`);
     this.wire[kind] = percent;
     const rules: string[] = [];
-    if (this.wire.dup > 0) rules.push(`meta mark != 0x5256 numgen random mod 1000 < ${Math.round(this.wire.dup * 10)} meta mark set 0x5256 dup to "eth0"`);
-    if (this.wire.loss > 0) rules.push(`numgen random mod 1000 < ${Math.round(this.wire.loss * 10)} drop`);
+    if (this.wire.dup > 0) rules.push(`meta mark != 0x5256 numgen random mod 1000 < ${Math.round(this.wire.dup * 10)} meta mark set 0x5256 counter dup to "eth0"`);
+    if (this.wire.loss > 0) rules.push(`numgen random mod 1000 < ${Math.round(this.wire.loss * 10)} counter drop`);
     for (const h of this.peerHosts()) this.nft(h, `flush chain netdev rvwire egress\n${rules.map((r) => `add rule netdev rvwire egress ${r}`).join('\n')}\n`);
   }
 
-  /** Counters of the wire rules on a host (packets matched), to show that a fault really acted. */
-  wireCounters(name: string): string {
-    return run('ip', ['netns', 'exec', this.host(name).ns, 'nft', 'list', 'chain', 'netdev', 'rvwire', 'egress']);
+  /** Packets the wire rules of a host dropped and duplicated so far: a fault that really acted. */
+  wireCounters(name: string): { dropped: number; duplicated: number } {
+    const text = run('ip', ['netns', 'exec', this.host(name).ns, 'nft', 'list', 'chain', 'netdev', 'rvwire', 'egress']);
+    const count = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+    return { dropped: count(/counter packets (\d+) bytes \d+ drop/), duplicated: count(/counter packets (\d+) bytes \d+ dup to/) };
   }
 
   /**
@@ -378,7 +391,7 @@ table netdev rvwire {
   }
 
   /** What the hop measured: chunks relayed and the delays they got. */
-  async hopStats(): Promise<{ chunks: number; minMs: number; maxMs: number; meanMs: number; connections: number }> {
+  async hopStats(): Promise<HopStats> {
     if (!this.hop) throw new Error('no delaying hop');
     this.hop.stdin!.write('stats\n');
     const end = Date.now() + 5000;
@@ -386,7 +399,7 @@ table netdev rvwire {
       const m = /stats (\{.*\})\n/.exec(this.hopOut);
       if (m) {
         this.hopOut = this.hopOut.slice(m.index + m[0].length);
-        return JSON.parse(m[1]!) as { chunks: number; minMs: number; maxMs: number; meanMs: number; connections: number };
+        return JSON.parse(m[1]!) as HopStats;
       }
       if (Date.now() > end) throw new Error(`the delaying hop gave no stats: ${this.hopOut}`);
       await new Promise((r) => setTimeout(r, 20));
