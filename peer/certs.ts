@@ -46,7 +46,10 @@ export function makeCerts(configFile: string, extraHosts: readonly string[] = []
   if (!config.tls) throw new ConfigError(`${config.file} has no [tls] section; add one first:\n[tls]\nca = certs/ca.crt\ncert = certs/{host}.crt\nkey = certs/{host}.key`);
   const tls = config.tls;
   const lines: string[] = [];
-  const show = (f: string) => relative(process.cwd(), f) || f;
+  const show = (f: string) => {
+    const r = relative(process.cwd(), f);
+    return r && !r.startsWith('..') ? r : f;
+  };
   const caKey = caKeyPath(tls.ca);
   let ca: Issued;
   let caMade = false;

@@ -2,10 +2,8 @@
 // kernel refuses reported, and without root a clear refusal instead of a pass.
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
-import { createNetwork, linkExists, namespacesOf, removeStale } from '../support/netns.ts';
+import { createNetwork, linkExists, namespacesOf, removeStale, requireNetns } from '../support/netns.ts';
 
 /** A pid no process has now (for a "killed earlier run"). */
 function deadPid(): number {
@@ -87,9 +85,9 @@ describe('the test network of namespaces', () => {
     }
   });
 
-  it('refuses to run without root, saying what to do', () => {
-    const script = `import('${join(REPO_ROOT, 'test/support/netns.ts')}').then((m) => { try { m.requireNetns(); console.log('passed'); } catch (e) { console.log(e.message); } })`;
-    const r = spawnSync(process.execPath, ['--import', tsxLoader(), '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: '/tmp' });
-    expect(r.stdout).toMatch(/needs root.*Run it as root/);
+  it('refuses to run without root or without its tools, saying what to do', () => {
+    expect(() => requireNetns(['ip', 'nft'], 1000)).toThrow(/needs root: .*Run it as root/);
+    expect(() => requireNetns(['ip', 'nft', 'no-such-tool-here'], 0)).toThrow(/needs no-such-tool-here \(not found on PATH\): apt-get install -y no-such-tool-here/);
+    expect(() => requireNetns(['ip', 'nft'], 0)).not.toThrow();
   });
 });

@@ -91,9 +91,9 @@ const openNetworks = new Set<Network>();
 let exitHook = false;
 
 /** Throws NetnsUnavailable with a clear message when this machine cannot build the network. */
-export function requireNetns(tools: readonly string[] = ['ip', 'nft']): void {
+export function requireNetns(tools: readonly string[] = ['ip', 'nft'], uid = process.getuid?.()): void {
   if (process.platform !== 'linux') throw new NetnsUnavailable(`the network-namespace suite needs Linux (this is ${process.platform})`);
-  if (process.getuid?.() !== 0) {
+  if (uid !== 0) {
     throw new NetnsUnavailable(
       'the network-namespace suite needs root: it makes network namespaces, a bridge and nftables rules. ' +
         'Run it as root (CI does: .ci/run), e.g. sudo npx vitest run test/netns',
