@@ -213,7 +213,10 @@ export class Network {
   private torn = false;
 
   constructor(names: readonly string[], readonly opts: NetworkOptions) {
-    this.id = `${PREFIX}${process.pid}${String.fromCharCode(97 + (created++ % 26))}`;
+    // A letter no network of this process uses yet (also one made by another worker thread).
+    let id = '';
+    for (let i = 0; i < 26 && (!id || linkExists(`${id}b`)); i++) id = `${PREFIX}${process.pid}${String.fromCharCode(97 + (created++ % 26))}`;
+    this.id = id;
     this.bridge = `${this.id}b`;
     this.subnet = freeSubnet();
     this.gateway = `${this.subnet}.254`;
