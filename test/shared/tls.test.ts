@@ -91,7 +91,7 @@ describe('[tls] in raft_peer.ini', () => {
 });
 
 describe('a cluster with TLS on', () => {
-  it('elects a leader and commits over wss://, and refuses a peer connection without a certificate of the CA', async () => {
+  it('elects a leader and commits over wss://, and refuses a peer connection without a certificate of the CA or with one of another CA', async () => {
     cluster = await startCluster({ peers: 3, ini: TLS });
     const leader = await cluster.waitForLeader();
     expect(cluster.output(leader)).toMatch(/listening on wss:\/\//);
@@ -112,6 +112,22 @@ describe('a cluster with TLS on', () => {
       ws.on('error', () => resolve(-1));
     });
     expect(status).toBe(403);
+
+    // A certificate, but from another CA: refused as well.
+    const other = makeCa();
+    const stranger = issueHost(other, { commonName: '127.0.0.1', hosts: ['127.0.0.1'] });
+    const strangerStatus = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(endpointUrl(p, RAFT_PATH), {
+        ca: readFileSync(join(dir, 'certs/ca.crt')),
+        cert: stranger.cert,
+        key: stranger.key,
+        headers: { [PEER_HEADER]: 'peer2', [SECRET_HEADER]: cluster!.config.secret },
+      });
+      ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => resolve(-1));
+    });
+    expect(strangerStatus).toBe(403);
 
     // A client that does not know the CA cannot talk to the peer at all (self-signed chain).
     const refused = await new Promise<string>((resolve) => {
