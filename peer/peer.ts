@@ -12,7 +12,6 @@
 // The timer is a single setTimeout re-armed to node.nextDeadline().
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WebSocket } from 'ws';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
 import {
   badCommandResult,
@@ -22,7 +21,8 @@ import {
   type RequestCommand,
 } from '../shared/client-protocol.ts';
 import type { AppliedEntry, LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
-import { badFrame, parseAdminRequest, type AdminReply, type PeerEnvelope, type PeerStatus } from '../shared/peer-protocol.ts';
+import type { PeerEnvelope, PeerStatus } from '../shared/peer-protocol.ts';
+import { serveAdmin, type AdminHandler } from './admin-server.ts';
 import { serveClient } from './client-server.ts';
 import {
   commandWords,
@@ -41,7 +41,7 @@ import { RaftNode } from './raft/node.ts';
 import type { CoreEvent, Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
 import { Reporter, type PeerEventBody } from './reporter.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
-import { rawText, Transport, type DropReason } from './transport.ts';
+import { Transport, type DropReason } from './transport.ts';
 
 /** Log tiles kept for a relay that (re)connects. */
 const MAX_TILES = 500;
@@ -181,7 +181,7 @@ export class PeerShell {
       latencyMs: timing.latencyMs,
       deliver: (envs) => this.receive(envs),
       onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
-      onAdmin: (ws) => this.serveAdmin(ws),
+      onAdmin: (ws) => serveAdmin(ws, this.adminHandler(), this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`)),
       tap: opts.wireTap ? wireTap(opts.wireTap, self.name) : undefined,
       observer: {
         sent: (env) => this.onSent(env),
@@ -693,44 +693,26 @@ export class PeerShell {
 
   // ---- admin ----
 
-  private serveAdmin(ws: WebSocket): void {
-    ws.on('message', (data, isBinary) => {
-      const send = (r: AdminReply) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(r));
-      };
-      if (isBinary) return send(badFrame('binary frames are not accepted; send JSON text'));
-      const parsed = parseAdminRequest(rawText(data), this.cluster);
-      if (!parsed.ok) {
-        this.logger.line(`admin: bad frame (${parsed.message})`);
-        return send(badFrame(parsed.message, parsed.id));
-      }
-      const req = parsed.value;
-      const id = req.id === undefined ? {} : { id: req.id };
-      switch (req.type) {
-        case 'faults': {
-          const { type: _t, id: _i, ...change } = req;
-          const changed = Object.keys(change).length > 0;
-          const f = this.transport.setFaults(change);
-          if (changed) {
-            this.logger.important(
-              `faults: ${f.blocked.length ? `blocking ${f.blocked.join(', ')}` : 'no peers blocked'}, drop rate ${f.dropRate}, added latency ${f.latencyMs} ms`,
-            );
-            this.reporter?.emit({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
-          }
-          return send({ type: 'faults', ...id, ...f });
+  private adminHandler(): AdminHandler {
+    return {
+      setFaults: (change) => {
+        const f = this.transport.setFaults(change);
+        if (Object.keys(change).length > 0) {
+          this.logger.important(
+            `faults: ${f.blocked.length ? `blocking ${f.blocked.join(', ')}` : 'no peers blocked'}, drop rate ${f.dropRate}, added latency ${f.latencyMs} ms`,
+          );
+          this.reporter?.emit({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
         }
-        case 'campaign':
-          this.logger.important('forced election requested (admin)');
-          this.guard(() => this.node.campaign(now()));
-          this.afterInput();
-          return send({ type: 'campaign', ...id, ok: true });
-        case 'status': {
-          const reply: AdminReply = { type: 'status', ...id, ...this.status() };
-          if (req.kv) reply.kv = this.kv.entries();
-          return send(reply);
-        }
-      }
-    });
+        return f;
+      },
+      campaign: () => {
+        this.logger.important('forced election requested (admin)');
+        this.guard(() => this.node.campaign(now()));
+        this.afterInput();
+      },
+      status: () => this.status(),
+      kv: () => this.kv.entries(),
+    };
   }
 
   status(): PeerStatus {
