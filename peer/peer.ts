@@ -20,31 +20,17 @@ import {
   type CommandResult,
   type RequestCommand,
 } from '../shared/client-protocol.ts';
-import type { AppliedEntry, LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
+import type { PeerRole } from '../shared/events.ts';
 import type { PeerEnvelope, PeerStatus } from '../shared/peer-protocol.ts';
 import { serveAdmin, type AdminHandler } from './admin-server.ts';
 import { serveClient } from './client-server.ts';
-import {
-  commandWords,
-  decodeEntry,
-  encodeEntry,
-  entryLabel,
-  formatCommand,
-  isReadOnly,
-  KvStore,
-  parseCommand,
-  type ApplyOutcome,
-  type KvCommand,
-} from './kv.ts';
+import { encodeEntry, isReadOnly, KvStore, parseCommand, type KvCommand } from './kv.ts';
 import { PeerLogger } from './logger.ts';
 import { RaftNode } from './raft/node.ts';
-import type { CoreEvent, Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
-import { Reporter, type PeerEventBody } from './reporter.ts';
+import { Narrator } from './narrator.ts';
+import type { Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
-import { Transport, type DropReason } from './transport.ts';
-
-/** Log tiles kept for a relay that (re)connects. */
-const MAX_TILES = 500;
+import { Transport } from './transport.ts';
 
 export interface PeerShellOptions {
   config: Config;
@@ -92,15 +78,13 @@ export class PeerShell {
   private readonly log: DurableLog;
   private readonly transport: Transport;
   private readonly logger: PeerLogger;
-  private reporter: Reporter | null = null;
+  private readonly narrator: Narrator;
   private readonly cluster: PeerId[];
   private readonly commandTimeoutMs: number;
   private readonly maxEntryBytes: number;
 
   private queue: Ready[] = [];
   private flushing = false;
-  /** With -v: the entries applied in the batch being handled, reported as one `apply` event. */
-  private appliedNow: AppliedEntry[] = [];
   /** afterInput() is due at the end of this poll (see afterInputsOfThisTurn). */
   private inputsPending = false;
   private inFlight: Promise<void> | null = null;
@@ -127,13 +111,6 @@ export class PeerShell {
 
   private role: PeerRole = 'follower';
   private term = 0;
-  private ctxRole: PeerRole = 'follower';
-  private lastStateKey = '';
-  private tiles: LogTile[] = [];
-  private readonly echoed = new Map<string, number>();
-  /** Last matchIndex per peer in successful append replies, to tell heartbeat replies apart. */
-  private readonly sentMatch = new Map<PeerId, number>();
-  private readonly recvMatch = new Map<PeerId, number>();
 
   private constructor(
     private readonly opts: PeerShellOptions,
@@ -170,8 +147,19 @@ export class PeerShell {
     );
     this.role = this.node.status().role;
     this.term = this.node.status().term;
-    this.updateContext();
-    if (opts.verbose) this.tiles = persisted.entries.slice(-MAX_TILES).map(tileOf);
+    this.narrator = new Narrator({
+      logger,
+      name: this.name,
+      cluster: this.cluster,
+      config,
+      profile: opts.profile,
+      timing,
+      verbose: opts.verbose,
+      reporterQueue: opts.reporterQueue,
+      core: this.node,
+      store: this.kv,
+      recovered: persisted.entries,
+    });
 
     this.transport = new Transport({
       self,
@@ -183,14 +171,7 @@ export class PeerShell {
       onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
       onAdmin: (ws) => serveAdmin(ws, this.adminHandler(), this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`)),
       tap: opts.wireTap ? wireTap(opts.wireTap, self.name) : undefined,
-      observer: {
-        sent: (env) => this.onSent(env),
-        dropped: (env, reason, incoming) => this.onDropped(env, reason, incoming),
-        invalid: (from, message) => this.logger.line(`dropped an invalid frame from ${from}: ${message}`),
-        link: (peer, up) => this.logger.line(up ? `connected to ${peer}` : `lost the connection to ${peer}; redialling`),
-        refused: (path, status, reason, remote) => this.noisy(`refused ${path} from ${remote}: ${status} ${reason}`, `${path} ${status} ${reason}`),
-        rejected: (peer, status, reason) => this.noisy(`${peer} refused our connection: ${status} ${reason}`, `${peer} ${status} ${reason}`),
-      },
+      observer: this.narrator,
     });
     this.sweeper = setInterval(() => this.sweep(), 100);
     this.sweeper.unref();
@@ -233,7 +214,7 @@ export class PeerShell {
       throw e;
     }
     logger.important(`listening on ws://${self.host}:${self.port} (/raft, /client, /admin); log ${join(config.logDir, `${self.name}.log`)}`);
-    if (opts.verbose) shell.startReporter();
+    shell.narrator.startReporting();
     shell.afterInput();
     return shell;
   }
@@ -254,7 +235,7 @@ export class PeerShell {
   private stepAll(envs: PeerEnvelope[]): void {
     const t = now();
     for (const env of envs) {
-      this.onReceived(env);
+      this.narrator.received(env);
       this.guard(() => this.node.step(env, t));
     }
     this.afterInputsOfThisTurn();
@@ -385,7 +366,7 @@ export class PeerShell {
           this.inFlight = null;
           if (this.stopped) return;
           if (hardState) this.durable = hardState;
-          if (entries.length > 0) this.persisted(entries);
+          this.narrator.saved(entries);
         }
         this.handle(batch);
         this.afterBatch();
@@ -403,16 +384,12 @@ export class PeerShell {
    * frame per peer where they fit), then their committed entries are applied in order.
    */
   private handle(batch: Ready[]): void {
-    for (const rd of batch) for (const ev of rd.events) this.onCoreEvent(ev);
+    for (const rd of batch) for (const ev of rd.events) this.narrator.coreEvent(ev);
     const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((rd) => rd.messages);
     if (messages.length > 0) this.transport.send(messages);
     for (const rd of batch) {
       for (const e of rd.committed) this.apply(e);
-      if (this.appliedNow.length > 0) {
-        // One event for the batch: under load a turn applies dozens of entries.
-        this.reporter?.emit({ type: 'apply', entries: this.appliedNow });
-        this.appliedNow = [];
-      }
+      this.narrator.appliedReady();
       for (const rs of rd.readStates) {
         const w = this.reads.get(rs.ctx);
         if (!w) continue;
@@ -448,8 +425,7 @@ export class PeerShell {
       this.role = st.role;
       this.term = st.term;
     }
-    this.updateContext();
-    if (this.reporter) this.reportState();
+    this.narrator.batchHandled();
   }
 
   private apply(e: Entry): void {
@@ -461,27 +437,7 @@ export class PeerShell {
       else if (outcome.ok) w.reply(okResult(w.id, outcome.value, e.index, e.term));
       else w.reply(badCommandResult(w.id, outcome.message));
     }
-    if (e.data !== null || this.reporter) this.logApply(e, outcome);
-  }
-
-  private logApply(e: Entry, outcome: ApplyOutcome): void {
-    const decoded = e.data === null ? null : decodeEntry(e.data);
-    const label = decoded === null ? 'noop' : decoded.ok ? formatCommand(decoded.entry.command) : '?';
-    if (e.data !== null) {
-      this.logger.line(`applied ${e.index} (term ${e.term}): ${label} -> ${outcome.ok ? JSON.stringify(outcome.value) : `error: ${outcome.message}`}`);
-    }
-    if (this.reporter) {
-      const key = outcome.ok ? outcome.key : null;
-      this.appliedNow.push({
-        index: e.index,
-        term: e.term,
-        command: decoded && decoded.ok ? commandWords(decoded.entry.command) : null,
-        ok: outcome.ok,
-        result: outcome.ok ? outcome.value : outcome.message,
-        key,
-        value: key === null ? null : this.kv.valueOf(key),
-      });
-    }
+    this.narrator.applied(e, outcome);
   }
 
   private serveReads(): void {
@@ -528,181 +484,13 @@ export class PeerShell {
     }
   }
 
-  /** Entries are on disk: keep the tiles the relay needs, and tell it. */
-  private persisted(entries: Entry[]): void {
-    if (!this.reporter) return;
-    const first = entries[0]!.index;
-    const last = this.tiles.length > 0 ? this.tiles[this.tiles.length - 1]!.index : 0;
-    if (first <= last) {
-      this.tiles = this.tiles.filter((t) => t.index < first);
-      this.reporter.emit({ type: 'log_truncate', from: first });
-    }
-    const added = entries.map(tileOf);
-    this.tiles.push(...added);
-    if (this.tiles.length > MAX_TILES) this.tiles = this.tiles.slice(-MAX_TILES);
-    this.reporter.emit({ type: 'log_append', entries: added });
-  }
-
-  /** A line for the log file every time, and for stdout at most once a minute per kind. */
-  private noisy(text: string, kind: string): void {
-    const t = Date.now();
-    const last = this.echoed.get(kind);
-    if (last !== undefined && t - last < 60_000) return this.logger.line(text);
-    if (this.echoed.size > 1000) this.echoed.clear();
-    this.echoed.set(kind, t);
-    this.logger.important(text);
-  }
-
-  // ---- what the core did: logs and events ----
-
-  private onCoreEvent(ev: CoreEvent): void {
-    const L = this.logger;
-    switch (ev.kind) {
-      case 'role':
-        this.updateContext(ev.role, ev.term);
-        if (ev.role === 'leader') L.important(`became LEADER for term ${ev.term}`);
-        else if (ev.role === 'candidate') L.important(`became candidate for term ${ev.term}: asking for votes`);
-        else if (ev.role === 'precandidate') L.important(`election timeout: pre-vote (could I win term ${ev.term + 1}?)`);
-        else L.important(`became follower in term ${ev.term}${ev.leader ? `; leader ${ev.leader}` : ''}`);
-        break;
-      case 'term':
-        this.updateContext(this.ctxRole, ev.term);
-        L.line(`term is now ${ev.term}`);
-        break;
-      case 'vote':
-        L.important(`voted for ${ev.vote} in term ${ev.term}`);
-        break;
-      case 'vote_granted':
-        L.line(`${ev.preVote ? 'pre-vote' : 'vote'} granted by ${ev.from} for term ${ev.term} (${ev.votes} of ${ev.needed} needed)`);
-        break;
-      case 'append':
-        L.line(`appended entries ${ev.from}..${ev.to} (term ${ev.term})`);
-        break;
-      case 'truncate':
-        L.important(`log conflict: removed entries from index ${ev.from} on`);
-        break;
-      case 'commit':
-        L.line(`committed through index ${ev.index}`);
-        this.reporter?.emit({ type: 'commit', index: ev.index });
-        break;
-      case 'election_deadline':
-        break;
-      case 'leader_change':
-        L.important(ev.leader ? `leader is ${ev.leader} (term ${ev.term})` : `no known leader (term ${ev.term})`);
-        break;
-      case 'step_down':
-        L.important(`stepped down in term ${ev.term}: ${ev.reason}`);
-        break;
-      default: {
-        const never: never = ev;
-        void never;
-      }
-    }
-  }
-
-  /** The "[term 3 leader]" prefix of log lines; without arguments, from the core's status. */
-  private updateContext(role?: PeerRole, term?: number): void {
-    const st = role === undefined || term === undefined ? this.node.status() : null;
-    this.ctxRole = role ?? st!.role;
-    this.logger.setContext(`term ${term ?? st!.term} ${this.ctxRole}`);
-  }
-
-  private heartbeat(m: Message, outgoing: boolean): boolean {
-    if (m.type === 'append_entries') return m.entries.length === 0;
-    if (m.type !== 'append_entries_reply' || !m.success) return false;
-    const peer = outgoing ? m.to : m.from;
-    const seen = outgoing ? this.sentMatch : this.recvMatch;
-    const before = seen.get(peer);
-    seen.set(peer, m.matchIndex);
-    return before === m.matchIndex;
-  }
-
-  private onSent(env: PeerEnvelope): void {
-    const hb = this.heartbeat(env, true);
-    if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} to ${env.to}`);
-    else this.logger.line(`-> ${env.to} ${describeRpc(env)}`);
-    if (this.reporter) this.reporter.emit({ type: 'rpc_send', to: env.to, ...summary(env, hb) });
-  }
-
-  private onReceived(env: PeerEnvelope): void {
-    const hb = this.heartbeat(env, false);
-    if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} from ${env.from}`);
-    else this.logger.line(`<- ${env.from} ${describeRpc(env)}`);
-    if (this.reporter) this.reporter.emit({ type: 'rpc_recv', from: env.from, ...summary(env, hb) });
-  }
-
-  private onDropped(env: PeerEnvelope, reason: DropReason, incoming: boolean): void {
-    const hb = env.type === 'append_entries' ? env.entries.length === 0 : false;
-    const other = incoming ? env.from : env.to;
-    if (hb || reason === 'disconnected') this.logger.heartbeat(`dropped (${reason}) ${incoming ? 'from' : 'to'} ${other}`);
-    else this.logger.line(`dropped (${reason}) ${incoming ? `<- ${other}` : `-> ${other}`} ${describeRpc(env)}`);
-    // An incoming drop ends a flight another peer started: reported with to = this peer.
-    if (this.reporter) this.reporter.emit({ type: 'rpc_drop', to: env.to, reason, ...summary(env, hb) });
-  }
-
-  private reportState(): void {
-    const st = this.node.status();
-    const applied = this.kv.appliedIndex;
-    const deadline = st.electionDeadline === null ? null : Math.round(st.electionDeadline);
-    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}`;
-    if (key === this.lastStateKey) return;
-    this.lastStateKey = key;
-    this.reporter!.emit(this.stateEvent());
-  }
-
-  private stateEvent(): PeerEventBody {
-    const st = this.node.status();
-    return {
-      type: 'state',
-      role: st.role,
-      term: st.term,
-      vote: st.vote,
-      leader: st.leader,
-      commitIndex: st.commitIndex,
-      appliedIndex: this.kv.appliedIndex,
-      lastIndex: st.lastIndex,
-      lastTerm: st.lastTerm,
-      electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
-    };
-  }
-
-  private startReporter(): void {
-    const { host, port } = this.opts.config.relay;
-    const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}/peer`;
-    this.reporter = new Reporter({
-      url,
-      peer: this.name,
-      secret: this.opts.config.secret,
-      hello: () => ({ type: 'hello', pid: process.pid, cluster: this.cluster, profile: this.opts.profile, timing: this.opts.timing }),
-      catchUp: () => {
-        this.lastStateKey = '';
-        const out: PeerEventBody[] = [this.stateEvent()];
-        const f = this.transport.faults;
-        out.push({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
-        if (this.tiles.length > 0) {
-          out.push({ type: 'log_truncate', from: this.tiles[0]!.index });
-          out.push({ type: 'log_append', entries: [...this.tiles] });
-        }
-        return out;
-      },
-      log: (text) => this.logger.important(text),
-      maxQueue: this.opts.reporterQueue,
-      maxFrameBytes: this.opts.config.limits.maxFrameBytes,
-    });
-  }
-
   // ---- admin ----
 
   private adminHandler(): AdminHandler {
     return {
       setFaults: (change) => {
         const f = this.transport.setFaults(change);
-        if (Object.keys(change).length > 0) {
-          this.logger.important(
-            `faults: ${f.blocked.length ? `blocking ${f.blocked.join(', ')}` : 'no peers blocked'}, drop rate ${f.dropRate}, added latency ${f.latencyMs} ms`,
-          );
-          this.reporter?.emit({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
-        }
+        if (Object.keys(change).length > 0) this.narrator.faultsChanged(f);
         return f;
       },
       campaign: () => {
@@ -755,7 +543,7 @@ export class PeerShell {
     this.writes.clear();
     for (const r of this.reads.values()) r.reply(unknown(r.id, 'the peer is stopping'));
     this.reads.clear();
-    this.reporter?.close();
+    this.narrator.close();
     await this.transport.close();
     if (this.inFlight) await this.inFlight.catch(() => {});
     await this.log.close().catch((e: Error) => this.logger.line(`closing the durable log: ${e.message}`));
@@ -787,40 +575,6 @@ function wireTap(dir: string, name: PeerId): (to: PeerId, frame: string) => void
   return (to, frame) => appendFileSync(file, `${JSON.stringify({ t: Date.now(), from: name, to, frame })}\n`);
 }
 
-function tileOf(e: Entry): LogTile {
-  return { index: e.index, term: e.term, label: entryLabel(e.data) };
-}
-
 function unknown(id: string, message: string): CommandResult {
   return { type: 'command_result', id, ok: false, error: 'unknown', message };
-}
-
-function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
-  const s: RpcSummary = { rid: m.rid, rpc: m.type, term: m.term, heartbeat, entries: m.type === 'append_entries' ? m.entries.length : 0 };
-  if (m.type === 'request_vote' || m.type === 'request_vote_reply') s.preVote = m.preVote;
-  if (m.type === 'request_vote_reply') s.ok = m.granted;
-  if (m.type === 'append_entries_reply') s.ok = m.success;
-  return s;
-}
-
-/** One RPC as a log line: "RequestVote term 4 last 7/3", "AppendEntries term 3 prev 4/3 entries 5..7 commit 4". */
-export function describeRpc(m: Message): string {
-  switch (m.type) {
-    case 'request_vote':
-      return `${m.preVote ? 'PreVote' : 'RequestVote'} term ${m.term} last log ${m.lastLogIndex}/${m.lastLogTerm}${m.force ? ' (forced)' : ''}`;
-    case 'request_vote_reply':
-      return `${m.preVote ? 'PreVote' : 'RequestVote'} reply term ${m.term}: ${m.granted ? 'granted' : 'refused'}`;
-    case 'append_entries':
-      return (
-        `AppendEntries term ${m.term} prev ${m.prevLogIndex}/${m.prevLogTerm} ` +
-        (m.entries.length === 0 ? 'heartbeat' : `entries ${m.entries[0]!.index}..${m.entries[m.entries.length - 1]!.index}`) +
-        ` commit ${m.leaderCommit}`
-      );
-    case 'append_entries_reply':
-      return m.success
-        ? `AppendEntries reply term ${m.term}: ok, match ${m.matchIndex}`
-        : `AppendEntries reply term ${m.term}: rejected prev ${m.matchIndex}${m.conflictIndex !== undefined ? `, conflict at ${m.conflictIndex}${m.conflictTerm !== undefined ? ` term ${m.conflictTerm}` : ''}` : ''}`;
-    case 'timeout_now':
-      return `TimeoutNow term ${m.term} (leadership transfer)`;
-  }
 }
