@@ -14,7 +14,7 @@ export interface AdminHandler {
   campaign(): void;
   status(): PeerStatus;
   /** The whole key-value store, for `status` with `kv: true`. */
-  kv(): Record<string, unknown>;
+  kvEntries(): Record<string, unknown>;
 }
 
 export function serveAdmin(ws: WebSocket, handler: AdminHandler, cluster: readonly PeerId[], onBadFrame?: (message: string) => void): void {
@@ -40,7 +40,7 @@ export function serveAdmin(ws: WebSocket, handler: AdminHandler, cluster: readon
         return send({ type: 'campaign', ...id, ok: true });
       case 'status': {
         const reply: AdminReply = { type: 'status', ...id, ...handler.status() };
-        if (req.kv) reply.kv = handler.kv();
+        if (req.kv) reply.kv = handler.kvEntries();
         return send(reply);
       }
     }

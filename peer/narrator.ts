@@ -6,13 +6,14 @@
 // batch handled, faults changed. The narrator reads the core's status and the store (to describe
 // them) but changes nothing and never calls back into the shell, so what a peer does never
 // depends on what it says. Without -v there is no Reporter and no event object is built.
-import type { Config, Timing } from '../shared/config.ts';
+import type { Config, PeerAddress, Timing } from '../shared/config.ts';
 import type { AppliedEntry, LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
 import type { Faults, PeerEnvelope } from '../shared/peer-protocol.ts';
 import { commandWords, decodeEntry, entryLabel, formatCommand, type ApplyOutcome, type KvStore } from './kv.ts';
 import type { PeerLogger } from './logger.ts';
-import type { CoreEvent, Entry, Message, NodeStatus, PeerId } from './raft/types.ts';
+import type { CoreEvent, Entry, Message, NodeStatus, PeerId, PersistedState } from './raft/types.ts';
 import { Reporter, type PeerEventBody } from './reporter.ts';
+import type { RecoveryReport } from './storage.ts';
 import type { DropReason, TransportObserver } from './transport.ts';
 
 /** Log tiles kept for a relay that (re)connects. */
@@ -282,20 +283,42 @@ export class Narrator implements TransportObserver {
   }
 
   private stateEvent(): PeerEventBody {
-    const st = this.core.status();
-    return {
-      type: 'state',
-      role: st.role,
-      term: st.term,
-      vote: st.vote,
-      leader: st.leader,
-      commitIndex: st.commitIndex,
-      appliedIndex: this.store.appliedIndex,
-      lastIndex: st.lastIndex,
-      lastTerm: st.lastTerm,
-      electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
-    };
+    return { type: 'state', ...stateOf(this.core.status(), this.store.appliedIndex) };
   }
+}
+
+/** The peer's state as the relay's `state` event and the admin `status` show it. */
+export function stateOf(st: NodeStatus, appliedIndex: number) {
+  return {
+    role: st.role,
+    term: st.term,
+    vote: st.vote,
+    leader: st.leader,
+    commitIndex: st.commitIndex,
+    appliedIndex,
+    lastIndex: st.lastIndex,
+    lastTerm: st.lastTerm,
+    electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
+  };
+}
+
+/** The first lines of a peer's log: who it is, its cluster and its timing. */
+export function narrateStart(logger: NarratorLog, name: PeerId, cluster: readonly PeerAddress[], profile: string, timing: Timing): void {
+  logger.setContext('starting');
+  logger.important(
+    `${name} (pid ${process.pid}) starting in a cluster of ${cluster.length}: ${cluster.map((p) => p.name).join(', ')}; ` +
+      `profile ${profile} (heartbeat ${timing.heartbeatMs} ms, election ${timing.electionMinMs}-${timing.electionMaxMs} ms, latency ${timing.latencyMs} ms)`,
+  );
+}
+
+/** What the peer found in its durable state, and any damaged tail it cut. */
+export function narrateRecovery(logger: NarratorLog, dataDir: string, report: RecoveryReport, state: PersistedState): void {
+  const hs = state.hardState;
+  logger.important(
+    `recovered from ${dataDir}: ${report.records} records, term ${hs.term}, vote ${hs.vote ?? 'none'}, commit ${hs.commit}, ` +
+      `${state.entries.length} entries` +
+      (report.cutBytes > 0 ? `; CUT ${report.cutBytes} bytes of damaged tail (${report.cutReason ?? 'torn write'})` : ''),
+  );
 }
 
 function tileOf(e: Entry): LogTile {

@@ -13,21 +13,15 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
-import {
-  badCommandResult,
-  notLeaderResult,
-  okResult,
-  type CommandResult,
-  type RequestCommand,
-} from '../shared/client-protocol.ts';
+import { badCommandResult, notLeaderResult, okResult, type CommandResult, type RequestCommand } from '../shared/client-protocol.ts';
 import type { PeerRole } from '../shared/events.ts';
-import type { PeerEnvelope, PeerStatus } from '../shared/peer-protocol.ts';
+import type { Faults, PeerEnvelope, PeerStatus } from '../shared/peer-protocol.ts';
 import { serveAdmin, type AdminHandler } from './admin-server.ts';
-import { serveClient } from './client-server.ts';
+import { serveClient, type CommandHandler } from './client-server.ts';
 import { encodeEntry, isReadOnly, KvStore, parseCommand, type KvCommand } from './kv.ts';
 import { PeerLogger } from './logger.ts';
 import { RaftNode } from './raft/node.ts';
-import { Narrator } from './narrator.ts';
+import { Narrator, narrateRecovery, narrateStart, stateOf } from './narrator.ts';
 import type { Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
 import { Transport } from './transport.ts';
@@ -71,7 +65,7 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export class PeerShell {
+export class PeerShell implements CommandHandler, AdminHandler {
   readonly name: PeerId;
   private readonly node: RaftNode;
   private readonly kv = new KvStore();
@@ -147,19 +141,7 @@ export class PeerShell {
     );
     this.role = this.node.status().role;
     this.term = this.node.status().term;
-    this.narrator = new Narrator({
-      logger,
-      name: this.name,
-      cluster: this.cluster,
-      config,
-      profile: opts.profile,
-      timing,
-      verbose: opts.verbose,
-      reporterQueue: opts.reporterQueue,
-      core: this.node,
-      store: this.kv,
-      recovered: persisted.entries,
-    });
+    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: persisted.entries });
 
     this.transport = new Transport({
       self,
@@ -169,7 +151,7 @@ export class PeerShell {
       latencyMs: timing.latencyMs,
       deliver: (envs) => this.receive(envs),
       onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
-      onAdmin: (ws) => serveAdmin(ws, this.adminHandler(), this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`)),
+      onAdmin: (ws) => serveAdmin(ws, this, this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`)),
       tap: opts.wireTap ? wireTap(opts.wireTap, self.name) : undefined,
       observer: this.narrator,
     });
@@ -184,12 +166,8 @@ export class PeerShell {
   static async start(opts: PeerShellOptions): Promise<PeerShell> {
     const { config, self, cluster, profile, timing } = opts;
     const logger = new PeerLogger(join(config.logDir, `${self.name}.log`), self.name, opts.echo ?? true);
-    logger.setContext('starting');
     const dataDir = join(config.dataDir, self.name);
-    logger.important(
-      `${self.name} (pid ${process.pid}) starting in a cluster of ${cluster.length}: ${cluster.map((p) => p.name).join(', ')}; ` +
-        `profile ${profile} (heartbeat ${timing.heartbeatMs} ms, election ${timing.electionMinMs}-${timing.electionMaxMs} ms, latency ${timing.latencyMs} ms)`,
-    );
+    narrateStart(logger, self.name, cluster, profile, timing);
     let opened: ReturnType<typeof DurableLog.open>;
     try {
       opened = DurableLog.open(dataDir, { onEvent: (m) => logger.line(`storage: ${m}`) });
@@ -198,13 +176,7 @@ export class PeerShell {
       await logger.close();
       throw e;
     }
-    const { report, state } = opened;
-    const hs = state.hardState;
-    logger.important(
-      `recovered from ${dataDir}: ${report.records} records, term ${hs.term}, vote ${hs.vote ?? 'none'}, commit ${hs.commit}, ` +
-        `${state.entries.length} entries` +
-        (report.cutBytes > 0 ? `; CUT ${report.cutBytes} bytes of damaged tail (${report.cutReason ?? 'torn write'})` : ''),
-    );
+    narrateRecovery(logger, dataDir, opened.report, opened.state);
     const shell = new PeerShell(opts, opened, logger);
     try {
       await shell.transport.listen();
@@ -484,41 +456,31 @@ export class PeerShell {
     }
   }
 
-  // ---- admin ----
+  // ---- the admin channel: called by admin-server.ts ----
 
-  private adminHandler(): AdminHandler {
-    return {
-      setFaults: (change) => {
-        const f = this.transport.setFaults(change);
-        if (Object.keys(change).length > 0) this.narrator.faultsChanged(f);
-        return f;
-      },
-      campaign: () => {
-        this.logger.important('forced election requested (admin)');
-        this.guard(() => this.node.campaign(now()));
-        this.afterInput();
-      },
-      status: () => this.status(),
-      kv: () => this.kv.entries(),
-    };
+  setFaults(change: Partial<Faults>): Faults {
+    const f = this.transport.setFaults(change);
+    if (Object.keys(change).length > 0) this.narrator.faultsChanged(f);
+    return f;
+  }
+
+  campaign(): void {
+    this.logger.important('forced election requested (admin)');
+    this.guard(() => this.node.campaign(now()));
+    this.afterInput();
+  }
+
+  kvEntries(): Record<string, unknown> {
+    return this.kv.entries();
   }
 
   status(): PeerStatus {
-    const st = this.node.status();
     const f = this.transport.faults;
     return {
       peer: this.name,
       pid: process.pid,
       cluster: this.cluster,
-      role: st.role,
-      term: st.term,
-      vote: st.vote,
-      leader: st.leader,
-      commitIndex: st.commitIndex,
-      appliedIndex: this.kv.appliedIndex,
-      lastIndex: st.lastIndex,
-      lastTerm: st.lastTerm,
-      electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
+      ...stateOf(this.node.status(), this.kv.appliedIndex),
       faults: { blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs },
       connected: this.transport.connected(),
       profile: this.opts.profile,
