@@ -1,15 +1,18 @@
 // The peer's shell: everything around the pure Raft core that touches the world.
 //
-// It owns the core (RaftNode), the durable log, the key-value store, the network and one timer.
-// After every input (a message, the timer, a proposal, a read, a forced election) it takes the
-// core's Ready batch and does, strictly in this order (etcd raft's contract):
-//   1. persist hard state + entries with ONE fsync (DurableLog.save);
-//   2. send the messages;
+// It owns the core (RaftNode), the durable log, the key-value store, the network and one timer,
+// and keeps the clients' waiters (writes until applied, reads until served). After every input
+// (a message, the timer, a proposal, a read, a forced election) it takes the core's Ready batch:
+//   0. a leader's AppendEntries (Ready.early) leave at once, before the leader's own fsync;
+//   1. persist hard state + entries with ONE fsync (DurableLog.save) and report the save to the
+//      core (node.persisted: only then does a leader count its own copy toward commitment);
+//   2. send the other messages (votes, acknowledgements: never before the save);
 //   3. apply committed entries to the store in order, answer the clients waiting for them, and
 //      serve linearizable reads once applied through their read index.
 // While a save is in flight, further Readies accumulate and go to disk together in the next
 // save (group commit): under load, one fsync covers many commands.
-// The timer is a single setTimeout re-armed to node.nextDeadline().
+// The timer is a single setTimeout re-armed to node.nextDeadline(). What the peer says about all
+// this (log lines, -v events) is the Narrator's job; /client and /admin are their own modules.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
@@ -22,7 +25,7 @@ import { encodeEntry, isReadOnly, KvStore, parseCommand, type KvCommand } from '
 import { PeerLogger } from './logger.ts';
 import { RaftNode } from './raft/node.ts';
 import { Narrator, narrateRecovery, narrateStart, stateOf } from './narrator.ts';
-import type { Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
+import type { Entry, HardState, PeerId, PersistedState, Ready } from './raft/types.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
 import { Transport } from './transport.ts';
 
@@ -84,15 +87,6 @@ export class PeerShell implements CommandHandler, AdminHandler {
   private inFlight: Promise<void> | null = null;
   /** The last hard state given to the durable log. */
   private saved: HardState | null;
-  /** The last hard state known to be on disk. */
-  private durable: HardState;
-  /** Readies whose AppendEntries left before their save (see sendEarly), counted in order. */
-  private earlySent = 0;
-  /** How many of those saves have completed (they complete in order). */
-  private earlyDurable = 0;
-  /** Messages from peers that arrived meanwhile, stepped once those saves complete. */
-  private held: { env: PeerEnvelope; after: number }[] = [];
-  private readonly sentEarly = new WeakSet<Ready>();
   private timer: NodeJS.Timeout | null = null;
   private armedFor = Infinity;
   private readonly sweeper: NodeJS.Timeout;
@@ -120,7 +114,6 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.maxEntryBytes = Math.floor(config.limits.maxFrameBytes / 2) - 1024;
     const persisted = opened.state;
     this.saved = persisted.hardState;
-    this.durable = persisted.hardState;
     this.node = new RaftNode(
       {
         id: self.name,
@@ -195,16 +188,6 @@ export class PeerShell implements CommandHandler, AdminHandler {
 
   private receive(envs: PeerEnvelope[]): void {
     if (this.stopped) return;
-    if (this.earlyDurable < this.earlySent || this.held.length > 0) {
-      // Entries already sent are not yet durable here: see sendEarly(). A message can only
-      // acknowledge what was sent before it arrived, so it waits for those saves only.
-      for (const env of envs) this.held.push({ env, after: this.earlySent });
-      return;
-    }
-    this.stepAll(envs);
-  }
-
-  private stepAll(envs: PeerEnvelope[]): void {
     const t = now();
     for (const env of envs) {
       this.narrator.received(env);
@@ -279,33 +262,13 @@ export class PeerShell implements CommandHandler, AdminHandler {
     if (this.stopped) return;
     if (this.node.hasReady()) {
       const rd = this.node.ready();
-      if (rd.entries.length > 0) this.sendEarly(rd);
+      // A leader's AppendEntries leave now, so the followers' fsyncs run in parallel with its
+      // own (dissertation §10.2.1); the core counts the leader's copy once persisted() says so.
+      if (rd.early.length > 0) this.transport.send(rd.early);
       this.queue.push(rd);
       if (!this.flushing) void this.flush();
     }
     this.arm();
-  }
-
-  /**
-   * A leader sends AppendEntries before its own entries are on disk, so the followers' fsyncs
-   * run in parallel with its own (Raft dissertation §10.2.1). That is safe as long as the
-   * leader counts itself for a commit only once its copy is durable: until the save carrying
-   * the entries completes, messages from peers are held (not stepped), so no acknowledgement
-   * can commit an entry that is durable only on the followers. Only when its term and vote are
-   * already on disk, so an AppendEntries never claims a term the leader could forget.
-   */
-  private sendEarly(rd: Ready): void {
-    const st = this.node.status();
-    if (st.role !== 'leader' || st.term !== this.durable.term || st.vote !== this.durable.vote) return;
-    if (rd.hardState && (rd.hardState.term !== this.durable.term || rd.hardState.vote !== this.durable.vote)) return;
-    const early: Message[] = [];
-    const rest: Message[] = [];
-    for (const m of rd.messages) (m.type === 'append_entries' ? early : rest).push(m);
-    if (early.length === 0) return;
-    rd.messages = rest;
-    this.sentEarly.add(rd);
-    this.earlySent++;
-    this.transport.send(early);
   }
 
   private arm(): void {
@@ -324,8 +287,8 @@ export class PeerShell implements CommandHandler, AdminHandler {
       while (this.queue.length > 0 && !this.stopped) {
         const batch = this.queue;
         this.queue = [];
-        const { hardState, entries } = mergeForSave(batch);
-        const early = batch.reduce((n, rd) => n + (this.sentEarly.delete(rd) ? 1 : 0), 0);
+        const saving = mergeForSave(batch);
+        const { hardState, entries } = saving;
         if (hardState && entries.length === 0 && this.saved && hardState.term === this.saved.term && hardState.vote === this.saved.vote) {
           // Only the commit index moved: Raft may lose it in a crash (it is learned again), so
           // it is written without waiting for an fsync; the next durable save covers it.
@@ -337,12 +300,13 @@ export class PeerShell implements CommandHandler, AdminHandler {
           await this.inFlight;
           this.inFlight = null;
           if (this.stopped) return;
-          if (hardState) this.durable = hardState;
+          this.guard(() => this.node.persisted(saving));
           this.narrator.saved(entries);
         }
         this.handle(batch);
         this.afterBatch();
-        if (early > 0) this.release(early);
+        // The leader may now count its own copy: a commit is taken into the queue at once.
+        if (this.node.hasReady()) this.afterInput();
       }
     } catch (e) {
       this.fatal(new Error(`cannot write the durable state: ${(e as Error).message}`));
@@ -376,17 +340,6 @@ export class PeerShell implements CommandHandler, AdminHandler {
       }
     }
     this.serveReads();
-  }
-
-  /** Saves carrying early-sent entries completed: step what peers sent meanwhile. */
-  private release(n: number): void {
-    this.earlyDurable += n;
-    let i = 0;
-    while (i < this.held.length && this.held[i]!.after <= this.earlyDurable) i++;
-    if (i === 0) return;
-    const envs = this.held.slice(0, i).map((h) => h.env);
-    this.held = this.held.slice(i);
-    this.stepAll(envs);
   }
 
   private afterBatch(): void {

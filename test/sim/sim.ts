@@ -570,10 +570,12 @@ class Simulation {
         return;
       }
       this.persist(p, rd);
+      node.persisted(rd);
       if (crashAt === 1) {
         this.crash(p, 'crash after the fsync, before sending:');
         return;
       }
+      for (const m of rd.early) this.send(m);
       for (const m of rd.messages) this.send(m);
       if (crashAt === 2) {
         this.crash(p, 'crash after sending, before applying:');
