@@ -281,10 +281,9 @@ export class RaftNode {
     // peer's disk, since its own acknowledgement waits for persisted(). Only in a term whose
     // term and vote are on disk already, so that no message carries a term the leader could
     // forget in a crash. Everything else (votes, replies) speaks for this peer's disk: after it.
-    let early: Message[] = [];
+    const early: Message[] = [];
     let messages = this.msgs;
     if (this.role === 'leader' && this.term === this.durableTerm && this.vote === this.durableVote) {
-      early = [];
       messages = [];
       for (const m of this.msgs) (m.type === 'append_entries' ? early : messages).push(m);
     }
