@@ -1,42 +1,35 @@
 // The peer's shell: everything around the pure Raft core that touches the world.
 //
-// It owns the core (RaftNode), the durable log, the key-value store, the network and one timer.
-// After every input (a message, the timer, a proposal, a read, a forced election) it takes the
-// core's Ready batch and does, strictly in this order (etcd raft's contract):
-//   1. persist hard state + entries with ONE fsync (DurableLog.save);
-//   2. send the messages;
+// It owns the core (RaftNode), the durable log, the key-value store, the network and one timer,
+// and keeps the clients' waiters (writes until applied, reads until served). After every input
+// (a message, the timer, a proposal, a read, a forced election) it takes the core's Ready batch:
+//   0. a leader's AppendEntries (Ready.early) leave at once, before the leader's own fsync;
+//   1. persist hard state + entries with ONE fsync (DurableLog.save) and report the save to the
+//      core (node.persisted: only then does a leader count its own copy toward commitment);
+//   2. send the other messages (votes, acknowledgements: never before the save);
 //   3. apply committed entries to the store in order, answer the clients waiting for them, and
 //      serve linearizable reads once applied through their read index.
 // While a save is in flight, further Readies accumulate and go to disk together in the next
 // save (group commit): under load, one fsync covers many commands.
-// The timer is a single setTimeout re-armed to node.nextDeadline().
+// The timer is a single setTimeout re-armed to node.nextDeadline(). What the peer says about all
+// this (log lines, -v events) is the Narrator's job; /client and /admin are their own modules.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WebSocket } from 'ws';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
-import { clientTls, endpointUrl } from '../shared/tls.ts';
-import {
-  badCommandResult,
-  notLeaderResult,
-  okResult,
-  type CommandResult,
-  type RequestCommand,
-} from '../shared/client-protocol.ts';
-import type { AppliedEntry, LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
-import { commandWords, formatCommand, isReadOnly, parseCommand, type KvCommand } from '../shared/kv-commands.ts';
-import { badFrame, parseAdminRequest, type AdminReply, type PeerEnvelope, type PeerStatus } from '../shared/peer-protocol.ts';
-import { serveClient } from './client-server.ts';
-import { decodeEntry, encodeEntry, entryLabel, KvStore, type ApplyOutcome } from './kv.ts';
+import { badCommandResult, notLeaderResult, okResult, type CommandResult, type RequestCommand } from '../shared/client-protocol.ts';
+import type { PeerRole } from '../shared/events.ts';
+import type { Faults, PeerEnvelope, PeerStatus } from '../shared/peer-protocol.ts';
+import { serveAdmin, type AdminHandler } from './admin-server.ts';
+import { serveClient, type CommandHandler } from './client-server.ts';
+import { isReadOnly, parseCommand, type KvCommand } from '../shared/kv-commands.ts';
+import { endpointUrl } from '../shared/tls.ts';
+import { encodeEntry, KvStore } from './kv.ts';
 import { PeerLogger } from './logger.ts';
 import { RaftNode } from './raft/node.ts';
-import type { CoreEvent, Entry, HardState, Message, PeerId, PersistedState, Ready } from './raft/types.ts';
-import { Reporter, type PeerEventBody } from './reporter.ts';
+import { Narrator, narrateRecovery, narrateStart, stateOf } from './narrator.ts';
+import type { Entry, HardState, PeerId, PersistedState, Ready } from './raft/types.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
-import { Transport, type DropReason } from './transport.ts';
-import { rawText } from '../shared/ws.ts';
-
-/** Log tiles kept for a relay that (re)connects. */
-const MAX_TILES = 500;
+import { Transport } from './transport.ts';
 
 export interface PeerShellOptions {
   config: Config;
@@ -77,36 +70,25 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export class PeerShell {
+export class PeerShell implements CommandHandler, AdminHandler {
   readonly name: PeerId;
   private readonly node: RaftNode;
   private readonly kv = new KvStore();
   private readonly log: DurableLog;
   private readonly transport: Transport;
   private readonly logger: PeerLogger;
-  private reporter: Reporter | null = null;
+  private readonly narrator: Narrator;
   private readonly cluster: PeerId[];
   private readonly commandTimeoutMs: number;
   private readonly maxEntryBytes: number;
 
   private queue: Ready[] = [];
   private flushing = false;
-  /** With -v: the entries applied in the batch being handled, reported as one `apply` event. */
-  private appliedNow: AppliedEntry[] = [];
   /** afterInput() is due at the end of this poll (see afterInputsOfThisTurn). */
   private inputsPending = false;
   private inFlight: Promise<void> | null = null;
   /** The last hard state given to the durable log. */
   private saved: HardState | null;
-  /** The last hard state known to be on disk. */
-  private durable: HardState;
-  /** Readies whose AppendEntries left before their save (see sendEarly), counted in order. */
-  private earlySent = 0;
-  /** How many of those saves have completed (they complete in order). */
-  private earlyDurable = 0;
-  /** Messages from peers that arrived meanwhile, stepped once those saves complete. */
-  private held: { env: PeerEnvelope; after: number }[] = [];
-  private readonly sentEarly = new WeakSet<Ready>();
   private timer: NodeJS.Timeout | null = null;
   private armedFor = Infinity;
   private readonly sweeper: NodeJS.Timeout;
@@ -119,13 +101,6 @@ export class PeerShell {
 
   private role: PeerRole = 'follower';
   private term = 0;
-  private ctxRole: PeerRole = 'follower';
-  private lastStateKey = '';
-  private tiles: LogTile[] = [];
-  private readonly echoed = new Map<string, number>();
-  /** Last matchIndex per peer in successful append replies, to tell heartbeat replies apart. */
-  private readonly sentMatch = new Map<PeerId, number>();
-  private readonly recvMatch = new Map<PeerId, number>();
 
   private constructor(
     private readonly opts: PeerShellOptions,
@@ -141,7 +116,6 @@ export class PeerShell {
     this.maxEntryBytes = Math.floor(config.limits.maxFrameBytes / 2) - 1024;
     const persisted = opened.state;
     this.saved = persisted.hardState;
-    this.durable = persisted.hardState;
     this.node = new RaftNode(
       {
         id: self.name,
@@ -162,8 +136,7 @@ export class PeerShell {
     );
     this.role = this.node.status().role;
     this.term = this.node.status().term;
-    this.updateContext();
-    if (opts.verbose) this.tiles = persisted.entries.slice(-MAX_TILES).map(tileOf);
+    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: persisted.entries, now });
 
     this.transport = new Transport({
       self,
@@ -173,16 +146,9 @@ export class PeerShell {
       latencyMs: timing.latencyMs,
       deliver: (envs) => this.receive(envs),
       onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
-      onAdmin: (ws) => this.serveAdmin(ws),
+      onAdmin: (ws) => serveAdmin(ws, this, this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`)),
       tap: opts.wireTap ? wireTap(opts.wireTap, self.name) : undefined,
-      observer: {
-        sent: (env) => this.onSent(env),
-        dropped: (env, reason, incoming) => this.onDropped(env, reason, incoming),
-        invalid: (from, message) => this.logger.line(`dropped an invalid frame from ${from}: ${message}`),
-        link: (peer, up) => this.logger.line(up ? `connected to ${peer}` : `lost the connection to ${peer}; redialling`),
-        refused: (path, status, reason, remote) => this.noisy(`refused ${path} from ${remote}: ${status} ${reason}`, `${path} ${status} ${reason}`),
-        rejected: (peer, status, reason) => this.noisy(`${peer} refused our connection: ${status} ${reason}`, `${peer} ${status} ${reason}`),
-      },
+      observer: this.narrator,
     });
     this.sweeper = setInterval(() => this.sweep(), 100);
     this.sweeper.unref();
@@ -195,12 +161,8 @@ export class PeerShell {
   static async start(opts: PeerShellOptions): Promise<PeerShell> {
     const { config, self, cluster, profile, timing } = opts;
     const logger = new PeerLogger(join(config.logDir, `${self.name}.log`), self.name, opts.echo ?? true);
-    logger.setContext('starting');
     const dataDir = join(config.dataDir, self.name);
-    logger.important(
-      `${self.name} (pid ${process.pid}) starting in a cluster of ${cluster.length}: ${cluster.map((p) => p.name).join(', ')}; ` +
-        `profile ${profile} (heartbeat ${timing.heartbeatMs} ms, election ${timing.electionMinMs}-${timing.electionMaxMs} ms, latency ${timing.latencyMs} ms)`,
-    );
+    narrateStart(logger, self.name, cluster, profile, timing);
     let opened: ReturnType<typeof DurableLog.open>;
     try {
       opened = DurableLog.open(dataDir, { onEvent: (m) => logger.line(`storage: ${m}`) });
@@ -209,13 +171,7 @@ export class PeerShell {
       await logger.close();
       throw e;
     }
-    const { report, state } = opened;
-    const hs = state.hardState;
-    logger.important(
-      `recovered from ${dataDir}: ${report.records} records, term ${hs.term}, vote ${hs.vote ?? 'none'}, commit ${hs.commit}, ` +
-        `${state.entries.length} entries` +
-        (report.cutBytes > 0 ? `; CUT ${report.cutBytes} bytes of damaged tail (${report.cutReason ?? 'torn write'})` : ''),
-    );
+    narrateRecovery(logger, dataDir, opened.report, opened.state);
     const shell = new PeerShell(opts, opened, logger);
     try {
       await shell.transport.listen();
@@ -225,7 +181,7 @@ export class PeerShell {
       throw e;
     }
     logger.important(`listening on ${endpointUrl(self, '')} (/raft, /client, /admin); log ${join(config.logDir, `${self.name}.log`)}`);
-    if (opts.verbose) shell.startReporter();
+    shell.narrator.startReporting();
     shell.afterInput();
     return shell;
   }
@@ -234,19 +190,9 @@ export class PeerShell {
 
   private receive(envs: PeerEnvelope[]): void {
     if (this.stopped) return;
-    if (this.earlyDurable < this.earlySent || this.held.length > 0) {
-      // Entries already sent are not yet durable here: see sendEarly(). A message can only
-      // acknowledge what was sent before it arrived, so it waits for those saves only.
-      for (const env of envs) this.held.push({ env, after: this.earlySent });
-      return;
-    }
-    this.stepAll(envs);
-  }
-
-  private stepAll(envs: PeerEnvelope[]): void {
     const t = now();
     for (const env of envs) {
-      this.onReceived(env);
+      this.narrator.received(env);
       this.guard(() => this.node.step(env, t));
     }
     this.afterInputsOfThisTurn();
@@ -318,33 +264,13 @@ export class PeerShell {
     if (this.stopped) return;
     if (this.node.hasReady()) {
       const rd = this.node.ready();
-      if (rd.entries.length > 0) this.sendEarly(rd);
+      // A leader's AppendEntries leave now, so the followers' fsyncs run in parallel with its
+      // own (dissertation §10.2.1); the core counts the leader's copy once persisted() says so.
+      if (rd.early.length > 0) this.transport.send(rd.early);
       this.queue.push(rd);
       if (!this.flushing) void this.flush();
     }
     this.arm();
-  }
-
-  /**
-   * A leader sends AppendEntries before its own entries are on disk, so the followers' fsyncs
-   * run in parallel with its own (Raft dissertation §10.2.1). That is safe as long as the
-   * leader counts itself for a commit only once its copy is durable: until the save carrying
-   * the entries completes, messages from peers are held (not stepped), so no acknowledgement
-   * can commit an entry that is durable only on the followers. Only when its term and vote are
-   * already on disk, so an AppendEntries never claims a term the leader could forget.
-   */
-  private sendEarly(rd: Ready): void {
-    const st = this.node.status();
-    if (st.role !== 'leader' || st.term !== this.durable.term || st.vote !== this.durable.vote) return;
-    if (rd.hardState && (rd.hardState.term !== this.durable.term || rd.hardState.vote !== this.durable.vote)) return;
-    const early: Message[] = [];
-    const rest: Message[] = [];
-    for (const m of rd.messages) (m.type === 'append_entries' ? early : rest).push(m);
-    if (early.length === 0) return;
-    rd.messages = rest;
-    this.sentEarly.add(rd);
-    this.earlySent++;
-    this.transport.send(early);
   }
 
   private arm(): void {
@@ -363,8 +289,8 @@ export class PeerShell {
       while (this.queue.length > 0 && !this.stopped) {
         const batch = this.queue;
         this.queue = [];
-        const { hardState, entries } = mergeForSave(batch);
-        const early = batch.reduce((n, rd) => n + (this.sentEarly.delete(rd) ? 1 : 0), 0);
+        const saving = mergeForSave(batch);
+        const { hardState, entries } = saving;
         if (hardState && entries.length === 0 && this.saved && hardState.term === this.saved.term && hardState.vote === this.saved.vote) {
           // Only the commit index moved: Raft may lose it in a crash (it is learned again), so
           // it is written without waiting for an fsync; the next durable save covers it.
@@ -376,12 +302,13 @@ export class PeerShell {
           await this.inFlight;
           this.inFlight = null;
           if (this.stopped) return;
-          if (hardState) this.durable = hardState;
-          if (entries.length > 0) this.persisted(entries);
+          this.guard(() => this.node.persisted(saving));
+          this.narrator.saved(entries);
         }
         this.handle(batch);
         this.afterBatch();
-        if (early > 0) this.release(early);
+        // The leader may now count its own copy: a commit is taken into the queue at once.
+        if (this.node.hasReady()) this.afterInput();
       }
     } catch (e) {
       this.fatal(new Error(`cannot write the durable state: ${(e as Error).message}`));
@@ -395,16 +322,12 @@ export class PeerShell {
    * frame per peer where they fit), then their committed entries are applied in order.
    */
   private handle(batch: Ready[]): void {
-    for (const rd of batch) for (const ev of rd.events) this.onCoreEvent(ev);
+    for (const rd of batch) for (const ev of rd.events) this.narrator.coreEvent(ev);
     const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((rd) => rd.messages);
     if (messages.length > 0) this.transport.send(messages);
     for (const rd of batch) {
       for (const e of rd.committed) this.apply(e);
-      if (this.appliedNow.length > 0) {
-        // One event for the batch: under load a turn applies dozens of entries.
-        this.reporter?.emit({ type: 'apply', entries: this.appliedNow });
-        this.appliedNow = [];
-      }
+      this.narrator.appliedReady();
       for (const rs of rd.readStates) {
         const w = this.reads.get(rs.ctx);
         if (!w) continue;
@@ -421,17 +344,6 @@ export class PeerShell {
     this.serveReads();
   }
 
-  /** Saves carrying early-sent entries completed: step what peers sent meanwhile. */
-  private release(n: number): void {
-    this.earlyDurable += n;
-    let i = 0;
-    while (i < this.held.length && this.held[i]!.after <= this.earlyDurable) i++;
-    if (i === 0) return;
-    const envs = this.held.slice(0, i).map((h) => h.env);
-    this.held = this.held.slice(i);
-    this.stepAll(envs);
-  }
-
   private afterBatch(): void {
     const st = this.node.status();
     if (st.role !== this.role || st.term !== this.term) {
@@ -440,8 +352,7 @@ export class PeerShell {
       this.role = st.role;
       this.term = st.term;
     }
-    this.updateContext();
-    if (this.reporter) this.reportState();
+    this.narrator.batchHandled();
   }
 
   private apply(e: Entry): void {
@@ -453,27 +364,7 @@ export class PeerShell {
       else if (outcome.ok) w.reply(okResult(w.id, outcome.value, e.index, e.term));
       else w.reply(badCommandResult(w.id, outcome.message));
     }
-    if (e.data !== null || this.reporter) this.logApply(e, outcome);
-  }
-
-  private logApply(e: Entry, outcome: ApplyOutcome): void {
-    const decoded = e.data === null ? null : decodeEntry(e.data);
-    const label = decoded === null ? 'noop' : decoded.ok ? formatCommand(decoded.entry.command) : '?';
-    if (e.data !== null) {
-      this.logger.line(`applied ${e.index} (term ${e.term}): ${label} -> ${outcome.ok ? JSON.stringify(outcome.value) : `error: ${outcome.message}`}`);
-    }
-    if (this.reporter) {
-      const key = outcome.ok ? outcome.key : null;
-      this.appliedNow.push({
-        index: e.index,
-        term: e.term,
-        command: decoded && decoded.ok ? commandWords(decoded.entry.command) : null,
-        ok: outcome.ok,
-        result: outcome.ok ? outcome.value : outcome.message,
-        key,
-        value: key === null ? null : this.kv.valueOf(key),
-      });
-    }
+    this.narrator.applied(e, outcome);
   }
 
   private serveReads(): void {
@@ -520,229 +411,31 @@ export class PeerShell {
     }
   }
 
-  /** Entries are on disk: keep the tiles the relay needs, and tell it. */
-  private persisted(entries: Entry[]): void {
-    if (!this.reporter) return;
-    const first = entries[0]!.index;
-    const last = this.tiles.length > 0 ? this.tiles[this.tiles.length - 1]!.index : 0;
-    if (first <= last) {
-      this.tiles = this.tiles.filter((t) => t.index < first);
-      this.reporter.emit({ type: 'log_truncate', from: first });
-    }
-    const added = entries.map(tileOf);
-    this.tiles.push(...added);
-    if (this.tiles.length > MAX_TILES) this.tiles = this.tiles.slice(-MAX_TILES);
-    this.reporter.emit({ type: 'log_append', entries: added });
+  // ---- the admin channel: called by admin-server.ts ----
+
+  setFaults(change: Partial<Faults>): Faults {
+    const f = this.transport.setFaults(change);
+    if (Object.keys(change).length > 0) this.narrator.faultsChanged(f);
+    return f;
   }
 
-  /** A line for the log file every time, and for stdout at most once a minute per kind. */
-  private noisy(text: string, kind: string): void {
-    const t = Date.now();
-    const last = this.echoed.get(kind);
-    if (last !== undefined && t - last < 60_000) return this.logger.line(text);
-    if (this.echoed.size > 1000) this.echoed.clear();
-    this.echoed.set(kind, t);
-    this.logger.important(text);
+  campaign(): void {
+    this.logger.important('forced election requested (admin)');
+    this.guard(() => this.node.campaign(now()));
+    this.afterInput();
   }
 
-  // ---- what the core did: logs and events ----
-
-  private onCoreEvent(ev: CoreEvent): void {
-    const L = this.logger;
-    switch (ev.kind) {
-      case 'role':
-        this.updateContext(ev.role, ev.term);
-        if (ev.role === 'leader') L.important(`became LEADER for term ${ev.term}`);
-        else if (ev.role === 'candidate') L.important(`became candidate for term ${ev.term}: asking for votes`);
-        else if (ev.role === 'precandidate') L.important(`election timeout: pre-vote (could I win term ${ev.term + 1}?)`);
-        else L.important(`became follower in term ${ev.term}${ev.leader ? `; leader ${ev.leader}` : ''}`);
-        break;
-      case 'term':
-        this.updateContext(this.ctxRole, ev.term);
-        L.line(`term is now ${ev.term}`);
-        break;
-      case 'vote':
-        L.important(`voted for ${ev.vote} in term ${ev.term}`);
-        break;
-      case 'vote_granted':
-        L.line(`${ev.preVote ? 'pre-vote' : 'vote'} granted by ${ev.from} for term ${ev.term} (${ev.votes} of ${ev.needed} needed)`);
-        break;
-      case 'append':
-        L.line(`appended entries ${ev.from}..${ev.to} (term ${ev.term})`);
-        break;
-      case 'truncate':
-        L.important(`log conflict: removed entries from index ${ev.from} on`);
-        break;
-      case 'commit':
-        L.line(`committed through index ${ev.index}`);
-        this.reporter?.emit({ type: 'commit', index: ev.index });
-        break;
-      case 'election_deadline':
-        break;
-      case 'leader_change':
-        L.important(ev.leader ? `leader is ${ev.leader} (term ${ev.term})` : `no known leader (term ${ev.term})`);
-        break;
-      case 'step_down':
-        L.important(`stepped down in term ${ev.term}: ${ev.reason}`);
-        break;
-      default: {
-        const never: never = ev;
-        void never;
-      }
-    }
-  }
-
-  /** The "[term 3 leader]" prefix of log lines; without arguments, from the core's status. */
-  private updateContext(role?: PeerRole, term?: number): void {
-    const st = role === undefined || term === undefined ? this.node.status() : null;
-    this.ctxRole = role ?? st!.role;
-    this.logger.setContext(`term ${term ?? st!.term} ${this.ctxRole}`);
-  }
-
-  private heartbeat(m: Message, outgoing: boolean): boolean {
-    if (m.type === 'append_entries') return m.entries.length === 0;
-    if (m.type !== 'append_entries_reply' || !m.success) return false;
-    const peer = outgoing ? m.to : m.from;
-    const seen = outgoing ? this.sentMatch : this.recvMatch;
-    const before = seen.get(peer);
-    seen.set(peer, m.matchIndex);
-    return before === m.matchIndex;
-  }
-
-  private onSent(env: PeerEnvelope): void {
-    const hb = this.heartbeat(env, true);
-    if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} to ${env.to}`);
-    else this.logger.line(`-> ${env.to} ${describeRpc(env)}`);
-    if (this.reporter) this.reporter.emit({ type: 'rpc_send', to: env.to, ...summary(env, hb) });
-  }
-
-  private onReceived(env: PeerEnvelope): void {
-    const hb = this.heartbeat(env, false);
-    if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} from ${env.from}`);
-    else this.logger.line(`<- ${env.from} ${describeRpc(env)}`);
-    if (this.reporter) this.reporter.emit({ type: 'rpc_recv', from: env.from, ...summary(env, hb) });
-  }
-
-  private onDropped(env: PeerEnvelope, reason: DropReason, incoming: boolean): void {
-    const hb = env.type === 'append_entries' ? env.entries.length === 0 : false;
-    const other = incoming ? env.from : env.to;
-    if (hb || reason === 'disconnected') this.logger.heartbeat(`dropped (${reason}) ${incoming ? 'from' : 'to'} ${other}`);
-    else this.logger.line(`dropped (${reason}) ${incoming ? `<- ${other}` : `-> ${other}`} ${describeRpc(env)}`);
-    // An incoming drop ends a flight another peer started: reported with to = this peer.
-    if (this.reporter) this.reporter.emit({ type: 'rpc_drop', to: env.to, reason, ...summary(env, hb) });
-  }
-
-  private reportState(): void {
-    const st = this.node.status();
-    const applied = this.kv.appliedIndex;
-    const deadline = st.electionDeadline === null ? null : Math.round(st.electionDeadline);
-    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}`;
-    if (key === this.lastStateKey) return;
-    this.lastStateKey = key;
-    this.reporter!.emit(this.stateEvent());
-  }
-
-  private stateEvent(): PeerEventBody {
-    const st = this.node.status();
-    return {
-      type: 'state',
-      role: st.role,
-      term: st.term,
-      vote: st.vote,
-      leader: st.leader,
-      commitIndex: st.commitIndex,
-      appliedIndex: this.kv.appliedIndex,
-      lastIndex: st.lastIndex,
-      lastTerm: st.lastTerm,
-      electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
-      // A duration as well: the relay's machine may keep another time.
-      electionInMs: st.electionDeadline === null ? null : Math.max(0, Math.round(st.electionDeadline - now())),
-    };
-  }
-
-  private startReporter(): void {
-    const relay = this.opts.config.relay;
-    this.reporter = new Reporter({
-      url: endpointUrl(relay, '/peer'),
-      tls: clientTls(relay.tls),
-      peer: this.name,
-      secret: this.opts.config.secret,
-      hello: () => ({ type: 'hello', pid: process.pid, cluster: this.cluster, profile: this.opts.profile, timing: this.opts.timing }),
-      catchUp: () => {
-        this.lastStateKey = '';
-        const out: PeerEventBody[] = [this.stateEvent()];
-        const f = this.transport.faults;
-        out.push({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
-        if (this.tiles.length > 0) {
-          out.push({ type: 'log_truncate', from: this.tiles[0]!.index });
-          out.push({ type: 'log_append', entries: [...this.tiles] });
-        }
-        return out;
-      },
-      log: (text) => this.logger.important(text),
-      maxQueue: this.opts.reporterQueue,
-      maxFrameBytes: this.opts.config.limits.maxFrameBytes,
-    });
-  }
-
-  // ---- admin ----
-
-  private serveAdmin(ws: WebSocket): void {
-    ws.on('message', (data, isBinary) => {
-      const send = (r: AdminReply) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(r));
-      };
-      if (isBinary) return send(badFrame('binary frames are not accepted; send JSON text'));
-      const parsed = parseAdminRequest(rawText(data), this.cluster);
-      if (!parsed.ok) {
-        this.logger.line(`admin: bad frame (${parsed.message})`);
-        return send(badFrame(parsed.message, parsed.id));
-      }
-      const req = parsed.value;
-      const id = req.id === undefined ? {} : { id: req.id };
-      switch (req.type) {
-        case 'faults': {
-          const { type: _t, id: _i, ...change } = req;
-          const changed = Object.keys(change).length > 0;
-          const f = this.transport.setFaults(change);
-          if (changed) {
-            this.logger.important(
-              `faults: ${f.blocked.length ? `blocking ${f.blocked.join(', ')}` : 'no peers blocked'}, drop rate ${f.dropRate}, added latency ${f.latencyMs} ms`,
-            );
-            this.reporter?.emit({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
-          }
-          return send({ type: 'faults', ...id, ...f });
-        }
-        case 'campaign':
-          this.logger.important('forced election requested (admin)');
-          this.guard(() => this.node.campaign(now()));
-          this.afterInput();
-          return send({ type: 'campaign', ...id, ok: true });
-        case 'status': {
-          const reply: AdminReply = { type: 'status', ...id, ...this.status() };
-          if (req.kv) reply.kv = this.kv.entries();
-          return send(reply);
-        }
-      }
-    });
+  kvEntries(): Record<string, unknown> {
+    return this.kv.entries();
   }
 
   status(): PeerStatus {
-    const st = this.node.status();
     const f = this.transport.faults;
     return {
       peer: this.name,
       pid: process.pid,
       cluster: this.cluster,
-      role: st.role,
-      term: st.term,
-      vote: st.vote,
-      leader: st.leader,
-      commitIndex: st.commitIndex,
-      appliedIndex: this.kv.appliedIndex,
-      lastIndex: st.lastIndex,
-      lastTerm: st.lastTerm,
-      electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
+      ...stateOf(this.node.status(), this.kv.appliedIndex),
       faults: { blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs },
       connected: this.transport.connected(),
       profile: this.opts.profile,
@@ -767,7 +460,7 @@ export class PeerShell {
     this.writes.clear();
     for (const r of this.reads.values()) r.reply(unknown(r.id, 'the peer is stopping'));
     this.reads.clear();
-    this.reporter?.close();
+    this.narrator.close();
     await this.transport.close();
     if (this.inFlight) await this.inFlight.catch(() => {});
     await this.log.close().catch((e: Error) => this.logger.line(`closing the durable log: ${e.message}`));
@@ -799,40 +492,6 @@ function wireTap(dir: string, name: PeerId): (to: PeerId, frame: string) => void
   return (to, frame) => appendFileSync(file, `${JSON.stringify({ t: Date.now(), from: name, to, frame })}\n`);
 }
 
-function tileOf(e: Entry): LogTile {
-  return { index: e.index, term: e.term, label: entryLabel(e.data) };
-}
-
 function unknown(id: string, message: string): CommandResult {
   return { type: 'command_result', id, ok: false, error: 'unknown', message };
-}
-
-function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
-  const s: RpcSummary = { rid: m.rid, rpc: m.type, term: m.term, heartbeat, entries: m.type === 'append_entries' ? m.entries.length : 0 };
-  if (m.type === 'request_vote' || m.type === 'request_vote_reply') s.preVote = m.preVote;
-  if (m.type === 'request_vote_reply') s.ok = m.granted;
-  if (m.type === 'append_entries_reply') s.ok = m.success;
-  return s;
-}
-
-/** One RPC as a log line: "RequestVote term 4 last 7/3", "AppendEntries term 3 prev 4/3 entries 5..7 commit 4". */
-export function describeRpc(m: Message): string {
-  switch (m.type) {
-    case 'request_vote':
-      return `${m.preVote ? 'PreVote' : 'RequestVote'} term ${m.term} last log ${m.lastLogIndex}/${m.lastLogTerm}${m.force ? ' (forced)' : ''}`;
-    case 'request_vote_reply':
-      return `${m.preVote ? 'PreVote' : 'RequestVote'} reply term ${m.term}: ${m.granted ? 'granted' : 'refused'}`;
-    case 'append_entries':
-      return (
-        `AppendEntries term ${m.term} prev ${m.prevLogIndex}/${m.prevLogTerm} ` +
-        (m.entries.length === 0 ? 'heartbeat' : `entries ${m.entries[0]!.index}..${m.entries[m.entries.length - 1]!.index}`) +
-        ` commit ${m.leaderCommit}`
-      );
-    case 'append_entries_reply':
-      return m.success
-        ? `AppendEntries reply term ${m.term}: ok, match ${m.matchIndex}`
-        : `AppendEntries reply term ${m.term}: rejected prev ${m.matchIndex}${m.conflictIndex !== undefined ? `, conflict at ${m.conflictIndex}${m.conflictTerm !== undefined ? ` term ${m.conflictTerm}` : ''}` : ''}`;
-    case 'timeout_now':
-      return `TimeoutNow term ${m.term} (leadership transfer)`;
-  }
 }

@@ -1,12 +1,15 @@
 // The in-memory Raft log: entry i lives at entries[i - 1] (no snapshots yet, so the log always
 // starts at index 1). It also remembers which suffix changed since the shell last took a Ready,
-// so that only that suffix is handed out for persisting.
+// so that only that suffix is handed out for persisting, and how far the shell has reported the
+// log saved (the durable prefix, which a leader counts as its own acknowledgement).
 import type { Entry } from './types.ts';
 
 export class RaftLog {
   private readonly entries: Entry[];
   /** Lowest index appended or rewritten since the last takeUnstable(); Infinity when none. */
   private unstableFrom = Infinity;
+  /** Entries 1..durable are on the shell's disk as they are here (reported with persistedTo). */
+  private durable: number;
 
   constructor(persisted: readonly Entry[]) {
     for (let i = 0; i < persisted.length; i++) {
@@ -15,6 +18,24 @@ export class RaftLog {
       if (i > 0 && e.term < persisted[i - 1]!.term) throw new Error(`persisted log terms go backwards at index ${e.index}`);
     }
     this.entries = persisted.slice();
+    this.durable = this.entries.length;
+  }
+
+  /** The last index of the prefix known to be on disk. */
+  get durableIndex(): number {
+    return this.durable;
+  }
+
+  /**
+   * The shell saved the log through the entry (index, term) (etcd: unstable.stableTo). Saves are
+   * reported in the order the entries were handed out, so the prefix up to there is on disk too,
+   * unless the entry was replaced meanwhile (a different term there now): then the report says
+   * nothing about the current log and is ignored. Returns true if the durable prefix grew.
+   */
+  persistedTo(index: number, term: number): boolean {
+    if (index <= this.durable || this.term(index) !== term) return false;
+    this.durable = index;
+    return true;
   }
 
   get lastIndex(): number {
@@ -67,6 +88,7 @@ export class RaftLog {
     if (index > this.entries.length) return;
     this.entries.length = index - 1;
     if (index < this.unstableFrom) this.unstableFrom = index;
+    if (this.durable >= index) this.durable = index - 1;
   }
 
   /**

@@ -1,10 +1,12 @@
 // The Raft consensus algorithm as a deterministic state machine with no I/O.
 //
 // Inputs: step() a message, tick() the passing of time, propose() a command, readIndex() a
-// linearizable read, campaign() a forced election. Outputs accumulate in a Ready batch that the
-// shell takes with ready() and handles in this order: persist hardState + entries (one fsync),
-// send messages, apply committed entries, serve read states. The clock (`now`, ms) and the random
-// source (opts.random) come from the caller, so a seeded simulator can replay any run exactly.
+// linearizable read, campaign() a forced election, persisted() the shell's report that a save is
+// on disk. Outputs accumulate in a Ready batch that the shell takes with ready() and handles in
+// this order: send the early messages (a leader's AppendEntries), persist hardState + entries
+// (one fsync) and report it with persisted(), send the other messages, apply committed entries,
+// serve read states. The clock (`now`, ms) and the random source (opts.random) come from the
+// caller, so a seeded simulator can replay any run exactly.
 //
 // References: "In Search of an Understandable Consensus Algorithm" (Ongaro & Ousterhout, the
 // paper: §5.x, Figure 2) and "Consensus: Bridging Theory and Practice" (Ongaro's dissertation:
@@ -77,7 +79,11 @@ export class RaftNode {
   private readsAwaitingCommit: string[] = [];
 
   // The Ready being accumulated.
-  private persisted: HardState;
+  /** The hard state last handed out in a Ready (or recovered). */
+  private handedOutState: HardState;
+  /** Term and vote the shell has reported on disk: a leader's AppendEntries may leave early only in that term. */
+  private durableTerm: number;
+  private durableVote: PeerId | null;
   private msgs: Message[] = [];
   private readStates: ReadState[] = [];
   private readFailures: ReadFailure[] = [];
@@ -102,7 +108,9 @@ export class RaftNode {
     this.vote = hs.vote;
     // A torn last write could have kept the commit but not all entries; never point past the log.
     this.commitIndex = Math.min(hs.commit, this.log.lastIndex);
-    this.persisted = { term: hs.term, vote: hs.vote, commit: hs.commit };
+    this.handedOutState = { term: hs.term, vote: hs.vote, commit: hs.commit };
+    this.durableTerm = hs.term;
+    this.durableVote = hs.vote;
     this.now = now;
     this.becomeFollower(this.term, null, now);
   }
@@ -222,6 +230,23 @@ export class RaftNode {
     this.becomeCandidate(now, true);
   }
 
+  /**
+   * The shell's report that a save is on stable storage (etcd raft's Advance step): the hard
+   * state and entries of Readies it took, reported in the order it took them (a merged save of
+   * several Readies may be reported as one). Only from here on does a leader count its own copy
+   * of those entries toward commitment: its AppendEntries leave before its own fsync
+   * (dissertation §10.2.1), so followers may acknowledge an entry the leader could still lose in
+   * a crash, and a majority must hold an entry durably before it is committed (§5.4).
+   */
+  persisted(saved: { hardState: HardState | null; entries: readonly Entry[] }): void {
+    if (saved.hardState !== null) {
+      this.durableTerm = saved.hardState.term;
+      this.durableVote = saved.hardState.vote;
+    }
+    const last = saved.entries[saved.entries.length - 1];
+    if (last !== undefined && this.log.persistedTo(last.index, last.term) && this.role === 'leader') this.maybeCommit();
+  }
+
   // ---------------------------------------------------------------- outputs
 
   hasReady(): boolean {
@@ -244,7 +269,7 @@ export class RaftNode {
     let hardState: HardState | null = null;
     if (this.hardStateChanged()) {
       hardState = { term: this.term, vote: this.vote, commit: this.commitIndex };
-      this.persisted = hardState;
+      this.handedOutState = hardState;
     }
     const entries = this.log.takeUnstable();
     let committed: Entry[] = [];
@@ -252,10 +277,21 @@ export class RaftNode {
       committed = this.log.slice(this.handedOut + 1, this.commitIndex);
       this.handedOut = this.commitIndex;
     }
+    // A leader's AppendEntries may leave before the save (§10.2.1): they claim nothing about this
+    // peer's disk, since its own acknowledgement waits for persisted(). Only in a term whose
+    // term and vote are on disk already, so that no message carries a term the leader could
+    // forget in a crash. Everything else (votes, replies) speaks for this peer's disk: after it.
+    const early: Message[] = [];
+    let messages = this.msgs;
+    if (this.role === 'leader' && this.term === this.durableTerm && this.vote === this.durableVote) {
+      messages = [];
+      for (const m of this.msgs) (m.type === 'append_entries' ? early : messages).push(m);
+    }
     const rd: Ready = {
       hardState: hardState === null ? null : { ...hardState },
       entries,
-      messages: this.msgs,
+      early,
+      messages,
       committed,
       readStates: this.readStates,
       readFailures: this.readFailures,
@@ -615,7 +651,8 @@ export class RaftNode {
     else this.events.push({ kind: 'append', from: entry.index, to: entry.index, term: entry.term });
     // Sent when the shell takes the Ready, so that all proposals of one turn share AppendEntries.
     this.broadcastPending = true;
-    this.maybeCommit(); // a cluster of one commits at once
+    // Not counted toward commitment yet: the leader's own copy counts once persisted() reports it
+    // (a cluster of one commits then).
   }
 
   private handleAppendReply(m: AppendEntriesReply): void {
@@ -660,7 +697,9 @@ export class RaftNode {
    * current term are committed by counting replicas; earlier ones commit with them (Figure 8).
    */
   private maybeCommit(): void {
-    const matches: number[] = [this.log.lastIndex];
+    // The leader's own match index is the durable part of its log (see persisted()).
+    const own = this.opts.plantBug === 'count_self_before_durable' ? this.log.lastIndex : this.log.durableIndex;
+    const matches: number[] = [own];
     for (const pr of this.progress.values()) matches.push(pr.match);
     const n = quorumValue(matches);
     if (n <= this.commitIndex) return;
@@ -831,7 +870,7 @@ export class RaftNode {
   }
 
   private hardStateChanged(): boolean {
-    const p = this.persisted;
+    const p = this.handedOutState;
     return p.term !== this.term || p.vote !== this.vote || p.commit !== this.commitIndex;
   }
 

@@ -121,15 +121,21 @@ export type CoreEvent =
 
 /**
  * One batch of work for the shell, in the order it must be done:
+ * 0. `early` may be sent at once, before the save (and should be: the followers' fsyncs then run
+ *    in parallel with the leader's own, dissertation §10.2.1);
  * 1. persist `hardState` (if set) and `entries` (if any) with one fsync,
  *    where an entry whose index is at or below the stored last index replaces that entry
- *    and everything after it;
- * 2. send `messages`;
+ *    and everything after it; then report the save with RaftNode.persisted() (Readies in the
+ *    order taken; several may be saved and reported together);
+ * 2. send `messages`, never before the save of this Ready and of every Ready before it: a vote
+ *    or an acknowledgement must not claim more than the disk holds;
  * 3. apply `committed` in order, and serve `readStates` once applied through their index.
  */
 export interface Ready {
   hardState: HardState | null;
   entries: Entry[];
+  /** A leader's AppendEntries, in a term whose term and vote are on disk already. */
+  early: Message[];
   messages: Message[];
   committed: Entry[];
   readStates: ReadState[];
@@ -155,12 +161,16 @@ export interface RaftOptions {
    * Test only: plant a known bug so that tests can prove the simulator catches it.
    * 'commit_previous_term': count replicas of entries from earlier terms for commit (breaks §5.4.2).
    * 'double_vote': grant a second vote in the same term (breaks §5.2, Election Safety).
+   * 'count_self_before_durable': the leader counts its own entries toward commitment as soon as
+   * they are appended, not once persisted() reports them on disk (an entry can then be committed
+   * with fewer than a majority of durable copies).
    * Never set in a real peer.
    */
   plantBug?: PlantedBug;
 }
 
-export type PlantedBug = 'commit_previous_term' | 'double_vote';
+export const PLANTED_BUGS = ['commit_previous_term', 'double_vote', 'count_self_before_durable'] as const;
+export type PlantedBug = (typeof PLANTED_BUGS)[number];
 
 /** A cheap snapshot of a node's state (RaftNode.status()). */
 export interface NodeStatus {

@@ -1,10 +1,11 @@
 // The shell's group commit: several Readies taken while a save was in flight become one save.
 import { describe, expect, it } from 'vitest';
 import type { Entry, HardState, Ready } from '../../peer/raft/types.ts';
-import { describeRpc, mergeForSave } from '../../peer/peer.ts';
+import { describeRpc } from '../../peer/narrator.ts';
+import { mergeForSave } from '../../peer/peer.ts';
 
 function ready(hardState: HardState | null, entries: Entry[]): Ready {
-  return { hardState, entries, messages: [], committed: [], readStates: [], readFailures: [], events: [] };
+  return { hardState, entries, early: [], messages: [], committed: [], readStates: [], readFailures: [], events: [] };
 }
 const e = (index: number, term: number, data: string | null = null): Entry => ({ index, term, data });
 

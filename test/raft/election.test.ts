@@ -1,7 +1,7 @@
 // Leader election: the paper's §5.1-5.2 and §5.4.1, and Figure 2's rules for all servers,
 // followers and candidates. Each test: set up a state, step messages in, check what comes out.
 import { describe, expect, it } from 'vitest';
-import { EMAX, EMIN, HB, ae, leaderOf, node, sent, vote, voteReply } from './harness.ts';
+import { EMAX, EMIN, HB, ae, leaderOf, node, sent, vote, voteReply, take } from './harness.ts';
 
 describe('all servers (§5.1)', () => {
   it('a server that sees a higher term adopts it and reverts to follower (§5.1)', () => {
@@ -9,7 +9,7 @@ describe('all servers (§5.1)', () => {
     expect(l.status()).toMatchObject({ role: 'leader', term: 2 });
     l.step({ type: 'append_entries_reply', from: 'n2', to: 'n1', term: 5, success: false, matchIndex: 0 }, 10);
     expect(l.status()).toMatchObject({ role: 'follower', term: 5, vote: null, leader: null });
-    const rd = l.ready();
+    const rd = take(l);
     expect(rd.hardState).toMatchObject({ term: 5, vote: null });
     expect(rd.events).toContainEqual(expect.objectContaining({ kind: 'step_down' }));
   });
@@ -51,10 +51,10 @@ describe('election timeouts (§5.2)', () => {
       f.tick(deadline);
       // §5.2: increment the term, vote for yourself, ask every other server for its vote.
       expect(f.status()).toMatchObject({ role: 'candidate', term: 2, vote: 'n1' });
-      const rd = f.ready();
+      const rd = take(f);
       expect(rd.hardState).toMatchObject({ term: 2, vote: 'n1' });
-      expect(rd.messages.map((m) => m.to).sort()).toEqual(['n2', 'n3']);
-      for (const m of rd.messages) expect(m).toMatchObject({ type: 'request_vote', term: 2, lastLogIndex: 2, lastLogTerm: 1, preVote: false });
+      expect(rd.sent.map((m) => m.to).sort()).toEqual(['n2', 'n3']);
+      for (const m of rd.sent) expect(m).toMatchObject({ type: 'request_vote', term: 2, lastLogIndex: 2, lastLogTerm: 1, preVote: false });
     }
   });
 
@@ -77,7 +77,7 @@ describe('election timeouts (§5.2)', () => {
     const c = node('n1', { term: 1 });
     c.tick(c.nextDeadline());
     expect(c.status()).toMatchObject({ role: 'candidate', term: 2 });
-    c.ready();
+    take(c);
     c.step(voteReply('n2', 'n1', 2, false), c.nextDeadline() - 50);
     c.tick(c.nextDeadline());
     expect(c.status()).toMatchObject({ role: 'candidate', term: 3, vote: 'n1' });
@@ -101,7 +101,7 @@ describe('winning and losing (§5.2)', () => {
   it('a candidate becomes leader with votes from a majority, counting its own (§5.2)', () => {
     const c = node('n1', { peers: ['n1', 'n2', 'n3', 'n4', 'n5'], term: 1 });
     c.tick(c.nextDeadline());
-    c.ready();
+    take(c);
     c.step(voteReply('n2', 'n1', 2, true), 300);
     expect(c.status().role).toBe('candidate');
     c.step(voteReply('n2', 'n1', 2, true), 300); // a duplicate counts once
@@ -129,15 +129,17 @@ describe('winning and losing (§5.2)', () => {
   it('a candidate reverts to follower on AppendEntries from a leader of its term (§5.2)', () => {
     const c = node('n1', { term: 1 });
     c.tick(c.nextDeadline());
-    c.ready();
+    take(c);
     c.step(ae('n2', 'n1', 2, 0, 0, [2], 0), 300);
     expect(c.status()).toMatchObject({ role: 'follower', term: 2, leader: 'n2', lastIndex: 1 });
     expect(sent(c, 'append_entries_reply')).toEqual([expect.objectContaining({ success: true, matchIndex: 1 })]);
   });
 
-  it('a single-server cluster elects itself at once', () => {
+  it('a single-server cluster elects itself at once, and commits its no-op once it is saved', () => {
     const n = node('solo', { peers: ['solo'] });
     n.tick(n.nextDeadline());
+    expect(n.status()).toMatchObject({ role: 'leader', term: 1, lastIndex: 1, commitIndex: 0 });
+    take(n);
     expect(n.status()).toMatchObject({ role: 'leader', term: 1, commitIndex: 1 });
   });
 });
@@ -160,8 +162,9 @@ describe('voting (§5.2, §5.4.1)', () => {
   it('the vote is in the same Ready as the reply, so it is persisted before the reply is sent (Figure 2)', () => {
     const f = node('n3', { term: 1 });
     f.step(vote('n1', 'n3', 2, 0, 0), 10);
-    const rd = f.ready();
+    const rd = take(f);
     expect(rd.hardState).toEqual({ term: 2, vote: 'n1', commit: 0 });
+    expect(rd.early).toEqual([]);
     expect(rd.messages).toEqual([expect.objectContaining({ type: 'request_vote_reply', granted: true })]);
   });
 
@@ -204,12 +207,12 @@ describe('new leaders', () => {
   it('a new leader appends a no-op entry of its term and sends it to every follower (dissertation §6.4)', () => {
     const c = node('n1', { term: 1, log: [1, 1] });
     c.tick(c.nextDeadline());
-    c.ready();
+    take(c);
     c.step(voteReply('n2', 'n1', 2, true), 300);
     expect(c.status()).toMatchObject({ role: 'leader', lastIndex: 3, lastTerm: 2 });
-    const rd = c.ready();
+    const rd = take(c);
     expect(rd.entries).toEqual([{ index: 3, term: 2, data: null }]);
-    const appends = rd.messages.filter((m) => m.type === 'append_entries');
+    const appends = rd.sent.filter((m) => m.type === 'append_entries');
     expect(appends.map((m) => m.to).sort()).toEqual(['n2', 'n3']);
     for (const m of appends) expect(m).toMatchObject({ term: 2, prevLogIndex: 2, prevLogTerm: 1, entries: [{ index: 3, term: 2, data: null }] });
   });
@@ -226,13 +229,13 @@ describe('new leaders', () => {
     l.readIndex('r', 10);
     l.campaign(10);
     expect(l.status()).toMatchObject({ role: 'candidate', term: 3 });
-    expect(l.ready().readFailures).toEqual([{ ctx: 'r', leader: null }]);
+    expect(take(l).readFailures).toEqual([{ ctx: 'r', leader: null }]);
   });
 
   it('a follower told TimeoutNow by its leader campaigns at once (dissertation §3.10)', () => {
     const f = node('n2', { term: 3, opts: { preVote: true, checkQuorum: true } });
     f.step(ae('n1', 'n2', 3, 0, 0, [], 0), 10);
-    f.ready();
+    take(f);
     f.step({ type: 'timeout_now', from: 'n1', to: 'n2', term: 3 }, 20);
     expect(f.status()).toMatchObject({ role: 'candidate', term: 4 });
     expect(sent(f, 'request_vote').every((m) => m.force === true && !m.preVote)).toBe(true);

@@ -44,10 +44,19 @@ export function node(id: PeerId, s: NodeSetup = {}): RaftNode {
   return new RaftNode(options(id, peers, s.opts), { hardState, entries: logOf(s.log ?? []) }, s.now ?? 0);
 }
 
-/** Take the Ready and return its messages (optionally only those of one type). */
-export function sent<T extends Message['type']>(n: RaftNode, type?: T): Extract<Message, { type: T }>[] {
+/**
+ * Take the Ready as a shell whose save completes at once would: report it persisted. `sent` is
+ * every message it sends, the early ones (a leader's AppendEntries) first.
+ */
+export function take(n: RaftNode): Ready & { sent: Message[] } {
   const rd = n.ready();
-  return rd.messages.filter((m) => type === undefined || m.type === type) as Extract<Message, { type: T }>[];
+  n.persisted(rd);
+  return { ...rd, sent: [...rd.early, ...rd.messages] };
+}
+
+/** Take the Ready (saved at once) and return the messages it sends (optionally only those of one type). */
+export function sent<T extends Message['type']>(n: RaftNode, type?: T): Extract<Message, { type: T }>[] {
+  return take(n).sent.filter((m) => type === undefined || m.type === type) as Extract<Message, { type: T }>[];
 }
 
 /** Make `id` the leader of `peers` at term `term` by stepping granted votes in. Drains its Ready. */
@@ -60,7 +69,7 @@ export function leaderOf(id: PeerId, s: NodeSetup = {}): RaftNode {
     n.step({ type: 'request_vote_reply', from: p, to: id, term, granted: true, preVote: false }, s.now ?? 0);
   }
   if (n.status().role !== 'leader') throw new Error('setup: did not become leader');
-  n.ready();
+  take(n);
   return n;
 }
 
@@ -91,10 +100,10 @@ export class Cluster {
     for (let round = 0; round < limit; round++) {
       for (const [id, n] of this.nodes) {
         while (n.hasReady()) {
-          const rd = n.ready();
+          const rd = take(n);
           this.readies.push({ id, rd });
           this.applied.get(id)!.push(...rd.committed);
-          queue.push(...rd.messages);
+          queue.push(...rd.sent);
         }
       }
       if (queue.length === 0) return;
@@ -145,6 +154,6 @@ export function stableLeader(id: PeerId, s: NodeSetup = {}): RaftNode {
   for (const p of s.peers ?? ['n1', 'n2', 'n3']) {
     if (p !== id) l.step(aeOk(p, id, term, lastIndex), s.now ?? 0);
   }
-  l.ready();
+  take(l);
   return l;
 }

@@ -1,7 +1,7 @@
 // PreVote (dissertation §9.6), CheckQuorum (§6.2) and leader stickiness (§4.2.3): together they
 // keep a peer that was cut off from disrupting the cluster when it comes back.
 import { describe, expect, it } from 'vitest';
-import { EMIN, HB, ae, aeOk, leaderOf, node, sent, vote, voteReply } from './harness.ts';
+import { EMIN, HB, ae, aeOk, leaderOf, node, sent, vote, voteReply, take } from './harness.ts';
 
 const both = { preVote: true, checkQuorum: true };
 
@@ -10,16 +10,16 @@ describe('PreVote (dissertation §9.6)', () => {
     const f = node('n1', { term: 3, vote: 'n2', log: [1, 3], opts: both });
     f.tick(f.nextDeadline());
     expect(f.status()).toMatchObject({ role: 'precandidate', term: 3, vote: 'n2' });
-    const rd = f.ready();
+    const rd = take(f);
     expect(rd.hardState).toBeNull();
-    expect(rd.messages).toHaveLength(2);
-    for (const m of rd.messages) expect(m).toMatchObject({ type: 'request_vote', preVote: true, term: 4, lastLogIndex: 2, lastLogTerm: 3 });
+    expect(rd.sent).toHaveLength(2);
+    for (const m of rd.sent) expect(m).toMatchObject({ type: 'request_vote', preVote: true, term: 4, lastLogIndex: 2, lastLogTerm: 3 });
   });
 
   it('a pre-candidate that wins a majority of pre-votes starts a real election (§9.6)', () => {
     const f = node('n1', { term: 3, opts: both });
     f.tick(f.nextDeadline());
-    f.ready();
+    take(f);
     f.step(voteReply('n2', 'n1', 4, true, true), 300);
     expect(f.status()).toMatchObject({ role: 'candidate', term: 4, vote: 'n1' });
     expect(sent(f, 'request_vote').every((m) => !m.preVote && m.term === 4)).toBe(true);
@@ -37,8 +37,8 @@ describe('PreVote (dissertation §9.6)', () => {
     const f = node('n2', { term: 3, vote: 'n3', log: [1, 3], opts: both });
     const deadline = f.nextDeadline();
     f.step(vote('n1', 'n2', 4, 2, 3, true), 10);
-    const rd = f.ready();
-    expect(rd.messages).toEqual([expect.objectContaining({ type: 'request_vote_reply', preVote: true, granted: true, term: 4 })]);
+    const rd = take(f);
+    expect(rd.sent).toEqual([expect.objectContaining({ type: 'request_vote_reply', preVote: true, granted: true, term: 4 })]);
     expect(rd.hardState).toBeNull();
     expect(f.status()).toMatchObject({ term: 3, vote: 'n3' });
     expect(f.nextDeadline()).toBe(deadline);
@@ -56,12 +56,12 @@ describe('PreVote (dissertation §9.6)', () => {
     const n3 = node('n3', { term: 2, log: [1, 2], opts: both });
     for (let i = 0; i < 5; i++) {
       n3.tick(n3.nextDeadline());
-      n3.ready(); // its pre-votes go nowhere
+      take(n3); // its pre-votes go nowhere
     }
     expect(n3.status()).toMatchObject({ role: 'precandidate', term: 2 });
     const n2 = node('n2', { term: 2, log: [1, 2, 2], opts: both });
     n2.step(ae('n1', 'n2', 2, 3, 2, [], 3), 1000); // n2 hears from leader n1
-    n2.ready();
+    take(n2);
     n3.tick(n3.nextDeadline());
     for (const m of sent(n3, 'request_vote')) if (m.to === 'n2') n2.step(m, 1010);
     expect(sent(n2, 'request_vote_reply')).toEqual([expect.objectContaining({ granted: false })]);
@@ -89,7 +89,7 @@ describe('CheckQuorum (dissertation §6.2)', () => {
     expect(l.status().role).toBe('leader');
     l.tick(EMIN);
     expect(l.status()).toMatchObject({ role: 'follower', term: 2, leader: null });
-    expect(l.ready().events).toContainEqual(expect.objectContaining({ kind: 'step_down', reason: expect.stringContaining('CheckQuorum') }));
+    expect(take(l).events).toContainEqual(expect.objectContaining({ kind: 'step_down', reason: expect.stringContaining('CheckQuorum') }));
   });
 
   it('a leader that hears from a majority stays leader (§6.2)', () => {
@@ -106,7 +106,7 @@ describe('CheckQuorum (dissertation §6.2)', () => {
   it('a follower that heard from its leader within the minimum election timeout ignores RequestVote (§4.2.3)', () => {
     const f = node('n2', { term: 2, opts: both });
     f.step(ae('n1', 'n2', 2, 0, 0, [], 0), 100);
-    f.ready();
+    take(f);
     f.step(vote('n3', 'n2', 3, 0, 0), 100 + EMIN - 1);
     expect(f.status()).toMatchObject({ term: 2, vote: null, leader: 'n1' });
     expect(sent(f, 'request_vote_reply')).toEqual([expect.objectContaining({ granted: false })]);
@@ -118,7 +118,7 @@ describe('CheckQuorum (dissertation §6.2)', () => {
   it('a forced election (campaign, TimeoutNow) is granted even while followers hear from a leader', () => {
     const f = node('n2', { term: 2, opts: both });
     f.step(ae('n1', 'n2', 2, 0, 0, [], 0), 100);
-    f.ready();
+    take(f);
     f.step({ ...vote('n3', 'n2', 3, 0, 0), force: true }, 110);
     expect(f.status()).toMatchObject({ term: 3, vote: 'n3' });
     expect(sent(f, 'request_vote_reply')).toEqual([expect.objectContaining({ granted: true })]);
@@ -133,7 +133,7 @@ describe('CheckQuorum (dissertation §6.2)', () => {
   it('a stale leader learns of a higher term from a rejection and steps down (§5.1)', () => {
     const l = leaderOf('n1', { term: 1, opts: both });
     l.tick(HB);
-    l.ready();
+    take(l);
     l.step({ type: 'append_entries_reply', from: 'n2', to: 'n1', term: 4, success: false, matchIndex: 1 }, HB + 1);
     expect(l.status()).toMatchObject({ role: 'follower', term: 4 });
   });

@@ -93,6 +93,23 @@ describe('log', () => {
     expect(l.hasUnstable()).toBe(false);
   });
 
+  it('the durable prefix grows with reports of saved entries, shrinks with truncation, and ignores reports of replaced entries', () => {
+    const l = new RaftLog(logOf([1, 1, 1]));
+    expect(l.durableIndex).toBe(3); // recovered from disk
+    l.append({ index: 4, term: 1, data: 'a' });
+    l.append({ index: 5, term: 1, data: 'b' });
+    expect(l.durableIndex).toBe(3);
+    l.truncateFrom(5);
+    l.append({ index: 5, term: 2, data: 'c' });
+    expect(l.persistedTo(5, 1)).toBe(false); // that save held the entry that was replaced
+    expect(l.durableIndex).toBe(3);
+    expect(l.persistedTo(5, 2)).toBe(true);
+    expect(l.durableIndex).toBe(5);
+    l.truncateFrom(2);
+    expect(l.durableIndex).toBe(1);
+    expect(l.persistedTo(1, 1)).toBe(false); // nothing new
+  });
+
   it('batches stop at the entry or byte limit but always carry one entry', () => {
     const l = new RaftLog(logOf([1, 1, 1, 1], () => 'abcd'));
     expect(l.batch(1, 3, 100).length).toBe(3);

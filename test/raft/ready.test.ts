@@ -6,17 +6,17 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RaftNode } from '../../peer/raft/node.ts';
 import { mulberry32 } from '../../shared/random.ts';
-import { Cluster, HB, ae, logOf, node, options, stableLeader } from './harness.ts';
+import { Cluster, HB, ae, logOf, node, options, stableLeader, take } from './harness.ts';
 
 describe('Ready', () => {
   it('a Ready is taken once: a second ready() right after is empty', () => {
     const l = stableLeader('n1', { term: 1 });
     l.propose('x', 1);
     expect(l.hasReady()).toBe(true);
-    const rd = l.ready();
+    const rd = take(l);
     expect(rd.entries).toHaveLength(1);
     expect(l.hasReady()).toBe(false);
-    expect(l.ready()).toEqual({ hardState: null, entries: [], messages: [], committed: [], readStates: [], readFailures: [], events: [] });
+    expect(l.ready()).toEqual({ hardState: null, entries: [], early: [], messages: [], committed: [], readStates: [], readFailures: [], events: [] });
   });
 
   it('committed entries are handed out exactly once, in order (Figure 2: apply log[lastApplied])', () => {
@@ -35,7 +35,7 @@ describe('Ready', () => {
   it('a follower hands out committed entries in the same Ready that persists them', () => {
     const f = node('n2', { term: 1 });
     f.step(ae('n1', 'n2', 1, 0, 0, [1, 1], 2), 1);
-    const rd = f.ready();
+    const rd = take(f);
     expect(rd.entries.map((e) => e.index)).toEqual([1, 2]);
     expect(rd.committed.map((e) => e.index)).toEqual([1, 2]);
     expect(rd.hardState).toEqual({ term: 1, vote: null, commit: 2 });
@@ -44,7 +44,7 @@ describe('Ready', () => {
   it('a restarted node keeps its term, vote and log, and replays its committed entries from index 1', () => {
     const n = new RaftNode(options('n1', ['n1', 'n2', 'n3']), { hardState: { term: 4, vote: 'n2', commit: 2 }, entries: logOf([1, 2, 4]) }, 1000);
     expect(n.status()).toMatchObject({ role: 'follower', term: 4, vote: 'n2', commitIndex: 2, lastIndex: 3, lastTerm: 4 });
-    const rd = n.ready();
+    const rd = take(n);
     expect(rd.committed.map((e) => e.index)).toEqual([1, 2]);
     expect(rd.hardState).toBeNull(); // nothing new to persist
     expect(rd.entries).toEqual([]);
@@ -66,9 +66,10 @@ describe('Ready', () => {
 
   it('events report role, term, vote, appends and commits for the village', () => {
     const n = node('solo', { peers: ['solo'] });
-    n.ready();
+    take(n);
     n.tick(n.nextDeadline());
-    const kinds = n.ready().events.map((e) => e.kind);
+    const kinds = take(n).events.map((e) => e.kind);
+    kinds.push(...take(n).events.map((e) => e.kind)); // the commit follows the save
     expect(kinds).toEqual(expect.arrayContaining(['term', 'vote', 'role', 'leader_change', 'append', 'commit']));
   });
 

@@ -241,7 +241,8 @@ export class Scenario {
         p.disk.entries.length = rd.entries[0]!.index - 1;
         p.disk.entries.push(...rd.entries);
       }
-      for (const m of rd.messages) {
+      node.persisted(rd);
+      for (const m of [...rd.early, ...rd.messages]) {
         out.push(`  ${m.from} -> ${m.to} ${formatMessage(m)}`);
         this.inflight.push(m);
       }

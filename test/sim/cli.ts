@@ -1,12 +1,14 @@
 // npm run sim -- --seeds 10000 --peers 5      run many seeds, print progress and seeds/second
 // npm run sim -- --seed 42 --peers 5          replay one seed with its whole trace
 // Other flags: --start S (first seed of a batch), --chaos-ms N, --liveness-ms N,
-//              --plant-bug commit_previous_term|double_vote, --no-vote-check, --keep-going
+//              --plant-bug commit_previous_term|double_vote|count_self_before_durable,
+//              --no-vote-check, --no-durable-check, --keep-going
 import { DEFAULT_CHAOS_MS, DEFAULT_LIVENESS_MS, failureReport, runSim, type SimOptions, type SimResult } from './sim.ts';
-import type { PlantedBug } from '../../peer/raft/types.ts';
+import { PLANTED_BUGS, type PlantedBug } from '../../peer/raft/types.ts';
 
 const USAGE = `usage: npm run sim -- [--seeds N] [--start S] [--peers P[,P...]] [--seed S] [--chaos-ms N]
-                    [--liveness-ms N] [--plant-bug commit_previous_term|double_vote] [--no-vote-check] [--keep-going]`;
+                    [--liveness-ms N] [--plant-bug ${PLANTED_BUGS.join('|')}] [--no-vote-check]
+                    [--no-durable-check] [--keep-going]`;
 
 interface Args {
   seeds: number;
@@ -17,11 +19,12 @@ interface Args {
   livenessMs: number;
   plantBug: PlantedBug | undefined;
   voteCheck: boolean;
+  durableCheck: boolean;
   keepGoing: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { seeds: 100, start: 1, peers: [5], seed: null, chaosMs: DEFAULT_CHAOS_MS, livenessMs: DEFAULT_LIVENESS_MS, plantBug: undefined, voteCheck: true, keepGoing: false };
+  const a: Args = { seeds: 100, start: 1, peers: [5], seed: null, chaosMs: DEFAULT_CHAOS_MS, livenessMs: DEFAULT_LIVENESS_MS, plantBug: undefined, voteCheck: true, durableCheck: true, keepGoing: false };
   const num = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isSafeInteger(n) || n < min) {
@@ -59,15 +62,19 @@ function parse(argv: string[]): Args {
         break;
       case '--plant-bug': {
         const v = argv[++i];
-        if (v !== 'commit_previous_term' && v !== 'double_vote') {
-          console.error(`--plant-bug must be commit_previous_term or double_vote, got ${v ?? 'nothing'}`);
+        const bug = PLANTED_BUGS.find((b) => b === v);
+        if (bug === undefined) {
+          console.error(`--plant-bug must be one of ${PLANTED_BUGS.join(', ')}, got ${v ?? 'nothing'}`);
           process.exit(2);
         }
-        a.plantBug = v;
+        a.plantBug = bug;
         break;
       }
       case '--no-vote-check':
         a.voteCheck = false;
+        break;
+      case '--no-durable-check':
+        a.durableCheck = false;
         break;
       case '--keep-going':
         a.keepGoing = true;
@@ -89,12 +96,13 @@ function optsFor(a: Args, seed: number, peers: number, fullTrace: boolean): SimO
   const o: SimOptions = { seed, peers, chaosMs: a.chaosMs, livenessMs: a.livenessMs, fullTrace };
   if (a.plantBug) o.plantBug = a.plantBug;
   if (!a.voteCheck) o.checkVoteOnce = false;
+  if (!a.durableCheck) o.checkDurableQuorum = false;
   return o;
 }
 
 function summary(r: SimResult): string {
   const s = r.stats;
-  return `seed ${r.seed}: ${s.simMs.toFixed(0)} simulated ms, ${s.messages} messages (${s.dropped} lost), ${s.crashes} crashes, ${s.terms} terms, ${s.proposals} proposals (${s.acked} acknowledged), ${s.reads} reads (${s.readsServed} served), converged ${s.healToConvergeMs.toFixed(0)} ms after healing`;
+  return `seed ${r.seed}: ${s.simMs.toFixed(0)} simulated ms, ${s.messages} messages (${s.dropped} lost), ${s.crashes} crashes, ${s.overtaken} acknowledgements ahead of the leader's own save, ${s.terms} terms, ${s.proposals} proposals (${s.acked} acknowledged), ${s.reads} reads (${s.readsServed} served), converged ${s.healToConvergeMs.toFixed(0)} ms after healing`;
 }
 
 function main(): void {

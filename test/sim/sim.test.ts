@@ -1,25 +1,28 @@
 // The deterministic simulation: hundreds of seeds of faults (loss, duplication, delay, reordering,
-// partitions, crashes at every point of the persist -> send -> apply sequence) with the safety
-// checks after every step and a liveness check after healing; and proof that the checks bite.
+// partitions, saves that take time, crashes at every point of the early send -> persist -> send ->
+// apply sequence) with the safety checks after every step and a liveness check after healing; and
+// proof that the checks bite.
 import { describe, expect, it } from 'vitest';
 import { failureReport, runSim, type SimResult, type ViolationKind } from './sim.ts';
 import type { PlantedBug } from '../../peer/raft/types.ts';
 
-function runSeeds(peers: number, from: number, count: number): { failures: SimResult[]; acked: number; crashes: number } {
+function runSeeds(peers: number, from: number, count: number): { failures: SimResult[]; acked: number; crashes: number; overtaken: number } {
   const failures: SimResult[] = [];
   let acked = 0;
   let crashes = 0;
+  let overtaken = 0;
   for (let seed = from; seed < from + count; seed++) {
     const r = runSim({ seed, peers });
     acked += r.stats.acked;
     crashes += r.stats.crashes;
+    overtaken += r.stats.overtaken;
     if (r.violation) failures.push(r);
   }
-  return { failures, acked, crashes };
+  return { failures, acked, crashes, overtaken };
 }
 
 /** Search seeds for the first violation; bounded. */
-function firstViolation(opts: { peers: number; plantBug: PlantedBug; checkVoteOnce?: boolean }, limit: number): SimResult | null {
+function firstViolation(opts: { peers: number; plantBug: PlantedBug; checkVoteOnce?: boolean; checkDurableQuorum?: boolean }, limit: number): SimResult | null {
   for (let seed = 1; seed <= limit; seed++) {
     const r = runSim({ seed, ...opts });
     if (r.violation) return r;
@@ -36,11 +39,13 @@ describe('simulation: safety and liveness hold under faults', () => {
     [5, 101, 100],
   ] as const) {
     it(`${count} seeds with ${peers} peers (seeds ${from}..${from + count - 1}) show no violation`, () => {
-      const { failures, acked, crashes } = runSeeds(peers, from, count);
+      const { failures, acked, crashes, overtaken } = runSeeds(peers, from, count);
       expect(failures.map(failureReport).join('\n\n')).toBe('');
-      // The runs did real work: proposals were acknowledged and peers crashed.
+      // The runs did real work: proposals were acknowledged, peers crashed, and followers'
+      // acknowledgements reached leaders whose own saves were still running.
       expect(acked).toBeGreaterThan(count * 10);
       expect(crashes).toBeGreaterThan(count);
+      expect(overtaken).toBeGreaterThan(count);
     });
   }
 
@@ -84,5 +89,21 @@ describe('simulation: the checks catch planted bugs', () => {
     const r = firstViolation({ peers: 5, plantBug: 'double_vote', checkVoteOnce: false }, 1000);
     expect(r?.violation?.kind).toBe('election_safety');
     expect(r!.violation!.message).toMatch(/are both leaders of term/);
+  });
+
+  it('a leader counting its own entries before they are on disk is reported (durable-quorum check)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'count_self_before_durable' }, 500);
+    expect(r, 'no seed up to 500 exposed the planted durability bug').not.toBeNull();
+    expect(r!.violation!.kind).toBe('durable_quorum');
+    expect(r!.violation!.message).toMatch(/disks hold it/);
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
+  });
+
+  it('a leader counting its own entries before they are on disk loses a committed entry in a crash (safety checks)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'count_self_before_durable', checkDurableQuorum: false }, 500);
+    expect(r, 'no seed up to 500 lost a commit to the planted durability bug').not.toBeNull();
+    expect(unsafe).toContain(r!.violation!.kind);
+    expect(failureReport(r!)).toContain('--plant-bug count_self_before_durable --no-durable-check');
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
   });
 });

@@ -1,12 +1,13 @@
 // A deterministic simulation of a Raft cluster: N in-memory RaftNodes, virtual time, a seeded
-// network that drops, duplicates, delays, reorders and partitions, crashes that lose all volatile
-// state (and, when they strike between ready() and the fsync, the batch that was being persisted
-// together with its messages), clients proposing commands and issuing ReadIndex reads.
+// network that drops, duplicates, delays, reorders and partitions, a disk whose saves take time
+// (the shell's pipeline: a leader's early AppendEntries leave at once, everything else after the
+// save, Readies taken meanwhile wait and go to disk together), crashes that lose all volatile
+// state and every save not yet complete, clients proposing commands and issuing ReadIndex reads.
 //
 // After every step the simulator checks the safety properties of the paper (Figure 3):
 // Election Safety, Log Matching, Leader Completeness, State Machine Safety; plus "a peer votes
-// at most once per term" (across restarts), "no acknowledged proposal is lost", ReadIndex
-// linearizability and the storage contract. Once the faults heal it checks liveness: a leader is
+// at most once per term" (across restarts), "a committed entry is on the disks of a majority",
+// "no acknowledged proposal is lost", ReadIndex linearizability and the storage contract. Once the faults heal it checks liveness: a leader is
 // elected and new proposals commit everywhere within a bounded (simulated) time.
 //
 // Everything random follows from the seed, so a failing seed replays exactly.
@@ -24,6 +25,7 @@ export type ViolationKind =
   | 'lost_ack'
   | 'read_linearizability'
   | 'storage_contract'
+  | 'durable_quorum'
   | 'liveness'
   | 'exception';
 
@@ -46,6 +48,11 @@ export interface SimOptions {
   traceTail?: number;
   /** Disable the direct vote-once check, to see that Election Safety alone catches a double vote. */
   checkVoteOnce?: boolean;
+  /**
+   * Disable the direct durable-quorum check, to see that the safety checks alone catch a leader
+   * that counts its own copy before it is on disk.
+   */
+  checkDurableQuorum?: boolean;
 }
 
 export interface SimStats {
@@ -58,6 +65,8 @@ export interface SimStats {
   reads: number;
   readsServed: number;
   crashes: number;
+  /** Acknowledgements that reached a leader while its own save of those entries was still running. */
+  overtaken: number;
   terms: number;
   /** Simulated ms from healing to convergence. */
   healToConvergeMs: number;
@@ -186,6 +195,12 @@ interface SimPeer {
   node: RaftNode | null;
   incarnation: number;
   disk: Disk;
+  /** The shell's queue: Readies taken, waiting for the save in progress to finish. */
+  queue: Ready[];
+  /** The Readies of the save in progress (its completion is on the agenda), or null. */
+  saving: Ready[] | null;
+  /** The nemesis chose to crash this peer just before its save in progress completes. */
+  crashBeforeSave: boolean;
   /** Volatile: the state machine and what the shell remembers about its proposals. */
   applied: number;
   kv: Map<string, string>;
@@ -202,7 +217,10 @@ type AgendaItem =
   | { time: number; seq: number; kind: 'propose' }
   | { time: number; seq: number; kind: 'read' }
   | { time: number; seq: number; kind: 'restart'; peer: number }
+  | { time: number; seq: number; kind: 'saved'; peer: number; incarnation: number }
   | { time: number; seq: number; kind: 'heal' };
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 class Stop extends Error {}
 
@@ -224,7 +242,7 @@ class Simulation {
   private readonly ids: string[];
   private readonly core: Omit<RaftOptions, 'id' | 'peers' | 'random'>;
   readonly trace: Trace;
-  readonly stats: SimStats = { simMs: 0, steps: 0, messages: 0, dropped: 0, proposals: 0, acked: 0, reads: 0, readsServed: 0, crashes: 0, terms: 0, healToConvergeMs: 0 };
+  readonly stats: SimStats = { simMs: 0, steps: 0, messages: 0, dropped: 0, proposals: 0, acked: 0, reads: 0, readsServed: 0, crashes: 0, overtaken: 0, terms: 0, healToConvergeMs: 0 };
   violation: Violation | null = null;
 
   // Network
@@ -236,7 +254,17 @@ class Simulation {
   private longRate = 0;
   private healed = false;
   private healTime = Infinity;
-  private crashAtReadyRate = 0.004;
+  /** Chance, per save, that the peer crashes just before it completes, after the fsync, or after sending. */
+  private crashAtSaveRate = 0.004;
+  /**
+   * Chance, when a follower acknowledges entries that its leader is still saving (its
+   * AppendEntries left early), that the leader crashes just before that save completes, and
+   * restarts soon: the moment where a leader counting its own volatile copy loses a commit.
+   */
+  private readonly overtakeCrashRate: number;
+  /** How long an fsync takes: uniform in [0.05, diskMs] ms, and now and then a stall of 10-60 ms. */
+  private readonly diskMs: number;
+  private readonly diskStallRate: number;
   /** Chance that a newly elected leader is crashed or cut off within its first 30 ms. */
   private deposeRate: number;
   /** Chance, per commit advance of a leader, that it is crashed or cut off within 5 ms. */
@@ -273,6 +301,7 @@ class Simulation {
       fullTrace: opts.fullTrace ?? false,
       traceTail: opts.traceTail ?? 80,
       checkVoteOnce: opts.checkVoteOnce ?? true,
+      checkDurableQuorum: opts.checkDurableQuorum ?? true,
       ...(opts.plantBug ? { plantBug: opts.plantBug } : {}),
     };
     this.rng = mulberry32(mix(opts.seed, 1));
@@ -293,12 +322,15 @@ class Simulation {
       checkQuorum: r() < 0.75,
       ...(opts.plantBug ? { plantBug: opts.plantBug } : {}),
     };
+    this.diskMs = pick(r, [0.2, 1, 5, 20]);
+    this.diskStallRate = pick(r, [0, 0.01, 0.05]);
     // Two nemesis styles: 'random' strikes often and blindly; 'targeted' strikes rarely at random
     // but almost always cuts off or crashes a new leader while it is bringing followers up to date.
     this.nemesis = r() < 0.5 ? 'random' : 'targeted';
     this.faultGapMs = this.nemesis === 'random' ? 500 : 2000;
     this.deposeRate = this.nemesis === 'random' ? 0.3 : 0.9;
     this.deposeAfterCommitRate = this.nemesis === 'random' ? 0.03 : 0.05;
+    this.overtakeCrashRate = this.nemesis === 'random' ? 0.05 : 0.2;
     for (let i = 0; i < opts.peers; i++) {
       const p: SimPeer = {
         id: this.ids[i]!,
@@ -306,6 +338,9 @@ class Simulation {
         node: null,
         incarnation: 0,
         disk: { hardState: { term: 0, vote: null, commit: 0 }, entries: [] },
+        queue: [],
+        saving: null,
+        crashBeforeSave: false,
         applied: 0,
         kv: new Map(),
         proposals: new Map(),
@@ -319,7 +354,7 @@ class Simulation {
 
   setup(): string {
     const c = this.core;
-    return `peers=${this.o.peers} maxEntries=${c.maxEntriesPerAppend} maxBytes=${c.maxBytesPerAppend} inflight=${c.maxInflightAppends} nemesis=${this.nemesis} preVote=${c.preVote} checkQuorum=${c.checkQuorum}${c.plantBug ? ` plantBug=${c.plantBug}` : ''}`;
+    return `peers=${this.o.peers} maxEntries=${c.maxEntriesPerAppend} maxBytes=${c.maxBytesPerAppend} inflight=${c.maxInflightAppends} nemesis=${this.nemesis} preVote=${c.preVote} checkQuorum=${c.checkQuorum} disk=${this.diskMs}ms stalls=${this.diskStallRate}${c.plantBug ? ` plantBug=${c.plantBug}` : ''}`;
   }
 
   run(): void {
@@ -377,7 +412,7 @@ class Simulation {
 
   // ------------------------------------------------------------ agenda
 
-  private schedule(delay: number, item: { kind: 'depose'; peer: number; term: number } | { kind: 'fault' } | { kind: 'propose' } | { kind: 'read' } | { kind: 'heal' } | { kind: 'restart'; peer: number } | { kind: 'deliver'; msg: Message }): void {
+  private schedule(delay: number, item: DistributiveOmit<AgendaItem, 'time' | 'seq'>): void {
     this.agenda.push({ ...item, time: this.now + delay, seq: this.seq++ } as AgendaItem);
   }
 
@@ -398,6 +433,11 @@ class Simulation {
         }
         this.trace.add({ t: this.now, k: 'recv', p: m.to, m });
         to.node.step(m, this.now);
+        if (m.type === 'append_entries_reply' && m.success && to.saving !== null && m.matchIndex > to.disk.entries.length && to.node.status().role === 'leader') {
+          // An acknowledgement overtook the leader's own save: strike the leader there, sometimes.
+          this.stats.overtaken++;
+          if (!this.healed && !to.crashBeforeSave && this.rng() < this.overtakeCrashRate) to.crashBeforeSave = true;
+        }
         this.afterInput(to);
         return;
       }
@@ -437,6 +477,12 @@ class Simulation {
       case 'heal':
         this.heal();
         return;
+      case 'saved': {
+        const p = this.peers[item.peer]!;
+        // A crash lost the save: a new incarnation has nothing to finish.
+        if (p.node !== null && p.incarnation === item.incarnation) this.saved(p);
+        return;
+      }
     }
   }
 
@@ -494,13 +540,17 @@ class Simulation {
     this.schedule(1, { kind: 'propose' });
   }
 
-  private crash(p: SimPeer, how: string): void {
+  private crash(p: SimPeer, how: string, restartAfter?: number): void {
     if (p.node === null) return;
-    if (how === 'crash') this.checkStorage(p); // at rest, the disk must hold exactly the node's state
+    // At rest, the disk must hold exactly the node's state; a save in progress is lost with it.
+    if (how === 'crash' && p.saving === null && p.queue.length === 0) this.checkStorage(p);
     p.node = null;
+    p.saving = null;
+    p.queue = [];
+    p.crashBeforeSave = false;
     this.stats.crashes++;
     this.trace.add({ t: this.now, k: 'fault', p: p.id, s: `${how} ${p.id}: volatile state lost` });
-    if (!this.healed) this.schedule(between(this.rng, 30, 1500), { kind: 'restart', peer: p.idx });
+    if (!this.healed) this.schedule(restartAfter ?? between(this.rng, 30, 1500), { kind: 'restart', peer: p.idx });
   }
 
   private start(p: SimPeer): void {
@@ -554,34 +604,83 @@ class Simulation {
     this.afterInput(p);
   }
 
-  // ------------------------------------------------------------ the shell: persist -> send -> apply
+  // ------------------------------------------------------------ the shell: early send -> persist -> send -> apply
 
+  /**
+   * The peer shell's pipeline (peer/peer.ts), with a disk whose saves take time: take every
+   * Ready, send its early messages (a leader's AppendEntries) at once and queue it; one save at a
+   * time carries everything queued (group commit). A Ready with nothing to persist, or only a
+   * new commit index, is handled at once when no save is in progress, as the shell does.
+   */
   private afterInput(p: SimPeer): void {
     const node = p.node!;
-    while (p.node === node && node.hasReady()) {
-      const rd = node.ready();
-      this.recordCommits(p);
-      // A crash may strike anywhere between taking the Ready and finishing with it.
-      let crashAt = -1;
-      if (!this.healed && this.rng() < this.crashAtReadyRate) crashAt = Math.floor(this.rng() * 3);
-      this.traceEvents(p, rd);
-      if (crashAt === 0) {
-        this.crash(p, 'crash before the fsync (the batch and its messages are lost):');
-        return;
+    while (p.node === node) {
+      while (node.hasReady()) {
+        const rd = node.ready();
+        this.recordCommits(p);
+        this.traceEvents(p, rd);
+        for (const m of rd.early) this.send(m);
+        p.queue.push(rd);
       }
-      this.persist(p, rd);
-      if (crashAt === 1) {
-        this.crash(p, 'crash after the fsync, before sending:');
-        return;
+      if (p.saving !== null || p.queue.length === 0) break;
+      const batch = p.queue;
+      p.queue = [];
+      const hs = batch.reduce<HardState | null>((h, rd) => rd.hardState ?? h, null);
+      const d = p.disk.hardState;
+      const commitOnly = batch.every((rd) => rd.entries.length === 0) && (hs === null || (hs.term === d.term && hs.vote === d.vote));
+      if (!commitOnly) {
+        p.saving = batch;
+        let delay = between(this.rng, 0.05, this.diskMs);
+        if (this.diskStallRate > 0 && this.rng() < this.diskStallRate) delay += between(this.rng, 10, 60);
+        this.schedule(delay, { kind: 'saved', peer: p.idx, incarnation: p.incarnation });
+        break;
       }
-      for (const m of rd.messages) this.send(m);
-      if (crashAt === 2) {
-        this.crash(p, 'crash after sending, before applying:');
-        return;
-      }
-      this.apply(p, rd);
+      // Only the commit index moved (it may be lost in a crash, and is learned again): no fsync.
+      for (const rd of batch) this.persist(p, rd);
+      this.finish(p, batch);
     }
     if (p.node === node) this.checkPeer(p);
+  }
+
+  /** The save in progress completes; a crash may strike just before, or between the steps after it. */
+  private saved(p: SimPeer): void {
+    const node = p.node!;
+    const batch = p.saving!;
+    p.saving = null;
+    let crashAt = -1;
+    if (!this.healed && this.rng() < this.crashAtSaveRate) crashAt = Math.floor(this.rng() * 3);
+    const strike = p.crashBeforeSave && !this.healed;
+    p.crashBeforeSave = false;
+    if (strike) {
+      this.crash(p, 'crash before the save completed, while followers had acknowledged entries it was saving:', between(this.rng, 5, 100));
+      return;
+    }
+    if (crashAt === 0) {
+      this.crash(p, 'crash before the save completed (its entries and hard state are lost, and the messages waiting for it):');
+      return;
+    }
+    for (const rd of batch) {
+      this.persist(p, rd);
+      node.persisted(rd);
+    }
+    if (crashAt === 1) {
+      this.crash(p, 'crash after the fsync, before sending:');
+      return;
+    }
+    for (const rd of batch) for (const m of rd.messages) this.send(m);
+    if (crashAt === 2) {
+      this.crash(p, 'crash after sending, before applying:');
+      return;
+    }
+    for (const rd of batch) this.apply(p, rd);
+    // The save may let a leader count its own copy (a commit), and the queue waits for its turn.
+    this.afterInput(p);
+  }
+
+  /** Steps 2 and 3 for Readies whose state is on disk: send, then apply. */
+  private finish(p: SimPeer, batch: Ready[]): void {
+    for (const rd of batch) for (const m of rd.messages) this.send(m);
+    for (const rd of batch) this.apply(p, rd);
   }
 
   private persist(p: SimPeer, rd: Ready): void {
@@ -720,6 +819,7 @@ class Simulation {
       if (rec === undefined) {
         if (i !== this.committed.length + 1) this.fail('state_machine_safety', `${p.id} commits ${i} before ${this.committed.length + 1} is known committed`);
         this.committed.push({ term: e.term, data: e.data, commitTerm: st.term });
+        if (this.o.checkDurableQuorum) this.checkDurableQuorum(p, e);
       } else if (rec.term !== e.term || rec.data !== e.data) {
         this.fail('state_machine_safety', `${p.id} commits ${i}/${e.term} ${JSON.stringify(e.data)} but ${i}/${rec.term} ${JSON.stringify(rec.data)} is already committed`);
       }
@@ -758,6 +858,19 @@ class Simulation {
       let need = 0;
       for (const [term, index] of this.committedByTerm) if (term < st.term && index > need) need = index;
       this.checkHolds(p, need, st.term);
+    }
+  }
+
+  /**
+   * §5.3/§5.4: an entry is committed once it is *stored* on a majority; stored means on disk, since
+   * a crash loses the rest. A leader's AppendEntries leave before its own save, so the disks are
+   * counted here: a committed entry is on the disks of a majority (and stays there).
+   */
+  private checkDurableQuorum(p: SimPeer, e: Entry): void {
+    const holders = this.peers.filter((q) => q.disk.entries[e.index - 1]?.term === e.term).map((q) => q.id);
+    const need = Math.floor(this.peers.length / 2) + 1;
+    if (holders.length < need) {
+      this.fail('durable_quorum', `${p.id} commits ${e.index}/${e.term}, but only ${holders.length} disks hold it (${holders.join(', ') || 'none'}); a majority is ${need}`);
     }
   }
 
@@ -800,6 +913,7 @@ class Simulation {
     for (const p of this.peers) {
       const s = p.node!.status();
       if (p.applied !== ls.commitIndex || s.lastIndex !== ls.lastIndex || s.term !== ls.term) return false;
+      if (p.saving !== null || p.queue.length > 0) return false; // at rest, so the disk can be compared
     }
     return true;
   }
@@ -860,6 +974,7 @@ export function runSim(opts: SimOptions): SimResult {
   if (opts.livenessMs !== undefined && opts.livenessMs !== DEFAULT_LIVENESS_MS) args.push(`--liveness-ms ${opts.livenessMs}`);
   if (opts.plantBug) args.push(`--plant-bug ${opts.plantBug}`);
   if (opts.checkVoteOnce === false) args.push('--no-vote-check');
+  if (opts.checkDurableQuorum === false) args.push('--no-durable-check');
   return {
     seed: opts.seed,
     peers: opts.peers,

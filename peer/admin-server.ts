@@ -1,0 +1,48 @@
+// The /admin endpoint: reads admin requests (faults, campaign, status) from one connection,
+// validates them with shared/peer-protocol.ts and hands them to the shell; writes back exactly
+// one reply per frame. A frame that is not a valid request gets a bad_frame error and changes
+// nothing. The transport has already checked the secret before the connection got here.
+import type { WebSocket, RawData } from 'ws';
+import { badFrame, parseAdminRequest, type AdminReply, type Faults, type PeerStatus } from '../shared/peer-protocol.ts';
+import type { PeerId } from './raft/types.ts';
+import { rawText } from '../shared/ws.ts';
+
+export interface AdminHandler {
+  /** Changes fault injection (omitted fields stay as they are) and returns the faults now in force. */
+  setFaults(change: Partial<Faults>): Faults;
+  /** Starts an election now (the game's "force election"). */
+  campaign(): void;
+  status(): PeerStatus;
+  /** The whole key-value store, for `status` with `kv: true`. */
+  kvEntries(): Record<string, unknown>;
+}
+
+export function serveAdmin(ws: WebSocket, handler: AdminHandler, cluster: readonly PeerId[], onBadFrame?: (message: string) => void): void {
+  const send = (r: AdminReply) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(r));
+  };
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (isBinary) return send(badFrame('binary frames are not accepted; send JSON text'));
+    const parsed = parseAdminRequest(rawText(data), cluster);
+    if (!parsed.ok) {
+      onBadFrame?.(parsed.message);
+      return send(badFrame(parsed.message, parsed.id));
+    }
+    const req = parsed.value;
+    const id = req.id === undefined ? {} : { id: req.id };
+    switch (req.type) {
+      case 'faults': {
+        const { type: _t, id: _i, ...change } = req;
+        return send({ type: 'faults', ...id, ...handler.setFaults(change) });
+      }
+      case 'campaign':
+        handler.campaign();
+        return send({ type: 'campaign', ...id, ok: true });
+      case 'status': {
+        const reply: AdminReply = { type: 'status', ...id, ...handler.status() };
+        if (req.kv) reply.kv = handler.kvEntries();
+        return send(reply);
+      }
+    }
+  });
+}

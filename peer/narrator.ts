@@ -1,0 +1,365 @@
+// What the peer tells people about itself: lines in its log file (the important ones also on
+// stdout) and, with -v, the events it streams to the relay (PROTOCOL.md lists them).
+//
+// The shell calls the narrator after it acts: a Ready's core events, a message received, the
+// transport's observations (sent, dropped, links, refusals), entries saved, entries applied, a
+// batch handled, faults changed. The narrator reads the core's status and the store (to describe
+// them) but changes nothing and never calls back into the shell, so what a peer does never
+// depends on what it says. Without -v there is no Reporter and no event object is built.
+import type { Config, PeerAddress, Timing } from '../shared/config.ts';
+import type { AppliedEntry, LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
+import type { Faults, PeerEnvelope } from '../shared/peer-protocol.ts';
+import { commandWords, formatCommand } from '../shared/kv-commands.ts';
+import { clientTls, endpointUrl } from '../shared/tls.ts';
+import { decodeEntry, entryLabel, type ApplyOutcome, type KvStore } from './kv.ts';
+import type { PeerLogger } from './logger.ts';
+import type { CoreEvent, Entry, Message, NodeStatus, PeerId, PersistedState } from './raft/types.ts';
+import { Reporter, type PeerEventBody } from './reporter.ts';
+import type { RecoveryReport } from './storage.ts';
+import type { DropReason, TransportObserver } from './transport.ts';
+
+/** Log tiles kept for a relay that (re)connects. */
+const MAX_TILES = 500;
+
+/** The parts of the log file the narrator writes with. */
+export type NarratorLog = Pick<PeerLogger, 'line' | 'important' | 'heartbeat' | 'setContext'>;
+
+export interface NarratorOptions {
+  logger: NarratorLog;
+  name: PeerId;
+  cluster: PeerId[];
+  config: Config;
+  profile: string;
+  timing: Timing;
+  /** Stream events to the relay ([relay] in the ini). */
+  verbose: boolean;
+  /** Size of the -v reporter's queue (default 10,000). */
+  reporterQueue?: number;
+  /** The core, read for the log prefix and the `state` event. */
+  core: { status(): NodeStatus };
+  /** The store, read for the `state` and `apply` events. */
+  store: Pick<KvStore, 'appliedIndex' | 'valueOf'>;
+  /** The entries recovered from disk (the relay is shown the tail). */
+  recovered: readonly Entry[];
+  /** The core's clock (the shell's `now`): election deadlines are on it. */
+  now: () => number;
+}
+
+export class Narrator implements TransportObserver {
+  private readonly logger: NarratorLog;
+  private readonly core: NarratorOptions['core'];
+  private readonly store: NarratorOptions['store'];
+  private reporter: Reporter | null = null;
+  /** With -v: the entries applied in the batch being handled, reported as one `apply` event. */
+  private appliedNow: AppliedEntry[] = [];
+  private ctxRole: PeerRole = 'follower';
+  private lastStateKey = '';
+  private tiles: LogTile[] = [];
+  private faults: Faults = { blocked: [], dropRate: 0, latencyMs: 0 };
+  private readonly echoed = new Map<string, number>();
+  /** Last matchIndex per peer in successful append replies, to tell heartbeat replies apart. */
+  private readonly sentMatch = new Map<PeerId, number>();
+  private readonly recvMatch = new Map<PeerId, number>();
+
+  constructor(private readonly opts: NarratorOptions) {
+    this.logger = opts.logger;
+    this.core = opts.core;
+    this.store = opts.store;
+    this.updateContext();
+    if (opts.verbose) this.tiles = opts.recovered.slice(-MAX_TILES).map(tileOf);
+  }
+
+  /** With -v: starts streaming to the relay (it redials on its own while the relay is away). */
+  startReporting(): void {
+    if (!this.opts.verbose || this.reporter) return;
+    const { config, name, cluster, profile, timing } = this.opts;
+    this.reporter = new Reporter({
+      url: endpointUrl(config.relay, '/peer'),
+      tls: clientTls(config.relay.tls),
+      peer: name,
+      secret: config.secret,
+      hello: () => ({ type: 'hello', pid: process.pid, cluster, profile, timing }),
+      catchUp: () => {
+        this.lastStateKey = '';
+        const out: PeerEventBody[] = [this.stateEvent()];
+        const f = this.faults;
+        out.push({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
+        if (this.tiles.length > 0) {
+          out.push({ type: 'log_truncate', from: this.tiles[0]!.index });
+          out.push({ type: 'log_append', entries: [...this.tiles] });
+        }
+        return out;
+      },
+      log: (text) => this.logger.important(text),
+      maxQueue: this.opts.reporterQueue,
+      maxFrameBytes: config.limits.maxFrameBytes,
+    });
+  }
+
+  close(): void {
+    this.reporter?.close();
+  }
+
+  // ---- what the core did ----
+
+  coreEvent(ev: CoreEvent): void {
+    const L = this.logger;
+    switch (ev.kind) {
+      case 'role':
+        this.updateContext(ev.role, ev.term);
+        if (ev.role === 'leader') L.important(`became LEADER for term ${ev.term}`);
+        else if (ev.role === 'candidate') L.important(`became candidate for term ${ev.term}: asking for votes`);
+        else if (ev.role === 'precandidate') L.important(`election timeout: pre-vote (could I win term ${ev.term + 1}?)`);
+        else L.important(`became follower in term ${ev.term}${ev.leader ? `; leader ${ev.leader}` : ''}`);
+        break;
+      case 'term':
+        this.updateContext(this.ctxRole, ev.term);
+        L.line(`term is now ${ev.term}`);
+        break;
+      case 'vote':
+        L.important(`voted for ${ev.vote} in term ${ev.term}`);
+        break;
+      case 'vote_granted':
+        L.line(`${ev.preVote ? 'pre-vote' : 'vote'} granted by ${ev.from} for term ${ev.term} (${ev.votes} of ${ev.needed} needed)`);
+        break;
+      case 'append':
+        L.line(`appended entries ${ev.from}..${ev.to} (term ${ev.term})`);
+        break;
+      case 'truncate':
+        L.important(`log conflict: removed entries from index ${ev.from} on`);
+        break;
+      case 'commit':
+        L.line(`committed through index ${ev.index}`);
+        this.reporter?.emit({ type: 'commit', index: ev.index });
+        break;
+      case 'election_deadline':
+        break;
+      case 'leader_change':
+        L.important(ev.leader ? `leader is ${ev.leader} (term ${ev.term})` : `no known leader (term ${ev.term})`);
+        break;
+      case 'step_down':
+        L.important(`stepped down in term ${ev.term}: ${ev.reason}`);
+        break;
+      default: {
+        const never: never = ev;
+        void never;
+      }
+    }
+  }
+
+  /** Entries are on disk: keep the tiles the relay needs, and tell it. */
+  saved(entries: readonly Entry[]): void {
+    if (!this.reporter || entries.length === 0) return;
+    const first = entries[0]!.index;
+    const last = this.tiles.length > 0 ? this.tiles[this.tiles.length - 1]!.index : 0;
+    if (first <= last) {
+      this.tiles = this.tiles.filter((t) => t.index < first);
+      this.reporter.emit({ type: 'log_truncate', from: first });
+    }
+    const added = entries.map(tileOf);
+    this.tiles.push(...added);
+    if (this.tiles.length > MAX_TILES) this.tiles = this.tiles.slice(-MAX_TILES);
+    this.reporter.emit({ type: 'log_append', entries: added });
+  }
+
+  /** An entry was applied to the store (called after the store changed). */
+  applied(e: Entry, outcome: ApplyOutcome): void {
+    if (e.data === null && !this.reporter) return;
+    const decoded = e.data === null ? null : decodeEntry(e.data);
+    const label = decoded === null ? 'noop' : decoded.ok ? formatCommand(decoded.entry.command) : '?';
+    if (e.data !== null) {
+      this.logger.line(`applied ${e.index} (term ${e.term}): ${label} -> ${outcome.ok ? JSON.stringify(outcome.value) : `error: ${outcome.message}`}`);
+    }
+    if (this.reporter) {
+      const key = outcome.ok ? outcome.key : null;
+      this.appliedNow.push({
+        index: e.index,
+        term: e.term,
+        command: decoded && decoded.ok ? commandWords(decoded.entry.command) : null,
+        ok: outcome.ok,
+        result: outcome.ok ? outcome.value : outcome.message,
+        key,
+        value: key === null ? null : this.store.valueOf(key),
+      });
+    }
+  }
+
+  /** The committed entries of one Ready are applied: one `apply` event for them (a turn applies dozens under load). */
+  appliedReady(): void {
+    if (this.appliedNow.length === 0) return;
+    this.reporter?.emit({ type: 'apply', entries: this.appliedNow });
+    this.appliedNow = [];
+  }
+
+  /** A batch of Readies is handled: the log prefix and the relay's `state` follow the core. */
+  batchHandled(): void {
+    this.updateContext();
+    if (this.reporter) this.reportState();
+  }
+
+  faultsChanged(f: Faults): void {
+    this.faults = { ...f, blocked: [...f.blocked] };
+    this.logger.important(
+      `faults: ${f.blocked.length ? `blocking ${f.blocked.join(', ')}` : 'no peers blocked'}, drop rate ${f.dropRate}, added latency ${f.latencyMs} ms`,
+    );
+    this.reporter?.emit({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
+  }
+
+  // ---- messages ----
+
+  received(env: PeerEnvelope): void {
+    const hb = this.heartbeat(env, false);
+    if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} from ${env.from}`);
+    else this.logger.line(`<- ${env.from} ${describeRpc(env)}`);
+    if (this.reporter) this.reporter.emit({ type: 'rpc_recv', from: env.from, ...summary(env, hb) });
+  }
+
+  sent(env: PeerEnvelope): void {
+    const hb = this.heartbeat(env, true);
+    if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} to ${env.to}`);
+    else this.logger.line(`-> ${env.to} ${describeRpc(env)}`);
+    if (this.reporter) this.reporter.emit({ type: 'rpc_send', to: env.to, ...summary(env, hb) });
+  }
+
+  dropped(env: PeerEnvelope, reason: DropReason, incoming: boolean): void {
+    const hb = env.type === 'append_entries' ? env.entries.length === 0 : false;
+    const other = incoming ? env.from : env.to;
+    if (hb || reason === 'disconnected') this.logger.heartbeat(`dropped (${reason}) ${incoming ? 'from' : 'to'} ${other}`);
+    else this.logger.line(`dropped (${reason}) ${incoming ? `<- ${other}` : `-> ${other}`} ${describeRpc(env)}`);
+    // An incoming drop ends a flight another peer started: reported with to = this peer.
+    if (this.reporter) this.reporter.emit({ type: 'rpc_drop', to: env.to, reason, ...summary(env, hb) });
+  }
+
+  invalid(from: PeerId, message: string): void {
+    this.logger.line(`dropped an invalid frame from ${from}: ${message}`);
+  }
+
+  link(peer: PeerId, up: boolean): void {
+    this.logger.line(up ? `connected to ${peer}` : `lost the connection to ${peer}; redialling`);
+  }
+
+  refused(path: string, status: number, reason: string, remote: string): void {
+    this.noisy(`refused ${path} from ${remote}: ${status} ${reason}`, `${path} ${status} ${reason}`);
+  }
+
+  rejected(peer: PeerId, status: number, reason: string): void {
+    this.noisy(`${peer} refused our connection: ${status} ${reason}`, `${peer} ${status} ${reason}`);
+  }
+
+  // ---- inside ----
+
+  /** A line for the log file every time, and for stdout at most once a minute per kind. */
+  private noisy(text: string, kind: string): void {
+    const t = Date.now();
+    const last = this.echoed.get(kind);
+    if (last !== undefined && t - last < 60_000) return this.logger.line(text);
+    if (this.echoed.size > 1000) this.echoed.clear();
+    this.echoed.set(kind, t);
+    this.logger.important(text);
+  }
+
+  /** The "[term 3 leader]" prefix of log lines; without arguments, from the core's status. */
+  private updateContext(role?: PeerRole, term?: number): void {
+    const st = role === undefined || term === undefined ? this.core.status() : null;
+    this.ctxRole = role ?? st!.role;
+    this.logger.setContext(`term ${term ?? st!.term} ${this.ctxRole}`);
+  }
+
+  private heartbeat(m: Message, outgoing: boolean): boolean {
+    if (m.type === 'append_entries') return m.entries.length === 0;
+    if (m.type !== 'append_entries_reply' || !m.success) return false;
+    const peer = outgoing ? m.to : m.from;
+    const seen = outgoing ? this.sentMatch : this.recvMatch;
+    const before = seen.get(peer);
+    seen.set(peer, m.matchIndex);
+    return before === m.matchIndex;
+  }
+
+  private reportState(): void {
+    const st = this.core.status();
+    const applied = this.store.appliedIndex;
+    const deadline = st.electionDeadline === null ? null : Math.round(st.electionDeadline);
+    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}`;
+    if (key === this.lastStateKey) return;
+    this.lastStateKey = key;
+    this.reporter!.emit(this.stateEvent());
+  }
+
+  private stateEvent(): PeerEventBody {
+    const st = this.core.status();
+    return {
+      type: 'state',
+      ...stateOf(st, this.store.appliedIndex),
+      // A duration as well: the relay's machine may keep another time.
+      electionInMs: st.electionDeadline === null ? null : Math.max(0, Math.round(st.electionDeadline - this.opts.now())),
+    };
+  }
+}
+
+/** The peer's state as the relay's `state` event and the admin `status` show it. */
+export function stateOf(st: NodeStatus, appliedIndex: number) {
+  return {
+    role: st.role,
+    term: st.term,
+    vote: st.vote,
+    leader: st.leader,
+    commitIndex: st.commitIndex,
+    appliedIndex,
+    lastIndex: st.lastIndex,
+    lastTerm: st.lastTerm,
+    electionDeadline: st.electionDeadline === null ? null : Math.round(st.electionDeadline),
+  };
+}
+
+/** The first lines of a peer's log: who it is, its cluster and its timing. */
+export function narrateStart(logger: NarratorLog, name: PeerId, cluster: readonly PeerAddress[], profile: string, timing: Timing): void {
+  logger.setContext('starting');
+  logger.important(
+    `${name} (pid ${process.pid}) starting in a cluster of ${cluster.length}: ${cluster.map((p) => p.name).join(', ')}; ` +
+      `profile ${profile} (heartbeat ${timing.heartbeatMs} ms, election ${timing.electionMinMs}-${timing.electionMaxMs} ms, latency ${timing.latencyMs} ms)`,
+  );
+}
+
+/** What the peer found in its durable state, and any damaged tail it cut. */
+export function narrateRecovery(logger: NarratorLog, dataDir: string, report: RecoveryReport, state: PersistedState): void {
+  const hs = state.hardState;
+  logger.important(
+    `recovered from ${dataDir}: ${report.records} records, term ${hs.term}, vote ${hs.vote ?? 'none'}, commit ${hs.commit}, ` +
+      `${state.entries.length} entries` +
+      (report.cutBytes > 0 ? `; CUT ${report.cutBytes} bytes of damaged tail (${report.cutReason ?? 'torn write'})` : ''),
+  );
+}
+
+function tileOf(e: Entry): LogTile {
+  return { index: e.index, term: e.term, label: entryLabel(e.data) };
+}
+
+function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
+  const s: RpcSummary = { rid: m.rid, rpc: m.type, term: m.term, heartbeat, entries: m.type === 'append_entries' ? m.entries.length : 0 };
+  if (m.type === 'request_vote' || m.type === 'request_vote_reply') s.preVote = m.preVote;
+  if (m.type === 'request_vote_reply') s.ok = m.granted;
+  if (m.type === 'append_entries_reply') s.ok = m.success;
+  return s;
+}
+
+/** One RPC as a log line: "RequestVote term 4 last 7/3", "AppendEntries term 3 prev 4/3 entries 5..7 commit 4". */
+export function describeRpc(m: Message): string {
+  switch (m.type) {
+    case 'request_vote':
+      return `${m.preVote ? 'PreVote' : 'RequestVote'} term ${m.term} last log ${m.lastLogIndex}/${m.lastLogTerm}${m.force ? ' (forced)' : ''}`;
+    case 'request_vote_reply':
+      return `${m.preVote ? 'PreVote' : 'RequestVote'} reply term ${m.term}: ${m.granted ? 'granted' : 'refused'}`;
+    case 'append_entries':
+      return (
+        `AppendEntries term ${m.term} prev ${m.prevLogIndex}/${m.prevLogTerm} ` +
+        (m.entries.length === 0 ? 'heartbeat' : `entries ${m.entries[0]!.index}..${m.entries[m.entries.length - 1]!.index}`) +
+        ` commit ${m.leaderCommit}`
+      );
+    case 'append_entries_reply':
+      return m.success
+        ? `AppendEntries reply term ${m.term}: ok, match ${m.matchIndex}`
+        : `AppendEntries reply term ${m.term}: rejected prev ${m.matchIndex}${m.conflictIndex !== undefined ? `, conflict at ${m.conflictIndex}${m.conflictTerm !== undefined ? ` term ${m.conflictTerm}` : ''}` : ''}`;
+    case 'timeout_now':
+      return `TimeoutNow term ${m.term} (leadership transfer)`;
+  }
+}
