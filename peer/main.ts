@@ -1,4 +1,4 @@
-// `npm run peer -- NAME N [-v] [--profile fast|slow] [--config FILE]`: runs one Raft peer
+// `npm run peer -- NAME N [-v] [--profile fast|slow|lan] [--config FILE]`: runs one Raft peer
 // (the original `raft_single peername peernum [-v]`). The cluster is the first N names of
 // raft_peer.ini; NAME must be one of them.
 // Debugging aids (environment): RAFT_WIRE_TAP=DIR appends every /raft frame the peer sends to
@@ -23,7 +23,7 @@ function usage(config: Config | null, problem: string): string {
   const names = config ? config.peers.map((p) => p.name) : null;
   return [
     problem,
-    'usage: npm run peer -- NAME N [-v] [--profile fast|slow] [--config FILE]',
+    'usage: npm run peer -- NAME N [-v] [--profile fast|slow|lan] [--config FILE]',
     '  NAME       this peer, one of the first N names of the ini file',
     '  N          how many peers the cluster has (the first N names)',
     '  -v         stream events to the relay (the village)',
