@@ -13,6 +13,21 @@ const validEvents: unknown[] = [
   { peer: 'peer1', t: 1, type: 'log_append', entries: [{ index: 4, term: 2, label: 'x add 1' }] },
   { peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 4, term: 2, command: ['x', 'add', '1'], ok: true, result: 1, key: 'x', value: 1 }] },
   { peer: 'peer1', t: 1, type: 'faults', blocked: ['peer2'], dropRate: 0.5, latencyMs: 10 },
+  // With the fields the safety monitor reads.
+  {
+    peer: 'peer1', t: 1, type: 'hello', pid: 1, cluster: ['peer1', 'peer2'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 },
+    boot: 'b1', dataId: 'd1', recovered: { w: 3, term: 2, vote: 'peer1', commit: 1, commitPh: 11, lastIndex: 2, lastTerm: 2, lastPh: 22, base: { index: 1, term: 1, ph: 11 } }, seq: 0,
+  },
+  { peer: 'peer1', t: 1, type: 'log_append', entries: [{ index: 4, term: 2, label: 'x add 1', ph: 44 }], seq: 3 },
+  { peer: 'peer1', t: 1, type: 'log_truncate', from: 4, term: 2, seq: 2 },
+  { peer: 'peer1', t: 1, type: 'commit', index: 4, term: 2, ph: 44, seq: 5 },
+  { peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 4, term: 2, h: 12345, command: ['x', 'add', '1'], ok: true, result: 1, key: 'x', value: 1 }], seq: 6 },
+  { peer: 'peer1', t: 1, type: 'persisted', w: 4, term: 2, vote: 'peer1', lastIndex: 4, lastTerm: 2, lastPh: 44, seq: 4 },
+  { peer: 'peer1', t: 1, type: 'snapshot', reason: 'compacted', index: 3, term: 2, ph: 33, lastIndex: 4, seq: 7 },
+  {
+    peer: 'peer1', t: 1, type: 'resync', role: 'leader', term: 2, vote: 'peer1', leader: 'peer1', commit: 4, commitPh: 44, lastIndex: 4, lastTerm: 2, lastPh: 44,
+    base: null, durable: { w: 4, term: 2, vote: 'peer1' }, tail: [{ index: 4, term: 2, label: 'x add 1', ph: 44 }], seq: 8,
+  },
 ];
 
 /** A valid event with one field replaced by something random. */
