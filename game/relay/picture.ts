@@ -126,7 +126,17 @@ export class Picture {
   /** Folds one validated peer event into the picture. */
   applyEvent(e: PeerEvent): void {
     const p = this.ensure(e.peer);
-    this.pushEvent({ type: 'event', event: e });
+    switch (e.type) {
+      // For the safety monitor: what they change reaches browsers in `peer` deltas, and the page
+      // animates none of them, so they are not passed on as events.
+      case 'persisted':
+        return;
+      case 'resync':
+      case 'snapshot':
+        break;
+      default:
+        this.pushEvent({ type: 'event', event: e });
+    }
     switch (e.type) {
       case 'hello': {
         // A new run of the peer counts its drops from 0 again: keep what the old run lost.
@@ -152,15 +162,36 @@ export class Picture {
         p.lastIndex = e.lastIndex;
         p.lastTerm = e.lastTerm;
         p.electionDeadline = e.electionDeadline;
-        if (e.role === 'leader' && !this.leaderTerms.has(e.term)) {
-          this.leaderTerms.add(e.term);
-          this.counters.elections = this.leaderTerms.size;
-          this.countersDirty = true;
-          this.say(`${e.peer} is the leader of term ${e.term}`, 'event');
-        }
+        if (e.role === 'leader') this.leaderSeen(e.peer, e.term);
         this.checkBoardEpoch();
         break;
       }
+      case 'resync': {
+        // A full state: the peer's fields, and its log tail in place of what the relay held.
+        p.role = e.role;
+        p.term = e.term;
+        p.vote = e.vote;
+        p.leader = e.leader;
+        p.commitIndex = e.commit;
+        p.lastIndex = e.lastIndex;
+        p.lastTerm = e.lastTerm;
+        if (e.role === 'leader') p.electionDeadline = null;
+        const tail = e.tail.length > MAX_TILES ? e.tail.slice(e.tail.length - MAX_TILES) : e.tail;
+        p.log.length = 0;
+        for (const t of tail) p.log.push(t);
+        this.logChanged(p.name, 0);
+        if (e.role === 'leader') this.leaderSeen(e.peer, e.term);
+        this.checkBoardEpoch();
+        break;
+      }
+      case 'snapshot':
+        // The log now starts after the snapshot's index (and, for one installed from the leader,
+        // ends at lastIndex).
+        cutFrom(p.log, e.lastIndex + 1);
+        cutThrough(p.log, e.index);
+        p.lastIndex = e.lastIndex;
+        this.logChanged(p.name, e.lastIndex + 1);
+        break;
       case 'rpc_send':
         this.counters.messages++;
         this.countersDirty = true;
@@ -205,6 +236,14 @@ export class Picture {
         break;
     }
     this.dirty.add(p.name);
+  }
+
+  private leaderSeen(peer: string, term: number): void {
+    if (this.leaderTerms.has(term)) return;
+    this.leaderTerms.add(term);
+    this.counters.elections = this.leaderTerms.size;
+    this.countersDirty = true;
+    this.say(`${peer} is the leader of term ${term}`, 'event');
   }
 
   /** A peer's -v stream closed. */
@@ -450,6 +489,13 @@ function cutFrom(log: LogTile[], from: number): void {
   let n = log.length;
   while (n > 0 && log[n - 1]!.index >= from) n--;
   if (n < log.length) log.length = n;
+}
+
+/** Removes, in place, every tile with index <= through (the head of the log). */
+function cutThrough(log: LogTile[], through: number): void {
+  let n = 0;
+  while (n < log.length && log[n]!.index <= through) n++;
+  if (n > 0) log.splice(0, n);
 }
 
 /** The tiles with index >= from (a new array; the tiles themselves are shared). */
