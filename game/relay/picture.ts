@@ -2,7 +2,19 @@
 // folded into, and that hands out the deltas browsers need. No sockets or timers here, so it
 // can be tested by feeding it events.
 import type { AppliedEntry, LauncherReport, LogTile, PeerEvent } from '../../shared/events.ts';
-import { emptyPeerView, type ConsoleLevel, type Delta, type PeerFields, type PeerView, type VillagePicture } from '../../shared/village.ts';
+import {
+  emptyLaws,
+  emptyPeerView,
+  MAX_LAW_VIOLATIONS,
+  type ConsoleLevel,
+  type Delta,
+  type LawsStatus,
+  type LawsView,
+  type LawViolation,
+  type PeerFields,
+  type PeerView,
+  type VillagePicture,
+} from '../../shared/village.ts';
 
 /** Log tiles kept per peer: the village shows the tail of each log. */
 export const MAX_TILES = 300;
@@ -42,6 +54,8 @@ export class Picture {
   private launcher = false;
   private timing: VillagePicture['timing'] = null;
   private profile: string | null = null;
+  /** The safety monitor's verdict (law-watch.ts sets it). */
+  private laws: LawsView = emptyLaws();
   private readonly reviveAfterS: number;
   private readonly order: readonly string[];
   private readonly now: () => number;
@@ -77,7 +91,12 @@ export class Picture {
       profile: this.profile,
       counters: { ...this.counters },
       launcher: this.launcher,
+      laws: { ...this.laws, violations: this.laws.violations.slice(), blind: this.laws.blind.slice() },
     };
+  }
+
+  lawsView(): LawsView {
+    return this.laws;
   }
 
   peerList(): PeerView[] {
@@ -236,6 +255,19 @@ export class Picture {
         break;
     }
     this.dirty.add(p.name);
+  }
+
+  /** The safety monitor's counts changed, and these violations were found since the last call. */
+  setLaws(status: LawsStatus, added: readonly LawViolation[]): void {
+    const violations = this.laws.violations;
+    const shown: LawViolation[] = [];
+    for (const v of added) {
+      if (violations.length >= MAX_LAW_VIOLATIONS) break;
+      violations.push(v);
+      shown.push(v);
+    }
+    this.laws = { ...status, violations };
+    this.others.push({ type: 'laws', laws: { ...status, blind: status.blind.slice() }, violations: shown });
   }
 
   private leaderSeen(peer: string, term: number): void {
