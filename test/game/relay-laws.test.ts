@@ -14,7 +14,7 @@ import type { Violation } from '../../game/relay/monitor/laws.ts';
 import { Picture } from '../../game/relay/picture.ts';
 import { startRelay, type Relay } from '../../game/relay/server.ts';
 import { FakePeer as StreamWriter } from '../monitor/fake-peer.ts';
-import { browser, fakePeerSocket, testConfig, until, type Recorder } from './relay-support.ts';
+import { browser, PeerStreams, testConfig, until, type Recorder } from './relay-support.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -234,8 +234,10 @@ describe('evidence files', () => {
 describe('the relay runs the monitor over its peers\' streams', () => {
   let relay: Relay | null = null;
   const sockets: Recorder[] = [];
+  const closers: (() => void)[] = [];
   afterEach(async () => {
     for (const s of sockets.splice(0)) s.close();
+    for (const c of closers.splice(0)) c();
     await relay?.close();
     relay = null;
   });
@@ -255,33 +257,6 @@ describe('the relay runs the monitor over its peers\' streams', () => {
     return relay;
   }
 
-  /**
-   * Each peer's events on its own /peer socket, in order; when the stream moves to another peer,
-   * it waits until the relay took in what was sent, so the story arrives in the order written
-   * (unless `interleave`: no law depends on the order between peers).
-   */
-  async function stream(r: Relay, events: PeerEvent[], interleave = false): Promise<void> {
-    const byPeer = new Map<string, Recorder>();
-    let sent = r.laws.status().eventsSeen;
-    let last: string | null = null;
-    for (const e of events) {
-      if (!interleave && last !== null && e.peer !== last) {
-        const want = sent;
-        await until(() => r.laws.status().eventsSeen >= want, `the relay to take in ${want} events`);
-      }
-      let s = byPeer.get(e.peer);
-      if (!s) {
-        s = fakePeerSocket(r.port);
-        sockets.push(s);
-        await s.opened;
-        byPeer.set(e.peer, s);
-      }
-      s.send(e);
-      sent++;
-      last = e.peer;
-    }
-  }
-
   const lawsOf = (b: Recorder<RelayToBrowser>) =>
     b.messages.flatMap((m) => (m.type === 'batch' ? m.deltas.filter((d): d is Extract<Delta, { type: 'laws' }> => d.type === 'laws') : []));
 
@@ -293,7 +268,9 @@ describe('the relay runs the monitor over its peers\' streams', () => {
     sockets.push(b as Recorder);
     const snap = (await b.next((m) => m.type === 'snapshot')) as Extract<RelayToBrowser, { type: 'snapshot' }>;
     expect(snap.picture.laws).toEqual({ eventsSeen: 0, eventsChecked: 0, violationCount: 0, violations: [], blind: [] });
-    await stream(r, twoLeaders());
+    const streams = new PeerStreams(r);
+    closers.push(() => streams.close());
+    await streams.send(twoLeaders());
     await until(() => lawsOf(b).some((d) => d.violations.length > 0), 'a laws delta with the violation');
     const [v] = lawsOf(b).flatMap((d) => d.violations);
     expect(v).toMatchObject({ n: 1, law: 'election_safety', name: 'Election Safety', peers: ['peer1', 'peer2'], terms: [1] });
@@ -318,7 +295,9 @@ describe('the relay runs the monitor over its peers\' streams', () => {
     sockets.push(b as Recorder);
     await b.next((m) => m.type === 'snapshot');
     const events = cleanVillage(40);
-    await stream(r, events, true);
+    const streams = new PeerStreams(r);
+    closers.push(() => streams.close());
+    await streams.send(events, { interleave: true });
     await until(() => lawsOf(b).at(-1)?.laws.eventsSeen === events.length, 'the laws delta counting every event');
     const deltas = lawsOf(b);
     const last = deltas.at(-1)!.laws;
