@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { startRelay, type Relay } from '../../game/relay/server.ts';
 import { parseBrowserMessage, parseLauncherReport, parsePeerEvent } from '../../game/relay/validate.ts';
 import { parseConsoleLine } from '../../game/relay/console.ts';
+import { createMonitor } from '../../game/relay/monitor/monitor.ts';
+import { mutate } from './frames.ts';
 import { browser, FakePeer, testConfig, until } from '../game/relay-support.ts';
 
 const validEvents: unknown[] = [
@@ -41,6 +43,20 @@ const mutated = fc
     return o;
   });
 
+/** A valid event with every number in it (seq, terms, indexes, hashes, ...) replaced by an edge value. */
+const renumbered = fc
+  .tuple(fc.constantFrom(...validEvents), fc.array(fc.constantFrom(0, 1, 2, 3, 7, 1000, 2 ** 31, 2 ** 32 - 1, 2 ** 48, 2 ** 53 - 1), { minLength: 8, maxLength: 8 }))
+  .map(([e, numbers]) => {
+    let i = 0;
+    const walk = (v: unknown): unknown => {
+      if (typeof v === 'number') return numbers[i++ % numbers.length];
+      if (Array.isArray(v)) return v.map(walk);
+      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+      return v;
+    };
+    return walk(e);
+  });
+
 describe('relay parsers under random input', () => {
   it('never throw, whatever the frame', () => {
     fc.assert(
@@ -53,6 +69,22 @@ describe('relay parsers under random input', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('the safety monitor takes every event the parser accepts without throwing, whatever its numbers', () => {
+    const m = createMonitor({ termWindow: 50, indexWindow: 200, logWindow: 50 });
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.oneof(renumbered, mutated, mutate(validEvents as Record<string, unknown>[])), (v) => {
+        const r = parsePeerEvent(v);
+        if (!r.ok) return;
+        accepted++;
+        for (const violation of m.observe(r.value, 1)) expect(violation.message.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(accepted).toBeGreaterThan(1000);
+    expect(m.status().eventsSeen).toBe(accepted);
   });
 
   it('console parser answers every line', () => {
