@@ -74,6 +74,79 @@ export interface LogChange {
   start: number | null;
 }
 
+/**
+ * What the relay's safety monitor (game/relay/monitor/) says about the laws of Raft, from the
+ * peers' events: the `laws` part of the picture. Every law has held so far while
+ * `violationCount` is 0; a check that could not be made is never counted.
+ */
+export interface LawsView {
+  /** Events the monitor took in. */
+  eventsSeen: number;
+  /** Events that took part in at least one check that could have failed. */
+  eventsChecked: number;
+  /** Every violation seen; `violations` lists the first MAX_LAW_VIOLATIONS of them. */
+  violationCount: number;
+  violations: LawViolation[];
+  /** Peers for which the checks that need every one of their events are off, and why. */
+  blind: LawBlind[];
+}
+
+/** The laws part without the violations: what a `laws` delta carries in full. */
+export type LawsStatus = Omit<LawsView, 'violations'>;
+
+/** The violations the picture lists (more are counted in violationCount). */
+export const MAX_LAW_VIOLATIONS = 20;
+
+export interface LawBlind {
+  peer: string;
+  /** The first event of the peer's current process the monitor did not see (or cannot vouch for). */
+  sinceSeq: number;
+  reason: string;
+  /** False when the peer's events carry no seq at all: it sends none of the fields the monitor reads. */
+  numbered: boolean;
+}
+
+/** One event a violation rests on. */
+export interface LawEvidence {
+  peer: string;
+  /** Its place in the peer's stream (null when the peer's events carry no seq). */
+  seq: number | null;
+  /** The peer process (hello.boot) it came from, when known. */
+  boot: string | null;
+  type: string;
+  /** When it happened on the peer (wall ms). */
+  t: number;
+  /** What the event said that matters here. */
+  said: string;
+}
+
+export interface LawViolation {
+  /** 1 for the first violation the relay saw, then 2, ...: a delta adds only numbers above those held. */
+  n: number;
+  /** The law's id (game/relay/monitor/laws.ts), e.g. `election_safety`. */
+  law: string;
+  /** Its name: "Election Safety". */
+  name: string;
+  /** The law in plain words. */
+  statement: string;
+  /** What was seen, in one sentence. */
+  message: string;
+  /** The peers involved, and the log indexes and terms the evidence is about. */
+  peers: string[];
+  indexes: number[];
+  terms: number[];
+  evidence: LawEvidence[];
+  /** When the relay saw it (wall ms). */
+  at: number;
+  /** The file the relay wrote the evidence to, or null if it could not. */
+  file: string | null;
+}
+
+/** The laws part of a relay that has not seen an event yet. */
+export function emptyLaws(): LawsView {
+  return { eventsSeen: 0, eventsChecked: 0, violationCount: 0, violations: [], blind: [] };
+}
+
 export interface VillagePicture {
   peers: PeerView[];
   /** The key-value store as the most advanced peer has applied it. */
@@ -87,6 +160,8 @@ export interface VillagePicture {
   counters: { elections: number; messages: number; droppedEvents: number };
   /** Whether the cluster launcher is connected (kill and revive need it). */
   launcher: boolean;
+  /** The safety monitor's verdict so far (absent from relays without a monitor). */
+  laws?: LawsView;
 }
 
 /**
@@ -111,6 +186,11 @@ export type Delta =
   | { type: 'monster'; action: 'hunt' | 'strike'; victim: string; at?: number }
   | { type: 'counters'; counters: VillagePicture['counters'] }
   | { type: 'launcher'; connected: boolean }
+  /**
+   * The safety monitor's counts and blind peers, current (at most a few a second, not one per
+   * event), and the violations found since the previous `laws` delta (each with its number `n`).
+   */
+  | { type: 'laws'; laws: LawsStatus; violations: LawViolation[] }
   /** A console line; `at` is when the relay wrote it (wall ms), so replayed history keeps its times. */
   | { type: 'console'; line: string; level: ConsoleLevel; at?: number };
 

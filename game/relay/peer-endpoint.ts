@@ -2,9 +2,11 @@
 // reporter sends one array per turn), each checked on its own; the first event must be `hello`
 // from a peer of the config. A newer stream from the same peer replaces the older one. A peer
 // that starts reporting gets its faults back (isolation) and, when the relay started after
-// the cluster, seeds the key-value board from its /admin status.
+// the cluster, seeds the key-value board from its /admin status. The events of each peer's
+// current stream also go, in arrival order, to the safety watch (law-watch.ts).
 import type { WebSocket, RawData } from 'ws';
 import type { Config, PeerAddress } from '../../shared/config.ts';
+import type { PeerEvent } from '../../shared/events.ts';
 import type { AdminReply, AdminRequest } from '../../shared/peer-protocol.ts';
 import { rawText } from '../../shared/ws.ts';
 import type { Complaints } from './complaints.ts';
@@ -23,6 +25,8 @@ export interface PeerEndpointDeps {
   reporting(peer: string): void;
   /** A frame was folded into the picture: the browsers want it soon. */
   framed(): void;
+  /** Each validated event of a peer's current stream, in arrival order (the safety watch). */
+  observe(e: PeerEvent): void;
   log(line: string): void;
 }
 
@@ -71,12 +75,15 @@ export class PeerEndpoint {
         this.streams.set(name, ws);
         this.d.log(`${name} is reporting (pid ${e.pid})`);
         picture.applyEvent(e);
+        this.d.observe(e);
         this.d.reporting(name);
         void this.seedBoard(name);
         return;
       }
       if (e.peer !== name) return complaints.reject(`peer:${name}`, `dropped an event from ${name} that claims to be from ${e.peer}`);
       picture.applyEvent(e);
+      // The monitor reads one stream per peer: what a replaced stream still delivers is not its.
+      if (this.streams.get(name) === ws) this.d.observe(e);
     };
     ws.on('error', () => {});
     ws.on('message', (data: RawData, isBinary: boolean) => {

@@ -2,7 +2,19 @@
 // folded into, and that hands out the deltas browsers need. No sockets or timers here, so it
 // can be tested by feeding it events.
 import type { AppliedEntry, LauncherReport, LogTile, PeerEvent } from '../../shared/events.ts';
-import { emptyPeerView, type ConsoleLevel, type Delta, type PeerFields, type PeerView, type VillagePicture } from '../../shared/village.ts';
+import {
+  emptyLaws,
+  emptyPeerView,
+  MAX_LAW_VIOLATIONS,
+  type ConsoleLevel,
+  type Delta,
+  type LawsStatus,
+  type LawsView,
+  type LawViolation,
+  type PeerFields,
+  type PeerView,
+  type VillagePicture,
+} from '../../shared/village.ts';
 
 /** Log tiles kept per peer: the village shows the tail of each log. */
 export const MAX_TILES = 300;
@@ -42,6 +54,8 @@ export class Picture {
   private launcher = false;
   private timing: VillagePicture['timing'] = null;
   private profile: string | null = null;
+  /** The safety monitor's verdict (law-watch.ts sets it). */
+  private laws: LawsView = emptyLaws();
   private readonly reviveAfterS: number;
   private readonly order: readonly string[];
   private readonly now: () => number;
@@ -77,7 +91,12 @@ export class Picture {
       profile: this.profile,
       counters: { ...this.counters },
       launcher: this.launcher,
+      laws: { ...this.laws, violations: this.laws.violations.slice(), blind: this.laws.blind.slice() },
     };
+  }
+
+  lawsView(): LawsView {
+    return this.laws;
   }
 
   peerList(): PeerView[] {
@@ -126,7 +145,17 @@ export class Picture {
   /** Folds one validated peer event into the picture. */
   applyEvent(e: PeerEvent): void {
     const p = this.ensure(e.peer);
-    this.pushEvent({ type: 'event', event: e });
+    switch (e.type) {
+      // For the safety monitor: what they change reaches browsers in `peer` deltas, and the page
+      // animates none of them, so they are not passed on as events.
+      case 'persisted':
+        return;
+      case 'resync':
+      case 'snapshot':
+        break;
+      default:
+        this.pushEvent({ type: 'event', event: e });
+    }
     switch (e.type) {
       case 'hello': {
         // A new run of the peer counts its drops from 0 again: keep what the old run lost.
@@ -153,15 +182,36 @@ export class Picture {
         p.lastTerm = e.lastTerm;
         // A duration from the peer (its clock may differ from ours) becomes a deadline on the relay's clock.
         p.electionDeadline = e.electionInMs === undefined ? e.electionDeadline : e.electionInMs === null ? null : this.now() + e.electionInMs;
-        if (e.role === 'leader' && !this.leaderTerms.has(e.term)) {
-          this.leaderTerms.add(e.term);
-          this.counters.elections = this.leaderTerms.size;
-          this.countersDirty = true;
-          this.say(`${e.peer} is the leader of term ${e.term}`, 'event');
-        }
+        if (e.role === 'leader') this.leaderSeen(e.peer, e.term);
         this.checkBoardEpoch();
         break;
       }
+      case 'resync': {
+        // A full state: the peer's fields, and its log tail in place of what the relay held.
+        p.role = e.role;
+        p.term = e.term;
+        p.vote = e.vote;
+        p.leader = e.leader;
+        p.commitIndex = e.commit;
+        p.lastIndex = e.lastIndex;
+        p.lastTerm = e.lastTerm;
+        if (e.role === 'leader') p.electionDeadline = null;
+        const tail = e.tail.length > MAX_TILES ? e.tail.slice(e.tail.length - MAX_TILES) : e.tail;
+        p.log.length = 0;
+        for (const t of tail) p.log.push(t);
+        this.logChanged(p.name, 0);
+        if (e.role === 'leader') this.leaderSeen(e.peer, e.term);
+        this.checkBoardEpoch();
+        break;
+      }
+      case 'snapshot':
+        // The log now starts after the snapshot's index (and, for one installed from the leader,
+        // ends at lastIndex).
+        cutFrom(p.log, e.lastIndex + 1);
+        cutThrough(p.log, e.index);
+        p.lastIndex = e.lastIndex;
+        this.logChanged(p.name, e.lastIndex + 1);
+        break;
       case 'rpc_send':
         this.counters.messages++;
         this.countersDirty = true;
@@ -206,6 +256,27 @@ export class Picture {
         break;
     }
     this.dirty.add(p.name);
+  }
+
+  /** The safety monitor's counts changed, and these violations were found since the last call. */
+  setLaws(status: LawsStatus, added: readonly LawViolation[]): void {
+    const violations = this.laws.violations;
+    const shown: LawViolation[] = [];
+    for (const v of added) {
+      if (violations.length >= MAX_LAW_VIOLATIONS) break;
+      violations.push(v);
+      shown.push(v);
+    }
+    this.laws = { ...status, violations };
+    this.others.push({ type: 'laws', laws: { ...status, blind: status.blind.slice() }, violations: shown });
+  }
+
+  private leaderSeen(peer: string, term: number): void {
+    if (this.leaderTerms.has(term)) return;
+    this.leaderTerms.add(term);
+    this.counters.elections = this.leaderTerms.size;
+    this.countersDirty = true;
+    this.say(`${peer} is the leader of term ${term}`, 'event');
   }
 
   /** A peer's -v stream closed. */
@@ -451,6 +522,13 @@ function cutFrom(log: LogTile[], from: number): void {
   let n = log.length;
   while (n > 0 && log[n - 1]!.index >= from) n--;
   if (n < log.length) log.length = n;
+}
+
+/** Removes, in place, every tile with index <= through (the head of the log). */
+function cutThrough(log: LogTile[], through: number): void {
+  let n = 0;
+  while (n < log.length && log[n]!.index <= through) n++;
+  if (n > 0) log.splice(0, n);
 }
 
 /** The tiles with index >= from (a new array; the tiles themselves are shared). */

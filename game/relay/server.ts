@@ -10,7 +10,9 @@
 // (picture.ts); the fan-out (fanout.ts) sends its deltas to every browser, soon after peer
 // events arrive and on an interval otherwise, and resynchronizes a browser whose socket backs
 // up instead of queueing for it. Commands from browsers and the monster go through Control
-// (control.ts). This file builds those units, checks who may connect where, and listens.
+// (control.ts). Every peer event also goes to the safety watch (law-watch.ts), which runs the
+// safety monitor and tells the picture, the console and the log directory what it finds. This
+// file builds those units, checks who may connect where, and listens.
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
@@ -23,7 +25,9 @@ import { hostForUrl } from '../../shared/ws.ts';
 import { adminRequest } from '../../shared/admin-client.ts';
 import { Complaints } from './complaints.ts';
 import { Control, type KvClient } from './control.ts';
-import { Fanout } from './fanout.ts';
+import { writeEvidence } from './evidence.ts';
+import { Fanout, nodeScheduler } from './fanout.ts';
+import { LawWatch } from './law-watch.ts';
 import { LauncherEndpoint } from './launcher-endpoint.ts';
 import { Monster } from './monster.ts';
 import { PeerEndpoint } from './peer-endpoint.ts';
@@ -89,6 +93,10 @@ export interface RelayOptions {
   minFlushSpacingMs?: number;
   now?: () => number;
   log?: (line: string) => void;
+  /** Where the evidence of a broken law is written. Default: [cluster] log_dir. */
+  evidenceDir?: string;
+  /** Least time between two `laws` deltas to browsers. Default 250 ms. */
+  lawsThrottleMs?: number;
 }
 
 export interface RelayStats {
@@ -113,6 +121,8 @@ export interface Relay {
   readonly picture: Picture;
   readonly control: Control;
   readonly monster: Monster;
+  /** The safety monitor over the peers' events, and what it told. */
+  readonly laws: LawWatch;
   stats(): RelayStats;
   /** Stops the monster (no more attacks or revivals), e.g. while the cluster shuts down. */
   stopMonster(): void;
@@ -151,7 +161,27 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     minFlushSpacingMs: opts.minFlushSpacingMs ?? 8,
     now,
   });
-  const peers = new PeerEndpoint({ config, picture, complaints, admin, log, reporting: (peer) => void control.reapplyFaults(peer), framed: () => fanout.flushSoon() });
+  const evidenceDir = opts.evidenceDir ?? config.logDir;
+  const laws = new LawWatch({
+    publish: (status, added) => picture.setLaws(status, added),
+    save: (v, n, status) => writeEvidence(evidenceDir, v, n, status),
+    say: (line) => picture.say(line, 'error'),
+    log,
+    now,
+    monotonic: nodeScheduler.monotonic,
+    after: nodeScheduler.after,
+    ...(opts.lawsThrottleMs !== undefined ? { throttleMs: opts.lawsThrottleMs } : {}),
+  });
+  const peers = new PeerEndpoint({
+    config,
+    picture,
+    complaints,
+    admin,
+    log,
+    reporting: (peer) => void control.reapplyFaults(peer),
+    framed: () => fanout.flushSoon(),
+    observe: (e) => laws.observe(e),
+  });
   const village = new VillageEndpoint({
     fanout,
     complaints,
@@ -163,6 +193,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const monsterTimer = setInterval(() => control.monsterTick(), 200);
   const stopTimers = () => {
     fanout.stop();
+    laws.close();
     clearInterval(monsterTimer);
   };
   const relayStats = (): RelayStats => ({
@@ -240,6 +271,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     picture,
     control,
     monster,
+    laws,
     stats: relayStats,
     stopMonster(): void {
       clearInterval(monsterTimer);

@@ -1,7 +1,7 @@
 // Parses frames that arrive at the relay (from peers, the launcher and browsers) into typed
 // messages. Everything from the network is `unknown` until one of these functions says otherwise;
 // after that the relay trusts the types.
-import type { AppliedEntry, LauncherReport, LogTile, PeerEvent, RpcKind, RpcSummary } from '../../shared/events.ts';
+import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, RpcKind, RpcSummary } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
 
@@ -15,6 +15,12 @@ const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 const RPC_KINDS: readonly RpcKind[] = ['request_vote', 'request_vote_reply', 'append_entries', 'append_entries_reply', 'timeout_now'];
 const ROLES = ['follower', 'precandidate', 'candidate', 'leader'] as const;
 const DROP_REASONS = ['blocked', 'dropped', 'disconnected'] as const;
+const SNAPSHOT_REASONS = ['compacted', 'installed'] as const;
+/** Longest `boot` or `dataId` (random ids). */
+const MAX_ID = 64;
+/** Prefix hashes are 53-bit integers, entry hashes 32-bit (shared/log-hash.ts). */
+const PH_LIMIT = 2 ** 53;
+const H_LIMIT = 2 ** 32;
 /** Longest log-tile label kept (the village draws a few characters of it). */
 const MAX_LABEL = 200;
 /** Most log tiles accepted in one log_append event. */
@@ -97,7 +103,73 @@ function tile(v: unknown, i: number): LogTile {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`entries[${i}]: expected a JSON object`);
   const o = v as Obj;
   const label = typeof o.label === 'string' ? o.label.slice(0, MAX_LABEL) : fail(`entries[${i}].label: expected a string`);
-  return { index: nat(o, 'index'), term: nat(o, 'term'), label };
+  const t: LogTile = { index: natAt(o, 'index', i), term: natAt(o, 'term', i), label };
+  if (o.ph !== undefined) t.ph = hashAt(o, 'ph', PH_LIMIT, i);
+  return t;
+}
+
+/** nat() for a field of entries[i], named so in the error. */
+function natAt(o: Obj, key: string, i: number): number {
+  const v = o[key];
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  return fail(`entries[${i}].${key}: expected a whole number >= 0`);
+}
+
+function hashAt(o: Obj, key: string, limit: number, i: number): number {
+  const v = o[key];
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < limit) return v;
+  return fail(`entries[${i}].${key}: expected a hash (a whole number from 0 to 2^${Math.log2(limit)} - 1)`);
+}
+
+/** A hash field: a whole number below 2^53 (prefix hash) or 2^32 (entry hash). */
+function hash(o: Obj, key: string, limit = PH_LIMIT): number {
+  const v = o[key];
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < limit) return v;
+  return fail(`${key}: expected a hash (a whole number from 0 to 2^${Math.log2(limit)} - 1)`);
+}
+
+/** A random id (hello.boot, hello.dataId): a short string. */
+function id(o: Obj, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID) fail(`${key}: expected an id of 1 to ${MAX_ID} characters`);
+  return v;
+}
+
+/** A nested object, its fields' errors prefixed with its name (`recovered.base.ph: ...`). */
+function nested<T>(o: Obj, key: string, parse: (x: Obj) => T): T {
+  const x = obj(o[key], key);
+  try {
+    return parse(x);
+  } catch (e) {
+    if (e instanceof Invalid) fail(`${key}.${e.message}`);
+    throw e;
+  }
+}
+
+function logPoint(o: Obj): LogPoint {
+  return { index: nat(o, 'index'), term: nat(o, 'term'), ph: hash(o, 'ph') };
+}
+
+function nullableLogPoint(o: Obj, key: string): LogPoint | null {
+  return o[key] === null ? null : nested(o, key, logPoint);
+}
+
+function recovered(o: Obj): Recovered {
+  return {
+    w: nat(o, 'w'),
+    term: nat(o, 'term'),
+    vote: nullableName(o, 'vote'),
+    commit: nat(o, 'commit'),
+    commitPh: hash(o, 'commitPh'),
+    lastIndex: nat(o, 'lastIndex'),
+    lastTerm: nat(o, 'lastTerm'),
+    lastPh: hash(o, 'lastPh'),
+    base: nullableLogPoint(o, 'base'),
+  };
+}
+
+function durable(o: Obj): { w: number; term: number; vote: string | null } {
+  return { w: nat(o, 'w'), term: nat(o, 'term'), vote: nullableName(o, 'vote') };
 }
 
 /**
@@ -123,7 +195,8 @@ function appliedEntry(v: unknown, i: number): AppliedEntry {
   const o = v as Obj;
   try {
     const key = o.key === null || o.key === undefined ? null : str(o, 'key', 1024);
-    return { index: nat(o, 'index'), term: nat(o, 'term'), command: command(o.command), ok: bool(o, 'ok'), result: o.result ?? null, key, value: o.value ?? null };
+    if (o.h === undefined) return { index: nat(o, 'index'), term: nat(o, 'term'), command: command(o.command), ok: bool(o, 'ok'), result: o.result ?? null, key, value: o.value ?? null };
+    return { index: nat(o, 'index'), term: nat(o, 'term'), h: hash(o, 'h', H_LIMIT), command: command(o.command), ok: bool(o, 'ok'), result: o.result ?? null, key, value: o.value ?? null };
   } catch (e) {
     if (e instanceof Invalid) fail(`entries[${i}].${e.message}`);
     throw e;
@@ -176,12 +249,24 @@ function rpcOptions<T extends RpcSummary>(s: T, o: Obj): T {
 
 function peerEvent(input: unknown): PeerEvent {
   const o = obj(input, 'event');
+  const e = peerEventBody(o);
+  // Every event may carry its place in the peer's stream (for the safety monitor).
+  if (o.seq !== undefined) e.seq = nat(o, 'seq');
+  return e;
+}
+
+function peerEventBody(o: Obj): PeerEvent {
   const peer = name(o, 'peer');
   const t = num(o, 't');
   const type = str(o, 'type', 32);
   switch (type) {
-    case 'hello':
-      return { peer, t, type, pid: nat(o, 'pid'), cluster: names(o, 'cluster'), profile: str(o, 'profile', 64), timing: timing(o.timing) };
+    case 'hello': {
+      const hello: PeerEvent = { peer, t, type, pid: nat(o, 'pid'), cluster: names(o, 'cluster'), profile: str(o, 'profile', 64), timing: timing(o.timing) };
+      if (o.boot !== undefined) hello.boot = id(o, 'boot');
+      if (o.dataId !== undefined) hello.dataId = id(o, 'dataId');
+      if (o.recovered !== undefined) hello.recovered = nested(o, 'recovered', recovered);
+      return hello;
+    }
     case 'state':
       return {
         peer,
@@ -214,9 +299,14 @@ function peerEvent(input: unknown): PeerEvent {
     case 'log_append':
       return { peer, t, type, entries: ascending(o, 'log tiles', tile) };
     case 'log_truncate':
-      return { peer, t, type, from: nat(o, 'from') };
-    case 'commit':
-      return { peer, t, type, index: nat(o, 'index') };
+      if (o.term === undefined) return { peer, t, type, from: nat(o, 'from') };
+      return { peer, t, type, from: nat(o, 'from'), term: nat(o, 'term') };
+    case 'commit': {
+      const c: PeerEvent = { peer, t, type, index: nat(o, 'index') };
+      if (o.term !== undefined) c.term = nat(o, 'term');
+      if (o.ph !== undefined) c.ph = hash(o, 'ph');
+      return c;
+    }
     case 'apply':
       return { peer, t, type, entries: ascending(o, 'applied entries', appliedEntry) };
     case 'faults': {
@@ -226,8 +316,45 @@ function peerEvent(input: unknown): PeerEvent {
     }
     case 'reporter_dropped':
       return { peer, t, type, count: nat(o, 'count') };
+    case 'persisted':
+      return { peer, t, type, w: nat(o, 'w'), term: nat(o, 'term'), vote: nullableName(o, 'vote'), lastIndex: nat(o, 'lastIndex'), lastTerm: nat(o, 'lastTerm'), lastPh: hash(o, 'lastPh') };
+    case 'snapshot': {
+      const reason = oneOf(o, 'reason', SNAPSHOT_REASONS);
+      const index = nat(o, 'index');
+      const lastIndex = nat(o, 'lastIndex');
+      if (lastIndex < index) fail(`lastIndex: ${lastIndex} is below the snapshot's index ${index}`);
+      return { peer, t, type, reason, index, term: nat(o, 'term'), ph: hash(o, 'ph'), lastIndex };
+    }
+    case 'resync':
+      return {
+        peer,
+        t,
+        type,
+        role: oneOf(o, 'role', ROLES),
+        term: nat(o, 'term'),
+        vote: nullableName(o, 'vote'),
+        leader: nullableName(o, 'leader'),
+        commit: nat(o, 'commit'),
+        commitPh: hash(o, 'commitPh'),
+        lastIndex: nat(o, 'lastIndex'),
+        lastTerm: nat(o, 'lastTerm'),
+        lastPh: hash(o, 'lastPh'),
+        base: nullableLogPoint(o, 'base'),
+        durable: nested(o, 'durable', durable),
+        tail: tail(o),
+      };
     default:
       return fail(`type: unknown event type ${JSON.stringify(type)}`);
+  }
+}
+
+/** resync.tail: log tiles, ascending by index (the same rules as log_append's entries). */
+function tail(o: Obj): LogTile[] {
+  try {
+    return ascending({ entries: o.tail }, 'log tiles', tile);
+  } catch (e) {
+    if (e instanceof Invalid && e.message.startsWith('entries')) fail(`tail${e.message.slice('entries'.length)}`);
+    throw e;
   }
 }
 

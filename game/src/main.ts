@@ -1,5 +1,5 @@
-// Boots the page: the model, the connection to the relay, the console, the menu, the keys,
-// and the Phaser game that draws it all.
+// Boots the page: the model, the connection to the relay, the console, the menu, the panel of a
+// broken law, the keys, and the Phaser game that draws it all.
 import './page/style.css';
 import { VILLAGE_TOKEN_META } from '../../shared/village.ts';
 import type { VillageContext } from './game/context.ts';
@@ -9,6 +9,7 @@ import { Actions } from './page/actions.ts';
 import { RelayConnection, villageUrl } from './page/connection.ts';
 import { ConsolePanel } from './page/consolePanel.ts';
 import { installKeys, takeFocusOnPointer } from './page/keys.ts';
+import { LawPanel } from './page/lawPanel.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
 
@@ -23,12 +24,14 @@ const model = new VillageModel();
 const conn = new RelayConnection(villageUrl(location, token), model);
 const actions = new Actions(conn, model);
 const menu = new PeerMenu(byId('menu'), model, actions);
+const lawPanel = new LawPanel(byId('law-panel'), model);
 const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), byId('conn'), model, actions);
 
 const ctx: VillageContext = {
   model,
   actions,
   view: null,
+  hud: null,
   ui: {
     openMenu: (peer, x, y) => menu.open(peer, x, y),
     closeMenu: () => menu.close(),
@@ -60,6 +63,7 @@ installTestHook(window, ctx, game);
 
 function tick(): void {
   consolePanel.refresh();
+  lawPanel.refresh();
   requestAnimationFrame(tick);
 }
 requestAnimationFrame(tick);

@@ -13,7 +13,21 @@
 // is a little off the relay's.
 import type { LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
 import type { Timing } from '../../shared/config.ts';
-import { emptyPeerView, type ConsoleLevel, type Delta, type LogChange, type PeerFields, type PeerView, type RelayToBrowser, type VillagePicture } from '../../shared/village.ts';
+import {
+  emptyPeerView,
+  MAX_LAW_VIOLATIONS,
+  type ConsoleLevel,
+  type Delta,
+  type LawBlind,
+  type LawEvidence,
+  type LawsView,
+  type LawViolation,
+  type LogChange,
+  type PeerFields,
+  type PeerView,
+  type RelayToBrowser,
+  type VillagePicture,
+} from '../../shared/village.ts';
 
 /** One villager: the relay's view of a peer plus what the browser derives from events. */
 export interface Villager extends PeerView {
@@ -74,6 +88,14 @@ export interface ConnectionInfo {
   error: string | null;
 }
 
+/** What a broken law points at: the villagers and the log tiles ("peer2:7") to highlight. */
+export interface LawHighlight {
+  villagers: ReadonlySet<string>;
+  tiles: ReadonlySet<string>;
+}
+
+const NO_HIGHLIGHT: LawHighlight = { villagers: new Set(), tiles: new Set() };
+
 /** What a villager looks like; the test hook reports it, the scene draws it. */
 export type Look = 'leader' | 'candidate' | 'precandidate' | 'follower' | 'grave' | 'unreachable';
 
@@ -110,6 +132,10 @@ export class VillageModel {
   ignored = 0;
   /** Bumped on every change, so a view can skip work when nothing changed. */
   version = 0;
+  /** The relay's safety monitor verdict; null when the relay sent none (it runs no monitor). */
+  laws: LawsView | null = null;
+  /** Violations the user dismissed (by number and time, so a restarted relay's new ones show). */
+  private readonly dismissed = new Set<string>();
   private consoleSeq = 0;
 
   // ---- input ----
@@ -298,6 +324,29 @@ export class VillageModel {
     return Math.max(0, Math.min(1, left / span));
   }
 
+  /** The broken law to show: the first violation the user has not dismissed, or null. */
+  shownViolation(): LawViolation | null {
+    if (!this.laws) return null;
+    for (const v of this.laws.violations) if (!this.dismissed.has(violationKey(v))) return v;
+    return null;
+  }
+
+  /** Hides a violation's panel and highlights (the next one not dismissed shows, if any). */
+  dismissViolation(v: LawViolation): void {
+    this.dismissed.add(violationKey(v));
+    this.version++;
+  }
+
+  /** The villagers and log tiles the shown violation involves (nothing when none is shown). */
+  lawHighlight(): LawHighlight {
+    const v = this.shownViolation();
+    if (!v) return NO_HIGHLIGHT;
+    const villagers = new Set(v.peers.filter((p) => this.peers.has(p)));
+    const tiles = new Set<string>();
+    for (const p of villagers) for (const i of v.indexes) tiles.add(`${p}:${i}`);
+    return { villagers, tiles };
+  }
+
   /** Converts a relay/peer wall-clock time to local ms. */
   toLocal(remote: number): number {
     return remote + (this.clockOffset ?? 0);
@@ -338,6 +387,7 @@ export class VillageModel {
     this.reviveAfterS = num(picture.reviveAfterS, 0);
     this.counters = normCounters(picture.counters);
     this.launcher = !!picture.launcher;
+    this.laws = picture.laws && typeof picture.laws === 'object' ? { ...lawsStatus(picture.laws), violations: violationsOf(picture.laws.violations, []) } : null;
     // Letters in the air before the reconnect can no longer be paired: start clean.
     this.flights.clear();
     this.monster = { action: 'wander', victim: null, at: localNow, strikeAt: null };
@@ -381,6 +431,15 @@ export class VillageModel {
       case 'launcher':
         this.launcher = !!d.connected;
         break;
+      case 'laws': {
+        if (!d.laws || typeof d.laws !== 'object') {
+          this.ignored++;
+          break;
+        }
+        // Violations come once each, numbered; one the model holds already (after a snapshot) is skipped.
+        this.laws = { ...lawsStatus(d.laws), violations: violationsOf(d.violations, this.laws?.violations ?? []) };
+        break;
+      }
       case 'console': {
         const level: ConsoleLevel = ['info', 'input', 'result', 'error', 'event'].includes(d.level) ? d.level : 'info';
         // The relay stamps lines with when they happened (`at`, relay ms); else: when heard.
@@ -575,6 +634,64 @@ export function senderOf(rid: unknown, fallback: string): string {
   if (typeof rid !== 'string') return fallback;
   const i = rid.lastIndexOf(':');
   return i > 0 ? rid.slice(0, i) : fallback;
+}
+
+function violationKey(v: LawViolation): string {
+  return `${v.n}@${v.at}`;
+}
+
+function lawsStatus(l: unknown): Omit<LawsView, 'violations'> {
+  const o = l as Record<string, unknown>;
+  const blind: LawBlind[] = [];
+  if (Array.isArray(o.blind)) {
+    for (const b of o.blind as Record<string, unknown>[]) {
+      if (!b || typeof b.peer !== 'string') continue;
+      blind.push({ peer: b.peer, sinceSeq: num(b.sinceSeq, 0), reason: typeof b.reason === 'string' ? b.reason : '', numbered: b.numbered !== false });
+    }
+  }
+  return { eventsSeen: num(o.eventsSeen, 0), eventsChecked: num(o.eventsChecked, 0), violationCount: num(o.violationCount, 0), blind };
+}
+
+/** `held` plus the well-formed violations of `added` it does not hold yet (by number), up to the list's length. */
+function violationsOf(added: unknown, held: readonly LawViolation[]): LawViolation[] {
+  const out = held.slice();
+  if (!Array.isArray(added)) return out;
+  let top = out.reduce((m, v) => Math.max(m, v.n), 0);
+  for (const x of added as Record<string, unknown>[]) {
+    if (out.length >= MAX_LAW_VIOLATIONS) break;
+    const v = violation(x);
+    if (!v || v.n <= top) continue;
+    out.push(v);
+    top = v.n;
+  }
+  return out;
+}
+
+function violation(x: Record<string, unknown> | null): LawViolation | null {
+  if (!x || typeof x !== 'object' || typeof x.n !== 'number' || typeof x.law !== 'string') return null;
+  const strs = (v: unknown) => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+  const nums = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is number => typeof n === 'number' && Number.isFinite(n)) : []);
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  const evidence: LawEvidence[] = [];
+  if (Array.isArray(x.evidence)) {
+    for (const e of x.evidence as Record<string, unknown>[]) {
+      if (!e || typeof e.peer !== 'string') continue;
+      evidence.push({ peer: e.peer, seq: typeof e.seq === 'number' ? e.seq : null, boot: typeof e.boot === 'string' ? e.boot : null, type: text(e.type), t: num(e.t, 0), said: text(e.said) });
+    }
+  }
+  return {
+    n: x.n,
+    law: x.law,
+    name: text(x.name) || x.law,
+    statement: text(x.statement),
+    message: text(x.message),
+    peers: strs(x.peers),
+    indexes: nums(x.indexes),
+    terms: nums(x.terms),
+    evidence,
+    at: num(x.at, 0),
+    file: typeof x.file === 'string' ? x.file : null,
+  };
 }
 
 function normCounters(c: unknown): VillagePicture['counters'] {

@@ -1,5 +1,6 @@
 // The whole village in a real browser: the relay serving the built game, the cluster launcher
 // with five real peer processes (-v, fast profile), and headless Chromium clicking and typing.
+// The relay's safety monitor watches every event of the run.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +160,19 @@ describe('the village in Chromium with a real cluster', { timeout: 60_000 }, () 
     await page.waitForTimeout(500);
     mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
+  });
+
+  it('the relay\'s safety monitor saw the real peers through all of it and no law broken; the HUD says so with its count', async () => {
+    const laws = village.relay.laws.status();
+    expect(laws.violationCount, JSON.stringify(village.relay.laws.monitor.status().violations, null, 1)).toBe(0);
+    expect(laws.eventsChecked).toBeGreaterThan(0);
+    const line = await waitFor('the HUD line about the laws', async () => {
+      const l = (await page.evaluate(() => window.__village!.lawsLine())) as string;
+      return /^laws hold · \d+ events checked/.test(l) ? l : undefined;
+    });
+    expect(Number(/(\d+) events checked/.exec(line)![1])).toBeGreaterThan(0);
+    expect(await page.evaluate(() => window.__village!.lawPanel())).toBeNull();
+    expect(await page.evaluate(() => window.__village!.highlighted())).toEqual({ villagers: [], tiles: [] });
   });
 
   it('nothing went wrong in the page', () => {

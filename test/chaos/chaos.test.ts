@@ -1,6 +1,7 @@
 // A short chaos run as part of `npm test`: three real peer processes, concurrent clients, and
 // the nemesis killing (the leader too), partitioning, pausing and restarting peers for about
-// twenty seconds. The history must be linearizable and the replicas must agree.
+// twenty seconds. The history must be linearizable and the replicas must agree; the peers run
+// with -v into the safety monitor, which must have checked their events and seen no law broken.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkHistory } from './checker.ts';
 import type { Operation } from './history.ts';
@@ -32,6 +33,16 @@ describe('a chaos run against three real peers', () => {
     expect(report.operations.ok).toBeGreaterThan(100);
     for (const k of ['kill', 'partition', 'pause']) expect(report.nemesis[k] ?? 0, `${k}${why}`).toBeGreaterThan(0);
     expect(lines.some((l) => l.includes('nemesis: SIGKILL'))).toBe(true);
+  });
+
+  it('runs its peers into the safety monitor, which checks their events and sees no law broken', () => {
+    const m = report.monitor!;
+    expect(m, 'the monitor ran').not.toBeNull();
+    expect(m.violations.map((v) => `${v.law}: ${v.message}`)).toEqual([]);
+    expect(m.violationCount).toBe(0);
+    expect(m.peers.sort()).toEqual(['peer1', 'peer2', 'peer3']);
+    expect(m.eventsChecked).toBeGreaterThan(1000);
+    expect(m.refused, m.reasons.join('\n')).toBe(0);
   });
 
   it('has a checker that rejects the same history once one read is made to return a value nobody wrote', () => {

@@ -2,12 +2,15 @@
 //                  [--ops-per-key N] [--history FILE] [--keep] [--netns]
 // npm run chaos -- --check FILE      re-check a saved history
 //
-// Exit status: 0 linearizable and the replicas agree; 1 not linearizable or the replicas
-// differ; 2 the check was inconclusive or the run could not be done.
+// Exit status: 0 linearizable, the replicas agree and the safety monitor saw no law broken;
+// 1 not linearizable, the replicas differ, or a law was broken (named in the output); 2 the
+// check was inconclusive or the run could not be done.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkHistory, formatCounterexample, originOf, type HistoryResult } from './checker.ts';
 import { loadHistory, type Operation } from './history.ts';
+import { LAWS } from '../../game/relay/monitor/laws.ts';
+import type { MonitorReport } from './monitor-sink.ts';
 import { countOps, runChaos, type ChaosReport, type OperationCounts } from './run.ts';
 
 const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--clients N] [--keys N] [--ops-per-key N] [--history FILE] [--keep] [--netns]
@@ -21,7 +24,10 @@ const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--c
   --keep           keep the cluster's directory (logs, durable state); kept anyway when the check fails
   --netns          each peer on a host of its own (Linux network namespaces, needs root), lan profile,
                    partitions, one-way cuts, loss and delay made by the kernel
-  --check FILE     check a saved history instead of running a cluster`;
+  --check FILE     check a saved history instead of running a cluster
+The peers run with -v into the relay's safety monitor, which checks Raft's laws on every event;
+a broken law fails the run (exit 1, the law named in the output). With --netns the peers run
+inside their namespaces without -v, and the monitor does not run (the output says so).`;
 
 interface Args {
   peers: number;
@@ -121,6 +127,39 @@ function verdictLines(check: HistoryResult, ops: readonly Operation[], checkMs: 
   return lines;
 }
 
+/** The names of the laws the monitor saw broken, in the order first seen. */
+export function brokenLaws(m: MonitorReport): string[] {
+  return [...new Set(m.violations.map((v) => LAWS[v.law].name))];
+}
+
+export function monitorLines(m: MonitorReport | null): string[] {
+  if (m === null) return ['Safety monitor: not run (with --netns the peers run inside their namespaces without -v)'];
+  const lines: string[] = [];
+  const from = m.peers.length ? ` from ${m.peers.slice().sort().join(', ')}` : '';
+  if (m.eventsSeen === 0) lines.push('Safety monitor: no event arrived from the peers, so no law was checked');
+  else if (m.violationCount > 0) lines.push(`Safety monitor: ${m.eventsChecked} of ${m.eventsSeen} events${from} checked: LAW BROKEN (${m.violationCount}): ${brokenLaws(m).join(', ')}`);
+  else lines.push(`Safety monitor: ${m.eventsChecked} of ${m.eventsSeen} events${from} checked: no law broken`);
+  for (const v of m.violations.slice(0, 5)) {
+    lines.push(`  ${LAWS[v.law].name}: ${v.message}`);
+    for (const e of v.evidence) lines.push(`    ${e.peer}${e.seq === null ? '' : `, event ${e.seq}`} (${e.type}): ${e.said}`);
+    if (v.file) lines.push(`    evidence: ${v.file}`);
+  }
+  if (m.violations.length > 5) lines.push(`  ... and ${m.violationCount - 5} more`);
+  const unnumbered = new Set(m.blind.filter((b) => !b.numbered).map((b) => b.peer));
+  if (m.peers.length > 0 && m.peers.every((p) => unnumbered.has(p))) {
+    lines.push("  blind for every peer, all along: their events carry no seq (the fields the monitor reads are not sent yet), so lost events cannot be told; only checks between single events' facts were made");
+  } else {
+    const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    for (const b of m.blind.slice(0, 10)) {
+      const until = b.to === null ? 'to the end' : `to ${s(b.to)}`;
+      lines.push(`  blind for ${b.peer} from its event ${b.sinceSeq}, ${s(b.from)} ${until} after the peers started: ${b.reason}`);
+    }
+    if (m.blindPeriods > 10) lines.push(`  ... and ${m.blindPeriods - 10} more blind periods`);
+  }
+  if (m.refused > 0) lines.push(`  ${m.refused} frames or events refused, e.g. ${m.reasons.slice(0, 3).join('; ')}`);
+  return lines;
+}
+
 export function formatReport(r: ChaosReport): string {
   const lines: string[] = [''];
   lines.push(`Chaos run: ${r.peers} peers, ${r.seconds} s, seed ${r.seed}, ${r.clients} clients`);
@@ -132,13 +171,19 @@ export function formatReport(r: ChaosReport): string {
   );
   lines.push(`Replicas: ${r.replicas.detail}`);
   lines.push(...verdictLines(r.check, r.history, r.checkMs));
+  lines.push(...monitorLines(r.monitor));
   if (r.historyFile) lines.push(`History: ${r.historyFile} (re-check: npm run chaos -- --check ${r.historyFile})`);
   if (r.dir) lines.push(`Cluster directory kept: ${r.dir}`);
+  const failures: string[] = [];
+  if (r.monitor && r.monitor.violationCount > 0) failures.push(`the safety monitor saw ${brokenLaws(r.monitor).join(', ')} broken`);
+  if (r.check.verdict === 'not_linearizable') failures.push('the history is not linearizable');
+  if (!r.replicas.agree) failures.push('the replicas differ');
+  if (failures.length) lines.push(`FAILED: ${failures.join('; ')}`);
   return lines.join('\n');
 }
 
-export function exitCode(check: HistoryResult, replicasAgree = true): number {
-  if (check.verdict === 'not_linearizable' || !replicasAgree) return 1;
+export function exitCode(check: HistoryResult, replicasAgree = true, monitor?: Pick<MonitorReport, 'violationCount'>): number {
+  if (check.verdict === 'not_linearizable' || !replicasAgree || (monitor?.violationCount ?? 0) > 0) return 1;
   return check.verdict === 'inconclusive' ? 2 : 0;
 }
 
@@ -175,7 +220,7 @@ async function main(): Promise<number> {
     log: (line) => console.log(line),
   });
   console.log(formatReport(report));
-  return exitCode(report.check, report.replicas.agree);
+  return exitCode(report.check, report.replicas.agree, report.monitor ?? undefined);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -1,6 +1,8 @@
 // One chaos run: a real cluster of peer processes, concurrent clients recording a history, and
 // the nemesis doing its worst; then everything is healed, the cluster settles, every key is
 // read once more, the replicas are compared, and the history is checked for linearizability.
+// Throughout, the peers run with -v into an in-process sink (monitor-sink.ts) where the relay's
+// safety monitor checks Raft's laws on every event; a broken law fails the run.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ClusterClient } from '../../shared/client.ts';
@@ -10,6 +12,8 @@ import type { Network } from '../support/netns.ts';
 import { startNetnsVillage } from '../support/netns-cluster.ts';
 import { canonical, checkHistory, type HistoryResult } from './checker.ts';
 import { commandOf, HistoryRecorder, outcomeOf, saveHistory, type Operation } from './history.ts';
+import { LAWS } from '../../game/relay/monitor/laws.ts';
+import { MonitorSink, type MonitorReport } from './monitor-sink.ts';
 import { describeAction, Nemesis, type NemesisAction, type NemesisCounts, type NemesisOptions, type PeerView } from './nemesis.ts';
 import { Workload } from './workload.ts';
 
@@ -68,6 +72,9 @@ export interface ChaosReport {
   replicas: { agree: boolean; keys: number; detail: string };
   check: HistoryResult;
   checkMs: number;
+  /** The safety monitor over the peers' -v events: what it checked, what it saw broken, when it was blind. */
+  /** The safety monitor's findings; null with --netns, where it does not run. */
+  monitor: MonitorReport | null;
   history: Operation[];
   historyFile: string | null;
   /** The cluster's directory, when kept. */
@@ -90,7 +97,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? (() => {});
   const clients = o.clients ?? Math.max(4, o.peers + 3);
   const village = o.netns ? await startNetnsVillage({ peers: o.peers, router: true, profile: 'lan' }) : null;
-  const c = village ? village.cluster : await startCluster({ peers: o.peers });
+  // Otherwise the peers report (-v) to the monitor's sink on the ini's relay address: it listens first.
+  const c = village ? village.cluster : await startCluster({ peers: o.peers, verbose: true, start: false });
+  const started = performance.now();
+  let sink: MonitorSink | null = null;
+  if (!village) {
+    try {
+      sink = await MonitorSink.start({
+        config: c.config,
+        now: () => performance.now() - started,
+        onViolation: (v, file) => log(`LAW BROKEN: ${LAWS[v.law].name}. ${v.message}${file ? ` Evidence: ${file}` : ''}`),
+      });
+    } catch (e) {
+      await c.teardown();
+      throw e;
+    }
+    c.startAll();
+  }
   let cleaned = false;
   const paused = new Set<string>();
   const cleanup = async (keep: boolean) => {
@@ -105,6 +128,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     } else {
       await c.teardown();
     }
+    await sink?.close();
   };
   const onSignal = () => {
     void cleanup(false).finally(() => process.exit(130));
@@ -112,7 +136,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await run(o, c, clients, paused, log, cleanup, village?.net ?? null);
+    return await run(o, c, sink, clients, paused, log, cleanup, village?.net ?? null);
   } catch (e) {
     await cleanup(o.keep ?? false);
     throw e;
@@ -135,6 +159,7 @@ function signal(c: TestCluster, name: string, sig: NodeJS.Signals): void {
 async function run(
   o: ChaosOptions,
   c: TestCluster,
+  sink: MonitorSink | null,
   clients: number,
   paused: Set<string>,
   log: (line: string) => void,
@@ -288,8 +313,9 @@ async function run(
         const ops = history.operations();
         const k = countOps(ops);
         const f = nemesis.current();
+        const laws = sink?.monitor.status() ?? null;
         log(
-          `${stamp()} ${k.total} ops (ok ${k.ok}, failed ${k.failed}, unknown ${k.unknown}), ${Math.round(((k.total - lastCount) * 1000) / every)}/s; leader ${leader ?? 'none'}; ${f ? `fault: ${f.kind}${f.peer ? ` ${f.peer}` : ''}` : 'no fault'}`,
+          `${stamp()} ${k.total} ops (ok ${k.ok}, failed ${k.failed}, unknown ${k.unknown}), ${Math.round(((k.total - lastCount) * 1000) / every)}/s; leader ${leader ?? 'none'}; ${f ? `fault: ${f.kind}${f.peer ? ` ${f.peer}` : ''}` : 'no fault'}; monitor: ${laws ? `${laws.eventsChecked} events checked, ${laws.violationCount ? `${laws.violationCount} LAWS BROKEN` : 'laws hold'}` : 'not running'}`,
         );
         lastCount = k.total;
         nextProgress += every;
@@ -336,7 +362,8 @@ async function run(
     saveHistory(o.historyFile, ops);
     historyFile = o.historyFile;
   }
-  const failed = check.verdict !== 'linearizable' || !replicas.agree;
+  const monitor = sink?.report() ?? null;
+  const failed = check.verdict !== 'linearizable' || !replicas.agree || (monitor?.violationCount ?? 0) > 0;
   const keep = (o.keep ?? false) || failed;
   await cleanup(keep);
   return {
@@ -350,6 +377,7 @@ async function run(
     replicas,
     check,
     checkMs,
+    monitor,
     history: ops,
     historyFile,
     dir: keep ? c.dir : null,

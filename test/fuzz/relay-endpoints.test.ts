@@ -128,6 +128,15 @@ describe('the relay process under random and mutated frames', () => {
       { peer: 'peer1', t: 1, type: 'rpc_send', to: 'peer2', rid: 'peer1:1', rpc: 'append_entries', term: 1, heartbeat: false, entries: 1 },
       { peer: 'peer1', t: 1, type: 'log_append', entries: [{ index: 2, term: 1, label: 'x add 1' }] },
       { peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 2, term: 1, command: ['x', 'add', 1], ok: true, result: 1, key: 'x', value: 1 }] },
+      // The fields and events the relay's safety monitor reads.
+      { ...hello, boot: 'b1', dataId: 'd1', recovered: { w: 3, term: 1, vote: null, commit: 1, commitPh: 11, lastIndex: 2, lastTerm: 1, lastPh: 22, base: null }, seq: 0 },
+      { peer: 'peer1', t: 1, type: 'commit', index: 2, term: 1, ph: 22, seq: 1 },
+      { peer: 'peer1', t: 1, type: 'persisted', w: 4, term: 1, vote: 'peer2', lastIndex: 2, lastTerm: 1, lastPh: 22, seq: 2 },
+      { peer: 'peer1', t: 1, type: 'snapshot', reason: 'installed', index: 2, term: 1, ph: 22, lastIndex: 2, seq: 3 },
+      {
+        peer: 'peer1', t: 1, type: 'resync', role: 'follower', term: 1, vote: null, leader: 'peer2', commit: 2, commitPh: 22, lastIndex: 2, lastTerm: 1, lastPh: 22,
+        base: null, durable: { w: 4, term: 1, vote: null }, tail: [{ index: 2, term: 1, label: 'x add 1', ph: 22 }], seq: 4,
+      },
     ];
     const reports: Record<string, unknown>[] = [
       { type: 'launcher_hello', peers: c.names, profile: 'fast' },

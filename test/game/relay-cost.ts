@@ -4,14 +4,18 @@
 // one JSON-array frame per peer per 5 ms as the reporter sends. Prints the relay's CPU time
 // (process.cpuUsage, user+system) per 1,000 events and the subscriber's delay from an event's
 // `t` to its arrival. Not a test (no assertions): a measuring tool.
+// --monitor-fields: the events carry what the safety monitor reads (seq, boot, dataId, recovered,
+// prefix and entry hashes, commit terms, a `persisted` after every append), as peers are to send
+// them; without it, the events of today's peers.
 //
-//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR]
+//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR] [--monitor-fields]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { SECRET, testConfig } from './relay-support.ts';
+import { EMPTY_PREFIX, entryHash, prefixHash } from '../../shared/log-hash.ts';
 
 const NAMES = ['peer1', 'peer2', 'peer3'];
 
@@ -41,12 +45,54 @@ async function child(tree: string): Promise<void> {
       const u = process.cpuUsage();
       process.stdout.write(`cpu ${u.user + u.system} ${u.system}\n`);
     }
+    if (line === 'laws') {
+      // A tree from before the safety monitor has no relay.laws.
+      const laws = (relay as { laws?: { status(): { eventsChecked: number; violationCount: number; blind: { peer: string }[] } } }).laws;
+      const st = laws?.status();
+      process.stdout.write(`laws ${st ? `${st.eventsChecked} events checked, ${st.violationCount} violations, blind: ${st.blind.map((b) => b.peer).join(' ') || 'none'}` : 'no monitor in this tree'}\n`);
+    }
   });
   process.stdin.on('end', () => void relay.close().then(() => process.exit(0)));
 }
 
+const monitorFields = process.argv.includes('--monitor-fields');
+/** Prefix hashes of the log (index -> ph), for --monitor-fields. */
+const phs: number[] = [EMPTY_PREFIX];
+/** Per peer: the seq of its next counted event. */
+const seqs: Record<string, number> = {};
+
+/** Adds what the safety monitor reads to one peer's events, in order (--monitor-fields). */
+function withMonitorFields(peer: string, events: Record<string, unknown>[], n: number): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const e of events) {
+    const counted = e.type !== 'state' && e.type !== 'hello' && e.type !== 'resync';
+    if (e.type === 'log_append') {
+      const entries = (e.entries as Record<string, unknown>[]).map((tile) => ({ ...tile, ph: phs[tile.index as number] }));
+      out.push({ ...e, entries, seq: (seqs[peer] = (seqs[peer] ?? 0) + 1) - 1 });
+      out.push({ type: 'persisted', peer, t: e.t, w: n, term: 2, vote: 'peer1', lastIndex: n, lastTerm: 2, lastPh: phs[n], seq: (seqs[peer] = (seqs[peer] ?? 0) + 1) - 1 });
+      continue;
+    }
+    if (e.type === 'apply') {
+      const entries = (e.entries as Record<string, unknown>[]).map((a) => ({ ...a, h: entryHash(JSON.stringify(a.command)) }));
+      out.push({ ...e, entries, seq: (seqs[peer] = (seqs[peer] ?? 0) + 1) - 1 });
+      out.push({ type: 'commit', peer, t: e.t, index: n, term: 2, ph: phs[n], seq: (seqs[peer] = (seqs[peer] ?? 0) + 1) - 1 });
+      continue;
+    }
+    out.push({ ...e, seq: counted ? (seqs[peer] = (seqs[peer] ?? 0) + 1) - 1 : (seqs[peer] ?? 0) });
+  }
+  return out;
+}
+
 /** The events of one replicated command (leader peer1), in the order peers emit them. */
 function commandEvents(n: number, t: number): Record<string, object[]> {
+  const out = plainCommandEvents(n, t);
+  if (!monitorFields) return out;
+  phs[n] = prefixHash(phs[n - 1]!, 2, entryHash(JSON.stringify([`k${n % 50}`, 'add', '1'])));
+  for (const name of NAMES) out[name] = withMonitorFields(name, out[name] as Record<string, unknown>[], n);
+  return out;
+}
+
+function plainCommandEvents(n: number, t: number): Record<string, object[]> {
   const [l, a, b] = NAMES as [string, string, string];
   const tile = { index: n, term: 2, label: `k${n % 50} add 1` };
   const rpc = (peer: string, to: string, kind: string, seq: string, extra: object = {}) => ({ type: 'rpc_send', peer, t, to, rid: `${peer}:${seq}`, rpc: kind, term: 2, heartbeat: false, entries: kind === 'append_entries' ? 1 : 0, ...extra });
@@ -125,11 +171,16 @@ async function main(): Promise<void> {
   }
   const peers = await Promise.all(NAMES.map(() => open(`ws://127.0.0.1:${port}/peer`, { 'x-raft-secret': SECRET })));
   const timing = { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 };
-  peers.forEach((ws, i) => ws.send(JSON.stringify({ type: 'hello', peer: NAMES[i], t: Date.now(), pid: 1000 + i, cluster: NAMES, profile: 'fast', timing })));
+  const recovered = { w: 0, term: 0, vote: null, commit: 0, commitPh: EMPTY_PREFIX, lastIndex: 0, lastTerm: 0, lastPh: EMPTY_PREFIX, base: null };
+  const extra = (i: number) => (monitorFields ? { boot: `boot${i}`, dataId: `data${i}`, recovered, seq: 0 } : {});
+  peers.forEach((ws, i) => ws.send(JSON.stringify({ type: 'hello', peer: NAMES[i], t: Date.now(), pid: 1000 + i, cluster: NAMES, profile: 'fast', timing, ...extra(i) })));
   // Warm up: fill every log to its full tail (the relay keeps the last 300 tiles).
   let n = 0;
+  /** Events the subscriber should get (all but `persisted`), of the current run. */
+  let passedOn = 0;
   const run = async (ms: number) => {
     let sent = 0;
+    passedOn = 0;
     const start = performance.now();
     while (performance.now() - start < ms) {
       const t = Date.now();
@@ -140,10 +191,13 @@ async function main(): Promise<void> {
         for (const name of NAMES) {
           frames[name]!.push(...ev[name]!);
           sent += ev[name]!.length;
+          passedOn += ev[name]!.length;
         }
       }
       peers.forEach((ws, i) => {
         const f = frames[NAMES[i]!]!;
+        // The relay folds `persisted` into its picture without passing it on to browsers.
+        for (const e of f) if ((e as { type: string }).type === 'persisted') passedOn--;
         if (f.length) ws.send(JSON.stringify(f));
       });
       await sleep(5);
@@ -160,7 +214,7 @@ async function main(): Promise<void> {
   const u0 = await cpu();
   const sent = await run(seconds * 1000);
   const tailEnd = Date.now() + 2000;
-  while (received < sent && Date.now() < tailEnd) await sleep(20);
+  while (received < passedOn && Date.now() < tailEnd) await sleep(20);
   const u1 = await cpu();
   const [c0, c1] = [u0.total, u1.total];
   const kernel = (u1.system - u0.system) / 1000;
@@ -168,8 +222,10 @@ async function main(): Promise<void> {
   const q = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] ?? NaN;
   const wall = seconds + 0; // cpu was read after the tail wait too
   console.log(
-    `tree ${tree}: ${sent} events in ${seconds} s (${rate}/s), subscriber got ${received}; relay cpu ${((c1 - c0) / 1000).toFixed(0)} ms (kernel ${kernel.toFixed(0)} ms) = ${(((c1 - c0) / 1000) / (sent / 1000)).toFixed(2)} ms per 1,000 events (${((c1 - c0) / 1e6 / wall).toFixed(2)} cores over the send); delay p50 ${q(0.5)} ms p99 ${q(0.99)} ms; ${batches} batches, ${Math.round(bytes / Math.max(1, received))} bytes per event`,
+    `tree ${tree}${monitorFields ? ' (monitor fields)' : ''}: ${sent} events in ${seconds} s (${rate}/s), subscriber got ${received}; relay cpu ${((c1 - c0) / 1000).toFixed(0)} ms (kernel ${kernel.toFixed(0)} ms) = ${(((c1 - c0) / 1000) / (sent / 1000)).toFixed(2)} ms per 1,000 events (${((c1 - c0) / 1e6 / wall).toFixed(2)} cores over the send); delay p50 ${q(0.5)} ms p99 ${q(0.99)} ms; ${batches} batches, ${Math.round(bytes / Math.max(1, received))} bytes per event`,
   );
+  proc.stdin!.write('laws\n');
+  console.log(`monitor: ${(await next()).slice('laws '.length)}`);
   for (const ws of [...peers, ...browsers]) ws.terminate();
   proc.stdin!.end();
   await new Promise((r) => proc.once('exit', r));

@@ -20,6 +20,14 @@ function picture(): Picture {
 const tiles = (from: number, to: number, term = 1): LogTile[] => Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, label: `x add ${from + i}` }));
 const append = (entries: LogTile[]): PeerEvent => ({ type: 'log_append', peer: 'peer1', t: T, entries });
 const truncate = (from: number): PeerEvent => ({ type: 'log_truncate', peer: 'peer1', t: T, from });
+const resync = (tail: LogTile[], over: Partial<Extract<PeerEvent, { type: 'resync' }>> = {}): PeerEvent => {
+  const last = tail.at(-1);
+  return {
+    type: 'resync', peer: 'peer1', t: T, role: 'follower', term: 3, vote: null, leader: 'peer2', commit: 0, commitPh: 0,
+    lastIndex: last?.index ?? 0, lastTerm: last?.term ?? 0, lastPh: 0, base: null, durable: { w: 1, term: 3, vote: null }, tail, ...over,
+  };
+};
+const compacted = (index: number, lastIndex: number, reason: 'compacted' | 'installed' = 'compacted'): PeerEvent => ({ type: 'snapshot', peer: 'peer1', t: T, reason, index, term: 1, ph: 0, lastIndex });
 const peerDeltas = (ds: Delta[]) => ds.filter((d): d is Extract<Delta, { type: 'peer' }> => d.type === 'peer' && d.peer.name === 'peer1');
 const batch = (deltas: Delta[]): RelayToBrowser => JSON.parse(JSON.stringify({ type: 'batch', now: T, deltas }));
 const snapshot = (p: Picture): RelayToBrowser => JSON.parse(JSON.stringify({ type: 'snapshot', now: T, picture: p.snapshot() }));
@@ -100,6 +108,45 @@ describe('peer deltas carry only what changed in a log', () => {
     expect(m.peers.get('peer1')!.log).toEqual(p.peer('peer1')!.log);
   });
 
+  it('a resync replaces the log and the fields it carries, and the model follows', () => {
+    const p = picture();
+    const m = new VillageModel();
+    p.applyEvent(append(tiles(1, 10)));
+    m.receive(snapshot(p), T);
+    p.takeDeltas();
+    p.applyEvent(resync(tiles(5, 8, 2), { role: 'leader', term: 4, vote: 'peer1', leader: 'peer1', commit: 7 }));
+    const { deltas } = p.takeDeltas();
+    const [d] = peerDeltas(deltas);
+    expect(d!.peer).toMatchObject({ role: 'leader', term: 4, vote: 'peer1', leader: 'peer1', commitIndex: 7, lastIndex: 8, lastTerm: 2 });
+    m.receive(batch(deltas), T);
+    expect(m.peers.get('peer1')!.log).toEqual(tiles(5, 8, 2));
+    // A resync is folded into the picture, not passed on as an animation event; the leader is counted.
+    expect(deltas.filter((x) => x.type === 'event')).toEqual([]);
+    expect(p.counterValues().elections).toBe(1);
+  });
+
+  it('a snapshot event drops the tiles it folded away; an installed one also what follows lastIndex', () => {
+    const p = picture();
+    const m = new VillageModel();
+    p.applyEvent(append(tiles(1, 10)));
+    m.receive(snapshot(p), T);
+    p.applyEvent(compacted(4, 10));
+    m.receive(batch(p.takeDeltas().deltas), T);
+    expect(indexes(m.peers.get('peer1')!.log)).toEqual([5, 6, 7, 8, 9, 10]);
+    p.applyEvent(compacted(7, 7, 'installed'));
+    const { deltas } = p.takeDeltas();
+    m.receive(batch(deltas), T);
+    expect(m.peers.get('peer1')!.log).toEqual([]);
+    expect(peerDeltas(deltas)[0]!.peer.lastIndex).toBe(7);
+  });
+
+  it('a persisted event changes nothing a browser sees and sends nothing', () => {
+    const p = picture();
+    p.takeDeltas();
+    p.applyEvent({ type: 'persisted', peer: 'peer1', t: T, w: 3, term: 1, vote: null, lastIndex: 0, lastTerm: 0, lastPh: 0 });
+    expect(p.hasPending()).toBe(false);
+  });
+
   it('a malformed log change is ignored and counted, and the log stays as it was', () => {
     const m = new VillageModel();
     const p = picture();
@@ -113,10 +160,18 @@ describe('peer deltas carry only what changed in a log', () => {
   });
 
   it('folding the deltas gives exactly the relay log, whatever appends, cuts and flushes happen', () => {
-    type Op = { kind: 'append'; back: number; n: number; term: number } | { kind: 'cut'; back: number } | { kind: 'flush'; back?: undefined } | { kind: 'late'; back?: undefined };
+    type Op =
+      | { kind: 'append'; back: number; n: number; term: number }
+      | { kind: 'cut'; back: number }
+      | { kind: 'compact'; back: number }
+      | { kind: 'resync'; back: number; n: number }
+      | { kind: 'flush'; back?: undefined }
+      | { kind: 'late'; back?: undefined };
     const op: fc.Arbitrary<Op> = fc.oneof(
       fc.record({ kind: fc.constant('append' as const), back: fc.nat(8), n: fc.integer({ min: 1, max: 180 }), term: fc.integer({ min: 1, max: 9 }) }),
       fc.record({ kind: fc.constant('cut' as const), back: fc.nat(400) }),
+      fc.record({ kind: fc.constant('compact' as const), back: fc.nat(400) }),
+      fc.record({ kind: fc.constant('resync' as const), back: fc.nat(20), n: fc.nat(40) }),
       fc.constant({ kind: 'flush' as const }),
       fc.constant({ kind: 'late' as const }),
     );
@@ -139,6 +194,8 @@ describe('peer deltas carry only what changed in a log', () => {
           const at = Math.max(1, next - (o.back ?? 0));
           if (o.kind === 'append') p.applyEvent(append(tiles(at, at + o.n - 1, o.term)));
           else if (o.kind === 'cut') p.applyEvent(truncate(at));
+          else if (o.kind === 'compact') p.applyEvent(compacted(at - 1, next - 1));
+          else if (o.kind === 'resync') p.applyEvent(resync(o.n ? tiles(at, at + o.n - 1, 5) : []));
           else if (o.kind === 'flush') flush();
           else {
             // A browser that connects now gets the snapshot (after the flush that precedes it).

@@ -140,6 +140,48 @@ export class FakePeer {
   }
 }
 
+/**
+ * Ready-made peer streams (e.g. written by test/monitor/fake-peer.ts) sent to a relay: each peer's
+ * events on its own /peer socket, kept open between calls. When the story moves from one peer to
+ * another, send() waits until the relay took in what was sent, so the events arrive in the order
+ * written (unless `interleave`: peers' streams then race, as they do for real).
+ */
+export class PeerStreams {
+  private readonly sockets = new Map<string, Recorder>();
+  private sent: number;
+
+  constructor(private readonly relay: { port: number; laws: { status(): { eventsSeen: number } } }) {
+    this.sent = relay.laws.status().eventsSeen;
+  }
+
+  async send(events: PeerEvent[], opts: { interleave?: boolean } = {}): Promise<void> {
+    let last: string | null = null;
+    for (const e of events) {
+      if (!opts.interleave && last !== null && e.peer !== last) await this.settled();
+      let s = this.sockets.get(e.peer);
+      if (!s) {
+        s = fakePeerSocket(this.relay.port);
+        await s.opened;
+        this.sockets.set(e.peer, s);
+      }
+      s.send(e);
+      this.sent++;
+      last = e.peer;
+    }
+  }
+
+  /** Waits until the relay has taken in every event sent so far. */
+  async settled(): Promise<void> {
+    const want = this.sent;
+    await until(() => this.relay.laws.status().eventsSeen >= want, `the relay to take in ${want} events`);
+  }
+
+  close(): void {
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+}
+
 /** The cluster launcher: obeys kill/revive by reporting the process down/up. */
 export class FakeLauncher {
   readonly rec: Recorder<LauncherCommand>;

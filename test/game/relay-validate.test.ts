@@ -26,6 +26,60 @@ describe('parsePeerEvent', () => {
     }
   });
 
+  it('keeps the fields the safety monitor reads: seq on every event, hello recovery, hashes, write terms', () => {
+    const recovered = { w: 212, term: 3, vote: 'peer1', commit: 12, commitPh: 5103882004117231, lastIndex: 14, lastTerm: 3, lastPh: 7741220935513002, base: null };
+    const events = [
+      { peer: 'peer3', t: 5, type: 'hello', pid: 9, cluster: ['peer1', 'peer3'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 }, boot: '9f2c4e1a7b3d', dataId: '41d07c9e2a6f', recovered, seq: 0 },
+      { peer: 'peer3', t: 5, type: 'hello', pid: 9, cluster: ['peer3'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 }, recovered: { ...recovered, base: { index: 5, term: 2, ph: 77 } } },
+      { peer: 'peer1', t: 5, type: 'rpc_send', to: 'peer2', ...rpc, ok: true, seq: 7 },
+      { peer: 'peer1', t: 5, type: 'log_append', entries: [{ index: 11, term: 4, label: 'x add 100', ph: 3395020194462017 }], seq: 89 },
+      { peer: 'peer1', t: 5, type: 'log_truncate', from: 11, term: 4, seq: 88 },
+      { peer: 'peer1', t: 5, type: 'commit', index: 11, term: 4, ph: 3395020194462017, seq: 93 },
+      { peer: 'peer1', t: 5, type: 'apply', entries: [{ index: 11, term: 4, h: 2735150412, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 }], seq: 95 },
+      { peer: 'peer3', t: 5, type: 'persisted', w: 213, term: 3, vote: 'peer1', lastIndex: 15, lastTerm: 3, lastPh: 2290417763310455, seq: 41 },
+      { peer: 'peer2', t: 5, type: 'snapshot', reason: 'compacted', index: 5000, term: 7, ph: 8817300264209113, lastIndex: 5123, seq: 20511 },
+      { peer: 'peer2', t: 5, type: 'snapshot', reason: 'installed', index: 6000, term: 8, ph: 0, lastIndex: 6000 },
+      {
+        peer: 'peer2', t: 5, type: 'resync', role: 'follower', term: 4, vote: null, leader: 'peer1', commit: 11, commitPh: 3395020194462017,
+        lastIndex: 11, lastTerm: 4, lastPh: 3395020194462017, base: { index: 9, term: 3, ph: 12 }, durable: { w: 240, term: 4, vote: null },
+        tail: [{ index: 10, term: 3, label: 'y set 5', ph: 6120930016742981 }, { index: 11, term: 4, label: 'x add 100', ph: 3395020194462017 }], seq: 96,
+      },
+    ];
+    for (const e of events) expect(parsePeerEvent(e)).toEqual({ ok: true, value: e });
+  });
+
+  it('refuses malformed monitor fields and events, naming the field', () => {
+    const refused = (e: Record<string, unknown>) => {
+      const r = parsePeerEvent({ peer: 'peer1', t: 1, ...e });
+      return r.ok ? 'accepted' : r.message;
+    };
+    const recovered = { w: 1, term: 1, vote: null, commit: 0, commitPh: 0, lastIndex: 0, lastTerm: 0, lastPh: 0, base: null };
+    const hello = { type: 'hello', pid: 1, cluster: ['peer1'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 } };
+    expect(refused({ type: 'commit', index: 1, seq: -1 })).toBe('seq: expected a whole number >= 0');
+    expect(refused({ type: 'commit', index: 1, seq: 1.5 })).toBe('seq: expected a whole number >= 0');
+    expect(refused({ type: 'commit', index: 1, ph: 2 ** 53 })).toBe('ph: expected a hash (a whole number from 0 to 2^53 - 1)');
+    expect(refused({ type: 'commit', index: 1, term: 'x' })).toBe('term: expected a number');
+    expect(refused({ type: 'log_truncate', from: 3, term: -2 })).toBe('term: expected a whole number >= 0');
+    expect(refused({ type: 'log_append', entries: [{ index: 1, term: 1, label: 'a', ph: '12' }] })).toBe('entries[0].ph: expected a hash (a whole number from 0 to 2^53 - 1)');
+    expect(refused({ type: 'apply', entries: [{ index: 1, term: 1, h: 2 ** 32, command: null, ok: true, result: null, key: null, value: null }] })).toBe(
+      'entries[0].h: expected a hash (a whole number from 0 to 2^32 - 1)',
+    );
+    expect(refused({ ...hello, boot: '' })).toBe('boot: expected an id of 1 to 64 characters');
+    expect(refused({ ...hello, dataId: 'x'.repeat(65) })).toBe('dataId: expected an id of 1 to 64 characters');
+    expect(refused({ ...hello, recovered: 3 })).toBe('recovered: expected a JSON object');
+    expect(refused({ ...hello, recovered: { ...recovered, vote: 'no one' } })).toBe('recovered.vote: "no one" is not a peer name');
+    expect(refused({ ...hello, recovered: { ...recovered, base: { index: 1, term: 1 } } })).toBe('recovered.base.ph: expected a hash (a whole number from 0 to 2^53 - 1)');
+    expect(refused({ type: 'persisted', w: 1, term: 1, vote: null, lastIndex: 1, lastTerm: 1 })).toBe('lastPh: expected a hash (a whole number from 0 to 2^53 - 1)');
+    expect(refused({ type: 'snapshot', reason: 'lost', index: 5, term: 1, ph: 1, lastIndex: 5 })).toBe('reason: expected one of compacted, installed');
+    expect(refused({ type: 'snapshot', reason: 'compacted', index: 5, term: 1, ph: 1, lastIndex: 4 })).toBe("lastIndex: 4 is below the snapshot's index 5");
+    const resync = { type: 'resync', role: 'leader', term: 2, vote: 'peer1', leader: 'peer1', commit: 1, commitPh: 1, lastIndex: 2, lastTerm: 2, lastPh: 2, base: null, durable: { w: 3, term: 2, vote: 'peer1' }, tail: [] };
+    expect(refused(resync)).toBe('accepted');
+    expect(refused({ ...resync, durable: { w: 3, term: 2 } })).toBe('durable.vote: expected a string');
+    expect(refused({ ...resync, tail: [{ index: 2, term: 2, label: 'a' }, { index: 2, term: 2, label: 'b' }] })).toBe('tail[1].index: indexes must ascend');
+    expect(refused({ ...resync, tail: 'all of it' })).toBe('tail: expected a list of log tiles');
+    expect(refused({ ...resync, role: 'king' })).toBe('role: expected one of follower, precandidate, candidate, leader');
+  });
+
   it('drops fields it does not know and turns command numbers into text', () => {
     const r = parsePeerEvent({ peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 2, term: 1, command: ['x', 'add', 100], ok: true, result: 100, key: 'x', value: 100, extra: 'no' }], extra: 'no' });
     expect(r).toEqual({ ok: true, value: { peer: 'peer1', t: 1, type: 'apply', entries: [{ index: 2, term: 1, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 }] } });

@@ -2,7 +2,7 @@
 // event and why), silent on the checks that need every event of it, until the peer's resync.
 // Checks between self-contained facts go on. Only checks really made are counted.
 import { describe, expect, it } from 'vitest';
-import { createMonitor, type Monitor } from '../../game/relay/monitor/monitor.ts';
+import { createMonitor, type BlindPeer, type Monitor } from '../../game/relay/monitor/monitor.ts';
 import type { PeerEvent } from '../../shared/events.ts';
 import { command, FakePeer, feed, laws } from './fake-peer.ts';
 
@@ -20,7 +20,7 @@ describe('a hole in seq', () => {
     const next = p2.seq;
     p2.lose(3);
     feed(m, p2.state({ term: 1 }), p2.rpc('rpc_send', 'append_entries_reply', 'peer1', { ok: true }));
-    expect(m.status().blind).toEqual([{ peer: 'peer2', sinceSeq: next, reason: `events ${next}..${next + 2} are missing` }]);
+    expect(m.status().blind).toEqual([{ peer: 'peer2', sinceSeq: next, reason: `events ${next}..${next + 2} are missing`, numbered: true }]);
   });
 
   it('silences the checks that need the peer\'s whole log: no false alarm from a stale picture of it', () => {
@@ -73,14 +73,14 @@ describe('other ways to lose events', () => {
     // A duplicate of an earlier event, or one from a stream that closed: not believed.
     const vs = feed(m, { ...events[0]!, type: 'rpc_send', rpc: 'append_entries', to: 'peer3', term: 1 } as PeerEvent);
     expect(vs).toEqual([]);
-    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: events[1]!.seq! + 1, reason: expect.stringMatching(/came after event/) }]);
+    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: events[1]!.seq! + 1, reason: expect.stringMatching(/came after event/), numbered: true }]);
   });
 
   it('reporter_dropped makes the peer blind until its resync', () => {
     const { m, p1 } = village();
     const dropped = p1.event({ type: 'reporter_dropped', count: 40 });
     feed(m, dropped);
-    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: dropped.seq, reason: 'the reporter dropped 40 events' }]);
+    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: dropped.seq, reason: 'the reporter dropped 40 events', numbered: true }]);
     feed(m, p1.resync());
     expect(m.status().blind).toEqual([]);
   });
@@ -90,7 +90,7 @@ describe('other ways to lose events', () => {
     const next = p1.seq;
     p1.lose(25);
     feed(m, p1.reconnect());
-    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: next, reason: `events ${next}..${next + 24} are missing` }]);
+    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: next, reason: `events ${next}..${next + 24} are missing`, numbered: true }]);
     feed(m, p1.resync());
     expect(m.status().blind).toEqual([]);
   });
@@ -101,7 +101,7 @@ describe('other ways to lose events', () => {
     p1.hello();
     p1.lose(7);
     feed(m, p1.reconnect());
-    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: 0, reason: 'the monitor joined at event 7 of this process' }]);
+    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: 0, reason: 'the monitor joined at event 7 of this process', numbered: true }]);
     feed(m, p1.resync());
     expect(m.status().blind).toEqual([]);
   });
@@ -113,12 +113,40 @@ describe('other ways to lose events', () => {
     const leader = (term: number) => ({ type: 'state', role: 'leader', term, vote: null, leader: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0, lastTerm: 0, electionDeadline: null });
     feed(m, legacy('peer1', 1, hello), legacy('peer2', 2, hello));
     expect(m.status().blind).toEqual([
-      { peer: 'peer1', sinceSeq: 0, reason: 'its events carry no seq, so missing events cannot be told' },
-      { peer: 'peer2', sinceSeq: 0, reason: 'its events carry no seq, so missing events cannot be told' },
+      { peer: 'peer1', sinceSeq: 0, reason: 'its events carry no seq, so missing events cannot be told', numbered: false },
+      { peer: 'peer2', sinceSeq: 0, reason: 'its events carry no seq, so missing events cannot be told', numbered: false },
     ]);
     const vs = feed(m, legacy('peer1', 3, leader(4)), legacy('peer2', 4, leader(4)));
     expect(laws(vs)).toEqual(['election_safety']);
     expect(vs[0]!.evidence.map((e) => e.seq)).toEqual([null, null]);
+  });
+});
+
+describe('blind periods', () => {
+  it('are told as they start and end: why and since which event, then null at the resync', () => {
+    const changes: [string, BlindPeer | null][] = [];
+    const m = createMonitor({ onBlindChange: (peer, blind) => changes.push([peer, blind]) });
+    const [p1, p2] = [new FakePeer('peer1'), new FakePeer('peer2')];
+    feed(m, p1.hello(), p2.hello(), p1.campaign(1));
+    expect(changes).toEqual([]);
+    const next = p2.seq;
+    p2.lose(2);
+    feed(m, p2.state({ term: 1 }), p2.rpc('rpc_send', 'append_entries_reply', 'peer1', { ok: true }));
+    // Still blind: a second hole changes nothing (the period began at the first).
+    p2.lose(1);
+    feed(m, p2.rpc('rpc_send', 'append_entries_reply', 'peer1', { ok: true }));
+    expect(changes).toEqual([['peer2', { peer: 'peer2', sinceSeq: next, reason: `events ${next}..${next + 1} are missing`, numbered: true }]]);
+    feed(m, p2.resync());
+    expect(changes.at(-1)).toEqual(['peer2', null]);
+    expect(changes).toHaveLength(2);
+  });
+
+  it('start at the hello of a peer whose events carry no seq, and say so', () => {
+    const changes: [string, BlindPeer | null][] = [];
+    const m = createMonitor({ onBlindChange: (peer, blind) => changes.push([peer, blind]) });
+    const hello = { type: 'hello', pid: 1, cluster: ['peer1'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 300, electionMaxMs: 600, latencyMs: 0 }, peer: 'peer1', t: 1 } as PeerEvent;
+    feed(m, hello);
+    expect(changes).toEqual([['peer1', { peer: 'peer1', sinceSeq: 0, reason: 'its events carry no seq, so missing events cannot be told', numbered: false }]]);
   });
 });
 
@@ -147,7 +175,7 @@ describe('a peer seen before its hello', () => {
     p1.hello();
     p2.hello();
     feed(m, p1.state({ role: 'leader', term: 3 }));
-    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: 0, reason: 'no hello seen for this process' }]);
+    expect(m.status().blind).toEqual([{ peer: 'peer1', sinceSeq: 0, reason: 'no hello seen for this process', numbered: true }]);
     expect(laws(feed(m, p2.state({ role: 'leader', term: 3 })))).toEqual(['election_safety']);
     feed(m, p1.resync(), p2.resync());
     expect(m.status().blind).toEqual([]);

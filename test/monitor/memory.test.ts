@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createMonitor, type MonitorOptions } from '../../game/relay/monitor/monitor.ts';
 import { runModel } from './model-cluster.ts';
 
-const SMALL: Required<Omit<MonitorOptions, 'maxViolations'>> = { termWindow: 4, indexWindow: 300, logWindow: 50, voteWindow: 4, committedLimit: 5 };
+const SMALL: Required<Omit<MonitorOptions, 'maxViolations' | 'onBlindChange'>> = { termWindow: 4, indexWindow: 300, logWindow: 50, voteWindow: 4, committedLimit: 5 };
 
 function bounds(o: typeof SMALL, peers: number): Record<string, number> {
   return {

@@ -12,12 +12,13 @@ import { WebSocket, type RawData } from 'ws';
 import { ClusterClient } from '../../shared/client.ts';
 import type { LauncherReport, PeerEvent } from '../../shared/events.ts';
 import { PEER_HEADER, SECRET_HEADER } from '../../shared/peer-protocol.ts';
-import { VILLAGE_TOKEN_PARAM, type BrowserToRelay, type Delta, type RelayToBrowser } from '../../shared/village.ts';
+import { VILLAGE_TOKEN_PARAM, type BrowserToRelay, type Delta, type LawsView, type RelayToBrowser } from '../../shared/village.ts';
 import { rawText } from '../../shared/ws.ts';
 import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
 import { startRelay } from '../../game/relay/server.ts';
 import { sendFrame, sleep, startCluster, waitFor, type TestCluster } from './cluster.ts';
 import { FakeRelay } from './fake-relay.ts';
+import { FakePeer as StreamWriter } from '../monitor/fake-peer.ts';
 
 interface Exchange {
   title: string;
@@ -199,6 +200,11 @@ interface VillageCapture {
   exchanges: Array<{ sent: string; reply: RelayToBrowser | undefined }>;
   /** The console deltas of the batches that followed the console line. */
   lines: Delta[];
+  /** The snapshot's `laws` part, and the first `laws` delta after it. */
+  laws: LawsView | undefined;
+  lawsDelta: Delta | undefined;
+  /** A `laws` delta that carries a violation (a relay fed by stand-in peers). */
+  broken: Delta | undefined;
 }
 
 /** A real relay in front of a one-peer cluster, and a browser with the page's token. */
@@ -231,9 +237,62 @@ async function captureVillage(): Promise<VillageCapture> {
     await ask({ type: 'kill', id: 'c2', peer: 'peer1' });
     const lines = () => received.slice(from).flatMap((m) => (m.type === 'batch' ? m.deltas.filter((d) => d.type === 'console') : []));
     await waitFor('the console lines of both', () => lines().length >= 2);
-    return { exchanges, lines: lines() };
+    const snapshot = received.find((m) => m.type === 'snapshot');
+    const lawsDeltas = () => received.flatMap((m) => (m.type === 'batch' ? m.deltas.filter((d) => d.type === 'laws') : []));
+    await waitFor('a laws delta', () => lawsDeltas().length > 0);
+    return {
+      exchanges,
+      lines: lines(),
+      laws: snapshot?.type === 'snapshot' ? snapshot.picture.laws : undefined,
+      lawsDelta: lawsDeltas()[0],
+      broken: await captureBrokenLaw(),
+    };
   } finally {
     ws?.close();
+    await relay.close();
+    await c.teardown();
+  }
+}
+
+/**
+ * A real relay fed by two stand-in peers whose streams carry the monitor's fields
+ * (test/monitor/fake-peer.ts) and both lead term 1: the `laws` delta that reports it.
+ */
+async function captureBrokenLaw(): Promise<Delta | undefined> {
+  const c = await startCluster({ peers: 2, start: false });
+  const relay = await startRelay({ config: c.config, port: c.relayPort, attacks: false, log: () => {}, kvClient: (peers) => new ClusterClient({ peers }) });
+  const sockets: WebSocket[] = [];
+  try {
+    const received: RelayToBrowser[] = [];
+    const browser = new WebSocket(`ws://127.0.0.1:${relay.port}/village`, { headers: { origin: `http://127.0.0.1:${relay.port}` } });
+    sockets.push(browser);
+    browser.on('message', (data: RawData) => received.push(JSON.parse(rawText(data)) as RelayToBrowser));
+    await waitFor('the snapshot', () => received.some((m) => m.type === 'snapshot'));
+    const [p1, p2] = [new StreamWriter('peer1'), new StreamWriter('peer2')];
+    const story = [[p1.hello(), p2.hello()], [...p1.campaign(1), ...p1.lead()], [...p2.campaign(1), ...p2.lead()]];
+    const streams = new Map<string, WebSocket>();
+    for (const step of story) {
+      for (const e of step) {
+        let ws = streams.get(e.peer);
+        if (!ws) {
+          const open = new WebSocket(`ws://127.0.0.1:${relay.port}/peer`, { headers: { [SECRET_HEADER]: c.config.secret } });
+          sockets.push(open);
+          await new Promise<void>((resolve, reject) => {
+            open.once('open', () => resolve());
+            open.once('error', reject);
+          });
+          streams.set(e.peer, open);
+          ws = open;
+        }
+        ws.send(JSON.stringify(e));
+      }
+      const sent = story.slice(0, story.indexOf(step) + 1).flat().length;
+      await waitFor('the relay to take the step in', () => relay.laws.status().eventsSeen >= sent);
+    }
+    const broken = () => received.flatMap((m) => (m.type === 'batch' ? m.deltas.filter((d) => d.type === 'laws' && d.violations.length > 0) : []))[0];
+    return await waitFor('the laws delta with the violation', broken);
+  } finally {
+    for (const ws of sockets) ws.terminate();
     await relay.close();
     await c.teardown();
   }
@@ -244,8 +303,8 @@ function renderVillage(v: VillageCapture): void {
   p('## Relay and browser: `ws://[relay]/village`');
   p();
   p('Types in `shared/village.ts`. A browser first gets a `snapshot` (the whole picture: every');
-  p("peer's fields and log tail, the board, counters), then the recent console lines and from");
-  p('then on `batch` frames of deltas. A browser that opened `/village?token=TOKEN` with the');
+  p("peer's fields and log tail, the board, counters, the laws), then the recent console lines and");
+  p('from then on `batch` frames of deltas. A browser that opened `/village?token=TOKEN` with the');
   p("relay's own Origin (the page the relay serves carries the token) may send commands; each");
   p('gets a `reply` with its `id`. Without the token every command is refused; the village still');
   p('shows.');
@@ -266,6 +325,37 @@ function renderVillage(v: VillageCapture): void {
   p('### the console deltas that followed (other deltas of those batches left out)');
   p();
   for (const d of v.lines) block(d);
+  p();
+  p('### the laws: the `laws` part of the picture');
+  p();
+  p("The relay runs the safety monitor (`game/relay/monitor/`) over every peer's events; the");
+  p('snapshot\'s `laws` part is its verdict so far (`LawsView`). `eventsChecked` counts the events');
+  p('that took part in a check that could have failed; every law has held while `violationCount`');
+  p('is 0. `blind` names the peers for which the checks that need every one of their events are');
+  p('off: since which event of the peer\'s process (`sinceSeq`), why, and whether its events carry');
+  p('`seq` at all (`numbered: false`: the peer sends none of the fields the monitor reads, as');
+  p('here). `violations` lists the first 20 violations; each has a number `n` (1, 2, ... in the');
+  p('order the relay saw them), the law\'s id, name and statement in plain words, what was seen,');
+  p('the peers, indexes and terms, the events it rests on (`evidence`: peer, its `seq` and `boot`,');
+  p('type, time on the peer, what it said), when the relay saw it, and the evidence file the relay');
+  p('wrote in its log directory (null if it could not).');
+  p();
+  block(v.laws ?? '(not seen)');
+  p();
+  p('### a `laws` delta');
+  p();
+  p('When the counts, the blind peers or the violations change: at most one every 250 ms, not one');
+  p('per event. `laws` carries the counts and blind peers in full; `violations` only those found');
+  p('since the previous `laws` delta (a browser skips a number it holds already).');
+  p();
+  block(v.lawsDelta ?? '(not seen)');
+  p();
+  p('### a `laws` delta with a broken law (the relay fed by two stand-in peers that both lead term 1)');
+  p();
+  p('The relay also writes the evidence file and a `LAW BROKEN: ...` line on its console, and sends');
+  p('every browser an `error` console line (`law broken: Election Safety. ...`).');
+  p();
+  block(v.broken ?? '(not seen)');
 }
 
 function render(

@@ -47,6 +47,11 @@ export interface MonitorOptions {
   committedLimit?: number;
   /** Violations kept for status() (default 100; all are counted and all are returned by observe). */
   maxViolations?: number;
+  /**
+   * Called during observe() when a peer goes blind (with why and since which event) or sees again
+   * (null, at its resync), so a reader can tell blind periods without polling status().
+   */
+  onBlindChange?: (peer: string, blind: BlindPeer | null) => void;
 }
 
 export interface BlindPeer {
@@ -54,6 +59,8 @@ export interface BlindPeer {
   /** The first event of the peer the monitor did not see (or cannot vouch for). */
   sinceSeq: number;
   reason: string;
+  /** Whether its events carry seq at all: false means the peer sends none of the fields the monitor reads. */
+  numbered: boolean;
 }
 
 export interface MonitorStatus {
@@ -182,6 +189,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   const logWindow = options.logWindow ?? 2000;
   const voteWindow = options.voteWindow ?? 100;
   const maxViolations = options.maxViolations ?? 100;
+  const onBlindChange = options.onBlindChange;
 
   const peers = new Map<string, PeerState>();
   /** term -> the first peer seen leading it. */
@@ -857,16 +865,22 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       fresh = [];
       checked = false;
       at = now ?? e.t;
+      // A peer seen for the first time was not blind before (it was not known at all).
+      const blindBefore = peers.get(e.peer)?.blind ?? null;
       const ps = peerState(e.peer);
       const ref: Ref = { peer: e.peer, seq: e.seq ?? null, boot: ps.boot, type: e.type, t: e.t };
       if (e.type === 'hello' || track(ps, e)) onEvent(ps, e, ref);
       if (checked) eventsChecked++;
+      if (ps.blind !== blindBefore && onBlindChange) onBlindChange(ps.name, blindOf(ps));
       return fresh;
     },
 
     status(): MonitorStatus {
       const blind: BlindPeer[] = [];
-      for (const ps of peers.values()) if (ps.blind) blind.push({ peer: ps.name, sinceSeq: ps.blind.sinceSeq, reason: ps.blind.reason });
+      for (const ps of peers.values()) {
+        const b = blindOf(ps);
+        if (b) blind.push(b);
+      }
       return { eventsSeen, eventsChecked, violations: [...kept], violationCount, blind };
     },
 
@@ -902,6 +916,10 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
 }
 
 // ---------------------------------------------------------------- wording
+
+function blindOf(ps: PeerState): BlindPeer | null {
+  return ps.blind ? { peer: ps.name, sinceSeq: ps.blind.sinceSeq, reason: ps.blind.reason, numbered: ps.numbered } : null;
+}
 
 function evidence(ref: Ref, said: string): Evidence {
   return { peer: ref.peer, seq: ref.seq, boot: ref.boot, type: ref.type, t: ref.t, said };

@@ -30,6 +30,14 @@ export interface VillageView {
   boardLines(): string[];
   /** How many letters are in the air on screen. */
   letters(): number;
+  /** The villagers and log tiles ("peer2:7") drawn highlighted for a broken law. */
+  highlighted(): { villagers: string[]; tiles: string[] };
+}
+
+/** What the HUD tells the page about its drawing (for the test hook). */
+export interface HudView {
+  /** The line about the laws of Raft, as drawn ('' while the relay is unreachable). */
+  lawsLine(): string;
 }
 
 export interface VillageContext {
@@ -37,4 +45,5 @@ export interface VillageContext {
   actions: Actions;
   ui: PageUi;
   view: VillageView | null;
+  hud: HudView | null;
 }

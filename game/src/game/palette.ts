@@ -39,4 +39,6 @@ export const COLOURS = {
   danger: '#ff6b6b',
   ok: '#8fe388',
   warn: '#ffd166',
+  /** What a broken law involves (villagers' ring, log tiles' frame): white, which no term has. */
+  law: 0xffffff,
 };

@@ -14,6 +14,9 @@
 //   cutLinks()  the links drawn cut between villagers, as "peer1-peer3"
 //   logRows()   the log table as drawn: { peer: ["12:3c", "13:3o", ...] } (c solid, o outlined)
 //   helpOpen()  whether the help overlay is shown
+//   lawsLine()  the HUD's line about the laws of Raft, as drawn ('' while the relay is unreachable)
+//   lawPanel()  the broken law's panel as shown: { law, text } (its whole text), or null when hidden
+//   highlighted() the villagers and log tiles ("peer2:7") drawn highlighted for a broken law
 // Nothing here changes the village.
 import type Phaser from 'phaser';
 import type { VillageContext } from '../game/context.ts';
@@ -42,6 +45,9 @@ export interface VillageHook {
   cutLinks(): string[];
   logRows(): Record<string, string[]>;
   helpOpen(): boolean;
+  lawsLine(): string;
+  lawPanel(): { law: string; text: string } | null;
+  highlighted(): { villagers: string[]; tiles: string[] };
 }
 
 declare global {
@@ -75,5 +81,13 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
     cutLinks: () => ctx.view?.cutLinks() ?? [],
     logRows: () => ctx.view?.logRows() ?? {},
     helpOpen: () => ctx.ui.helpOpen(),
+    lawsLine: () => ctx.hud?.lawsLine() ?? '',
+    lawPanel: () => {
+      const el = win.document.getElementById('law-panel');
+      const shown = ctx.model.shownViolation();
+      if (!el || el.hidden || !shown) return null;
+      return { law: shown.law, text: el.textContent ?? '' };
+    },
+    highlighted: () => ctx.view?.highlighted() ?? { villagers: [], tiles: [] },
   });
 }

@@ -13,6 +13,7 @@ export const HELP_LINES: [string, string][] = [
   ['` (backquote)', 'jump to the console'],
   ['Esc', 'close this help or the menu; in the console, leave it'],
   ['console ↑ / ↓', 'previous / next command'],
+  ['Dismiss (broken law panel)', 'close it; the next broken law shows, if any'],
 ];
 
 export const CONSOLE_EXAMPLES = [

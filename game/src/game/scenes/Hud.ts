@@ -1,10 +1,13 @@
-// The overlay above the village: the status line, the attack switch, the connection banner
-// when the relay is unreachable, a warning when the launcher is missing, and a toast for the
-// last thing that went wrong.
+// The overlay above the village: the status line, the attack switch, the line about the laws
+// of Raft (the relay's safety monitor), the connection banner when the relay is unreachable, a
+// warning when the launcher is missing, and a toast for the last thing that went wrong.
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import type { VillageModel } from '../../model.ts';
-import { setBackground } from '../views/text.ts';
+import { lawsLine, type LawsTone } from '../lawsLine.ts';
+import { setBackground, setColour } from '../views/text.ts';
+
+const LAWS_COLOURS: Record<LawsTone, string> = { hold: '#8fe388', partial: '#ffd166', broken: '#ff6b6b', unknown: '#d8d2bf' };
 
 const TOAST_MS = 5000;
 
@@ -12,6 +15,9 @@ export class Hud extends Phaser.Scene {
   private status!: Phaser.GameObjects.Text;
   private attacks!: Phaser.GameObjects.Text;
   private warning!: Phaser.GameObjects.Text;
+  private laws!: Phaser.GameObjects.Text;
+  /** The laws line as drawn. */
+  private lawsText = '';
   private banner!: Phaser.GameObjects.Container;
   private bannerText!: Phaser.GameObjects.Text;
   private toast!: Phaser.GameObjects.Text;
@@ -35,7 +41,8 @@ export class Hud extends Phaser.Scene {
       .setOrigin(1, 0.5)
       .setInteractive({ useHandCursor: true });
     this.attacks.on('pointerdown', () => void this.ctx.actions.toggleAttacks());
-    this.warning = this.add.text(10, 36, '', { ...font, fontSize: '12px', color: '#ffd166', stroke: '#000000', strokeThickness: 3 });
+    this.laws = this.add.text(10, 36, '', { ...font, fontSize: '12px', color: LAWS_COLOURS.unknown, stroke: '#000000', strokeThickness: 3 });
+    this.warning = this.add.text(10, 54, '', { ...font, fontSize: '12px', color: '#ffd166', stroke: '#000000', strokeThickness: 3 });
     this.toast = this.add
       .text(w / 2, h - 178, '', { ...font, fontSize: '13px', color: '#ffffff', backgroundColor: '#8b1e1e', padding: { x: 10, y: 5 } })
       .setOrigin(0.5, 1)
@@ -53,6 +60,8 @@ export class Hud extends Phaser.Scene {
       .text(w / 2, h / 2, '', { ...font, fontSize: '16px', color: '#ffffff', align: 'center', wordWrap: { width: 620 } })
       .setOrigin(0.5);
     this.banner = this.add.container(0, 0, [shade, box, this.bannerText]).setVisible(false);
+    this.ctx.hud = { lawsLine: () => this.lawsText };
+    this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => (this.ctx.hud = null));
   }
 
   override update(): void {
@@ -77,6 +86,14 @@ export class Hud extends Phaser.Scene {
     const silent = [...model.peers.values()].filter((p) => p.process !== 'down' && !p.reporting).map((p) => p.name);
     if (model.hasPicture && silent.length) warnings.push(`unreachable: ${silent.join(', ')} (no event stream)`);
     this.warning.setText(warnings.join('\n'));
+    const laws = live ? lawsLine(model) : { text: '', tone: 'unknown' as const };
+    if (laws.text !== this.lawsText) {
+      this.lawsText = laws.text;
+      this.laws.setText(laws.text);
+    }
+    setColour(this.laws, LAWS_COLOURS[laws.tone]);
+    const weight = laws.tone === 'broken' ? 'bold' : '';
+    if (this.laws.style.fontStyle !== weight) this.laws.setFontStyle(weight);
 
     const c = model.connection;
     if (c.state === 'open' && model.hasPicture) {

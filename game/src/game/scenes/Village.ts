@@ -42,6 +42,7 @@ export class Village extends Phaser.Scene {
       logRows: () => this.logTable.drawn,
       boardLines: () => this.board.lines,
       letters: () => this.letters.count,
+      highlighted: () => ({ villagers: [...this.villagers.values()].filter((v) => v.currentMark).map((v) => v.name), tiles: this.logTable.marked.slice() }),
     };
     this.input.on('pointerdown', (_p: Phaser.Input.Pointer, over: Phaser.GameObjects.GameObject[]) => {
       if (over.length === 0) this.ctx.ui.closeMenu();
@@ -55,9 +56,10 @@ export class Village extends Phaser.Scene {
     const now = Date.now();
     model.prune(now);
     this.syncVillagers();
+    const marked = model.lawHighlight().villagers;
     for (const [name, v] of this.villagers) {
       const p = model.peers.get(name);
-      if (p) v.update(p, now);
+      if (p) v.update(p, now, marked.has(name));
     }
     const where = (name: string): Point | null => this.villagers.get(name)?.point ?? null;
     this.cutLinks.update(where);

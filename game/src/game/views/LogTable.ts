@@ -1,10 +1,11 @@
 // The logs side by side, like RaftScope's log table: one row per villager, one column per log
 // index, each entry a tile in its term's colour, solid once the peer knows it is committed,
 // outlined until then. Equal columns mean equal indexes, so differences between logs show.
+// Tiles a broken law involves get a thick white frame.
 import Phaser from 'phaser';
 import { LOG_TABLE, logColumns, logWindow } from '../layout.ts';
 import type { VillageModel } from '../../model.ts';
-import { termColour } from '../palette.ts';
+import { COLOURS, termColour } from '../palette.ts';
 import { setColour } from './text.ts';
 
 export class LogTable {
@@ -16,6 +17,8 @@ export class LogTable {
   private readonly title: Phaser.GameObjects.Text;
   /** What the last update drew, per villager: "index:term" + "c" (solid) or "o" (outlined). */
   drawn: Record<string, string[]> = {};
+  /** The tiles the last update framed for a broken law, as "peer:index". */
+  marked: string[] = [];
 
   constructor(
     private readonly scene: Phaser.Scene,
@@ -50,6 +53,8 @@ export class LogTable {
       this.indexLabels[c]!.setText(index === 1 || index % 5 === 0 ? String(index) : '');
     }
     const drawn: Record<string, string[]> = {};
+    const marked: string[] = [];
+    const lawTiles = this.model.lawHighlight().tiles;
     const rowH = this.rowHeight(peers.length);
     const tile = Math.min(LOG_TABLE.tile, rowH - 3);
     peers.forEach((p, r) => {
@@ -85,6 +90,13 @@ export class LogTable {
           g.lineStyle(2, colour, alpha);
           g.strokeRect(x + 1, y + 1, tile - 2, tile - 2);
         }
+        if (lawTiles.has(`${p.name}:${index}`)) {
+          g.lineStyle(4, 0x000000, 0.6);
+          g.strokeRect(x - 3, y - 3, tile + 6, tile + 6);
+          g.lineStyle(2, COLOURS.law, 1);
+          g.strokeRect(x - 3, y - 3, tile + 6, tile + 6);
+          marked.push(`${p.name}:${index}`);
+        }
         cell.setText(String(t.term));
         cell.setPosition(x + tile / 2, y + tile / 2);
         setColour(cell, committed ? '#111111' : '#f4f1e8');
@@ -92,6 +104,7 @@ export class LogTable {
       }
     });
     this.drawn = drawn;
+    this.marked = marked;
   }
 
   private rowHeight(n: number): number {

@@ -1,11 +1,12 @@
 // One villager on the square: body (shirt in the term's colour), crown for a leader, a raised
 // hand for a candidate, the election-timer ring, name and state lines, a gravestone when its
-// process is down, and the click target that kills, revives or opens the menu.
+// process is down, a white ring when a broken law involves it, and the click target that
+// kills, revives or opens the menu.
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import type { Point } from '../layout.ts';
 import type { Look, Villager } from '../../model.ts';
-import { termColour } from '../palette.ts';
+import { COLOURS, termColour } from '../palette.ts';
 import { setColour } from './text.ts';
 
 const RING_RADIUS = 40;
@@ -29,6 +30,7 @@ export class VillagerView {
   private look: Look | null = null;
   private hover = false;
   private fenced = false;
+  private marked = false;
 
   constructor(
     private readonly scene: Phaser.Scene,
@@ -73,6 +75,11 @@ export class VillagerView {
     return this.fenced;
   }
 
+  /** Whether it is drawn highlighted for a broken law right now. */
+  get currentMark(): boolean {
+    return this.marked;
+  }
+
   moveTo(point: Point): void {
     this.point = point;
     const { x, y } = point;
@@ -86,7 +93,9 @@ export class VillagerView {
     this.zone.setPosition(x, y - 6);
   }
 
-  update(p: Villager, localNow: number): void {
+  /** `marked`: a broken law involves this villager (it gets the law's ring). */
+  update(p: Villager, localNow: number, marked = false): void {
+    this.marked = marked;
     const model = this.ctx.model;
     const look = model.lookOf(p);
     if (look !== this.look) this.changeLook(this.look, look);
@@ -148,6 +157,14 @@ export class VillagerView {
     if (this.hover && look !== 'grave') {
       g.fillStyle(0xffffff, 0.08);
       g.fillCircle(cx, cy, RING_RADIUS + 6);
+    }
+    if (this.marked) {
+      // A broken law involves this villager: a thick white ring on a dark one, pulsing.
+      const pulse = 0.55 + 0.45 * Math.abs(Math.sin(localNow / 300));
+      g.lineStyle(10, 0x000000, 0.5);
+      g.strokeCircle(cx, cy, RING_RADIUS + 16);
+      g.lineStyle(5, COLOURS.law, pulse);
+      g.strokeCircle(cx, cy, RING_RADIUS + 16);
     }
     this.fenced = look !== 'grave' && this.ctx.model.isolated(p.name);
     if (this.fenced) {
