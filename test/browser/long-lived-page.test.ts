@@ -7,6 +7,7 @@ import type { Page } from 'playwright-core';
 import { waitFor } from '../support/cluster.ts';
 import { ensureGameBuilt } from './support/build.ts';
 import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
+import { drawnOf, relayRow, type Drawn } from './support/drawn.ts';
 import { startVillage, type TestVillage } from './support/village.ts';
 
 const PEERS = 5;
@@ -45,26 +46,6 @@ async function type(line: string): Promise<void> {
   await waitFor(`an answer to "${line}"`, async () => (await answers.count()) > before, 20_000);
 }
 
-interface Drawn {
-  peers: Array<{ name: string; look: string; term: number; fenced: boolean }>;
-  rows: Record<string, string[]>;
-  board: string[];
-}
-
-const drawn = (page: Page): Promise<Drawn> =>
-  page.evaluate(() => ({
-    peers: window.__village!.peers().map((p) => ({ name: p.name, look: p.look, term: p.term, fenced: p.fenced })),
-    rows: window.__village!.logRows(),
-    board: window.__village!.board(),
-  }));
-
-/** The relay's log of a peer in the page's notation, for the indexes a page row shows. */
-function relayRow(name: string, shown: string[]): string[] {
-  const p = village.relay.picture.peer(name)!;
-  const indexes = new Set(shown.map((c) => Number(c.split(':')[0])));
-  return p.log.filter((t) => indexes.has(t.index)).map((t) => `${t.index}:${t.term}${t.index <= p.commitIndex ? 'c' : 'o'}`);
-}
-
 describe('a page left open and a fresh page', { timeout: 180_000 }, () => {
   it('draw the same villagers and log table after writes, a kill and revive, an isolation and a heal', async () => {
     const names = village.cluster.names;
@@ -93,11 +74,11 @@ describe('a page left open and a fresh page', { timeout: 180_000 }, () => {
     await waitFor(
       'the long-lived page to draw what the fresh page draws, and both what the relay holds',
       async () => {
-        const a = await drawn(longLived);
-        const b = await drawn(fresh);
+        const a = await drawnOf(longLived);
+        const b = await drawnOf(fresh);
         last = [a, b];
         if (JSON.stringify(a) !== JSON.stringify(b)) return false;
-        return names.every((n) => JSON.stringify(b.rows[n] ?? []) === JSON.stringify(relayRow(n, b.rows[n] ?? [])));
+        return names.every((n) => JSON.stringify(b.rows[n] ?? []) === JSON.stringify(relayRow(village.relay.picture.peer(n)!, b.rows[n] ?? [])));
       },
       20_000,
     ).catch((e: Error) => {
