@@ -2,7 +2,7 @@
 //
 // Inputs: step() a message, tick() the passing of time, propose() a command, readIndex() a
 // linearizable read, campaign() a forced election, persisted() the shell's report that a save is
-// on disk. Outputs accumulate in a Ready batch that the shell takes with ready() and handles in
+// on disk, snapshotTaken() the shell's report that it snapshotted its state machine. Outputs accumulate in a Ready batch that the shell takes with ready() and handles in
 // this order: send the early messages (a leader's AppendEntries), persist hardState + entries
 // (one fsync) and report it with persisted(), send the other messages, apply committed entries,
 // serve read states. The clock (`now`, ms) and the random source (opts.random) come from the
@@ -22,6 +22,8 @@ import type {
   Entry,
   FollowerProgress,
   HardState,
+  InstallSnapshot,
+  InstallSnapshotReply,
   Message,
   NodeStatus,
   PeerId,
@@ -34,6 +36,9 @@ import type {
   RequestVote,
   RequestVoteReply,
   Role,
+  RaftMessage,
+  Snapshot,
+  SnapshotMessage,
 } from './types.ts';
 
 interface PendingRead {
@@ -84,7 +89,20 @@ export class RaftNode {
   /** Term and vote the shell has reported on disk: a leader's AppendEntries may leave early only in that term. */
   private durableTerm: number;
   private durableVote: PeerId | null;
-  private msgs: Message[] = [];
+  private msgs: RaftMessage[] = [];
+
+  // Snapshots (dissertation ch. 5).
+  /** The newest snapshot this peer has (taken here or installed by a leader): what it sends (§7). */
+  private snap: Snapshot | null;
+  /** The newest snapshot the shell has reported durable (its index; 0 for none). */
+  private durableSnapIndex: number;
+  /** A snapshot to hand out in the next Ready for persisting, and whether the shell must restore it. */
+  private snapOut: Snapshot | null = null;
+  private snapRestore = false;
+  /** Log compaction the shell may now do on disk: drop entries through this index (0: nothing). */
+  private compactOut = 0;
+  /** A snapshot arriving in chunks (§7): its last index and term, size, and the data so far. */
+  private incoming: { index: number; term: number; size: number; data: string } | null = null;
   private readStates: ReadState[] = [];
   private readFailures: ReadFailure[] = [];
   private events: CoreEvent[] = [];
@@ -102,12 +120,19 @@ export class RaftNode {
     this.id = opts.id;
     this.others = opts.peers.filter((p) => p !== opts.id);
     this.members = new Set(opts.peers);
-    this.log = new RaftLog(persisted.entries);
+    if (opts.snapshotTrailingEntries !== undefined && !(opts.snapshotTrailingEntries >= 0)) throw new Error('snapshotTrailingEntries must be >= 0');
+    const snap = persisted.snapshot ?? null;
+    this.log = new RaftLog(persisted.entries, snap);
+    this.snap = snap;
+    this.durableSnapIndex = snap?.index ?? 0;
     const hs = persisted.hardState;
     this.term = hs.term;
     this.vote = hs.vote;
     // A torn last write could have kept the commit but not all entries; never point past the log.
-    this.commitIndex = Math.min(hs.commit, this.log.lastIndex);
+    // A snapshot holds committed state only: the commit index is at least its last index.
+    this.commitIndex = Math.max(Math.min(hs.commit, this.log.lastIndex), snap?.index ?? 0);
+    // The shell restores its state machine from the snapshot; entries after it are handed out.
+    this.handedOut = snap?.index ?? 0;
     this.handedOutState = { term: hs.term, vote: hs.vote, commit: hs.commit };
     this.durableTerm = hs.term;
     this.durableVote = hs.vote;
@@ -143,7 +168,7 @@ export class RaftNode {
   }
 
   /** A message from the network. Anything not addressed to this node, or from a stranger, is ignored. */
-  step(msg: Message, now: number): void {
+  step(msg: RaftMessage, now: number): void {
     this.now = now;
     if (msg.to !== this.id || msg.from === this.id || !this.members.has(msg.from)) return;
 
@@ -165,7 +190,7 @@ export class RaftNode {
       } else if (msg.type === 'request_vote_reply' && msg.preVote && msg.term === this.term + 1) {
         // An answer to our own pre-vote round carries the term we would campaign in; not newer news.
       } else {
-        const leader = msg.type === 'append_entries' || msg.type === 'timeout_now' ? msg.from : null;
+        const leader = msg.type === 'append_entries' || msg.type === 'timeout_now' || msg.type === 'install_snapshot' ? msg.from : null;
         this.becomeFollower(msg.term, leader, now);
       }
     } else if (msg.term < this.term) {
@@ -175,6 +200,8 @@ export class RaftNode {
         this.send({ type: 'append_entries_reply', from: this.id, to: msg.from, term: this.term, success: false, matchIndex: msg.prevLogIndex, ...readSeqOf(msg) });
       } else if (msg.type === 'request_vote') {
         this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: this.term, granted: false, preVote: msg.preVote });
+      } else if (msg.type === 'install_snapshot') {
+        this.send({ type: 'install_snapshot_reply', from: this.id, to: msg.from, term: this.term, snapshotIndex: msg.snapshotIndex, offset: 0, matchIndex: 0 });
       }
       return;
     }
@@ -238,13 +265,45 @@ export class RaftNode {
    * (dissertation §10.2.1), so followers may acknowledge an entry the leader could still lose in
    * a crash, and a majority must hold an entry durably before it is committed (§5.4).
    */
-  persisted(saved: { hardState: HardState | null; entries: readonly Entry[] }): void {
+  persisted(saved: { hardState: HardState | null; entries: readonly Entry[]; snapshot?: Snapshot | null }): void {
     if (saved.hardState !== null) {
       this.durableTerm = saved.hardState.term;
       this.durableVote = saved.hardState.vote;
     }
+    if (saved.snapshot && saved.snapshot.index > this.durableSnapIndex) {
+      this.durableSnapIndex = saved.snapshot.index;
+      // Log compaction (dissertation §5.1): only now that the snapshot is durable may the log
+      // before it go, keeping a few trailing entries for followers slightly behind.
+      this.compactLog();
+    }
     const last = saved.entries[saved.entries.length - 1];
     if (last !== undefined && this.log.persistedTo(last.index, last.term) && this.role === 'leader') this.maybeCommit();
+  }
+
+  /**
+   * The shell snapshotted its state machine as of applied index `index` (dissertation ch. 5;
+   * `data` is opaque here). The snapshot goes to disk with the next Ready; once persisted()
+   * reports it durable, the log before it is compacted and the shell is told to cut its
+   * durable log too. A snapshot not newer than the last one is ignored.
+   */
+  snapshotTaken(index: number, data: string): void {
+    if (index > this.handedOut) throw new Error(`snapshot at ${index}, but entries were handed out to apply only through ${this.handedOut}`);
+    if (index <= (this.snap?.index ?? 0) || index <= this.log.base) return;
+    const snap: Snapshot = { index, term: this.log.term(index), data };
+    this.snap = snap;
+    this.snapOut = snap;
+    this.snapRestore = false;
+    if (this.opts.plantBug === 'cut_log_before_snapshot_durable') {
+      this.durableSnapIndex = index; // planted: counted durable before the shell says so
+      this.compactLog();
+    }
+  }
+
+  private compactLog(): void {
+    const to = this.durableSnapIndex - (this.opts.snapshotTrailingEntries ?? 0);
+    if (to <= this.log.base) return;
+    this.log.compactTo(to);
+    this.compactOut = Math.max(this.compactOut, to);
   }
 
   // ---------------------------------------------------------------- outputs
@@ -258,6 +317,8 @@ export class RaftNode {
       this.readStates.length > 0 ||
       this.readFailures.length > 0 ||
       this.commitIndex > this.handedOut ||
+      this.snapOut !== null ||
+      this.compactOut > 0 ||
       this.log.hasUnstable() ||
       this.hardStateChanged()
     );
@@ -282,22 +343,32 @@ export class RaftNode {
     // term and vote are on disk already, so that no message carries a term the leader could
     // forget in a crash. Everything else (votes, replies) speaks for this peer's disk: after it.
     const early: Message[] = [];
-    let messages = this.msgs;
-    if (this.role === 'leader' && this.term === this.durableTerm && this.vote === this.durableVote) {
-      messages = [];
-      for (const m of this.msgs) (m.type === 'append_entries' ? early : messages).push(m);
+    const messages: Message[] = [];
+    const snapshotMessages: SnapshotMessage[] = [];
+    const leaveEarly = this.role === 'leader' && this.term === this.durableTerm && this.vote === this.durableVote;
+    for (const m of this.msgs) {
+      if (m.type === 'install_snapshot' || m.type === 'install_snapshot_reply') snapshotMessages.push(m);
+      else if (leaveEarly && m.type === 'append_entries') early.push(m);
+      else messages.push(m);
     }
     const rd: Ready = {
       hardState: hardState === null ? null : { ...hardState },
       entries,
+      snapshot: this.snapOut,
+      restore: this.snapRestore,
+      compact: this.compactOut,
       early,
       messages,
+      snapshotMessages,
       committed,
       readStates: this.readStates,
       readFailures: this.readFailures,
       events: this.events,
     };
     this.msgs = [];
+    this.snapOut = null;
+    this.snapRestore = false;
+    this.compactOut = 0;
     this.readStates = [];
     this.readFailures = [];
     this.events = [];
@@ -326,7 +397,17 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- inspection (tests, simulator, village)
 
-  /** Term of the entry at `index` (0 for index 0, -1 if absent). */
+  /** The last index and term of the newest snapshot (taken or installed), or 0/0. */
+  snapshotMeta(): { index: number; term: number } {
+    return { index: this.snap?.index ?? 0, term: this.snap?.term ?? 0 };
+  }
+
+  /** The first index still in the log (entries before it were compacted into a snapshot). */
+  firstIndex(): number {
+    return this.log.firstIndex;
+  }
+
+  /** Term of the entry at `index` (0 for index 0, -1 if absent or compacted, except the last compacted one). */
   termAt(index: number): number {
     return this.log.term(index);
   }
@@ -337,7 +418,7 @@ export class RaftNode {
   }
 
   /** Entries lo..hi inclusive (copies of the references; do not modify the entries). */
-  entries(lo = 1, hi = this.log.lastIndex): Entry[] {
+  entries(lo = this.log.firstIndex, hi = this.log.lastIndex): Entry[] {
     return this.log.slice(lo, hi);
   }
 
@@ -352,7 +433,7 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- role behaviour
 
-  private stepFollower(msg: Message, now: number): void {
+  private stepFollower(msg: RaftMessage, now: number): void {
     switch (msg.type) {
       case 'append_entries':
         // Figure 2, Followers: reset the election timer on AppendEntries from the current leader.
@@ -360,6 +441,12 @@ export class RaftNode {
         this.leaderContact = now;
         this.resetElectionDeadline(now);
         this.handleAppendEntries(msg);
+        break;
+      case 'install_snapshot':
+        this.setLeader(msg.from);
+        this.leaderContact = now;
+        this.resetElectionDeadline(now);
+        this.handleInstallSnapshot(msg);
         break;
       case 'request_vote':
         this.handleRequestVote(msg, now);
@@ -370,11 +457,12 @@ export class RaftNode {
         break;
       case 'request_vote_reply':
       case 'append_entries_reply':
+      case 'install_snapshot_reply':
         break; // stale answers to an earlier role
     }
   }
 
-  private stepCandidate(msg: Message, now: number): void {
+  private stepCandidate(msg: RaftMessage, now: number): void {
     switch (msg.type) {
       case 'append_entries':
         // §5.2: "If the leader's term ... is at least as large as the candidate's current term, then
@@ -383,6 +471,11 @@ export class RaftNode {
         this.leaderContact = now;
         this.handleAppendEntries(msg);
         break;
+      case 'install_snapshot':
+        this.becomeFollower(this.term, msg.from, now);
+        this.leaderContact = now;
+        this.handleInstallSnapshot(msg);
+        break;
       case 'request_vote':
         this.handleRequestVote(msg, now);
         break;
@@ -390,20 +483,25 @@ export class RaftNode {
         this.handleVoteReply(msg, now);
         break;
       case 'append_entries_reply':
+      case 'install_snapshot_reply':
       case 'timeout_now':
         break;
     }
   }
 
-  private stepLeader(msg: Message, now: number): void {
+  private stepLeader(msg: RaftMessage, now: number): void {
     switch (msg.type) {
       case 'append_entries_reply':
         this.handleAppendReply(msg);
+        break;
+      case 'install_snapshot_reply':
+        this.handleSnapshotReply(msg);
         break;
       case 'request_vote':
         this.handleRequestVote(msg, now); // same term: we voted for ourselves, so this rejects
         break;
       case 'append_entries': // another leader in our term cannot exist (§5.2, Election Safety)
+      case 'install_snapshot':
       case 'request_vote_reply':
       case 'timeout_now':
         break;
@@ -594,6 +692,12 @@ export class RaftNode {
     };
     const prev = m.prevLogIndex;
     const last = this.log.lastIndex;
+    if (prev < this.log.base) {
+      // Our log is compacted past prev: what we compacted is in a snapshot of committed entries,
+      // the same in every log (§5.4). Say where we are known to match: our commit index.
+      reply(true, this.commitIndex);
+      return;
+    }
     // 2. "Reply false if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm."
     // With the §5.3 optimization hints: where our log ends, or the first index of the
     // conflicting term, so the leader can skip a whole term per round trip.
@@ -642,6 +746,56 @@ export class RaftNode {
     reply(true, lastNew);
   }
 
+  /**
+   * Paper §7, InstallSnapshot receiver (steps 1, the term, were checked in step()). Chunks are
+   * accepted in order only; the reply says how much is held, so a lost chunk is sent again from
+   * there. A snapshot at or below our commit index adds nothing: it is answered and dropped.
+   */
+  private handleInstallSnapshot(m: InstallSnapshot): void {
+    const reply = (offset: number, matchIndex: number): void => {
+      this.send({ type: 'install_snapshot_reply', from: this.id, to: m.from, term: this.term, snapshotIndex: m.snapshotIndex, offset, matchIndex });
+    };
+    if (m.snapshotIndex <= this.commitIndex && this.opts.plantBug !== 'install_stale_snapshot') {
+      reply(m.size, this.commitIndex);
+      return;
+    }
+    let inc = this.incoming;
+    const same = inc !== null && inc.index === m.snapshotIndex && inc.term === m.snapshotTerm && inc.size === m.size;
+    if (!same) {
+      // §7 step 2: "Create new snapshot file if first chunk (offset is 0)"; any other chunk of an
+      // unknown snapshot is refused, and the reply asks for it from the start.
+      if (m.offset !== 0) {
+        reply(0, 0);
+        return;
+      }
+      inc = this.incoming = { index: m.snapshotIndex, term: m.snapshotTerm, size: m.size, data: '' };
+    }
+    // §7 steps 3-4: write the data at its offset; wait for more if not done. A chunk at any other
+    // offset (a duplicate, or one after a lost chunk) is not taken.
+    if (m.offset === inc!.data.length && m.offset + m.data.length <= inc!.size) inc!.data += m.data;
+    if (inc!.data.length < inc!.size) {
+      reply(inc!.data.length, 0);
+      return;
+    }
+    this.incoming = null;
+    this.installSnapshot({ index: inc!.index, term: inc!.term, data: inc!.data });
+    reply(inc!.size, inc!.index);
+  }
+
+  /** §7 steps 5-8: keep the log after the snapshot if it holds its last entry, else discard it; restore the state machine. */
+  private installSnapshot(snap: Snapshot): void {
+    this.log.restore(snap.index, snap.term);
+    this.snap = snap;
+    this.snapOut = snap;
+    this.snapRestore = true;
+    this.handedOut = snap.index;
+    if (snap.index > this.commitIndex) this.commitTo(snap.index);
+    else {
+      this.commitIndex = snap.index; // planted install_stale_snapshot only: the commit index goes back
+      this.events.push({ kind: 'commit', index: snap.index });
+    }
+  }
+
   // ---------------------------------------------------------------- replication: leader side
 
   private appendLocal(entry: Entry): void {
@@ -670,6 +824,8 @@ export class RaftNode {
       const advanced = pr.maybeUpdate(m.matchIndex);
       // The probe found where the follower's log matches ours: stream from there on.
       if (probeAnswered) pr.becomeReplicate();
+      // The follower caught up past the snapshot being sent some other way: stop sending it.
+      if (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex) pr.becomeProbe();
       if (advanced) this.maybeCommit();
       this.sendAppend(m.from, pr);
     } else {
@@ -677,9 +833,58 @@ export class RaftNode {
       // nextIndex and retry (§5.3)" — using the follower's hints to skip a term at a time.
       // A stale rejection (of an append sent before the current position) changes nothing.
       // A rejection with only a conflictIndex says where the follower's log ends (prev > last).
+      if (pr.state === 'snapshot') return; // an answer to an append sent before the snapshot
       const followerLast = m.conflictTerm === undefined && m.conflictIndex !== undefined ? m.conflictIndex - 1 : undefined;
       if (pr.maybeDecrTo(m.matchIndex, this.nextFromHint(m), followerLast)) this.sendAppend(m.from, pr);
     }
+  }
+
+  /**
+   * An answer to an InstallSnapshot chunk: the follower holds the snapshot through `matchIndex`
+   * (installed, or it was committed past it), or needs the data from `offset` on. Only progress
+   * sends the next chunk at once; otherwise the next heartbeat resends from the offset, so that
+   * duplicated or reordered replies never multiply the chunks in flight.
+   */
+  private handleSnapshotReply(m: InstallSnapshotReply): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true; // CheckQuorum (§6.2)
+    if (m.matchIndex > 0) {
+      if (m.matchIndex > this.log.lastIndex) return;
+      const advanced = pr.maybeUpdate(m.matchIndex);
+      if (pr.state === 'snapshot') pr.becomeProbe();
+      if (advanced) this.maybeCommit();
+      this.sendAppend(m.from, pr);
+      return;
+    }
+    if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex) return;
+    const progressed = m.offset > pr.snapshotOffset;
+    pr.snapshotOffset = m.offset;
+    if (progressed) {
+      pr.paused = false;
+      this.sendSnapshotChunk(m.from, pr);
+    }
+  }
+
+  /** The chunk of the snapshot that starts where the follower said its copy ends. */
+  private sendSnapshotChunk(to: PeerId, pr: Progress): void {
+    const snap = this.snap;
+    if (snap === null) throw new Error(`${to} needs compacted entries but there is no snapshot`);
+    if (pr.snapshotIndex !== snap.index) pr.becomeSnapshot(snap.index); // a newer snapshot replaced it
+    const offset = Math.min(pr.snapshotOffset, snap.data.length);
+    const m: InstallSnapshot = {
+      type: 'install_snapshot',
+      from: this.id,
+      to,
+      term: this.term,
+      snapshotIndex: snap.index,
+      snapshotTerm: snap.term,
+      offset,
+      size: snap.data.length,
+      data: snap.data.slice(offset, offset + this.opts.maxBytesPerAppend),
+    };
+    this.send(m);
+    pr.paused = true;
   }
 
   /** §5.3 optimization: skip past the follower's whole conflicting term in one round trip. */
@@ -726,6 +931,10 @@ export class RaftNode {
    */
   private sendAppend(to: PeerId, pr: Progress): void {
     const last = this.log.lastIndex;
+    if (pr.state === 'snapshot') {
+      if (!pr.paused) this.sendSnapshotChunk(to, pr);
+      return;
+    }
     if (pr.state === 'probe') {
       if (pr.paused) return;
       if (pr.next <= last || pr.next - 1 > pr.match) {
@@ -734,7 +943,7 @@ export class RaftNode {
       }
     } else {
       let sent = false;
-      while (pr.next <= last && !pr.inflightFull(this.opts.maxInflightAppends)) {
+      while (pr.state === 'replicate' && pr.next <= last && !pr.inflightFull(this.opts.maxInflightAppends)) {
         this.sendEntries(to, pr);
         sent = true;
       }
@@ -745,6 +954,12 @@ export class RaftNode {
 
   private sendEntries(to: PeerId, pr: Progress): void {
     const prev = pr.next - 1;
+    if (prev < this.log.base) {
+      // §7: the entries the follower needs are compacted away; send the snapshot instead.
+      pr.becomeSnapshot(this.snap?.index ?? 0);
+      this.sendSnapshotChunk(to, pr);
+      return;
+    }
     const entries = this.log.batch(pr.next, this.opts.maxEntriesPerAppend, this.opts.maxBytesPerAppend);
     const m: AppendEntries = {
       type: 'append_entries',
@@ -768,13 +983,16 @@ export class RaftNode {
    * leadership confirmation for ReadIndex rounds (readSeq).
    */
   private sendHeartbeat(to: PeerId, pr: Progress): void {
+    // Below the log's base no term is known: check at the base instead (a follower without it
+    // rejects, and is then sent the snapshot).
+    const prev = Math.max(pr.match, this.log.base);
     this.send({
       type: 'append_entries',
       from: this.id,
       to,
       term: this.term,
-      prevLogIndex: pr.match,
-      prevLogTerm: this.log.term(pr.match),
+      prevLogIndex: prev,
+      prevLogTerm: this.log.term(prev),
       entries: [],
       leaderCommit: this.commitIndex,
       readSeq: this.readSeq,
@@ -784,6 +1002,12 @@ export class RaftNode {
 
   private heartbeat(): void {
     for (const [to, pr] of this.progress) {
+      if (pr.state === 'snapshot') {
+        // The chunk in flight (or its answer) may be lost: send again from the follower's offset.
+        pr.paused = false;
+        this.sendSnapshotChunk(to, pr);
+        continue;
+      }
       if (pr.state === 'probe') {
         // The outstanding probe (or its answer) may be lost: try again once per heartbeat.
         pr.paused = false;
@@ -874,7 +1098,7 @@ export class RaftNode {
     return p.term !== this.term || p.vote !== this.vote || p.commit !== this.commitIndex;
   }
 
-  private send(m: Message): void {
+  private send(m: RaftMessage): void {
     this.msgs.push(m);
   }
 }

@@ -92,6 +92,55 @@ export interface TimeoutNow {
 export type Message = RequestVote | RequestVoteReply | AppendEntries | AppendEntriesReply | TimeoutNow;
 export type MessageType = Message['type'];
 
+// ---- Snapshots (dissertation ch. 5) ----
+
+/**
+ * The state machine as of a log index: `data` is opaque to the core (the shell's encoding of its
+ * store and sessions); `index` and `term` are those of the last entry it includes.
+ */
+export interface Snapshot {
+  index: number;
+  term: number;
+  data: string;
+}
+
+/**
+ * Paper §7, InstallSnapshot: a leader sends its snapshot to a follower that needs entries the
+ * leader has compacted away, in chunks of at most maxBytesPerAppend characters of `data`.
+ */
+export interface InstallSnapshot {
+  type: 'install_snapshot';
+  from: PeerId;
+  to: PeerId;
+  term: number;
+  /** The snapshot's last included index and term. */
+  snapshotIndex: number;
+  snapshotTerm: number;
+  /** Where this chunk starts in the snapshot's data, and the data's total length. */
+  offset: number;
+  size: number;
+  data: string;
+}
+
+export interface InstallSnapshotReply {
+  type: 'install_snapshot_reply';
+  from: PeerId;
+  to: PeerId;
+  term: number;
+  snapshotIndex: number;
+  /** How much of that snapshot's data the follower holds: the leader continues from there. */
+  offset: number;
+  /**
+   * Non-zero once the follower's log matches the leader's through this index: the snapshot is
+   * installed, or the follower had committed past it already (a stale or duplicate snapshot).
+   */
+  matchIndex: number;
+}
+
+export type SnapshotMessage = InstallSnapshot | InstallSnapshotReply;
+/** Every message the core takes in step(). */
+export type RaftMessage = Message | SnapshotMessage;
+
 // ---- Outputs ----
 
 /** A linearizable read that may now be served: apply up to `index`, then read. */
@@ -130,13 +179,27 @@ export type CoreEvent =
  * 2. send `messages`, never before the save of this Ready and of every Ready before it: a vote
  *    or an acknowledgement must not claim more than the disk holds;
  * 3. apply `committed` in order, and serve `readStates` once applied through their index.
+ *
+ * Snapshots (dissertation ch. 5): `snapshot`, when set, is persisted in step 1 before the hard
+ * state and entries (written aside, made durable, then put in place). With `restore` it is one
+ * the leader installed here: the disk log is kept only if it holds the snapshot's last entry
+ * (index and term), otherwise it is discarded (§7), and the state machine is replaced by the
+ * snapshot before `committed` is applied. The core counts the snapshot durable once persisted()
+ * reports this Ready. `compact`, when non-zero, lets the shell drop its durable log through that
+ * index, at any time after taking the Ready: the core hands it out only after the snapshot
+ * covering it was reported durable, so a crash never leaves a gap between snapshot and log.
  */
 export interface Ready {
   hardState: HardState | null;
   entries: Entry[];
+  snapshot: Snapshot | null;
+  restore: boolean;
+  compact: number;
   /** A leader's AppendEntries, in a term whose term and vote are on disk already. */
   early: Message[];
   messages: Message[];
+  /** InstallSnapshot and its replies: sent like `messages`, after the save. */
+  snapshotMessages: SnapshotMessage[];
   committed: Entry[];
   readStates: ReadState[];
   readFailures: ReadFailure[];
@@ -158,18 +221,34 @@ export interface RaftOptions {
   preVote: boolean;
   checkQuorum: boolean;
   /**
+   * Log compaction: how many entries at and before a snapshot's index stay in the log once the
+   * snapshot is durable, so that a follower slightly behind still gets AppendEntries rather
+   * than the whole snapshot. Default 0.
+   */
+  snapshotTrailingEntries?: number;
+  /**
    * Test only: plant a known bug so that tests can prove the simulator catches it.
    * 'commit_previous_term': count replicas of entries from earlier terms for commit (breaks §5.4.2).
    * 'double_vote': grant a second vote in the same term (breaks §5.2, Election Safety).
    * 'count_self_before_durable': the leader counts its own entries toward commitment as soon as
    * they are appended, not once persisted() reports them on disk (an entry can then be committed
    * with fewer than a majority of durable copies).
+   * 'cut_log_before_snapshot_durable': compact the log (and ask the shell to cut its durable log)
+   * as soon as a snapshot is taken, in the same Ready that carries the snapshot to disk.
+   * 'install_stale_snapshot': a follower installs a snapshot at or below its commit index,
+   * moving its state machine back.
    * Never set in a real peer.
    */
   plantBug?: PlantedBug;
 }
 
-export const PLANTED_BUGS = ['commit_previous_term', 'double_vote', 'count_self_before_durable'] as const;
+export const PLANTED_BUGS = [
+  'commit_previous_term',
+  'double_vote',
+  'count_self_before_durable',
+  'cut_log_before_snapshot_durable',
+  'install_stale_snapshot',
+] as const;
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 
 /** A cheap snapshot of a node's state (RaftNode.status()). */
@@ -191,7 +270,7 @@ export interface FollowerProgress {
   peer: PeerId;
   match: number;
   next: number;
-  state: 'probe' | 'replicate';
+  state: 'probe' | 'replicate' | 'snapshot';
   inflight: number;
   /** Heard from within the current CheckQuorum interval. */
   recentActive: boolean;
@@ -200,6 +279,11 @@ export interface FollowerProgress {
 /** What a peer had on stable storage when it started. */
 export interface PersistedState {
   hardState: HardState;
+  /**
+   * The newest durable snapshot, if any. `entries` then continue it: they may start at or before
+   * its index + 1 (trailing entries kept), and are discarded if they do not hold its last entry.
+   */
+  snapshot?: Snapshot;
   entries: Entry[];
 }
 
