@@ -1,7 +1,8 @@
 // npm run sim -- --seeds 10000 --peers 5      run many seeds, print progress and seeds/second
 // npm run sim -- --seed 42 --peers 5          replay one seed with its whole trace
 // Other flags: --start S (first seed of a batch), --chaos-ms N, --liveness-ms N,
-//              --plant-bug commit_previous_term|double_vote|count_self_before_durable,
+//              --plant-bug commit_previous_term|double_vote|count_self_before_durable|
+//                          cut_log_before_snapshot_durable|install_stale_snapshot,
 //              --no-vote-check, --no-durable-check, --keep-going
 import { DEFAULT_CHAOS_MS, DEFAULT_LIVENESS_MS, failureReport, runSim, type SimOptions, type SimResult } from './sim.ts';
 import { PLANTED_BUGS, type PlantedBug } from '../../peer/raft/types.ts';
@@ -102,7 +103,7 @@ function optsFor(a: Args, seed: number, peers: number, fullTrace: boolean): SimO
 
 function summary(r: SimResult): string {
   const s = r.stats;
-  return `seed ${r.seed}: ${s.simMs.toFixed(0)} simulated ms, ${s.messages} messages (${s.dropped} lost), ${s.crashes} crashes, ${s.overtaken} acknowledgements ahead of the leader's own save, ${s.terms} terms, ${s.proposals} proposals (${s.acked} acknowledged), ${s.reads} reads (${s.readsServed} served), converged ${s.healToConvergeMs.toFixed(0)} ms after healing`;
+  return `seed ${r.seed}: ${s.simMs.toFixed(0)} simulated ms, ${s.messages} messages (${s.dropped} lost), ${s.crashes} crashes, ${s.overtaken} acknowledgements ahead of the leader's own save, ${s.terms} terms, ${s.proposals} proposals (${s.acked} acknowledged), ${s.reads} reads (${s.readsServed} served), ${s.snapshots} snapshots taken, ${s.installs} installed from a leader, converged ${s.healToConvergeMs.toFixed(0)} ms after healing`;
 }
 
 function main(): void {
@@ -125,11 +126,17 @@ function main(): void {
   let violations = 0;
   let lastReport = t0;
   let worstConverge = 0;
+  let snapshots = 0;
+  let installs = 0;
+  let seedsWithInstall = 0;
   for (const peers of a.peers) {
     for (let seed = a.start; seed < a.start + a.seeds; seed++) {
       const r = runSim(optsFor(a, seed, peers, false));
       done++;
       worstConverge = Math.max(worstConverge, r.stats.healToConvergeMs);
+      snapshots += r.stats.snapshots;
+      installs += r.stats.installs;
+      if (r.stats.installs > 0) seedsWithInstall++;
       if (r.violation) {
         violations++;
         console.log(`\n${failureReport(r)}\n`);
@@ -149,7 +156,7 @@ function main(): void {
   const secs = (performance.now() - t0) / 1000;
   console.log(
     `${done} seeds (peers ${a.peers.join(',')}, seeds ${a.start}..${a.start + a.seeds - 1}) in ${secs.toFixed(1)} s: ${(done / secs).toFixed(0)} seeds/s, ${violations} violations` +
-      ` (slowest recovery after healing: ${worstConverge.toFixed(0)} simulated ms)`,
+      ` (slowest recovery after healing: ${worstConverge.toFixed(0)} simulated ms; ${snapshots} snapshots taken, ${installs} installed by InstallSnapshot in ${seedsWithInstall} seeds)`,
   );
   if (violations > 0) process.exit(1);
 }
