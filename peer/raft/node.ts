@@ -18,6 +18,9 @@ import { grantedCount, majority, quorumValue, voteResult } from './quorum.ts';
 import type {
   AppendEntries,
   AppendEntriesReply,
+  ConfChange,
+  ConfChangeResult,
+  Config,
   CoreEvent,
   Entry,
   FollowerProgress,
@@ -52,9 +55,14 @@ interface PendingRead {
 export class RaftNode {
   readonly id: PeerId;
   private readonly opts: RaftOptions;
-  /** Every member but this one. */
-  private readonly others: PeerId[];
-  private readonly members: ReadonlySet<PeerId>;
+  /** The configuration in force (dissertation §4.1: the latest in the log, committed or not). */
+  private config: Config;
+  /** Index of the entry that set it (0: the initial configuration; a snapshot's index: the snapshot's). */
+  private configIndex = 0;
+  private readonly initialConfig: Config;
+  private readonly allPeers: ReadonlySet<PeerId>;
+  /** Every member (voter or learner) but this one. */
+  private others: PeerId[] = [];
   private readonly log: RaftLog;
 
   // Figure 2, persistent state (with commit, which we persist too).
@@ -101,15 +109,16 @@ export class RaftNode {
   private snapRestore = false;
   /** Log compaction the shell may now do on disk: drop entries through this index (0: nothing). */
   private compactOut = 0;
-  /** A snapshot arriving in chunks (§7): its last index and term, size, and the data so far. */
-  private incoming: { index: number; term: number; size: number; data: string } | null = null;
+  /** A snapshot arriving in chunks (§7): its last index and term, configuration, size, and the data so far. */
+  private incoming: { index: number; term: number; config: Config; size: number; data: string } | null = null;
   private readStates: ReadState[] = [];
   private readFailures: ReadFailure[] = [];
   private events: CoreEvent[] = [];
 
   constructor(opts: RaftOptions, persisted: PersistedState, now: number) {
-    if (!opts.peers.includes(opts.id)) throw new Error(`${opts.id} is not one of the peers (${opts.peers.join(', ')})`);
-    if (new Set(opts.peers).size !== opts.peers.length) throw new Error(`duplicate peer in ${opts.peers.join(', ')}`);
+    const learners = opts.learners ?? [];
+    if (!opts.peers.includes(opts.id) && !learners.includes(opts.id)) throw new Error(`${opts.id} is not one of the peers (${opts.peers.join(', ')}) nor a learner`);
+    if (new Set([...opts.peers, ...learners]).size !== opts.peers.length + learners.length) throw new Error(`duplicate peer in ${[...opts.peers, ...learners].join(', ')}`);
     if (!(opts.heartbeatMs > 0 && opts.electionMinMs > opts.heartbeatMs && opts.electionMaxMs > opts.electionMinMs)) {
       throw new Error(`need 0 < heartbeatMs < electionMinMs < electionMaxMs, got ${opts.heartbeatMs}, ${opts.electionMinMs}, ${opts.electionMaxMs}`);
     }
@@ -118,13 +127,15 @@ export class RaftNode {
     }
     this.opts = opts;
     this.id = opts.id;
-    this.others = opts.peers.filter((p) => p !== opts.id);
-    this.members = new Set(opts.peers);
+    this.initialConfig = { voters: opts.peers.slice(), learners: learners.slice() };
+    this.allPeers = new Set([...opts.peers, ...learners, ...(opts.allPeers ?? [])]);
+    this.config = this.initialConfig;
     if (opts.snapshotTrailingEntries !== undefined && !(opts.snapshotTrailingEntries >= 0)) throw new Error('snapshotTrailingEntries must be >= 0');
     const snap = persisted.snapshot ?? null;
     this.log = new RaftLog(persisted.entries, snap);
     this.snap = snap;
     this.durableSnapIndex = snap?.index ?? 0;
+    this.recomputeConfig();
     const hs = persisted.hardState;
     this.term = hs.term;
     this.vote = hs.vote;
@@ -159,6 +170,11 @@ export class RaftNode {
       return;
     }
     if (now >= this.electionDeadline) {
+      // A learner, or a peer outside the configuration, never campaigns (§4.2.1, §4.2.2).
+      if (!this.isVoter(this.id)) {
+        this.resetElectionDeadline(now);
+        return;
+      }
       // Figure 2, Followers: "If election timeout elapses without receiving AppendEntries RPC from
       // current leader or granting vote to candidate: convert to candidate". With PreVote
       // (dissertation §9.6) first ask whether an election could be won at all.
@@ -167,10 +183,17 @@ export class RaftNode {
     }
   }
 
-  /** A message from the network. Anything not addressed to this node, or from a stranger, is ignored. */
+  /**
+   * A message from the network. Anything not addressed to this node, or from a stranger (not in
+   * opts.allPeers), is ignored, and so is a vote request from a peer that is not a voter here: a
+   * removed peer cannot disrupt the cluster with its elections (dissertation §4.2.3), nor a
+   * learner. Other messages are taken from any peer of allPeers: a follower whose log is behind
+   * may not know yet that its new leader is a member.
+   */
   step(msg: RaftMessage, now: number): void {
     this.now = now;
-    if (msg.to !== this.id || msg.from === this.id || !this.members.has(msg.from)) return;
+    if (msg.to !== this.id || msg.from === this.id || !this.allPeers.has(msg.from)) return;
+    if (msg.type === 'request_vote' && !this.isVoter(msg.from)) return;
 
     // §5.1: "If a server receives a request with a stale term number, it rejects the request";
     // "if one server's current term is smaller than the other's, then it updates its current term
@@ -233,6 +256,47 @@ export class RaftNode {
   }
 
   /**
+   * A single-server membership change (dissertation §4.1), through the log like a command. Only
+   * a leader accepts it, one change at a time: not while another configuration entry is
+   * uncommitted, and not before an entry of the leader's term is committed (the correction to
+   * §4.1 in Ongaro's raft-dev post of 2015: otherwise two leaders of successive terms could
+   * each append one change and commit with disjoint majorities). A new peer joins as a learner
+   * (`add_learner`), receives the log without voting (§4.2.1), and is promoted to voter only once
+   * its log reaches the leader's commit index; `remove` takes a voter or learner out.
+   */
+  proposeConfChange(change: ConfChange, now: number): ConfChangeResult {
+    this.now = now;
+    if (this.role !== 'leader') return { ok: false, leader: this.leader };
+    const refuse = (reason: string): ConfChangeResult => ({ ok: false, leader: this.id, reason });
+    if (this.configIndex > this.commitIndex && this.opts.plantBug !== 'two_changes_in_flight') return refuse('another configuration change is not committed yet');
+    if (this.log.term(this.commitIndex) !== this.term) return refuse('no entry of this term is committed yet');
+    const { voters, learners } = this.config;
+    const p = change.peer;
+    let next: Config;
+    switch (change.op) {
+      case 'add_learner':
+        if (voters.includes(p) || learners.includes(p)) return refuse(`${p} is a member already`);
+        next = { voters: voters.slice(), learners: [...learners, p] };
+        break;
+      case 'promote': {
+        if (!learners.includes(p)) return refuse(`${p} is not a learner`);
+        const pr = this.progress.get(p);
+        if (pr === undefined || pr.match < this.commitIndex) return refuse(`${p} has not caught up yet (match ${pr?.match ?? 0}, commit ${this.commitIndex})`);
+        next = { voters: [...voters, p], learners: learners.filter((x) => x !== p) };
+        break;
+      }
+      case 'remove':
+        if (!voters.includes(p) && !learners.includes(p)) return refuse(`${p} is not a member`);
+        if (voters.length === 1 && voters[0] === p) return refuse('the last voter cannot be removed');
+        next = { voters: voters.filter((x) => x !== p), learners: learners.filter((x) => x !== p) };
+        break;
+    }
+    const entry: Entry = { index: this.log.lastIndex + 1, term: this.term, data: null, conf: next };
+    this.appendLocal(entry);
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /**
    * A linearizable read (dissertation §6.4, ReadIndex). The answer comes later in a Ready: a
    * ReadState (apply through its index, then read) or a ReadFailure (with a leader hint).
    */
@@ -254,6 +318,7 @@ export class RaftNode {
   /** Start an election now, skipping PreVote: an explicit request (the game's "force election"). */
   campaign(now: number): void {
     this.now = now;
+    if (!this.isVoter(this.id)) return;
     this.becomeCandidate(now, true);
   }
 
@@ -289,7 +354,7 @@ export class RaftNode {
   snapshotTaken(index: number, data: string): void {
     if (index > this.handedOut) throw new Error(`snapshot at ${index}, but entries were handed out to apply only through ${this.handedOut}`);
     if (index <= (this.snap?.index ?? 0) || index <= this.log.base) return;
-    const snap: Snapshot = { index, term: this.log.term(index), data };
+    const snap: Snapshot = { index, term: this.log.term(index), data, config: this.configAt(index) };
     this.snap = snap;
     this.snapOut = snap;
     this.snapRestore = false;
@@ -396,6 +461,11 @@ export class RaftNode {
   }
 
   // ---------------------------------------------------------------- inspection (tests, simulator, village)
+
+  /** The configuration in force (the latest in the log). Do not modify it. */
+  configuration(): Config {
+    return this.config;
+  }
 
   /** The last index and term of the newest snapshot (taken or installed), or 0/0. */
   snapshotMeta(): { index: number; term: number } {
@@ -534,7 +604,7 @@ export class RaftNode {
     this.resetElectionDeadline(now);
     this.votes.set(this.id, true);
     if (this.tally(true, now)) return;
-    for (const to of this.others) this.send(this.voteRequest(to, this.term + 1, true, false));
+    for (const to of this.electorate()) if (to !== this.id) this.send(this.voteRequest(to, this.term + 1, true, false));
   }
 
   /** §5.2: "To begin an election, a follower increments its current term and transitions to candidate state. It then votes for itself and issues RequestVote RPCs in parallel." */
@@ -553,7 +623,7 @@ export class RaftNode {
     this.resetElectionDeadline(now);
     this.votes.set(this.id, true);
     if (this.tally(false, now)) return;
-    for (const to of this.others) this.send(this.voteRequest(to, this.term, false, force));
+    for (const to of this.electorate()) if (to !== this.id) this.send(this.voteRequest(to, this.term, false, force));
   }
 
   private becomeLeader(now: number): void {
@@ -639,16 +709,17 @@ export class RaftNode {
     if (m.preVote !== pre) return;
     if (m.term !== (pre ? this.term + 1 : this.term)) return; // an answer to another round
     if (this.votes.has(m.from)) return; // duplicate
+    if (!this.electorate().includes(m.from)) return; // only voters' votes count (§4.1)
     this.votes.set(m.from, m.granted);
     if (m.granted) {
-      this.events.push({ kind: 'vote_granted', from: m.from, term: m.term, preVote: pre, votes: grantedCount(this.votes), needed: majority(this.opts.peers.length) });
+      this.events.push({ kind: 'vote_granted', from: m.from, term: m.term, preVote: pre, votes: grantedCount(this.votes), needed: majority(this.config.voters.length) });
     }
     this.tally(pre, now);
   }
 
   /** Count the votes; act on a decided election. Returns true if the role changed. */
   private tally(pre: boolean, now: number): boolean {
-    const result = voteResult(this.votes, this.opts.peers.length);
+    const result = voteResult(this.votes, this.config.voters.length);
     if (result === 'won') {
       if (pre) this.becomeCandidate(now, false);
       else this.becomeLeader(now); // §5.2: a majority of votes makes a leader
@@ -724,6 +795,8 @@ export class RaftNode {
         // that comes from a broken peer: ignore it rather than lose committed state.
         if (e.index <= this.commitIndex) return;
         this.log.truncateFrom(e.index);
+        // A configuration entry removed with the suffix is no longer in force (§4.1).
+        if (this.configIndex >= e.index) this.recomputeConfig();
         this.events.push({ kind: 'truncate', from: e.index });
         break;
       }
@@ -734,6 +807,7 @@ export class RaftNode {
         const e = entries[i]!;
         if (e.index !== prev + 1 + i) return;
         this.log.append(e);
+        if (e.conf !== undefined) this.setConfig(e.conf, e.index);
       }
       this.events.push({ kind: 'append', from, to: this.log.lastIndex, term: this.log.lastTerm });
     }
@@ -768,7 +842,7 @@ export class RaftNode {
         reply(0, 0);
         return;
       }
-      inc = this.incoming = { index: m.snapshotIndex, term: m.snapshotTerm, size: m.size, data: '' };
+      inc = this.incoming = { index: m.snapshotIndex, term: m.snapshotTerm, config: m.snapshotConfig, size: m.size, data: '' };
     }
     // §7 steps 3-4: write the data at its offset; wait for more if not done. A chunk at any other
     // offset (a duplicate, or one after a lost chunk) is not taken.
@@ -778,7 +852,7 @@ export class RaftNode {
       return;
     }
     this.incoming = null;
-    this.installSnapshot({ index: inc!.index, term: inc!.term, data: inc!.data });
+    this.installSnapshot({ index: inc!.index, term: inc!.term, data: inc!.data, config: inc!.config });
     reply(inc!.size, inc!.index);
   }
 
@@ -786,6 +860,7 @@ export class RaftNode {
   private installSnapshot(snap: Snapshot): void {
     this.log.restore(snap.index, snap.term);
     this.snap = snap;
+    this.recomputeConfig();
     this.snapOut = snap;
     this.snapRestore = true;
     this.handedOut = snap.index;
@@ -800,6 +875,7 @@ export class RaftNode {
 
   private appendLocal(entry: Entry): void {
     this.log.append(entry);
+    if (entry.conf !== undefined) this.setConfig(entry.conf, entry.index);
     const prevEv = this.events[this.events.length - 1];
     if (prevEv !== undefined && prevEv.kind === 'append' && prevEv.to === entry.index - 1 && prevEv.term === entry.term) prevEv.to = entry.index;
     else this.events.push({ kind: 'append', from: entry.index, to: entry.index, term: entry.term });
@@ -827,6 +903,7 @@ export class RaftNode {
       // The follower caught up past the snapshot being sent some other way: stop sending it.
       if (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex) pr.becomeProbe();
       if (advanced) this.maybeCommit();
+      if (this.role !== 'leader') return; // the commit removed this leader (§4.2.2)
       this.sendAppend(m.from, pr);
     } else {
       // Figure 2, Leaders: "If AppendEntries fails because of log inconsistency: decrement
@@ -854,6 +931,7 @@ export class RaftNode {
       const advanced = pr.maybeUpdate(m.matchIndex);
       if (pr.state === 'snapshot') pr.becomeProbe();
       if (advanced) this.maybeCommit();
+      if (this.role !== 'leader') return;
       this.sendAppend(m.from, pr);
       return;
     }
@@ -879,6 +957,7 @@ export class RaftNode {
       term: this.term,
       snapshotIndex: snap.index,
       snapshotTerm: snap.term,
+      snapshotConfig: snap.config,
       offset,
       size: snap.data.length,
       data: snap.data.slice(offset, offset + this.opts.maxBytesPerAppend),
@@ -904,19 +983,28 @@ export class RaftNode {
   private maybeCommit(): void {
     // The leader's own match index is the durable part of its log (see persisted()).
     const own = this.opts.plantBug === 'count_self_before_durable' ? this.log.lastIndex : this.log.durableIndex;
-    const matches: number[] = [own];
-    for (const pr of this.progress.values()) matches.push(pr.match);
+    // Only voters count (a leader being removed manages the cluster without counting itself, §4.2.2).
+    const matches: number[] = this.isVoter(this.id) ? [own] : [];
+    for (const [peer, pr] of this.progress) if (this.isVoter(peer)) matches.push(pr.match);
     const n = quorumValue(matches);
     if (n <= this.commitIndex) return;
     if (this.log.term(n) !== this.term && this.opts.plantBug !== 'commit_previous_term') return;
     this.commitTo(n);
-    this.broadcastPending = true; // tell followers the new commit index
+    if (this.role === 'leader') this.broadcastPending = true; // tell followers the new commit index
   }
 
   private commitTo(index: number): void {
     const wasCurrent = this.log.term(this.commitIndex) === this.term;
     this.commitIndex = index;
     this.events.push({ kind: 'commit', index });
+    if (this.role === 'leader' && !this.isVoter(this.id) && this.configIndex <= index) {
+      // Dissertation §4.2.2: a leader removed from the configuration steps down once the change
+      // is committed. It tells the followers the commit first, so that they use it at once.
+      for (const [to, pr] of this.progress) this.sendHeartbeat(to, pr);
+      this.events.push({ kind: 'step_down', reason: 'removed from the configuration', term: this.term });
+      this.becomeFollower(this.term, null, this.now);
+      return;
+    }
     if (this.role === 'leader' && !wasCurrent && this.log.term(index) === this.term && this.readsAwaitingCommit.length > 0) {
       const waiting = this.readsAwaitingCommit;
       this.readsAwaitingCommit = [];
@@ -1030,12 +1118,12 @@ export class RaftNode {
 
   /** Dissertation §6.2: a leader that has not heard from a majority for an election timeout steps down. */
   private checkQuorum(): void {
-    let active = 1;
-    for (const pr of this.progress.values()) {
-      if (pr.recentActive) active++;
+    let active = this.isVoter(this.id) ? 1 : 0;
+    for (const [peer, pr] of this.progress) {
+      if (pr.recentActive && this.isVoter(peer)) active++;
       pr.recentActive = false;
     }
-    if (active < majority(this.opts.peers.length)) {
+    if (active < majority(this.config.voters.length)) {
       this.events.push({ kind: 'step_down', reason: 'lost contact with a majority (CheckQuorum)', term: this.term });
       this.becomeFollower(this.term, null, this.now);
     }
@@ -1046,7 +1134,7 @@ export class RaftNode {
   private registerRead(ctx: string): void {
     // §6.4 step 2: "the leader saves its current commit index in a local variable readIndex".
     const index = this.commitIndex;
-    if (this.opts.peers.length === 1) {
+    if (this.config.voters.length === 1 && this.isVoter(this.id)) {
       this.readStates.push({ ctx, index });
       return;
     }
@@ -1061,8 +1149,8 @@ export class RaftNode {
 
   private releaseReads(): void {
     if (this.pendingReads.length === 0) return;
-    const acks: number[] = [this.readSeq];
-    for (const pr of this.progress.values()) acks.push(pr.readAck);
+    const acks: number[] = this.isVoter(this.id) ? [this.readSeq] : [];
+    for (const [peer, pr] of this.progress) if (this.isVoter(peer)) acks.push(pr.readAck);
     const confirmed = quorumValue(acks);
     let n = 0;
     // §6.4 step 4: once confirmed, the read may be served after applying through readIndex.
@@ -1091,6 +1179,50 @@ export class RaftNode {
       this.broadcastPending = false;
       for (const [to, pr] of this.progress) this.sendAppend(to, pr);
     }
+  }
+
+  // ---------------------------------------------------------------- configuration (dissertation ch. 4)
+
+  private isVoter(id: PeerId): boolean {
+    return this.config.voters.includes(id);
+  }
+
+  /** Whom a candidate asks and whose votes it counts: the voters (planted bug: and the initial ones). */
+  private electorate(): PeerId[] {
+    if (this.opts.plantBug !== 'count_old_config_votes') return this.config.voters;
+    return [...new Set([...this.config.voters, ...this.initialConfig.voters])];
+  }
+
+  /** A configuration entry is in the log: it is in force at once (§4.1). */
+  private setConfig(config: Config, index: number): void {
+    this.config = config;
+    this.configIndex = index;
+    this.others = [...config.voters, ...config.learners].filter((p) => p !== this.id);
+    if (this.role !== 'leader') return;
+    for (const p of this.others) if (!this.progress.has(p)) this.progress.set(p, new Progress(this.log.lastIndex + 1));
+    for (const p of [...this.progress.keys()]) if (!this.others.includes(p)) this.progress.delete(p);
+  }
+
+  /** The configuration of the log as it is now: its latest configuration entry, else the snapshot's, else the initial one. */
+  private recomputeConfig(): void {
+    for (let i = this.log.lastIndex; i > this.log.base; i--) {
+      const e = this.log.entry(i)!;
+      if (e.conf !== undefined) {
+        this.setConfig(e.conf, i);
+        return;
+      }
+    }
+    if (this.snap !== null) this.setConfig(this.snap.config, this.snap.index);
+    else this.setConfig(this.initialConfig, 0);
+  }
+
+  /** The configuration as of `index` (for a snapshot taken there). */
+  private configAt(index: number): Config {
+    for (let i = index; i > this.log.base; i--) {
+      const e = this.log.entry(i)!;
+      if (e.conf !== undefined) return e.conf;
+    }
+    return this.snap?.config ?? this.initialConfig;
   }
 
   private hardStateChanged(): boolean {

@@ -12,6 +12,23 @@ export interface Entry {
   index: number;
   term: number;
   data: string | null;
+  /**
+   * A configuration entry (dissertation §4.1): the whole new configuration, in force on every
+   * peer from the moment the entry is in its log, committed or not. `data` is null then.
+   */
+  conf?: Config;
+}
+
+/** Who votes and who only receives the log (a learner, catching up before it votes, §4.2.1). */
+export interface Config {
+  voters: PeerId[];
+  learners: PeerId[];
+}
+
+/** One single-server change (dissertation §4.1), proposed with RaftNode.proposeConfChange(). */
+export interface ConfChange {
+  op: 'add_learner' | 'promote' | 'remove';
+  peer: PeerId;
 }
 
 /** State that must be on stable storage before the peer answers an RPC (Figure 2, "Persistent state"). */
@@ -102,6 +119,8 @@ export interface Snapshot {
   index: number;
   term: number;
   data: string;
+  /** The configuration as of `index` (the log before it is gone). */
+  config: Config;
 }
 
 /**
@@ -116,6 +135,8 @@ export interface InstallSnapshot {
   /** The snapshot's last included index and term. */
   snapshotIndex: number;
   snapshotTerm: number;
+  /** The configuration as of the snapshot's last index (dissertation §4.1, §5.1). */
+  snapshotConfig: Config;
   /** Where this chunk starts in the snapshot's data, and the data's total length. */
   offset: number;
   size: number;
@@ -208,8 +229,18 @@ export interface Ready {
 
 export interface RaftOptions {
   id: PeerId;
-  /** Every member, this peer included. */
+  /**
+   * The initial voters (this peer among them, unless it joins as a learner or is outside the
+   * configuration). Configuration entries in the log, and a snapshot's configuration, override it.
+   */
   peers: PeerId[];
+  /** The initial learners; default none. A peer joining a running cluster lists itself here. */
+  learners?: PeerId[];
+  /**
+   * Every peer that may ever be a member (the names of raft_peer.ini); messages from anyone else
+   * are ignored. Default: peers and learners.
+   */
+  allPeers?: PeerId[];
   heartbeatMs: number;
   electionMinMs: number;
   electionMaxMs: number;
@@ -237,6 +268,9 @@ export interface RaftOptions {
    * as soon as a snapshot is taken, in the same Ready that carries the snapshot to disk.
    * 'install_stale_snapshot': a follower installs a snapshot at or below its commit index,
    * moving its state machine back.
+   * 'two_changes_in_flight': a leader accepts a configuration change while another is uncommitted.
+   * 'count_old_config_votes': a candidate also asks, and counts, the voters of the initial
+   * configuration after they were removed.
    * Never set in a real peer.
    */
   plantBug?: PlantedBug;
@@ -248,6 +282,8 @@ export const PLANTED_BUGS = [
   'count_self_before_durable',
   'cut_log_before_snapshot_durable',
   'install_stale_snapshot',
+  'two_changes_in_flight',
+  'count_old_config_votes',
 ] as const;
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 
@@ -290,3 +326,5 @@ export interface PersistedState {
 export type ProposeResult =
   | { ok: true; index: number; term: number }
   | { ok: false; leader: PeerId | null };
+
+export type ConfChangeResult = ProposeResult | { ok: false; leader: PeerId | null; reason: string };

@@ -4,6 +4,8 @@ import { RaftNode } from '../../peer/raft/node.ts';
 import { Cluster, HB, ae, aeOk, logOf, node, options, stableLeader, take } from './harness.ts';
 import type { InstallSnapshot, InstallSnapshotReply, RaftOptions, Snapshot } from '../../peer/raft/types.ts';
 
+const CONF = { voters: ['n1', 'n2', 'n3'], learners: [] };
+
 /** A leader of term 2 whose log is 1..n (the no-op at n), everything committed and applied. */
 function committedLeader(extraEntries: number, opts: Partial<RaftOptions> = {}): RaftNode {
   const l = stableLeader('n1', { term: 1, opts });
@@ -25,7 +27,7 @@ describe('log compaction', () => {
     const l = committedLeader(9, { snapshotTrailingEntries: 2 });
     l.snapshotTaken(8, 'state@8');
     const rd = l.ready();
-    expect(rd.snapshot).toEqual({ index: 8, term: 2, data: 'state@8' });
+    expect(rd.snapshot).toEqual({ index: 8, term: 2, data: 'state@8', config: CONF });
     expect(rd.compact).toBe(0);
     expect(l.firstIndex()).toBe(1); // not before the snapshot is durable
     l.persisted(rd);
@@ -56,7 +58,7 @@ describe('log compaction', () => {
   });
 
   it('a peer restarts from a snapshot and the log after it: the snapshot is its base and its commit', () => {
-    const snapshot: Snapshot = { index: 10, term: 3, data: 'x' };
+    const snapshot: Snapshot = { index: 10, term: 3, data: 'x', config: CONF };
     const n = new RaftNode(options('n2', ['n1', 'n2', 'n3']), { hardState: { term: 3, vote: null, commit: 0 }, snapshot, entries: [] }, 0);
     expect(n.status()).toMatchObject({ lastIndex: 10, lastTerm: 3, commitIndex: 10 });
     expect(n.firstIndex()).toBe(11);
@@ -68,16 +70,16 @@ describe('log compaction', () => {
   });
 
   it('a restart keeps trailing entries that hold the snapshot\'s last entry, and discards a log that does not', () => {
-    const keep = new RaftNode(options('n2', ['n1', 'n2', 'n3']), { hardState: { term: 2, vote: null, commit: 6 }, snapshot: { index: 4, term: 2, data: '' }, entries: logOf([1, 1, 2, 2, 2, 2]) }, 0);
+    const keep = new RaftNode(options('n2', ['n1', 'n2', 'n3']), { hardState: { term: 2, vote: null, commit: 6 }, snapshot: { index: 4, term: 2, data: '', config: CONF }, entries: logOf([1, 1, 2, 2, 2, 2]) }, 0);
     expect(keep.firstIndex()).toBe(2);
     expect(keep.status().lastIndex).toBe(6);
-    const drop = new RaftNode(options('n2', ['n1', 'n2', 'n3']), { hardState: { term: 3, vote: null, commit: 2 }, snapshot: { index: 4, term: 3, data: '' }, entries: logOf([1, 1, 2, 2, 2]) }, 0);
+    const drop = new RaftNode(options('n2', ['n1', 'n2', 'n3']), { hardState: { term: 3, vote: null, commit: 2 }, snapshot: { index: 4, term: 3, data: '', config: CONF }, entries: logOf([1, 1, 2, 2, 2]) }, 0);
     expect(drop.firstIndex()).toBe(5);
     expect(drop.status()).toMatchObject({ lastIndex: 4, lastTerm: 3, commitIndex: 4 });
   });
 
   it('a persisted log that starts after the snapshot is refused: entries would be missing', () => {
-    expect(() => new RaftNode(options('n2', ['n1', 'n2']), { hardState: { term: 1, vote: null, commit: 0 }, snapshot: { index: 3, term: 1, data: '' }, entries: [{ index: 6, term: 1, data: null }] }, 0)).toThrow(/not contiguous/);
+    expect(() => new RaftNode(options('n2', ['n1', 'n2']), { hardState: { term: 1, vote: null, commit: 0 }, snapshot: { index: 3, term: 1, data: '', config: CONF }, entries: [{ index: 6, term: 1, data: null }] }, 0)).toThrow(/not contiguous/);
   });
 });
 
@@ -91,7 +93,7 @@ describe('InstallSnapshot (§7)', () => {
     l.step({ type: 'append_entries_reply', from: 'n2', to: 'n1', term: 2, success: false, matchIndex: 10, conflictIndex: 1 }, 3);
     let rd = l.ready();
     let c = chunks(rd, 'n2');
-    expect(c).toEqual([expect.objectContaining({ snapshotIndex: 10, snapshotTerm: 2, offset: 0, size: 10, data: 'abcd' })]);
+    expect(c).toEqual([expect.objectContaining({ snapshotIndex: 10, snapshotTerm: 2, snapshotConfig: CONF, offset: 0, size: 10, data: 'abcd' })]);
     expect(l.followers().find((f) => f.peer === 'n2')?.state).toBe('snapshot');
     l.step({ type: 'install_snapshot_reply', from: 'n2', to: 'n1', term: 2, snapshotIndex: 10, offset: 4, matchIndex: 0 }, 4);
     rd = l.ready();
@@ -104,14 +106,14 @@ describe('InstallSnapshot (§7)', () => {
 
   it('a follower assembles the chunks, hands the snapshot to the shell to restore, and its log starts after it', () => {
     const f = node('n2', { term: 2, log: [1, 1, 1] });
-    const chunk = (offset: number, data: string): InstallSnapshot => ({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 2, snapshotIndex: 10, snapshotTerm: 2, offset, size: 6, data });
+    const chunk = (offset: number, data: string): InstallSnapshot => ({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 2, snapshotIndex: 10, snapshotTerm: 2, snapshotConfig: CONF, offset, size: 6, data });
     f.step(chunk(0, 'abc'), 1);
     let rd = take(f);
     expect(rd.snapshotMessages).toEqual([expect.objectContaining({ offset: 3, matchIndex: 0 })]);
     expect(rd.snapshot).toBeNull();
     f.step(chunk(3, 'def'), 2);
     rd = take(f);
-    expect(rd.snapshot).toEqual({ index: 10, term: 2, data: 'abcdef' });
+    expect(rd.snapshot).toEqual({ index: 10, term: 2, data: 'abcdef', config: CONF });
     expect(rd.restore).toBe(true);
     expect(rd.committed).toEqual([]);
     expect(rd.hardState?.commit).toBe(10);
@@ -122,14 +124,14 @@ describe('InstallSnapshot (§7)', () => {
 
   it('after a lost chunk the follower answers with what it holds, and the leader resumes from there', () => {
     const f = node('n2', { term: 2 });
-    const chunk = (offset: number, data: string): InstallSnapshot => ({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 2, snapshotIndex: 5, snapshotTerm: 2, offset, size: 6, data });
+    const chunk = (offset: number, data: string): InstallSnapshot => ({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 2, snapshotIndex: 5, snapshotTerm: 2, snapshotConfig: CONF, offset, size: 6, data });
     f.step(chunk(0, 'ab'), 1);
     take(f);
     f.step(chunk(4, 'ef'), 2); // the chunk at 2 was lost
     expect(take(f).snapshotMessages).toEqual([expect.objectContaining({ offset: 2, matchIndex: 0 })]);
     f.step(chunk(2, 'cd'), 3);
     f.step(chunk(4, 'ef'), 4);
-    expect(take(f).snapshot).toEqual({ index: 5, term: 2, data: 'abcdef' });
+    expect(take(f).snapshot).toEqual({ index: 5, term: 2, data: 'abcdef', config: CONF });
   });
 
   it('a leader resends the chunk from the follower\'s offset at the next heartbeat', () => {
@@ -150,7 +152,7 @@ describe('InstallSnapshot (§7)', () => {
 
   it('a snapshot at or below the follower\'s commit index is answered with that index and dropped', () => {
     const f = node('n2', { term: 2, log: [1, 1, 2, 2], commit: 4 });
-    f.step({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 2, snapshotIndex: 3, snapshotTerm: 2, offset: 0, size: 1, data: 'x' }, 1);
+    f.step({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 2, snapshotIndex: 3, snapshotTerm: 2, snapshotConfig: CONF, offset: 0, size: 1, data: 'x' }, 1);
     const rd = take(f);
     expect(rd.snapshot).toBeNull();
     expect(rd.snapshotMessages).toEqual([expect.objectContaining({ matchIndex: 4 })]);
@@ -160,21 +162,21 @@ describe('InstallSnapshot (§7)', () => {
 
   it('a follower whose log holds the snapshot\'s last entry keeps the entries after it (§7 step 6)', () => {
     const f = node('n2', { term: 2, log: [1, 1, 2, 2, 2, 2], commit: 1 });
-    f.step({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 2, snapshotIndex: 4, snapshotTerm: 2, offset: 0, size: 1, data: 'x' }, 1);
+    f.step({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 2, snapshotIndex: 4, snapshotTerm: 2, snapshotConfig: CONF, offset: 0, size: 1, data: 'x' }, 1);
     const rd = take(f);
     expect(rd.snapshot?.index).toBe(4);
     expect(f.firstIndex()).toBe(5);
     expect(f.status()).toMatchObject({ lastIndex: 6, commitIndex: 4 });
     // A follower whose entry there has another term discards its whole log.
     const g = node('n3', { term: 3, log: [1, 1, 2, 2, 2, 2], commit: 1 });
-    g.step({ type: 'install_snapshot', from: 'n1', to: 'n3', term: 3, snapshotIndex: 4, snapshotTerm: 3, offset: 0, size: 1, data: 'x' }, 1);
+    g.step({ type: 'install_snapshot', from: 'n1', to: 'n3', term: 3, snapshotIndex: 4, snapshotTerm: 3, snapshotConfig: CONF, offset: 0, size: 1, data: 'x' }, 1);
     take(g);
     expect(g.status()).toMatchObject({ lastIndex: 4, lastTerm: 3, commitIndex: 4 });
   });
 
   it('an InstallSnapshot of a stale term is refused with the current term', () => {
     const f = node('n2', { term: 5 });
-    f.step({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 4, snapshotIndex: 3, snapshotTerm: 2, offset: 0, size: 1, data: 'x' }, 1);
+    f.step({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 4, snapshotIndex: 3, snapshotTerm: 2, snapshotConfig: CONF, offset: 0, size: 1, data: 'x' }, 1);
     const rd = take(f);
     expect(rd.snapshot).toBeNull();
     expect(rd.snapshotMessages).toEqual([expect.objectContaining({ type: 'install_snapshot_reply', term: 5, matchIndex: 0 })]);
@@ -200,7 +202,7 @@ describe('InstallSnapshot (§7)', () => {
       c.stabilize();
     }
     const snaps = c.readies.filter((r) => r.id === 'n3' && r.rd.snapshot !== null);
-    expect(snaps.map((r) => r.rd.snapshot)).toEqual([{ index: applied, term: 1, data: 'snapshot-of-n1' }]);
+    expect(snaps.map((r) => r.rd.snapshot)).toEqual([{ index: applied, term: 1, data: 'snapshot-of-n1', config: CONF }]);
     expect(c.get('n3').status()).toMatchObject({ lastIndex: l.status().lastIndex, commitIndex: l.status().commitIndex });
   });
 });
