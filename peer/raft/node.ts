@@ -185,15 +185,15 @@ export class RaftNode {
 
   /**
    * A message from the network. Anything not addressed to this node, or from a stranger (not in
-   * opts.allPeers), is ignored, and so is a vote request from a peer that is not a voter here: a
-   * removed peer cannot disrupt the cluster with its elections (dissertation §4.2.3), nor a
-   * learner. Other messages are taken from any peer of allPeers: a follower whose log is behind
-   * may not know yet that its new leader is a member.
+   * opts.allPeers), is ignored. Messages are taken from any peer of allPeers, members or not: a
+   * follower whose log is behind may not know yet that its new leader, or a new voter asking
+   * for its vote, is a member. A removed peer that knows it is removed never campaigns; one
+   * that does not know has a log without its removal, and PreVote and CheckQuorum's leader
+   * stickiness keep it from disrupting the cluster (dissertation §4.2.3).
    */
   step(msg: RaftMessage, now: number): void {
     this.now = now;
     if (msg.to !== this.id || msg.from === this.id || !this.allPeers.has(msg.from)) return;
-    if (msg.type === 'request_vote' && !this.isVoter(msg.from)) return;
 
     // §5.1: "If a server receives a request with a stale term number, it rejects the request";
     // "if one server's current term is smaller than the other's, then it updates its current term
@@ -205,13 +205,17 @@ export class RaftNode {
           // Dissertation §9.6: a pre-vote is refused while we believe a leader is alive. §4.2.3
           // (disruptive servers, with CheckQuorum): a server that heard from a current leader within
           // the minimum election timeout neither updates its term nor grants its vote.
-          this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: msg.preVote ? msg.term : this.term, granted: false, preVote: msg.preVote });
+          // The refusal carries our own term: a pre-candidate must not take a term from it.
+          this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: this.term, granted: false, preVote: msg.preVote });
           return;
         }
         // A pre-vote request never changes our term (§9.6): the sender has not incremented its own.
         if (!msg.preVote) this.becomeFollower(msg.term, null, now);
-      } else if (msg.type === 'request_vote_reply' && msg.preVote && msg.term === this.term + 1) {
-        // An answer to our own pre-vote round carries the term we would campaign in; not newer news.
+      } else if (msg.type === 'request_vote_reply' && msg.preVote && msg.granted && msg.term === this.term + 1) {
+        // A pre-vote granted carries the term we would campaign in; not newer news. A refusal
+        // carries the refuser's own term (etcd does the same): one above ours is newer news,
+        // and taking it lets a pre-candidate whose term fell behind ask again in a term the
+        // others have not voted in yet.
       } else {
         const leader = msg.type === 'append_entries' || msg.type === 'timeout_now' || msg.type === 'install_snapshot' ? msg.from : null;
         this.becomeFollower(msg.term, leader, now);
@@ -699,15 +703,18 @@ export class RaftNode {
       // Figure 2, Followers: granting a vote resets the election timer.
       this.resetElectionDeadline(now);
     }
-    // A pre-vote answer carries the term asked about, so the pre-candidate can match it to its round.
-    const term = m.preVote ? Math.max(m.term, this.term) : this.term;
+    // A pre-vote granted carries the term asked about, so the pre-candidate can match it to its
+    // round; a refusal carries our own term, so that a pre-candidate behind us catches up.
+    const term = m.preVote && granted ? m.term : this.term;
     this.send({ type: 'request_vote_reply', from: this.id, to: m.from, term, granted, preVote: m.preVote });
   }
 
   private handleVoteReply(m: RequestVoteReply, now: number): void {
     const pre = this.role === 'precandidate';
     if (m.preVote !== pre) return;
-    if (m.term !== (pre ? this.term + 1 : this.term)) return; // an answer to another round
+    // An answer to another round is ignored. A pre-vote refusal carries the refuser's term,
+    // our own when it counts here (a higher one made us a follower in step()).
+    if (m.term !== (pre && m.granted ? this.term + 1 : this.term)) return;
     if (this.votes.has(m.from)) return; // duplicate
     if (!this.electorate().includes(m.from)) return; // only voters' votes count (§4.1)
     this.votes.set(m.from, m.granted);

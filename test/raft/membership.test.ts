@@ -96,12 +96,22 @@ describe('single-server membership change (§4.1)', () => {
     expect(take(n).sent).toEqual([]);
   });
 
-  it('a removed peer cannot disrupt: its vote requests are ignored', () => {
+  it('a peer that knows it was removed never campaigns', () => {
     const conf: Entry = { index: 2, term: 1, data: null, conf: { voters: ['n1', 'n2'], learners: [] } };
-    const f = new RaftNode(options('n2', ['n1', 'n2', 'n3']), { hardState: { term: 1, vote: null, commit: 2 }, entries: [{ index: 1, term: 1, data: null }, conf] }, 0);
-    f.step(vote('n3', 'n2', 9, 5, 1), 1000);
-    expect(f.status().term).toBe(1);
+    const f = new RaftNode(options('n3', ['n1', 'n2', 'n3']), { hardState: { term: 1, vote: null, commit: 2 }, entries: [{ index: 1, term: 1, data: null }, conf] }, 0);
+    f.tick(10_000);
+    f.campaign(10_001);
+    expect(f.status()).toMatchObject({ role: 'follower', term: 1 });
     expect(take(f).sent).toEqual([]);
+  });
+
+  it('with CheckQuorum, a member that hears from its leader ignores the elections of a removed peer', () => {
+    const f = node('n2', { term: 1, log: [1], opts: { checkQuorum: true, allPeers: ['n1', 'n2', 'n3'] } });
+    f.step({ type: 'append_entries', from: 'n1', to: 'n2', term: 1, prevLogIndex: 1, prevLogTerm: 1, entries: [{ index: 2, term: 1, data: null, conf: { voters: ['n1', 'n2'], learners: [] } }], leaderCommit: 2 }, 10);
+    take(f);
+    f.step(vote('n3', 'n2', 9, 5, 1), 20);
+    expect(f.status().term).toBe(1);
+    expect(take(f).sent).toEqual([expect.objectContaining({ type: 'request_vote_reply', granted: false })]);
   });
 
   it('a configuration entry cut off with a conflicting suffix is no longer in force', () => {
