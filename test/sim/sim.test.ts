@@ -128,4 +128,38 @@ describe('simulation: the checks catch planted bugs', () => {
     expect(r!.violation!.message).toMatch(/commit index moves back|restores a snapshot at \d+ over/);
     expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
   });
+
+  it('accepting a configuration change while another is uncommitted is reported (one change at a time)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'two_changes_in_flight' }, 500);
+    expect(r, 'no seed up to 500 exposed the planted two-changes bug').not.toBeNull();
+    expect(r!.violation!.kind).toBe<ViolationKind>('membership');
+    expect(r!.violation!.message).toMatch(/is not committed/);
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
+  });
+
+  it('counting the votes of removed voters is reported (a leader without a majority of its voters)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'count_old_config_votes' }, 500);
+    expect(r, 'no seed up to 500 exposed the planted old-votes bug').not.toBeNull();
+    expect(r!.violation!.kind).toBe<ViolationKind>('membership');
+    expect(r!.violation!.message).toMatch(/not a majority of its voters/);
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
+  });
+});
+
+describe('simulation: membership change under faults', () => {
+  for (const membership of ['grow', 'shrink'] as const) {
+    it(`100 seeds that ${membership === 'grow' ? 'grow 3 -> 5' : 'shrink 5 -> 3'} voters reach the target with no violation`, () => {
+      const failures: SimResult[] = [];
+      let changes = 0;
+      for (let seed = 1; seed <= 100; seed++) {
+        const r = runSim({ seed, peers: 5, membership });
+        if (r.violation) failures.push(r);
+        expect(r.stats.membershipDone).toBe(true);
+        changes += r.stats.confChanges;
+      }
+      expect(failures.map(failureReport).join('\n\n')).toBe('');
+      // grow: two learners added and promoted; shrink: two removals (and retries after leader changes).
+      expect(changes).toBeGreaterThanOrEqual(membership === 'grow' ? 400 : 200);
+    });
+  }
 });

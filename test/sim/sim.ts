@@ -20,7 +20,7 @@
 //
 // Everything random follows from the seed, so a failing seed replays exactly.
 import { RaftNode } from '../../peer/raft/node.ts';
-import type { Entry, HardState, NodeStatus, PlantedBug, RaftMessage, RaftOptions, Ready, Snapshot } from '../../peer/raft/types.ts';
+import type { ConfChange, Config, Entry, HardState, NodeStatus, PlantedBug, RaftMessage, RaftOptions, Ready, Snapshot } from '../../peer/raft/types.ts';
 import { Heap } from './heap.ts';
 import { between, mix, mulberry32, pick, type Rng } from '../../shared/random.ts';
 
@@ -35,6 +35,7 @@ export type ViolationKind =
   | 'storage_contract'
   | 'durable_quorum'
   | 'durable_snapshot'
+  | 'membership'
   | 'liveness'
   | 'exception';
 
@@ -44,9 +45,17 @@ export interface Violation {
   time: number;
 }
 
+export type Membership = 'none' | 'grow' | 'shrink';
+
 export interface SimOptions {
   seed: number;
   peers: number;
+  /**
+   * Membership changes in the schedule (5 peers or more): 'grow' starts with two peers fewer as
+   * voters and adds them (learner, then voter) one change at a time; 'shrink' removes two.
+   * Default: each seed picks one of the three.
+   */
+  membership?: Membership;
   /** Simulated ms of faults before everything heals. */
   chaosMs?: number;
   /** After healing, a leader must be elected and new proposals applied everywhere within this many simulated ms. */
@@ -82,6 +91,9 @@ export interface SimStats {
   /** Snapshots taken by state machines, and snapshots installed from a leader. */
   snapshots: number;
   installs: number;
+  /** Configuration changes accepted by a leader, and whether the target configuration was reached. */
+  confChanges: number;
+  membershipDone: boolean;
 }
 
 export interface SimResult {
@@ -259,6 +271,7 @@ type AgendaItem =
   | { time: number; seq: number; kind: 'read' }
   | { time: number; seq: number; kind: 'restart'; peer: number }
   | { time: number; seq: number; kind: 'saved'; peer: number; incarnation: number }
+  | { time: number; seq: number; kind: 'member' }
   | { time: number; seq: number; kind: 'heal' };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -273,7 +286,7 @@ interface CommitRec {
 }
 
 class Simulation {
-  private readonly o: Required<Omit<SimOptions, 'plantBug'>> & { plantBug?: PlantedBug };
+  private readonly o: Required<Omit<SimOptions, 'plantBug' | 'membership'>> & { plantBug?: PlantedBug };
   private readonly rng: Rng;
   private readonly agenda = new Heap<AgendaItem>();
   private seq = 0;
@@ -283,7 +296,7 @@ class Simulation {
   private readonly ids: string[];
   private readonly core: Omit<RaftOptions, 'id' | 'peers' | 'random'>;
   readonly trace: Trace;
-  readonly stats: SimStats = { simMs: 0, steps: 0, messages: 0, dropped: 0, proposals: 0, acked: 0, reads: 0, readsServed: 0, crashes: 0, overtaken: 0, terms: 0, healToConvergeMs: 0, snapshots: 0, installs: 0 };
+  readonly stats: SimStats = { simMs: 0, steps: 0, messages: 0, dropped: 0, proposals: 0, acked: 0, reads: 0, readsServed: 0, crashes: 0, overtaken: 0, terms: 0, healToConvergeMs: 0, snapshots: 0, installs: 0, confChanges: 0, membershipDone: true };
   violation: Violation | null = null;
 
   // Network
@@ -313,6 +326,10 @@ class Simulation {
   /** Longest pause between random faults. */
   private faultGapMs: number;
   private readonly nemesis: 'random' | 'targeted';
+  /** The membership schedule, the initial voters and the voters it ends with. */
+  private readonly membership: Membership;
+  private readonly initialVoters: string[];
+  private readonly targetVoters: string[];
   /** A state machine snapshots itself once this many entries were applied since its last snapshot (0: never). */
   private readonly snapshotEvery: number;
   /** Chance, per save that carries a snapshot, that the peer crashes just before it completes. */
@@ -329,6 +346,8 @@ class Simulation {
   // Checker state
   private readonly leaderOfTerm = new Map<number, string>();
   private readonly votes = new Map<string, string>();
+  /** Every vote ever persisted, as peer:term:candidate (a second vote in a term too, when the vote-once check is off). */
+  private readonly votesCast = new Set<string>();
   /** (index, term) of every entry any log ever held -> its data and the term before it. */
   private readonly seen = new Map<string, { data: string | null; parentTerm: number }>();
   /** Entries known committed, by index - 1. */
@@ -374,6 +393,23 @@ class Simulation {
     this.snapshotEvery = pick(rs, [0, 4, 8, 16, 40]);
     this.core.snapshotTrailingEntries = pick(rs, [0, 0, 1, 3, 10]);
     this.snapshotCrashRate = pick(rs, [0.02, 0.1]);
+    const rm = mulberry32(mix(opts.seed, 4));
+    this.membership = opts.peers < 5 ? 'none' : (opts.membership ?? pick(rm, ['none', 'grow', 'shrink'] as const));
+    this.core.allPeers = this.ids;
+    if (this.membership === 'grow') {
+      this.initialVoters = this.ids.slice(0, opts.peers - 2);
+      this.targetVoters = this.ids.slice();
+    } else if (this.membership === 'shrink') {
+      // Two voters leave, chosen by the seed: sometimes the leader of the moment is one of them.
+      const leaving = new Set<string>();
+      while (leaving.size < 2) leaving.add(pick(rm, this.ids));
+      this.initialVoters = this.ids.slice();
+      this.targetVoters = this.ids.filter((id) => !leaving.has(id));
+    } else {
+      this.initialVoters = this.ids.slice();
+      this.targetVoters = this.ids.slice();
+    }
+    this.stats.membershipDone = this.membership === 'none';
     this.diskMs = pick(r, [0.2, 1, 5, 20]);
     this.diskStallRate = pick(r, [0, 0.01, 0.05]);
     // Two nemesis styles: 'random' strikes often and blindly; 'targeted' strikes rarely at random
@@ -407,7 +443,7 @@ class Simulation {
 
   setup(): string {
     const c = this.core;
-    return `peers=${this.o.peers} maxEntries=${c.maxEntriesPerAppend} maxBytes=${c.maxBytesPerAppend} inflight=${c.maxInflightAppends} nemesis=${this.nemesis} preVote=${c.preVote} checkQuorum=${c.checkQuorum} disk=${this.diskMs}ms stalls=${this.diskStallRate} snapshotEvery=${this.snapshotEvery} trailing=${c.snapshotTrailingEntries}${c.plantBug ? ` plantBug=${c.plantBug}` : ''}`;
+    return `peers=${this.o.peers} maxEntries=${c.maxEntriesPerAppend} maxBytes=${c.maxBytesPerAppend} inflight=${c.maxInflightAppends} nemesis=${this.nemesis} preVote=${c.preVote} checkQuorum=${c.checkQuorum} disk=${this.diskMs}ms stalls=${this.diskStallRate} snapshotEvery=${this.snapshotEvery} trailing=${c.snapshotTrailingEntries} membership=${this.membership}${this.membership !== 'none' ? ` (${this.initialVoters.join(',')} -> ${this.targetVoters.join(',')})` : ''}${c.plantBug ? ` plantBug=${c.plantBug}` : ''}`;
   }
 
   run(): void {
@@ -417,6 +453,7 @@ class Simulation {
       this.schedule(between(this.rng, 5, 40), { kind: 'propose' });
       this.schedule(between(this.rng, 20, 80), { kind: 'read' });
       this.schedule(this.o.chaosMs, { kind: 'heal' });
+      if (this.membership !== 'none') this.schedule(between(this.rng, 100, 600), { kind: 'member' });
       const deadline = this.o.chaosMs + this.o.livenessMs;
       for (;;) {
         let nodeT = Infinity;
@@ -530,6 +567,9 @@ class Simulation {
       case 'heal':
         this.heal();
         return;
+      case 'member':
+        if (this.memberStep()) this.schedule(between(this.rng, 20, 300), { kind: 'member' });
+        return;
       case 'saved': {
         const p = this.peers[item.peer]!;
         // A crash lost the save: a new incarnation has nothing to finish.
@@ -609,7 +649,8 @@ class Simulation {
   private start(p: SimPeer): void {
     p.incarnation++;
     const random = mulberry32(mix(this.o.seed, 1000 + p.idx * 7919 + p.incarnation));
-    const opts: RaftOptions = { ...this.core, id: p.id, peers: this.ids, random };
+    const joiner = !this.initialVoters.includes(p.id);
+    const opts: RaftOptions = { ...this.core, id: p.id, peers: this.initialVoters, ...(joiner ? { learners: [p.id] } : {}), random };
     const d = p.disk;
     const snapIndex = d.snapshot?.index ?? 0;
     if (d.entries.length > 0 && d.base > snapIndex) this.fail('durable_snapshot', `${p.id} restarts with a log starting at ${d.base + 1} after its snapshot at ${snapIndex}: entries ${snapIndex + 1}..${d.base} are nowhere on its disk`);
@@ -626,6 +667,57 @@ class Simulation {
       this.trace.add({ t: this.now, k: 'fault', p: p.id, s: `restart ${p.id} from disk: term=${hs.term} vote=${hs.vote ?? '-'} commit=${hs.commit} snapshot=${snapIndex} log=${d.base + 1}..${diskLast(d)}` });
     }
     this.afterInput(p);
+  }
+
+  // ------------------------------------------------------------ membership
+
+  /**
+   * The next single-server change toward the target configuration, proposed at a leader: grow
+   * adds a learner, then promotes it once the leader says it caught up; shrink removes a voter.
+   * Returns false once the target is reached (no more steps).
+   */
+  private memberStep(): boolean {
+    const leaders = this.leaders();
+    if (leaders.length === 0) return true;
+    const p = pick(this.rng, leaders);
+    const conf = p.node!.configuration();
+    if (sameVoters(conf, this.targetVoters) && conf.learners.length === 0) {
+      // Reached at this leader; stop once it is committed there.
+      if (p.node!.status().commitIndex >= this.lastConfIndex(p)) {
+        this.stats.membershipDone = true;
+        return false;
+      }
+      return true;
+    }
+    let change: ConfChange | null = null;
+    const extra = conf.voters.find((id) => !this.targetVoters.includes(id)) ?? conf.learners.find((id) => !this.targetVoters.includes(id));
+    const learner = conf.learners.find((id) => this.targetVoters.includes(id));
+    const missing = this.targetVoters.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+    if (extra !== undefined) change = { op: 'remove', peer: extra };
+    else if (missing !== undefined && (learner === undefined || this.rng() < 0.5)) change = { op: 'add_learner', peer: missing };
+    else if (learner !== undefined) change = { op: 'promote', peer: learner };
+    if (change === null) return true;
+    const r = p.node!.proposeConfChange(change, this.now);
+    if (r.ok) {
+      this.stats.confChanges++;
+      this.trace.add({ t: this.now, k: 'client', p: p.id, s: `${change.op} ${change.peer} at ${p.id}: index ${r.index} term ${r.term}` });
+      // One change at a time (§4.1): no other configuration entry may be uncommitted before it.
+      const node = p.node!;
+      for (let i = Math.max(node.status().commitIndex + 1, node.firstIndex()); i < r.index; i++) {
+        if (node.entryAt(i)?.conf !== undefined) this.fail('membership', `${p.id} accepted ${change.op} ${change.peer} at ${r.index} while the configuration change at ${i} is not committed`);
+      }
+    } else if ('reason' in r) {
+      this.trace.add({ t: this.now, k: 'client', p: p.id, s: `${change.op} ${change.peer} refused at ${p.id}: ${r.reason}` });
+    }
+    this.afterInput(p);
+    return true;
+  }
+
+  /** Index of the latest configuration entry in the peer's log (0 if none is left in it). */
+  private lastConfIndex(p: SimPeer): number {
+    const node = p.node!;
+    for (let i = node.status().lastIndex; i >= node.firstIndex(); i--) if (node.entryAt(i)?.conf !== undefined) return i;
+    return 0;
   }
 
   // ------------------------------------------------------------ clients
@@ -753,6 +845,7 @@ class Simulation {
       if (hs.term < d.hardState.term) this.fail('storage_contract', `${p.id} persisted term ${hs.term} after term ${d.hardState.term}`);
       if (hs.vote !== null) {
         const key = `${p.id}:${hs.term}`;
+        this.votesCast.add(`${key}:${hs.vote}`);
         const prev = this.votes.get(key);
         if (prev === undefined) this.votes.set(key, hs.vote);
         else if (prev !== hs.vote && this.o.checkVoteOnce) this.fail('vote_once', `${p.id} voted for ${prev} and then for ${hs.vote} in term ${hs.term}`);
@@ -987,6 +1080,13 @@ class Simulation {
       const other = this.leaderOfTerm.get(st.term);
       if (other === undefined) this.leaderOfTerm.set(st.term, p.id);
       else if (other !== p.id) this.fail('election_safety', `${p.id} and ${other} are both leaders of term ${st.term}`);
+      // A leader is elected by a majority of the voters of its configuration (§4.1), each of
+      // which persisted its vote for it.
+      const voters = p.node!.configuration().voters;
+      const granted = voters.filter((v) => v === p.id || this.votesCast.has(`${v}:${st.term}:${p.id}`));
+      if (granted.length < Math.floor(voters.length / 2) + 1) {
+        this.fail('membership', `${p.id} leads term ${st.term} with the votes of ${granted.join(', ')} only, not a majority of its voters ${voters.join(', ')}`);
+      }
       this.trace.add({ t: this.now, k: 'check', p: p.id, s: `${p.id} leads term ${st.term} (log ${st.lastIndex}, commit ${st.commitIndex})` });
       if (!this.healed && this.rng() < this.deposeRate) this.schedule(between(this.rng, 0.5, 30), { kind: 'depose', peer: p.idx, term: st.term });
       // Leader Completeness (Figure 3): a new leader holds every entry committed in earlier terms.
@@ -1002,10 +1102,13 @@ class Simulation {
    * counted here: a committed entry is on the disks of a majority (and stays there).
    */
   private checkDurableQuorum(p: SimPeer, e: Entry): void {
-    const holders = this.peers.filter((q) => diskTerm(q.disk, e.index) === e.term || (q.disk.snapshot?.index ?? 0) >= e.index).map((q) => q.id);
-    const need = Math.floor(this.peers.length / 2) + 1;
+    // A majority of the voters of the committing peer's configuration (any majority of the
+    // configurations one change apart overlaps it, §4.1).
+    const voters = p.node!.configuration().voters;
+    const holders = this.peers.filter((q) => voters.includes(q.id) && (diskTerm(q.disk, e.index) === e.term || (q.disk.snapshot?.index ?? 0) >= e.index)).map((q) => q.id);
+    const need = Math.floor(voters.length / 2) + 1;
     if (holders.length < need) {
-      this.fail('durable_quorum', `${p.id} commits ${e.index}/${e.term}, but only ${holders.length} disks hold it (${holders.join(', ') || 'none'}); a majority is ${need}`);
+      this.fail('durable_quorum', `${p.id} commits ${e.index}/${e.term}, but only ${holders.length} disks hold it (${holders.join(', ') || 'none'}); a majority of its voters ${voters.join(', ')} is ${need}`);
     }
   }
 
@@ -1037,18 +1140,18 @@ class Simulation {
 
   private converged(): boolean {
     if (this.ackedAfterHeal < FINAL_PROPOSALS) return false;
-    let leader: RaftNode | null = null;
-    for (const p of this.peers) {
-      if (p.node === null) return false;
-      if (p.node.status().role === 'leader') {
-        if (leader !== null) return false;
-        leader = p.node;
-      }
-    }
-    if (leader === null) return false;
+    if (!this.stats.membershipDone) return false;
+    for (const p of this.peers) if (p.node === null) return false;
+    // One leader among the members of the final configuration; removed peers are left alone
+    // (they keep what they had, and nobody listens to their elections).
+    const leaders = this.leaders().filter((p) => this.targetVoters.includes(p.id));
+    if (leaders.length !== 1) return false;
+    const lp = leaders[0]!;
+    const leader = lp.node!;
+    if (!sameVoters(leader.configuration(), this.targetVoters)) return false;
     const ls = leader.status();
     if (ls.commitIndex !== ls.lastIndex) return false;
-    for (const p of this.peers) {
+    for (const p of this.finalMembers()) {
       const s = p.node!.status();
       if (p.applied !== ls.commitIndex || s.lastIndex !== ls.lastIndex || s.term !== ls.term) return false;
       if (p.saving !== null || p.queue.length > 0) return false; // at rest, so the disk can be compared
@@ -1056,9 +1159,14 @@ class Simulation {
     return true;
   }
 
+  /** The peers of the target configuration (every peer when membership does not change). */
+  private finalMembers(): SimPeer[] {
+    return this.peers.filter((p) => this.targetVoters.includes(p.id));
+  }
+
   private finalChecks(): void {
-    const leader = this.peers.find((p) => p.node!.status().role === 'leader')!;
-    for (const p of this.peers) {
+    const leader = this.leaders().find((p) => this.targetVoters.includes(p.id))!;
+    for (const p of this.finalMembers()) {
       this.checkStorage(p);
       // Log Matching, in full: after convergence every log is the leader's.
       for (let i = Math.max(p.node!.firstIndex(), leader.node!.firstIndex()); i <= diskLast(p.disk); i++) {
@@ -1104,6 +1212,10 @@ class Simulation {
   }
 }
 
+function sameVoters(c: Config, voters: readonly string[]): boolean {
+  return c.voters.length === voters.length && voters.every((v) => c.voters.includes(v));
+}
+
 /** Run one seed. */
 export function runSim(opts: SimOptions): SimResult {
   const sim = new Simulation(opts);
@@ -1111,6 +1223,7 @@ export function runSim(opts: SimOptions): SimResult {
   const args = [`--seed ${opts.seed}`, `--peers ${opts.peers}`];
   if (opts.chaosMs !== undefined && opts.chaosMs !== DEFAULT_CHAOS_MS) args.push(`--chaos-ms ${opts.chaosMs}`);
   if (opts.livenessMs !== undefined && opts.livenessMs !== DEFAULT_LIVENESS_MS) args.push(`--liveness-ms ${opts.livenessMs}`);
+  if (opts.membership !== undefined) args.push(`--membership ${opts.membership}`);
   if (opts.plantBug) args.push(`--plant-bug ${opts.plantBug}`);
   if (opts.checkVoteOnce === false) args.push('--no-vote-check');
   if (opts.checkDurableQuorum === false) args.push('--no-durable-check');
