@@ -174,6 +174,29 @@ describe('InstallSnapshot (§7)', () => {
     expect(g.status()).toMatchObject({ lastIndex: 4, lastTerm: 3, commitIndex: 4 });
   });
 
+  it('an append whose previous entry is below a follower\'s base is answered with the follower\'s commit index', () => {
+    const f = new RaftNode(options('n2', ['n1', 'n2', 'n3']), { hardState: { term: 2, vote: null, commit: 0 }, snapshot: { index: 8, term: 2, data: '', config: CONF }, entries: [] }, 0);
+    f.step(ae('n1', 'n2', 2, 5, 2, [2, 2, 2], 8), 1);
+    expect(take(f).sent).toEqual([expect.objectContaining({ type: 'append_entries_reply', success: true, matchIndex: 8 })]);
+    expect(f.status().lastIndex).toBe(8);
+  });
+
+  it('a heartbeat to a follower whose match is below the leader\'s base checks at the base', () => {
+    const l = stableLeader('n1', { term: 1 });
+    for (let i = 0; i < 5; i++) l.propose(`k=${i}`, 1);
+    take(l);
+    l.step(aeOk('n2', 'n1', 2, 6), 2); // n3 stays at match 1
+    take(l);
+    expect(l.status().commitIndex).toBe(6);
+    l.snapshotTaken(6, 's');
+    l.persisted(l.ready());
+    take(l);
+    expect(l.firstIndex()).toBe(7);
+    l.tick(l.nextDeadline());
+    const beats = take(l).sent.filter((m) => m.type === 'append_entries' && m.to === 'n3' && m.entries.length === 0);
+    expect(beats).toEqual([expect.objectContaining({ prevLogIndex: 6, prevLogTerm: 2 })]);
+  });
+
   it('an InstallSnapshot of a stale term is refused with the current term', () => {
     const f = node('n2', { term: 5 });
     f.step({ type: 'install_snapshot', from: 'n1', to: 'n2', term: 4, snapshotIndex: 3, snapshotTerm: 2, snapshotConfig: CONF, offset: 0, size: 1, data: 'x' }, 1);
