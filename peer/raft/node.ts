@@ -2,7 +2,7 @@
 //
 // Inputs: step() a message, tick() the passing of time, propose() a command, readIndex() a
 // linearizable read, campaign() a forced election, persisted() the shell's report that a save is
-// on disk. Outputs accumulate in a Ready batch that the shell takes with ready() and handles in
+// on disk, snapshotTaken() the shell's report that it snapshotted its state machine. Outputs accumulate in a Ready batch that the shell takes with ready() and handles in
 // this order: send the early messages (a leader's AppendEntries), persist hardState + entries
 // (one fsync) and report it with persisted(), send the other messages, apply committed entries,
 // serve read states. The clock (`now`, ms) and the random source (opts.random) come from the
@@ -18,10 +18,15 @@ import { grantedCount, majority, quorumValue, voteResult } from './quorum.ts';
 import type {
   AppendEntries,
   AppendEntriesReply,
+  ConfChange,
+  ConfChangeResult,
+  Config,
   CoreEvent,
   Entry,
   FollowerProgress,
   HardState,
+  InstallSnapshot,
+  InstallSnapshotReply,
   Message,
   NodeStatus,
   PeerId,
@@ -34,6 +39,9 @@ import type {
   RequestVote,
   RequestVoteReply,
   Role,
+  RaftMessage,
+  Snapshot,
+  SnapshotMessage,
 } from './types.ts';
 
 interface PendingRead {
@@ -47,9 +55,14 @@ interface PendingRead {
 export class RaftNode {
   readonly id: PeerId;
   private readonly opts: RaftOptions;
-  /** Every member but this one. */
-  private readonly others: PeerId[];
-  private readonly members: ReadonlySet<PeerId>;
+  /** The configuration in force (dissertation §4.1: the latest in the log, committed or not). */
+  private config: Config;
+  /** Index of the entry that set it (0: the initial configuration; a snapshot's index: the snapshot's). */
+  private configIndex = 0;
+  private readonly initialConfig: Config;
+  private readonly allPeers: ReadonlySet<PeerId>;
+  /** Every member (voter or learner) but this one. */
+  private others: PeerId[] = [];
   private readonly log: RaftLog;
 
   // Figure 2, persistent state (with commit, which we persist too).
@@ -84,14 +97,28 @@ export class RaftNode {
   /** Term and vote the shell has reported on disk: a leader's AppendEntries may leave early only in that term. */
   private durableTerm: number;
   private durableVote: PeerId | null;
-  private msgs: Message[] = [];
+  private msgs: RaftMessage[] = [];
+
+  // Snapshots (dissertation ch. 5).
+  /** The newest snapshot this peer has (taken here or installed by a leader): what it sends (§7). */
+  private snap: Snapshot | null;
+  /** The newest snapshot the shell has reported durable (its index; 0 for none). */
+  private durableSnapIndex: number;
+  /** A snapshot to hand out in the next Ready for persisting, and whether the shell must restore it. */
+  private snapOut: Snapshot | null = null;
+  private snapRestore = false;
+  /** Log compaction the shell may now do on disk: drop entries through this index (0: nothing). */
+  private compactOut = 0;
+  /** A snapshot arriving in chunks (§7): its last index and term, configuration, size, and the data so far. */
+  private incoming: { index: number; term: number; config: Config; size: number; data: string } | null = null;
   private readStates: ReadState[] = [];
   private readFailures: ReadFailure[] = [];
   private events: CoreEvent[] = [];
 
   constructor(opts: RaftOptions, persisted: PersistedState, now: number) {
-    if (!opts.peers.includes(opts.id)) throw new Error(`${opts.id} is not one of the peers (${opts.peers.join(', ')})`);
-    if (new Set(opts.peers).size !== opts.peers.length) throw new Error(`duplicate peer in ${opts.peers.join(', ')}`);
+    const learners = opts.learners ?? [];
+    if (!opts.peers.includes(opts.id) && !learners.includes(opts.id)) throw new Error(`${opts.id} is not one of the peers (${opts.peers.join(', ')}) nor a learner`);
+    if (new Set([...opts.peers, ...learners]).size !== opts.peers.length + learners.length) throw new Error(`duplicate peer in ${[...opts.peers, ...learners].join(', ')}`);
     if (!(opts.heartbeatMs > 0 && opts.electionMinMs > opts.heartbeatMs && opts.electionMaxMs > opts.electionMinMs)) {
       throw new Error(`need 0 < heartbeatMs < electionMinMs < electionMaxMs, got ${opts.heartbeatMs}, ${opts.electionMinMs}, ${opts.electionMaxMs}`);
     }
@@ -100,14 +127,23 @@ export class RaftNode {
     }
     this.opts = opts;
     this.id = opts.id;
-    this.others = opts.peers.filter((p) => p !== opts.id);
-    this.members = new Set(opts.peers);
-    this.log = new RaftLog(persisted.entries);
+    this.initialConfig = { voters: opts.peers.slice(), learners: learners.slice() };
+    this.allPeers = new Set([...opts.peers, ...learners, ...(opts.allPeers ?? [])]);
+    this.config = this.initialConfig;
+    if (opts.snapshotTrailingEntries !== undefined && !(opts.snapshotTrailingEntries >= 0)) throw new Error('snapshotTrailingEntries must be >= 0');
+    const snap = persisted.snapshot ?? null;
+    this.log = new RaftLog(persisted.entries, snap);
+    this.snap = snap;
+    this.durableSnapIndex = snap?.index ?? 0;
+    this.recomputeConfig();
     const hs = persisted.hardState;
     this.term = hs.term;
     this.vote = hs.vote;
     // A torn last write could have kept the commit but not all entries; never point past the log.
-    this.commitIndex = Math.min(hs.commit, this.log.lastIndex);
+    // A snapshot holds committed state only: the commit index is at least its last index.
+    this.commitIndex = Math.max(Math.min(hs.commit, this.log.lastIndex), snap?.index ?? 0);
+    // The shell restores its state machine from the snapshot; entries after it are handed out.
+    this.handedOut = snap?.index ?? 0;
     this.handedOutState = { term: hs.term, vote: hs.vote, commit: hs.commit };
     this.durableTerm = hs.term;
     this.durableVote = hs.vote;
@@ -134,6 +170,11 @@ export class RaftNode {
       return;
     }
     if (now >= this.electionDeadline) {
+      // A learner, or a peer outside the configuration, never campaigns (§4.2.1, §4.2.2).
+      if (!this.isVoter(this.id)) {
+        this.resetElectionDeadline(now);
+        return;
+      }
       // Figure 2, Followers: "If election timeout elapses without receiving AppendEntries RPC from
       // current leader or granting vote to candidate: convert to candidate". With PreVote
       // (dissertation §9.6) first ask whether an election could be won at all.
@@ -142,10 +183,17 @@ export class RaftNode {
     }
   }
 
-  /** A message from the network. Anything not addressed to this node, or from a stranger, is ignored. */
-  step(msg: Message, now: number): void {
+  /**
+   * A message from the network. Anything not addressed to this node, or from a stranger (not in
+   * opts.allPeers), is ignored. Messages are taken from any peer of allPeers, members or not: a
+   * follower whose log is behind may not know yet that its new leader, or a new voter asking
+   * for its vote, is a member. A removed peer that knows it is removed never campaigns; one
+   * that does not know has a log without its removal, and PreVote and CheckQuorum's leader
+   * stickiness keep it from disrupting the cluster (dissertation §4.2.3).
+   */
+  step(msg: RaftMessage, now: number): void {
     this.now = now;
-    if (msg.to !== this.id || msg.from === this.id || !this.members.has(msg.from)) return;
+    if (msg.to !== this.id || msg.from === this.id || !this.allPeers.has(msg.from)) return;
 
     // §5.1: "If a server receives a request with a stale term number, it rejects the request";
     // "if one server's current term is smaller than the other's, then it updates its current term
@@ -157,15 +205,19 @@ export class RaftNode {
           // Dissertation §9.6: a pre-vote is refused while we believe a leader is alive. §4.2.3
           // (disruptive servers, with CheckQuorum): a server that heard from a current leader within
           // the minimum election timeout neither updates its term nor grants its vote.
-          this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: msg.preVote ? msg.term : this.term, granted: false, preVote: msg.preVote });
+          // The refusal carries our own term: a pre-candidate must not take a term from it.
+          this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: this.term, granted: false, preVote: msg.preVote });
           return;
         }
         // A pre-vote request never changes our term (§9.6): the sender has not incremented its own.
         if (!msg.preVote) this.becomeFollower(msg.term, null, now);
-      } else if (msg.type === 'request_vote_reply' && msg.preVote && msg.term === this.term + 1) {
-        // An answer to our own pre-vote round carries the term we would campaign in; not newer news.
+      } else if (msg.type === 'request_vote_reply' && msg.preVote && msg.granted && msg.term === this.term + 1) {
+        // A pre-vote granted carries the term we would campaign in; not newer news. A refusal
+        // carries the refuser's own term (etcd does the same): one above ours is newer news,
+        // and taking it lets a pre-candidate whose term fell behind ask again in a term the
+        // others have not voted in yet.
       } else {
-        const leader = msg.type === 'append_entries' || msg.type === 'timeout_now' ? msg.from : null;
+        const leader = msg.type === 'append_entries' || msg.type === 'timeout_now' || msg.type === 'install_snapshot' ? msg.from : null;
         this.becomeFollower(msg.term, leader, now);
       }
     } else if (msg.term < this.term) {
@@ -175,6 +227,8 @@ export class RaftNode {
         this.send({ type: 'append_entries_reply', from: this.id, to: msg.from, term: this.term, success: false, matchIndex: msg.prevLogIndex, ...readSeqOf(msg) });
       } else if (msg.type === 'request_vote') {
         this.send({ type: 'request_vote_reply', from: this.id, to: msg.from, term: this.term, granted: false, preVote: msg.preVote });
+      } else if (msg.type === 'install_snapshot') {
+        this.send({ type: 'install_snapshot_reply', from: this.id, to: msg.from, term: this.term, snapshotIndex: msg.snapshotIndex, offset: 0, matchIndex: 0 });
       }
       return;
     }
@@ -206,6 +260,47 @@ export class RaftNode {
   }
 
   /**
+   * A single-server membership change (dissertation §4.1), through the log like a command. Only
+   * a leader accepts it, one change at a time: not while another configuration entry is
+   * uncommitted, and not before an entry of the leader's term is committed (the correction to
+   * §4.1 in Ongaro's raft-dev post of 2015: otherwise two leaders of successive terms could
+   * each append one change and commit with disjoint majorities). A new peer joins as a learner
+   * (`add_learner`), receives the log without voting (§4.2.1), and is promoted to voter only once
+   * its log reaches the leader's commit index; `remove` takes a voter or learner out.
+   */
+  proposeConfChange(change: ConfChange, now: number): ConfChangeResult {
+    this.now = now;
+    if (this.role !== 'leader') return { ok: false, leader: this.leader };
+    const refuse = (reason: string): ConfChangeResult => ({ ok: false, leader: this.id, reason });
+    if (this.configIndex > this.commitIndex && this.opts.plantBug !== 'two_changes_in_flight') return refuse('another configuration change is not committed yet');
+    if (this.log.term(this.commitIndex) !== this.term) return refuse('no entry of this term is committed yet');
+    const { voters, learners } = this.config;
+    const p = change.peer;
+    let next: Config;
+    switch (change.op) {
+      case 'add_learner':
+        if (voters.includes(p) || learners.includes(p)) return refuse(`${p} is a member already`);
+        next = { voters: voters.slice(), learners: [...learners, p] };
+        break;
+      case 'promote': {
+        if (!learners.includes(p)) return refuse(`${p} is not a learner`);
+        const pr = this.progress.get(p);
+        if (pr === undefined || pr.match < this.commitIndex) return refuse(`${p} has not caught up yet (match ${pr?.match ?? 0}, commit ${this.commitIndex})`);
+        next = { voters: [...voters, p], learners: learners.filter((x) => x !== p) };
+        break;
+      }
+      case 'remove':
+        if (!voters.includes(p) && !learners.includes(p)) return refuse(`${p} is not a member`);
+        if (voters.length === 1 && voters[0] === p) return refuse('the last voter cannot be removed');
+        next = { voters: voters.filter((x) => x !== p), learners: learners.filter((x) => x !== p) };
+        break;
+    }
+    const entry: Entry = { index: this.log.lastIndex + 1, term: this.term, data: null, conf: next };
+    this.appendLocal(entry);
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /**
    * A linearizable read (dissertation §6.4, ReadIndex). The answer comes later in a Ready: a
    * ReadState (apply through its index, then read) or a ReadFailure (with a leader hint).
    */
@@ -227,6 +322,7 @@ export class RaftNode {
   /** Start an election now, skipping PreVote: an explicit request (the game's "force election"). */
   campaign(now: number): void {
     this.now = now;
+    if (!this.isVoter(this.id)) return;
     this.becomeCandidate(now, true);
   }
 
@@ -238,13 +334,45 @@ export class RaftNode {
    * (dissertation §10.2.1), so followers may acknowledge an entry the leader could still lose in
    * a crash, and a majority must hold an entry durably before it is committed (§5.4).
    */
-  persisted(saved: { hardState: HardState | null; entries: readonly Entry[] }): void {
+  persisted(saved: { hardState: HardState | null; entries: readonly Entry[]; snapshot?: Snapshot | null }): void {
     if (saved.hardState !== null) {
       this.durableTerm = saved.hardState.term;
       this.durableVote = saved.hardState.vote;
     }
+    if (saved.snapshot && saved.snapshot.index > this.durableSnapIndex) {
+      this.durableSnapIndex = saved.snapshot.index;
+      // Log compaction (dissertation §5.1): only now that the snapshot is durable may the log
+      // before it go, keeping a few trailing entries for followers slightly behind.
+      this.compactLog();
+    }
     const last = saved.entries[saved.entries.length - 1];
     if (last !== undefined && this.log.persistedTo(last.index, last.term) && this.role === 'leader') this.maybeCommit();
+  }
+
+  /**
+   * The shell snapshotted its state machine as of applied index `index` (dissertation ch. 5;
+   * `data` is opaque here). The snapshot goes to disk with the next Ready; once persisted()
+   * reports it durable, the log before it is compacted and the shell is told to cut its
+   * durable log too. A snapshot not newer than the last one is ignored.
+   */
+  snapshotTaken(index: number, data: string): void {
+    if (index > this.handedOut) throw new Error(`snapshot at ${index}, but entries were handed out to apply only through ${this.handedOut}`);
+    if (index <= (this.snap?.index ?? 0) || index <= this.log.base) return;
+    const snap: Snapshot = { index, term: this.log.term(index), data, config: this.configAt(index) };
+    this.snap = snap;
+    this.snapOut = snap;
+    this.snapRestore = false;
+    if (this.opts.plantBug === 'cut_log_before_snapshot_durable') {
+      this.durableSnapIndex = index; // planted: counted durable before the shell says so
+      this.compactLog();
+    }
+  }
+
+  private compactLog(): void {
+    const to = this.durableSnapIndex - (this.opts.snapshotTrailingEntries ?? 0);
+    if (to <= this.log.base) return;
+    this.log.compactTo(to);
+    this.compactOut = Math.max(this.compactOut, to);
   }
 
   // ---------------------------------------------------------------- outputs
@@ -258,6 +386,8 @@ export class RaftNode {
       this.readStates.length > 0 ||
       this.readFailures.length > 0 ||
       this.commitIndex > this.handedOut ||
+      this.snapOut !== null ||
+      this.compactOut > 0 ||
       this.log.hasUnstable() ||
       this.hardStateChanged()
     );
@@ -282,22 +412,32 @@ export class RaftNode {
     // term and vote are on disk already, so that no message carries a term the leader could
     // forget in a crash. Everything else (votes, replies) speaks for this peer's disk: after it.
     const early: Message[] = [];
-    let messages = this.msgs;
-    if (this.role === 'leader' && this.term === this.durableTerm && this.vote === this.durableVote) {
-      messages = [];
-      for (const m of this.msgs) (m.type === 'append_entries' ? early : messages).push(m);
+    const messages: Message[] = [];
+    const snapshotMessages: SnapshotMessage[] = [];
+    const leaveEarly = this.role === 'leader' && this.term === this.durableTerm && this.vote === this.durableVote;
+    for (const m of this.msgs) {
+      if (m.type === 'install_snapshot' || m.type === 'install_snapshot_reply') snapshotMessages.push(m);
+      else if (leaveEarly && m.type === 'append_entries') early.push(m);
+      else messages.push(m);
     }
     const rd: Ready = {
       hardState: hardState === null ? null : { ...hardState },
       entries,
+      snapshot: this.snapOut,
+      restore: this.snapRestore,
+      compact: this.compactOut,
       early,
       messages,
+      snapshotMessages,
       committed,
       readStates: this.readStates,
       readFailures: this.readFailures,
       events: this.events,
     };
     this.msgs = [];
+    this.snapOut = null;
+    this.snapRestore = false;
+    this.compactOut = 0;
     this.readStates = [];
     this.readFailures = [];
     this.events = [];
@@ -326,7 +466,22 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- inspection (tests, simulator, village)
 
-  /** Term of the entry at `index` (0 for index 0, -1 if absent). */
+  /** The configuration in force (the latest in the log). Do not modify it. */
+  configuration(): Config {
+    return this.config;
+  }
+
+  /** The last index and term of the newest snapshot (taken or installed), or 0/0. */
+  snapshotMeta(): { index: number; term: number } {
+    return { index: this.snap?.index ?? 0, term: this.snap?.term ?? 0 };
+  }
+
+  /** The first index still in the log (entries before it were compacted into a snapshot). */
+  firstIndex(): number {
+    return this.log.firstIndex;
+  }
+
+  /** Term of the entry at `index` (0 for index 0, -1 if absent or compacted, except the last compacted one). */
   termAt(index: number): number {
     return this.log.term(index);
   }
@@ -337,7 +492,7 @@ export class RaftNode {
   }
 
   /** Entries lo..hi inclusive (copies of the references; do not modify the entries). */
-  entries(lo = 1, hi = this.log.lastIndex): Entry[] {
+  entries(lo = this.log.firstIndex, hi = this.log.lastIndex): Entry[] {
     return this.log.slice(lo, hi);
   }
 
@@ -352,7 +507,7 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- role behaviour
 
-  private stepFollower(msg: Message, now: number): void {
+  private stepFollower(msg: RaftMessage, now: number): void {
     switch (msg.type) {
       case 'append_entries':
         // Figure 2, Followers: reset the election timer on AppendEntries from the current leader.
@@ -360,6 +515,12 @@ export class RaftNode {
         this.leaderContact = now;
         this.resetElectionDeadline(now);
         this.handleAppendEntries(msg);
+        break;
+      case 'install_snapshot':
+        this.setLeader(msg.from);
+        this.leaderContact = now;
+        this.resetElectionDeadline(now);
+        this.handleInstallSnapshot(msg);
         break;
       case 'request_vote':
         this.handleRequestVote(msg, now);
@@ -370,11 +531,12 @@ export class RaftNode {
         break;
       case 'request_vote_reply':
       case 'append_entries_reply':
+      case 'install_snapshot_reply':
         break; // stale answers to an earlier role
     }
   }
 
-  private stepCandidate(msg: Message, now: number): void {
+  private stepCandidate(msg: RaftMessage, now: number): void {
     switch (msg.type) {
       case 'append_entries':
         // §5.2: "If the leader's term ... is at least as large as the candidate's current term, then
@@ -383,6 +545,11 @@ export class RaftNode {
         this.leaderContact = now;
         this.handleAppendEntries(msg);
         break;
+      case 'install_snapshot':
+        this.becomeFollower(this.term, msg.from, now);
+        this.leaderContact = now;
+        this.handleInstallSnapshot(msg);
+        break;
       case 'request_vote':
         this.handleRequestVote(msg, now);
         break;
@@ -390,20 +557,25 @@ export class RaftNode {
         this.handleVoteReply(msg, now);
         break;
       case 'append_entries_reply':
+      case 'install_snapshot_reply':
       case 'timeout_now':
         break;
     }
   }
 
-  private stepLeader(msg: Message, now: number): void {
+  private stepLeader(msg: RaftMessage, now: number): void {
     switch (msg.type) {
       case 'append_entries_reply':
         this.handleAppendReply(msg);
+        break;
+      case 'install_snapshot_reply':
+        this.handleSnapshotReply(msg);
         break;
       case 'request_vote':
         this.handleRequestVote(msg, now); // same term: we voted for ourselves, so this rejects
         break;
       case 'append_entries': // another leader in our term cannot exist (§5.2, Election Safety)
+      case 'install_snapshot':
       case 'request_vote_reply':
       case 'timeout_now':
         break;
@@ -436,7 +608,7 @@ export class RaftNode {
     this.resetElectionDeadline(now);
     this.votes.set(this.id, true);
     if (this.tally(true, now)) return;
-    for (const to of this.others) this.send(this.voteRequest(to, this.term + 1, true, false));
+    for (const to of this.electorate()) if (to !== this.id) this.send(this.voteRequest(to, this.term + 1, true, false));
   }
 
   /** §5.2: "To begin an election, a follower increments its current term and transitions to candidate state. It then votes for itself and issues RequestVote RPCs in parallel." */
@@ -455,7 +627,7 @@ export class RaftNode {
     this.resetElectionDeadline(now);
     this.votes.set(this.id, true);
     if (this.tally(false, now)) return;
-    for (const to of this.others) this.send(this.voteRequest(to, this.term, false, force));
+    for (const to of this.electorate()) if (to !== this.id) this.send(this.voteRequest(to, this.term, false, force));
   }
 
   private becomeLeader(now: number): void {
@@ -531,26 +703,30 @@ export class RaftNode {
       // Figure 2, Followers: granting a vote resets the election timer.
       this.resetElectionDeadline(now);
     }
-    // A pre-vote answer carries the term asked about, so the pre-candidate can match it to its round.
-    const term = m.preVote ? Math.max(m.term, this.term) : this.term;
+    // A pre-vote granted carries the term asked about, so the pre-candidate can match it to its
+    // round; a refusal carries our own term, so that a pre-candidate behind us catches up.
+    const term = m.preVote && granted ? m.term : this.term;
     this.send({ type: 'request_vote_reply', from: this.id, to: m.from, term, granted, preVote: m.preVote });
   }
 
   private handleVoteReply(m: RequestVoteReply, now: number): void {
     const pre = this.role === 'precandidate';
     if (m.preVote !== pre) return;
-    if (m.term !== (pre ? this.term + 1 : this.term)) return; // an answer to another round
+    // An answer to another round is ignored. A pre-vote refusal carries the refuser's term,
+    // our own when it counts here (a higher one made us a follower in step()).
+    if (m.term !== (pre && m.granted ? this.term + 1 : this.term)) return;
     if (this.votes.has(m.from)) return; // duplicate
+    if (!this.electorate().includes(m.from)) return; // only voters' votes count (§4.1)
     this.votes.set(m.from, m.granted);
     if (m.granted) {
-      this.events.push({ kind: 'vote_granted', from: m.from, term: m.term, preVote: pre, votes: grantedCount(this.votes), needed: majority(this.opts.peers.length) });
+      this.events.push({ kind: 'vote_granted', from: m.from, term: m.term, preVote: pre, votes: grantedCount(this.votes), needed: majority(this.config.voters.length) });
     }
     this.tally(pre, now);
   }
 
   /** Count the votes; act on a decided election. Returns true if the role changed. */
   private tally(pre: boolean, now: number): boolean {
-    const result = voteResult(this.votes, this.opts.peers.length);
+    const result = voteResult(this.votes, this.config.voters.length);
     if (result === 'won') {
       if (pre) this.becomeCandidate(now, false);
       else this.becomeLeader(now); // §5.2: a majority of votes makes a leader
@@ -594,6 +770,12 @@ export class RaftNode {
     };
     const prev = m.prevLogIndex;
     const last = this.log.lastIndex;
+    if (prev < this.log.base) {
+      // Our log is compacted past prev: what we compacted is in a snapshot of committed entries,
+      // the same in every log (§5.4). Say where we are known to match: our commit index.
+      reply(true, this.commitIndex);
+      return;
+    }
     // 2. "Reply false if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm."
     // With the §5.3 optimization hints: where our log ends, or the first index of the
     // conflicting term, so the leader can skip a whole term per round trip.
@@ -620,6 +802,8 @@ export class RaftNode {
         // that comes from a broken peer: ignore it rather than lose committed state.
         if (e.index <= this.commitIndex) return;
         this.log.truncateFrom(e.index);
+        // A configuration entry removed with the suffix is no longer in force (§4.1).
+        if (this.configIndex >= e.index) this.recomputeConfig();
         this.events.push({ kind: 'truncate', from: e.index });
         break;
       }
@@ -630,6 +814,7 @@ export class RaftNode {
         const e = entries[i]!;
         if (e.index !== prev + 1 + i) return;
         this.log.append(e);
+        if (e.conf !== undefined) this.setConfig(e.conf, e.index);
       }
       this.events.push({ kind: 'append', from, to: this.log.lastIndex, term: this.log.lastTerm });
     }
@@ -642,10 +827,62 @@ export class RaftNode {
     reply(true, lastNew);
   }
 
+  /**
+   * Paper §7, InstallSnapshot receiver (steps 1, the term, were checked in step()). Chunks are
+   * accepted in order only; the reply says how much is held, so a lost chunk is sent again from
+   * there. A snapshot at or below our commit index adds nothing: it is answered and dropped.
+   */
+  private handleInstallSnapshot(m: InstallSnapshot): void {
+    const reply = (offset: number, matchIndex: number): void => {
+      this.send({ type: 'install_snapshot_reply', from: this.id, to: m.from, term: this.term, snapshotIndex: m.snapshotIndex, offset, matchIndex });
+    };
+    if (m.snapshotIndex <= this.commitIndex && this.opts.plantBug !== 'install_stale_snapshot') {
+      reply(m.size, this.commitIndex);
+      return;
+    }
+    let inc = this.incoming;
+    const same = inc !== null && inc.index === m.snapshotIndex && inc.term === m.snapshotTerm && inc.size === m.size;
+    if (!same) {
+      // §7 step 2: "Create new snapshot file if first chunk (offset is 0)"; any other chunk of an
+      // unknown snapshot is refused, and the reply asks for it from the start.
+      if (m.offset !== 0) {
+        reply(0, 0);
+        return;
+      }
+      inc = this.incoming = { index: m.snapshotIndex, term: m.snapshotTerm, config: m.snapshotConfig, size: m.size, data: '' };
+    }
+    // §7 steps 3-4: write the data at its offset; wait for more if not done. A chunk at any other
+    // offset (a duplicate, or one after a lost chunk) is not taken.
+    if (m.offset === inc!.data.length && m.offset + m.data.length <= inc!.size) inc!.data += m.data;
+    if (inc!.data.length < inc!.size) {
+      reply(inc!.data.length, 0);
+      return;
+    }
+    this.incoming = null;
+    this.installSnapshot({ index: inc!.index, term: inc!.term, data: inc!.data, config: inc!.config });
+    reply(inc!.size, inc!.index);
+  }
+
+  /** §7 steps 5-8: keep the log after the snapshot if it holds its last entry, else discard it; restore the state machine. */
+  private installSnapshot(snap: Snapshot): void {
+    this.log.restore(snap.index, snap.term);
+    this.snap = snap;
+    this.recomputeConfig();
+    this.snapOut = snap;
+    this.snapRestore = true;
+    this.handedOut = snap.index;
+    if (snap.index > this.commitIndex) this.commitTo(snap.index);
+    else {
+      this.commitIndex = snap.index; // planted install_stale_snapshot only: the commit index goes back
+      this.events.push({ kind: 'commit', index: snap.index });
+    }
+  }
+
   // ---------------------------------------------------------------- replication: leader side
 
   private appendLocal(entry: Entry): void {
     this.log.append(entry);
+    if (entry.conf !== undefined) this.setConfig(entry.conf, entry.index);
     const prevEv = this.events[this.events.length - 1];
     if (prevEv !== undefined && prevEv.kind === 'append' && prevEv.to === entry.index - 1 && prevEv.term === entry.term) prevEv.to = entry.index;
     else this.events.push({ kind: 'append', from: entry.index, to: entry.index, term: entry.term });
@@ -670,16 +907,70 @@ export class RaftNode {
       const advanced = pr.maybeUpdate(m.matchIndex);
       // The probe found where the follower's log matches ours: stream from there on.
       if (probeAnswered) pr.becomeReplicate();
+      // The follower caught up past the snapshot being sent some other way: stop sending it.
+      if (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex) pr.becomeProbe();
       if (advanced) this.maybeCommit();
+      if (this.role !== 'leader') return; // the commit removed this leader (§4.2.2)
       this.sendAppend(m.from, pr);
     } else {
       // Figure 2, Leaders: "If AppendEntries fails because of log inconsistency: decrement
       // nextIndex and retry (§5.3)" — using the follower's hints to skip a term at a time.
       // A stale rejection (of an append sent before the current position) changes nothing.
       // A rejection with only a conflictIndex says where the follower's log ends (prev > last).
+      if (pr.state === 'snapshot') return; // an answer to an append sent before the snapshot
       const followerLast = m.conflictTerm === undefined && m.conflictIndex !== undefined ? m.conflictIndex - 1 : undefined;
       if (pr.maybeDecrTo(m.matchIndex, this.nextFromHint(m), followerLast)) this.sendAppend(m.from, pr);
     }
+  }
+
+  /**
+   * An answer to an InstallSnapshot chunk: the follower holds the snapshot through `matchIndex`
+   * (installed, or it was committed past it), or needs the data from `offset` on. Only progress
+   * sends the next chunk at once; otherwise the next heartbeat resends from the offset, so that
+   * duplicated or reordered replies never multiply the chunks in flight.
+   */
+  private handleSnapshotReply(m: InstallSnapshotReply): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true; // CheckQuorum (§6.2)
+    if (m.matchIndex > 0) {
+      if (m.matchIndex > this.log.lastIndex) return;
+      const advanced = pr.maybeUpdate(m.matchIndex);
+      if (pr.state === 'snapshot') pr.becomeProbe();
+      if (advanced) this.maybeCommit();
+      if (this.role !== 'leader') return;
+      this.sendAppend(m.from, pr);
+      return;
+    }
+    if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex) return;
+    const progressed = m.offset > pr.snapshotOffset;
+    pr.snapshotOffset = m.offset;
+    if (progressed) {
+      pr.paused = false;
+      this.sendSnapshotChunk(m.from, pr);
+    }
+  }
+
+  /** The chunk of the snapshot that starts where the follower said its copy ends. */
+  private sendSnapshotChunk(to: PeerId, pr: Progress): void {
+    const snap = this.snap;
+    if (snap === null) throw new Error(`${to} needs compacted entries but there is no snapshot`);
+    if (pr.snapshotIndex !== snap.index) pr.becomeSnapshot(snap.index); // a newer snapshot replaced it
+    const offset = Math.min(pr.snapshotOffset, snap.data.length);
+    const m: InstallSnapshot = {
+      type: 'install_snapshot',
+      from: this.id,
+      to,
+      term: this.term,
+      snapshotIndex: snap.index,
+      snapshotTerm: snap.term,
+      snapshotConfig: snap.config,
+      offset,
+      size: snap.data.length,
+      data: snap.data.slice(offset, offset + this.opts.maxBytesPerAppend),
+    };
+    this.send(m);
+    pr.paused = true;
   }
 
   /** §5.3 optimization: skip past the follower's whole conflicting term in one round trip. */
@@ -699,19 +990,28 @@ export class RaftNode {
   private maybeCommit(): void {
     // The leader's own match index is the durable part of its log (see persisted()).
     const own = this.opts.plantBug === 'count_self_before_durable' ? this.log.lastIndex : this.log.durableIndex;
-    const matches: number[] = [own];
-    for (const pr of this.progress.values()) matches.push(pr.match);
+    // Only voters count (a leader being removed manages the cluster without counting itself, §4.2.2).
+    const matches: number[] = this.isVoter(this.id) ? [own] : [];
+    for (const [peer, pr] of this.progress) if (this.isVoter(peer)) matches.push(pr.match);
     const n = quorumValue(matches);
     if (n <= this.commitIndex) return;
     if (this.log.term(n) !== this.term && this.opts.plantBug !== 'commit_previous_term') return;
     this.commitTo(n);
-    this.broadcastPending = true; // tell followers the new commit index
+    if (this.role === 'leader') this.broadcastPending = true; // tell followers the new commit index
   }
 
   private commitTo(index: number): void {
     const wasCurrent = this.log.term(this.commitIndex) === this.term;
     this.commitIndex = index;
     this.events.push({ kind: 'commit', index });
+    if (this.role === 'leader' && !this.isVoter(this.id) && this.configIndex <= index) {
+      // Dissertation §4.2.2: a leader removed from the configuration steps down once the change
+      // is committed. It tells the followers the commit first, so that they use it at once.
+      for (const [to, pr] of this.progress) this.sendHeartbeat(to, pr);
+      this.events.push({ kind: 'step_down', reason: 'removed from the configuration', term: this.term });
+      this.becomeFollower(this.term, null, this.now);
+      return;
+    }
     if (this.role === 'leader' && !wasCurrent && this.log.term(index) === this.term && this.readsAwaitingCommit.length > 0) {
       const waiting = this.readsAwaitingCommit;
       this.readsAwaitingCommit = [];
@@ -726,6 +1026,10 @@ export class RaftNode {
    */
   private sendAppend(to: PeerId, pr: Progress): void {
     const last = this.log.lastIndex;
+    if (pr.state === 'snapshot') {
+      if (!pr.paused) this.sendSnapshotChunk(to, pr);
+      return;
+    }
     if (pr.state === 'probe') {
       if (pr.paused) return;
       if (pr.next <= last || pr.next - 1 > pr.match) {
@@ -734,7 +1038,7 @@ export class RaftNode {
       }
     } else {
       let sent = false;
-      while (pr.next <= last && !pr.inflightFull(this.opts.maxInflightAppends)) {
+      while (pr.state === 'replicate' && pr.next <= last && !pr.inflightFull(this.opts.maxInflightAppends)) {
         this.sendEntries(to, pr);
         sent = true;
       }
@@ -745,6 +1049,12 @@ export class RaftNode {
 
   private sendEntries(to: PeerId, pr: Progress): void {
     const prev = pr.next - 1;
+    if (prev < this.log.base) {
+      // §7: the entries the follower needs are compacted away; send the snapshot instead.
+      pr.becomeSnapshot(this.snap?.index ?? 0);
+      this.sendSnapshotChunk(to, pr);
+      return;
+    }
     const entries = this.log.batch(pr.next, this.opts.maxEntriesPerAppend, this.opts.maxBytesPerAppend);
     const m: AppendEntries = {
       type: 'append_entries',
@@ -768,13 +1078,16 @@ export class RaftNode {
    * leadership confirmation for ReadIndex rounds (readSeq).
    */
   private sendHeartbeat(to: PeerId, pr: Progress): void {
+    // Below the log's base no term is known: check at the base instead (a follower without it
+    // rejects, and is then sent the snapshot).
+    const prev = Math.max(pr.match, this.log.base);
     this.send({
       type: 'append_entries',
       from: this.id,
       to,
       term: this.term,
-      prevLogIndex: pr.match,
-      prevLogTerm: this.log.term(pr.match),
+      prevLogIndex: prev,
+      prevLogTerm: this.log.term(prev),
       entries: [],
       leaderCommit: this.commitIndex,
       readSeq: this.readSeq,
@@ -784,6 +1097,12 @@ export class RaftNode {
 
   private heartbeat(): void {
     for (const [to, pr] of this.progress) {
+      if (pr.state === 'snapshot') {
+        // The chunk in flight (or its answer) may be lost: send again from the follower's offset.
+        pr.paused = false;
+        this.sendSnapshotChunk(to, pr);
+        continue;
+      }
       if (pr.state === 'probe') {
         // The outstanding probe (or its answer) may be lost: try again once per heartbeat.
         pr.paused = false;
@@ -806,12 +1125,12 @@ export class RaftNode {
 
   /** Dissertation §6.2: a leader that has not heard from a majority for an election timeout steps down. */
   private checkQuorum(): void {
-    let active = 1;
-    for (const pr of this.progress.values()) {
-      if (pr.recentActive) active++;
+    let active = this.isVoter(this.id) ? 1 : 0;
+    for (const [peer, pr] of this.progress) {
+      if (pr.recentActive && this.isVoter(peer)) active++;
       pr.recentActive = false;
     }
-    if (active < majority(this.opts.peers.length)) {
+    if (active < majority(this.config.voters.length)) {
       this.events.push({ kind: 'step_down', reason: 'lost contact with a majority (CheckQuorum)', term: this.term });
       this.becomeFollower(this.term, null, this.now);
     }
@@ -822,7 +1141,7 @@ export class RaftNode {
   private registerRead(ctx: string): void {
     // §6.4 step 2: "the leader saves its current commit index in a local variable readIndex".
     const index = this.commitIndex;
-    if (this.opts.peers.length === 1) {
+    if (this.config.voters.length === 1 && this.isVoter(this.id)) {
       this.readStates.push({ ctx, index });
       return;
     }
@@ -837,8 +1156,8 @@ export class RaftNode {
 
   private releaseReads(): void {
     if (this.pendingReads.length === 0) return;
-    const acks: number[] = [this.readSeq];
-    for (const pr of this.progress.values()) acks.push(pr.readAck);
+    const acks: number[] = this.isVoter(this.id) ? [this.readSeq] : [];
+    for (const [peer, pr] of this.progress) if (this.isVoter(peer)) acks.push(pr.readAck);
     const confirmed = quorumValue(acks);
     let n = 0;
     // §6.4 step 4: once confirmed, the read may be served after applying through readIndex.
@@ -869,12 +1188,56 @@ export class RaftNode {
     }
   }
 
+  // ---------------------------------------------------------------- configuration (dissertation ch. 4)
+
+  private isVoter(id: PeerId): boolean {
+    return this.config.voters.includes(id);
+  }
+
+  /** Whom a candidate asks and whose votes it counts: the voters (planted bug: and the initial ones). */
+  private electorate(): PeerId[] {
+    if (this.opts.plantBug !== 'count_old_config_votes') return this.config.voters;
+    return [...new Set([...this.config.voters, ...this.initialConfig.voters])];
+  }
+
+  /** A configuration entry is in the log: it is in force at once (§4.1). */
+  private setConfig(config: Config, index: number): void {
+    this.config = config;
+    this.configIndex = index;
+    this.others = [...config.voters, ...config.learners].filter((p) => p !== this.id);
+    if (this.role !== 'leader') return;
+    for (const p of this.others) if (!this.progress.has(p)) this.progress.set(p, new Progress(this.log.lastIndex + 1));
+    for (const p of [...this.progress.keys()]) if (!this.others.includes(p)) this.progress.delete(p);
+  }
+
+  /** The configuration of the log as it is now: its latest configuration entry, else the snapshot's, else the initial one. */
+  private recomputeConfig(): void {
+    for (let i = this.log.lastIndex; i > this.log.base; i--) {
+      const e = this.log.entry(i)!;
+      if (e.conf !== undefined) {
+        this.setConfig(e.conf, i);
+        return;
+      }
+    }
+    if (this.snap !== null) this.setConfig(this.snap.config, this.snap.index);
+    else this.setConfig(this.initialConfig, 0);
+  }
+
+  /** The configuration as of `index` (for a snapshot taken there). */
+  private configAt(index: number): Config {
+    for (let i = index; i > this.log.base; i--) {
+      const e = this.log.entry(i)!;
+      if (e.conf !== undefined) return e.conf;
+    }
+    return this.snap?.config ?? this.initialConfig;
+  }
+
   private hardStateChanged(): boolean {
     const p = this.handedOutState;
     return p.term !== this.term || p.vote !== this.vote || p.commit !== this.commitIndex;
   }
 
-  private send(m: Message): void {
+  private send(m: RaftMessage): void {
     this.msgs.push(m);
   }
 }

@@ -6,8 +6,11 @@
 //   replicate  the follower accepted an append: the leader streams entries optimistically,
 //              advancing nextIndex as it sends, with at most maxInflightAppends unacknowledged
 //              appends in flight (pipelining); a rejection drops it back to probe.
+//   snapshot   the follower needs entries the leader has compacted away: the leader sends its
+//              snapshot (§7), one chunk at a time from the offset the follower says it holds,
+//              and goes back to probe once the follower has installed it.
 
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   /** Highest index known to be replicated on the follower (Figure 2, matchIndex). */
@@ -29,6 +32,9 @@ export class Progress {
   stalledBeats = 0;
   /** match at the previous heartbeat, to notice stalls. */
   matchAtBeat = 0;
+  /** Snapshot state: the last index of the snapshot being sent, and how much of it the follower holds. */
+  snapshotIndex = 0;
+  snapshotOffset = 0;
 
   constructor(next: number) {
     this.next = next;
@@ -41,6 +47,16 @@ export class Progress {
     this.next = this.match + 1;
     this.stalledBeats = 0;
     this.matchAtBeat = this.match;
+  }
+
+  /** The follower needs the snapshot ending at `index`: send it from the start. */
+  becomeSnapshot(index: number): void {
+    this.state = 'snapshot';
+    this.paused = false;
+    this.inflights.length = 0;
+    this.snapshotIndex = index;
+    this.snapshotOffset = 0;
+    this.stalledBeats = 0;
   }
 
   becomeReplicate(): void {

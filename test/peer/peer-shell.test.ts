@@ -5,7 +5,7 @@ import { describeRpc } from '../../peer/narrator.ts';
 import { mergeForSave } from '../../peer/peer.ts';
 
 function ready(hardState: HardState | null, entries: Entry[]): Ready {
-  return { hardState, entries, early: [], messages: [], committed: [], readStates: [], readFailures: [], events: [] };
+  return { hardState, entries, snapshot: null, restore: false, compact: 0, early: [], messages: [], snapshotMessages: [], committed: [], readStates: [], readFailures: [], events: [] };
 }
 const e = (index: number, term: number, data: string | null = null): Entry => ({ index, term, data });
 

@@ -1,6 +1,6 @@
 // Helpers for the rule tests: build nodes in a chosen state, step messages in, look at what comes out.
 import { RaftNode } from '../../peer/raft/node.ts';
-import type { Entry, HardState, Message, PeerId, RaftOptions, Ready, RequestVote } from '../../peer/raft/types.ts';
+import type { Entry, HardState, Message, PeerId, RaftMessage, RaftOptions, Ready, RequestVote } from '../../peer/raft/types.ts';
 
 export const HB = 50;
 export const EMIN = 150;
@@ -80,7 +80,7 @@ export class Cluster {
   readonly readies: { id: PeerId; rd: Ready }[] = [];
   now = 0;
   /** Messages matching this are dropped. */
-  drop: (m: Message) => boolean = () => false;
+  drop: (m: RaftMessage) => boolean = () => false;
 
   constructor(ids: PeerId[], extra: Partial<RaftOptions> = {}, random?: (id: PeerId) => () => number) {
     for (const id of ids) {
@@ -96,14 +96,14 @@ export class Cluster {
   }
 
   stabilize(limit = 10_000): void {
-    let queue: Message[] = [];
+    let queue: RaftMessage[] = [];
     for (let round = 0; round < limit; round++) {
       for (const [id, n] of this.nodes) {
         while (n.hasReady()) {
           const rd = take(n);
           this.readies.push({ id, rd });
           this.applied.get(id)!.push(...rd.committed);
-          queue.push(...rd.sent);
+          queue.push(...rd.sent, ...rd.snapshotMessages);
         }
       }
       if (queue.length === 0) return;

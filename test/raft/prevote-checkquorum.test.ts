@@ -28,9 +28,28 @@ describe('PreVote (dissertation §9.6)', () => {
   it('a pre-candidate rejected by a majority goes back to follower without bumping its term (§9.6)', () => {
     const f = node('n1', { term: 3, opts: both });
     f.tick(f.nextDeadline());
-    f.step(voteReply('n2', 'n1', 4, false, true), 300);
-    f.step(voteReply('n3', 'n1', 4, false, true), 300);
+    // A refusal carries the refuser's own term (etcd does the same).
+    f.step(voteReply('n2', 'n1', 3, false, true), 300);
+    f.step(voteReply('n3', 'n1', 3, false, true), 300);
     expect(f.status()).toMatchObject({ role: 'follower', term: 3 });
+  });
+
+  it('a pre-candidate refused by a peer already in the term it asked about takes that term, and can ask again above it', () => {
+    // n2 and n3 voted in term 4 already; n1 (term 3, the longest log) would ask about term 4 for
+    // ever if the refusals did not carry their term.
+    const f = node('n1', { term: 3, log: [1, 3, 3], opts: both });
+    f.tick(f.nextDeadline());
+    f.step(voteReply('n2', 'n1', 4, false, true), 300);
+    expect(f.status()).toMatchObject({ role: 'follower', term: 4 });
+    take(f);
+    f.tick(f.nextDeadline());
+    expect(sent(f, 'request_vote').map((m) => m.term)).toEqual([5, 5]);
+  });
+
+  it('a peer refuses a pre-vote with its own term, not the term asked about', () => {
+    const f = node('n2', { term: 3, log: [1, 3, 3], opts: both });
+    f.step(vote('n1', 'n2', 4, 1, 1, true), 10);
+    expect(take(f).sent).toEqual([expect.objectContaining({ type: 'request_vote_reply', preVote: true, granted: false, term: 3 })]);
   });
 
   it('a peer grants a pre-vote without changing its term, its vote or its timer (§9.6)', () => {

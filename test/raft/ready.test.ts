@@ -16,7 +16,7 @@ describe('Ready', () => {
     const rd = take(l);
     expect(rd.entries).toHaveLength(1);
     expect(l.hasReady()).toBe(false);
-    expect(l.ready()).toEqual({ hardState: null, entries: [], early: [], messages: [], committed: [], readStates: [], readFailures: [], events: [] });
+    expect(l.ready()).toEqual({ hardState: null, entries: [], snapshot: null, restore: false, compact: 0, early: [], messages: [], snapshotMessages: [], committed: [], readStates: [], readFailures: [], events: [] });
   });
 
   it('committed entries are handed out exactly once, in order (Figure 2: apply log[lastApplied])', () => {

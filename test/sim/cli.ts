@@ -1,14 +1,16 @@
 // npm run sim -- --seeds 10000 --peers 5      run many seeds, print progress and seeds/second
 // npm run sim -- --seed 42 --peers 5          replay one seed with its whole trace
 // Other flags: --start S (first seed of a batch), --chaos-ms N, --liveness-ms N,
-//              --plant-bug commit_previous_term|double_vote|count_self_before_durable,
+//              --plant-bug commit_previous_term|double_vote|count_self_before_durable|
+//                          cut_log_before_snapshot_durable|install_stale_snapshot,
+//              --membership none|grow|shrink (default: each seed with 5 peers or more picks),
 //              --no-vote-check, --no-durable-check, --keep-going
-import { DEFAULT_CHAOS_MS, DEFAULT_LIVENESS_MS, failureReport, runSim, type SimOptions, type SimResult } from './sim.ts';
+import { DEFAULT_CHAOS_MS, DEFAULT_LIVENESS_MS, failureReport, runSim, type Membership, type SimOptions, type SimResult } from './sim.ts';
 import { PLANTED_BUGS, type PlantedBug } from '../../peer/raft/types.ts';
 
 const USAGE = `usage: npm run sim -- [--seeds N] [--start S] [--peers P[,P...]] [--seed S] [--chaos-ms N]
                     [--liveness-ms N] [--plant-bug ${PLANTED_BUGS.join('|')}] [--no-vote-check]
-                    [--no-durable-check] [--keep-going]`;
+                    [--no-durable-check] [--membership none|grow|shrink] [--keep-going]`;
 
 interface Args {
   seeds: number;
@@ -18,13 +20,14 @@ interface Args {
   chaosMs: number;
   livenessMs: number;
   plantBug: PlantedBug | undefined;
+  membership: Membership | undefined;
   voteCheck: boolean;
   durableCheck: boolean;
   keepGoing: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { seeds: 100, start: 1, peers: [5], seed: null, chaosMs: DEFAULT_CHAOS_MS, livenessMs: DEFAULT_LIVENESS_MS, plantBug: undefined, voteCheck: true, durableCheck: true, keepGoing: false };
+  const a: Args = { seeds: 100, start: 1, peers: [5], seed: null, chaosMs: DEFAULT_CHAOS_MS, livenessMs: DEFAULT_LIVENESS_MS, plantBug: undefined, membership: undefined, voteCheck: true, durableCheck: true, keepGoing: false };
   const num = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isSafeInteger(n) || n < min) {
@@ -70,6 +73,15 @@ function parse(argv: string[]): Args {
         a.plantBug = bug;
         break;
       }
+      case '--membership': {
+        const v = argv[++i];
+        if (v !== 'none' && v !== 'grow' && v !== 'shrink') {
+          console.error(`--membership must be none, grow or shrink, got ${v ?? 'nothing'}`);
+          process.exit(2);
+        }
+        a.membership = v;
+        break;
+      }
       case '--no-vote-check':
         a.voteCheck = false;
         break;
@@ -95,6 +107,7 @@ function parse(argv: string[]): Args {
 function optsFor(a: Args, seed: number, peers: number, fullTrace: boolean): SimOptions {
   const o: SimOptions = { seed, peers, chaosMs: a.chaosMs, livenessMs: a.livenessMs, fullTrace };
   if (a.plantBug) o.plantBug = a.plantBug;
+  if (a.membership) o.membership = a.membership;
   if (!a.voteCheck) o.checkVoteOnce = false;
   if (!a.durableCheck) o.checkDurableQuorum = false;
   return o;
@@ -102,7 +115,7 @@ function optsFor(a: Args, seed: number, peers: number, fullTrace: boolean): SimO
 
 function summary(r: SimResult): string {
   const s = r.stats;
-  return `seed ${r.seed}: ${s.simMs.toFixed(0)} simulated ms, ${s.messages} messages (${s.dropped} lost), ${s.crashes} crashes, ${s.overtaken} acknowledgements ahead of the leader's own save, ${s.terms} terms, ${s.proposals} proposals (${s.acked} acknowledged), ${s.reads} reads (${s.readsServed} served), converged ${s.healToConvergeMs.toFixed(0)} ms after healing`;
+  return `seed ${r.seed}: ${s.simMs.toFixed(0)} simulated ms, ${s.messages} messages (${s.dropped} lost), ${s.crashes} crashes, ${s.overtaken} acknowledgements ahead of the leader's own save, ${s.terms} terms, ${s.proposals} proposals (${s.acked} acknowledged), ${s.reads} reads (${s.readsServed} served), ${s.snapshots} snapshots taken, ${s.installs} installed from a leader, ${s.confChanges} configuration changes, converged ${s.healToConvergeMs.toFixed(0)} ms after healing`;
 }
 
 function main(): void {
@@ -125,11 +138,21 @@ function main(): void {
   let violations = 0;
   let lastReport = t0;
   let worstConverge = 0;
+  let snapshots = 0;
+  let installs = 0;
+  let seedsWithInstall = 0;
+  let confChanges = 0;
+  let membershipRuns = 0;
   for (const peers of a.peers) {
     for (let seed = a.start; seed < a.start + a.seeds; seed++) {
       const r = runSim(optsFor(a, seed, peers, false));
       done++;
       worstConverge = Math.max(worstConverge, r.stats.healToConvergeMs);
+      snapshots += r.stats.snapshots;
+      installs += r.stats.installs;
+      if (r.stats.installs > 0) seedsWithInstall++;
+      confChanges += r.stats.confChanges;
+      if (r.stats.confChanges > 0) membershipRuns++;
       if (r.violation) {
         violations++;
         console.log(`\n${failureReport(r)}\n`);
@@ -149,7 +172,7 @@ function main(): void {
   const secs = (performance.now() - t0) / 1000;
   console.log(
     `${done} seeds (peers ${a.peers.join(',')}, seeds ${a.start}..${a.start + a.seeds - 1}) in ${secs.toFixed(1)} s: ${(done / secs).toFixed(0)} seeds/s, ${violations} violations` +
-      ` (slowest recovery after healing: ${worstConverge.toFixed(0)} simulated ms)`,
+      ` (slowest recovery after healing: ${worstConverge.toFixed(0)} simulated ms; ${snapshots} snapshots taken, ${installs} installed by InstallSnapshot in ${seedsWithInstall} seeds; ${confChanges} configuration changes in ${membershipRuns} seeds)`,
   );
   if (violations > 0) process.exit(1);
 }

@@ -6,19 +6,23 @@ import { describe, expect, it } from 'vitest';
 import { failureReport, runSim, type SimResult, type ViolationKind } from './sim.ts';
 import type { PlantedBug } from '../../peer/raft/types.ts';
 
-function runSeeds(peers: number, from: number, count: number): { failures: SimResult[]; acked: number; crashes: number; overtaken: number } {
+function runSeeds(peers: number, from: number, count: number): { failures: SimResult[]; acked: number; crashes: number; overtaken: number; snapshots: number; installs: number } {
   const failures: SimResult[] = [];
   let acked = 0;
   let crashes = 0;
   let overtaken = 0;
+  let snapshots = 0;
+  let installs = 0;
   for (let seed = from; seed < from + count; seed++) {
     const r = runSim({ seed, peers });
     acked += r.stats.acked;
     crashes += r.stats.crashes;
     overtaken += r.stats.overtaken;
+    snapshots += r.stats.snapshots;
+    installs += r.stats.installs;
     if (r.violation) failures.push(r);
   }
-  return { failures, acked, crashes, overtaken };
+  return { failures, acked, crashes, overtaken, snapshots, installs };
 }
 
 /** Search seeds for the first violation; bounded. */
@@ -39,13 +43,16 @@ describe('simulation: safety and liveness hold under faults', () => {
     [5, 101, 100],
   ] as const) {
     it(`${count} seeds with ${peers} peers (seeds ${from}..${from + count - 1}) show no violation`, () => {
-      const { failures, acked, crashes, overtaken } = runSeeds(peers, from, count);
+      const { failures, acked, crashes, overtaken, snapshots, installs } = runSeeds(peers, from, count);
       expect(failures.map(failureReport).join('\n\n')).toBe('');
-      // The runs did real work: proposals were acknowledged, peers crashed, and followers'
-      // acknowledgements reached leaders whose own saves were still running.
+      // The runs did real work: proposals were acknowledged, peers crashed, followers'
+      // acknowledgements reached leaders whose own saves were still running, logs were
+      // compacted, and followers that fell behind were sent snapshots.
       expect(acked).toBeGreaterThan(count * 10);
       expect(crashes).toBeGreaterThan(count);
       expect(overtaken).toBeGreaterThan(count);
+      expect(snapshots).toBeGreaterThan(count);
+      expect(installs).toBeGreaterThan(count / 4);
     });
   }
 
@@ -106,4 +113,53 @@ describe('simulation: the checks catch planted bugs', () => {
     expect(failureReport(r!)).toContain('--plant-bug count_self_before_durable --no-durable-check');
     expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
   });
+
+  it('cutting the log before the snapshot is durable is reported (durable-snapshot check)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'cut_log_before_snapshot_durable' }, 500);
+    expect(r, 'no seed up to 500 exposed the planted log-cut bug').not.toBeNull();
+    expect(r!.violation!.kind).toBe<ViolationKind>('durable_snapshot');
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
+  });
+
+  it('installing a snapshot at or below the commit index is reported (the state machine moves back)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'install_stale_snapshot' }, 500);
+    expect(r, 'no seed up to 500 exposed the planted stale-snapshot bug').not.toBeNull();
+    expect(r!.violation!.kind).toBe<ViolationKind>('state_machine_safety');
+    expect(r!.violation!.message).toMatch(/commit index moves back|restores a snapshot at \d+ over/);
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
+  });
+
+  it('accepting a configuration change while another is uncommitted is reported (one change at a time)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'two_changes_in_flight' }, 500);
+    expect(r, 'no seed up to 500 exposed the planted two-changes bug').not.toBeNull();
+    expect(r!.violation!.kind).toBe<ViolationKind>('membership');
+    expect(r!.violation!.message).toMatch(/is not committed/);
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
+  });
+
+  it('counting the votes of removed voters is reported (a leader without a majority of its voters)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'count_old_config_votes' }, 500);
+    expect(r, 'no seed up to 500 exposed the planted old-votes bug').not.toBeNull();
+    expect(r!.violation!.kind).toBe<ViolationKind>('membership');
+    expect(r!.violation!.message).toMatch(/not a majority of its voters/);
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
+  });
+});
+
+describe('simulation: membership change under faults', () => {
+  for (const membership of ['grow', 'shrink'] as const) {
+    it(`100 seeds that ${membership === 'grow' ? 'grow 3 -> 5' : 'shrink 5 -> 3'} voters reach the target with no violation`, () => {
+      const failures: SimResult[] = [];
+      let changes = 0;
+      for (let seed = 1; seed <= 100; seed++) {
+        const r = runSim({ seed, peers: 5, membership });
+        if (r.violation) failures.push(r);
+        expect(r.stats.membershipDone).toBe(true);
+        changes += r.stats.confChanges;
+      }
+      expect(failures.map(failureReport).join('\n\n')).toBe('');
+      // grow: two learners added and promoted; shrink: two removals (and retries after leader changes).
+      expect(changes).toBeGreaterThanOrEqual(membership === 'grow' ? 400 : 200);
+    });
+  }
 });

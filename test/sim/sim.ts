@@ -3,16 +3,24 @@
 // (the shell's pipeline: a leader's early AppendEntries leave at once, everything else after the
 // save, Readies taken meanwhile wait and go to disk together), crashes that lose all volatile
 // state and every save not yet complete, clients proposing commands and issuing ReadIndex reads.
+// Each peer's state machine snapshots itself every few entries (a threshold each seed picks); the
+// disk keeps the snapshot and the log after it under the same durability rules as the rest, a
+// restart loads the snapshot and replays the log, and a follower that fell behind the leader's
+// compacted log is sent the snapshot (InstallSnapshot, chunked like appends).
 //
 // After every step the simulator checks the safety properties of the paper (Figure 3):
 // Election Safety, Log Matching, Leader Completeness, State Machine Safety; plus "a peer votes
 // at most once per term" (across restarts), "a committed entry is on the disks of a majority",
-// "no acknowledged proposal is lost", ReadIndex linearizability and the storage contract. Once the faults heal it checks liveness: a leader is
+// "no acknowledged proposal is lost", ReadIndex linearizability and the storage contract, and for
+// snapshots: "a disk never cuts its log past its durable snapshot", "a snapshot is the state of
+// the committed entries it covers", "a state machine never moves back". With compacted logs the
+// checks compare what is still present, and a snapshot stands for the committed prefix it covers.
+// Once the faults heal it checks liveness: a leader is
 // elected and new proposals commit everywhere within a bounded (simulated) time.
 //
 // Everything random follows from the seed, so a failing seed replays exactly.
 import { RaftNode } from '../../peer/raft/node.ts';
-import type { Entry, HardState, Message, NodeStatus, PlantedBug, RaftOptions, Ready } from '../../peer/raft/types.ts';
+import type { ConfChange, Config, Entry, HardState, NodeStatus, PlantedBug, RaftMessage, RaftOptions, Ready, Snapshot } from '../../peer/raft/types.ts';
 import { Heap } from './heap.ts';
 import { between, mix, mulberry32, pick, type Rng } from '../../shared/random.ts';
 
@@ -26,6 +34,8 @@ export type ViolationKind =
   | 'read_linearizability'
   | 'storage_contract'
   | 'durable_quorum'
+  | 'durable_snapshot'
+  | 'membership'
   | 'liveness'
   | 'exception';
 
@@ -35,9 +45,17 @@ export interface Violation {
   time: number;
 }
 
+export type Membership = 'none' | 'grow' | 'shrink';
+
 export interface SimOptions {
   seed: number;
   peers: number;
+  /**
+   * Membership changes in the schedule (5 peers or more): 'grow' starts with two peers fewer as
+   * voters and adds them (learner, then voter) one change at a time; 'shrink' removes two.
+   * Default: each seed picks one of the three.
+   */
+  membership?: Membership;
   /** Simulated ms of faults before everything heals. */
   chaosMs?: number;
   /** After healing, a leader must be elected and new proposals applied everywhere within this many simulated ms. */
@@ -70,6 +88,12 @@ export interface SimStats {
   terms: number;
   /** Simulated ms from healing to convergence. */
   healToConvergeMs: number;
+  /** Snapshots taken by state machines, and snapshots installed from a leader. */
+  snapshots: number;
+  installs: number;
+  /** Configuration changes accepted by a leader, and whether the target configuration was reached. */
+  confChanges: number;
+  membershipDone: boolean;
 }
 
 export interface SimResult {
@@ -101,7 +125,7 @@ interface TraceRec {
   t: number;
   k: TraceKind;
   p: string;
-  m?: Message;
+  m?: RaftMessage;
   s?: string;
 }
 
@@ -165,7 +189,7 @@ export function formatEntries(entries: readonly Entry[]): string {
   return `[${shown.join(', ')}]`;
 }
 
-export function formatMessage(m: Message): string {
+export function formatMessage(m: RaftMessage): string {
   switch (m.type) {
     case 'request_vote':
       return `${m.preVote ? 'PreVote' : 'RequestVote'} term=${m.term} last=${m.lastLogIndex}/${m.lastLogTerm}${m.force ? ' force' : ''}`;
@@ -179,14 +203,41 @@ export function formatMessage(m: Message): string {
         : `AppendEntriesReply term=${m.term} reject prev=${m.matchIndex} hint=${m.conflictIndex ?? '-'}/${m.conflictTerm ?? '-'}${m.readSeq ? ` readSeq=${m.readSeq}` : ''}`;
     case 'timeout_now':
       return `TimeoutNow term=${m.term}`;
+    case 'install_snapshot':
+      return `InstallSnapshot term=${m.term} snapshot=${m.snapshotIndex}/${m.snapshotTerm} bytes ${m.offset}..${m.offset + m.data.length} of ${m.size}`;
+    case 'install_snapshot_reply':
+      return `InstallSnapshotReply term=${m.term} snapshot=${m.snapshotIndex} offset=${m.offset}${m.matchIndex ? ` match=${m.matchIndex}` : ''}`;
   }
 }
 
 // ---------------------------------------------------------------- the simulated world
 
+/** A peer's disk: hard state, the newest durable snapshot, and the log after `base` (entries[i] has index base + 1 + i). */
 interface Disk {
   hardState: HardState;
+  snapshot: Snapshot | null;
+  base: number;
+  baseTerm: number;
   entries: Entry[];
+}
+
+function diskLast(d: Disk): number {
+  return d.base + d.entries.length;
+}
+
+/** Term of the disk's entry at `index`: the base's term at the base, -1 if absent. */
+function diskTerm(d: Disk, index: number): number {
+  if (index === d.base) return d.baseTerm;
+  return d.entries[index - d.base - 1]?.term ?? -1;
+}
+
+/** The snapshot encoding of the simulated state machine: its keys, sorted. */
+function encodeKv(kv: Map<string, string>): string {
+  return JSON.stringify([...kv.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
+
+function decodeKv(data: string): Map<string, string> {
+  return new Map(JSON.parse(data) as [string, string][]);
 }
 
 interface SimPeer {
@@ -204,6 +255,8 @@ interface SimPeer {
   /** Volatile: the state machine and what the shell remembers about its proposals. */
   applied: number;
   kv: Map<string, string>;
+  /** The index of the last snapshot this state machine took or restored. */
+  snapIndex: number;
   proposals: Map<number, { term: number; data: string }>;
   /** Commit index of this incarnation already recorded by the checker. */
   recordedCommit: number;
@@ -211,13 +264,14 @@ interface SimPeer {
 }
 
 type AgendaItem =
-  | { time: number; seq: number; kind: 'deliver'; msg: Message }
+  | { time: number; seq: number; kind: 'deliver'; msg: RaftMessage }
   | { time: number; seq: number; kind: 'fault' }
   | { time: number; seq: number; kind: 'depose'; peer: number; term: number }
   | { time: number; seq: number; kind: 'propose' }
   | { time: number; seq: number; kind: 'read' }
   | { time: number; seq: number; kind: 'restart'; peer: number }
   | { time: number; seq: number; kind: 'saved'; peer: number; incarnation: number }
+  | { time: number; seq: number; kind: 'member' }
   | { time: number; seq: number; kind: 'heal' };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -232,7 +286,7 @@ interface CommitRec {
 }
 
 class Simulation {
-  private readonly o: Required<Omit<SimOptions, 'plantBug'>> & { plantBug?: PlantedBug };
+  private readonly o: Required<Omit<SimOptions, 'plantBug' | 'membership'>> & { plantBug?: PlantedBug };
   private readonly rng: Rng;
   private readonly agenda = new Heap<AgendaItem>();
   private seq = 0;
@@ -242,7 +296,7 @@ class Simulation {
   private readonly ids: string[];
   private readonly core: Omit<RaftOptions, 'id' | 'peers' | 'random'>;
   readonly trace: Trace;
-  readonly stats: SimStats = { simMs: 0, steps: 0, messages: 0, dropped: 0, proposals: 0, acked: 0, reads: 0, readsServed: 0, crashes: 0, overtaken: 0, terms: 0, healToConvergeMs: 0 };
+  readonly stats: SimStats = { simMs: 0, steps: 0, messages: 0, dropped: 0, proposals: 0, acked: 0, reads: 0, readsServed: 0, crashes: 0, overtaken: 0, terms: 0, healToConvergeMs: 0, snapshots: 0, installs: 0, confChanges: 0, membershipDone: true };
   violation: Violation | null = null;
 
   // Network
@@ -272,6 +326,14 @@ class Simulation {
   /** Longest pause between random faults. */
   private faultGapMs: number;
   private readonly nemesis: 'random' | 'targeted';
+  /** The membership schedule, the initial voters and the voters it ends with. */
+  private readonly membership: Membership;
+  private readonly initialVoters: string[];
+  private readonly targetVoters: string[];
+  /** A state machine snapshots itself once this many entries were applied since its last snapshot (0: never). */
+  private readonly snapshotEvery: number;
+  /** Chance, per save that carries a snapshot, that the peer crashes just before it completes. */
+  private readonly snapshotCrashRate: number;
 
   // Clients
   private nextData = 1;
@@ -284,6 +346,8 @@ class Simulation {
   // Checker state
   private readonly leaderOfTerm = new Map<number, string>();
   private readonly votes = new Map<string, string>();
+  /** Every vote ever persisted, as peer:term:candidate (a second vote in a term too, when the vote-once check is off). */
+  private readonly votesCast = new Set<string>();
   /** (index, term) of every entry any log ever held -> its data and the term before it. */
   private readonly seen = new Map<string, { data: string | null; parentTerm: number }>();
   /** Entries known committed, by index - 1. */
@@ -322,6 +386,30 @@ class Simulation {
       checkQuorum: r() < 0.75,
       ...(opts.plantBug ? { plantBug: opts.plantBug } : {}),
     };
+    // Snapshots: often, so that logs are compacted and followers fall behind the leader's first
+    // index; a few seeds never snapshot. Drawn from their own stream, so that the choices above
+    // stay what they were for each seed.
+    const rs = mulberry32(mix(opts.seed, 3));
+    this.snapshotEvery = pick(rs, [0, 4, 8, 16, 40]);
+    this.core.snapshotTrailingEntries = pick(rs, [0, 0, 1, 3, 10]);
+    this.snapshotCrashRate = pick(rs, [0.02, 0.1]);
+    const rm = mulberry32(mix(opts.seed, 4));
+    this.membership = opts.peers < 5 ? 'none' : (opts.membership ?? pick(rm, ['none', 'grow', 'shrink'] as const));
+    this.core.allPeers = this.ids;
+    if (this.membership === 'grow') {
+      this.initialVoters = this.ids.slice(0, opts.peers - 2);
+      this.targetVoters = this.ids.slice();
+    } else if (this.membership === 'shrink') {
+      // Two voters leave, chosen by the seed: sometimes the leader of the moment is one of them.
+      const leaving = new Set<string>();
+      while (leaving.size < 2) leaving.add(pick(rm, this.ids));
+      this.initialVoters = this.ids.slice();
+      this.targetVoters = this.ids.filter((id) => !leaving.has(id));
+    } else {
+      this.initialVoters = this.ids.slice();
+      this.targetVoters = this.ids.slice();
+    }
+    this.stats.membershipDone = this.membership === 'none';
     this.diskMs = pick(r, [0.2, 1, 5, 20]);
     this.diskStallRate = pick(r, [0, 0.01, 0.05]);
     // Two nemesis styles: 'random' strikes often and blindly; 'targeted' strikes rarely at random
@@ -337,12 +425,13 @@ class Simulation {
         idx: i,
         node: null,
         incarnation: 0,
-        disk: { hardState: { term: 0, vote: null, commit: 0 }, entries: [] },
+        disk: { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, base: 0, baseTerm: 0, entries: [] },
         queue: [],
         saving: null,
         crashBeforeSave: false,
         applied: 0,
         kv: new Map(),
+        snapIndex: 0,
         proposals: new Map(),
         recordedCommit: 0,
         wasLeaderInTerm: 0,
@@ -354,7 +443,7 @@ class Simulation {
 
   setup(): string {
     const c = this.core;
-    return `peers=${this.o.peers} maxEntries=${c.maxEntriesPerAppend} maxBytes=${c.maxBytesPerAppend} inflight=${c.maxInflightAppends} nemesis=${this.nemesis} preVote=${c.preVote} checkQuorum=${c.checkQuorum} disk=${this.diskMs}ms stalls=${this.diskStallRate}${c.plantBug ? ` plantBug=${c.plantBug}` : ''}`;
+    return `peers=${this.o.peers} maxEntries=${c.maxEntriesPerAppend} maxBytes=${c.maxBytesPerAppend} inflight=${c.maxInflightAppends} nemesis=${this.nemesis} preVote=${c.preVote} checkQuorum=${c.checkQuorum} disk=${this.diskMs}ms stalls=${this.diskStallRate} snapshotEvery=${this.snapshotEvery} trailing=${c.snapshotTrailingEntries} membership=${this.membership}${this.membership !== 'none' ? ` (${this.initialVoters.join(',')} -> ${this.targetVoters.join(',')})` : ''}${c.plantBug ? ` plantBug=${c.plantBug}` : ''}`;
   }
 
   run(): void {
@@ -364,6 +453,7 @@ class Simulation {
       this.schedule(between(this.rng, 5, 40), { kind: 'propose' });
       this.schedule(between(this.rng, 20, 80), { kind: 'read' });
       this.schedule(this.o.chaosMs, { kind: 'heal' });
+      if (this.membership !== 'none') this.schedule(between(this.rng, 100, 600), { kind: 'member' });
       const deadline = this.o.chaosMs + this.o.livenessMs;
       for (;;) {
         let nodeT = Infinity;
@@ -433,7 +523,7 @@ class Simulation {
         }
         this.trace.add({ t: this.now, k: 'recv', p: m.to, m });
         to.node.step(m, this.now);
-        if (m.type === 'append_entries_reply' && m.success && to.saving !== null && m.matchIndex > to.disk.entries.length && to.node.status().role === 'leader') {
+        if (m.type === 'append_entries_reply' && m.success && to.saving !== null && m.matchIndex > diskLast(to.disk) && to.node.status().role === 'leader') {
           // An acknowledgement overtook the leader's own save: strike the leader there, sometimes.
           this.stats.overtaken++;
           if (!this.healed && !to.crashBeforeSave && this.rng() < this.overtakeCrashRate) to.crashBeforeSave = true;
@@ -476,6 +566,9 @@ class Simulation {
       }
       case 'heal':
         this.heal();
+        return;
+      case 'member':
+        if (this.memberStep()) this.schedule(between(this.rng, 20, 300), { kind: 'member' });
         return;
       case 'saved': {
         const p = this.peers[item.peer]!;
@@ -556,19 +649,75 @@ class Simulation {
   private start(p: SimPeer): void {
     p.incarnation++;
     const random = mulberry32(mix(this.o.seed, 1000 + p.idx * 7919 + p.incarnation));
-    const opts: RaftOptions = { ...this.core, id: p.id, peers: this.ids, random };
+    const joiner = !this.initialVoters.includes(p.id);
+    const opts: RaftOptions = { ...this.core, id: p.id, peers: this.initialVoters, ...(joiner ? { learners: [p.id] } : {}), random };
     const d = p.disk;
-    p.node = new RaftNode(opts, { hardState: { ...d.hardState }, entries: d.entries.slice() }, this.now);
-    p.applied = 0;
-    p.kv = new Map();
+    const snapIndex = d.snapshot?.index ?? 0;
+    if (d.entries.length > 0 && d.base > snapIndex) this.fail('durable_snapshot', `${p.id} restarts with a log starting at ${d.base + 1} after its snapshot at ${snapIndex}: entries ${snapIndex + 1}..${d.base} are nowhere on its disk`);
+    p.node = new RaftNode(opts, { hardState: { ...d.hardState }, ...(d.snapshot ? { snapshot: { ...d.snapshot } } : {}), entries: d.entries.slice() }, this.now);
+    // The state machine restarts from the snapshot; the log after it is replayed.
+    p.applied = snapIndex;
+    p.kv = d.snapshot ? decodeKv(d.snapshot.data) : new Map();
+    p.snapIndex = snapIndex;
     p.proposals = new Map();
     p.recordedCommit = 0;
     p.wasLeaderInTerm = 0;
     if (p.incarnation > 1) {
       const hs = d.hardState;
-      this.trace.add({ t: this.now, k: 'fault', p: p.id, s: `restart ${p.id} from disk: term=${hs.term} vote=${hs.vote ?? '-'} commit=${hs.commit} log=${d.entries.length}` });
+      this.trace.add({ t: this.now, k: 'fault', p: p.id, s: `restart ${p.id} from disk: term=${hs.term} vote=${hs.vote ?? '-'} commit=${hs.commit} snapshot=${snapIndex} log=${d.base + 1}..${diskLast(d)}` });
     }
     this.afterInput(p);
+  }
+
+  // ------------------------------------------------------------ membership
+
+  /**
+   * The next single-server change toward the target configuration, proposed at a leader: grow
+   * adds a learner, then promotes it once the leader says it caught up; shrink removes a voter.
+   * Returns false once the target is reached (no more steps).
+   */
+  private memberStep(): boolean {
+    const leaders = this.leaders();
+    if (leaders.length === 0) return true;
+    const p = pick(this.rng, leaders);
+    const conf = p.node!.configuration();
+    if (sameVoters(conf, this.targetVoters) && conf.learners.length === 0) {
+      // Reached at this leader; stop once it is committed there.
+      if (p.node!.status().commitIndex >= this.lastConfIndex(p)) {
+        this.stats.membershipDone = true;
+        return false;
+      }
+      return true;
+    }
+    let change: ConfChange | null = null;
+    const extra = conf.voters.find((id) => !this.targetVoters.includes(id)) ?? conf.learners.find((id) => !this.targetVoters.includes(id));
+    const learner = conf.learners.find((id) => this.targetVoters.includes(id));
+    const missing = this.targetVoters.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+    if (extra !== undefined) change = { op: 'remove', peer: extra };
+    else if (missing !== undefined && (learner === undefined || this.rng() < 0.5)) change = { op: 'add_learner', peer: missing };
+    else if (learner !== undefined) change = { op: 'promote', peer: learner };
+    if (change === null) return true;
+    const r = p.node!.proposeConfChange(change, this.now);
+    if (r.ok) {
+      this.stats.confChanges++;
+      this.trace.add({ t: this.now, k: 'client', p: p.id, s: `${change.op} ${change.peer} at ${p.id}: index ${r.index} term ${r.term}` });
+      // One change at a time (§4.1): no other configuration entry may be uncommitted before it.
+      const node = p.node!;
+      for (let i = Math.max(node.status().commitIndex + 1, node.firstIndex()); i < r.index; i++) {
+        if (node.entryAt(i)?.conf !== undefined) this.fail('membership', `${p.id} accepted ${change.op} ${change.peer} at ${r.index} while the configuration change at ${i} is not committed`);
+      }
+    } else if ('reason' in r) {
+      this.trace.add({ t: this.now, k: 'client', p: p.id, s: `${change.op} ${change.peer} refused at ${p.id}: ${r.reason}` });
+    }
+    this.afterInput(p);
+    return true;
+  }
+
+  /** Index of the latest configuration entry in the peer's log (0 if none is left in it). */
+  private lastConfIndex(p: SimPeer): number {
+    const node = p.node!;
+    for (let i = node.status().lastIndex; i >= node.firstIndex(); i--) if (node.entryAt(i)?.conf !== undefined) return i;
+    return 0;
   }
 
   // ------------------------------------------------------------ clients
@@ -620,6 +769,8 @@ class Simulation {
         this.recordCommits(p);
         this.traceEvents(p, rd);
         for (const m of rd.early) this.send(m);
+        // Cutting the durable log needs no fsync: the shell may do it as soon as it is told to.
+        if (rd.compact > 0) this.cutLog(p, rd.compact);
         p.queue.push(rd);
       }
       if (p.saving !== null || p.queue.length === 0) break;
@@ -627,7 +778,7 @@ class Simulation {
       p.queue = [];
       const hs = batch.reduce<HardState | null>((h, rd) => rd.hardState ?? h, null);
       const d = p.disk.hardState;
-      const commitOnly = batch.every((rd) => rd.entries.length === 0) && (hs === null || (hs.term === d.term && hs.vote === d.vote));
+      const commitOnly = batch.every((rd) => rd.entries.length === 0 && rd.snapshot === null) && (hs === null || (hs.term === d.term && hs.vote === d.vote));
       if (!commitOnly) {
         p.saving = batch;
         let delay = between(this.rng, 0.05, this.diskMs);
@@ -659,6 +810,10 @@ class Simulation {
       this.crash(p, 'crash before the save completed (its entries and hard state are lost, and the messages waiting for it):');
       return;
     }
+    if (!this.healed && batch.some((rd) => rd.snapshot !== null) && this.rng() < this.snapshotCrashRate) {
+      this.crash(p, 'crash before the snapshot was durable (the disk keeps the old snapshot and log):');
+      return;
+    }
     for (const rd of batch) {
       this.persist(p, rd);
       node.persisted(rd);
@@ -667,7 +822,7 @@ class Simulation {
       this.crash(p, 'crash after the fsync, before sending:');
       return;
     }
-    for (const rd of batch) for (const m of rd.messages) this.send(m);
+    for (const rd of batch) for (const m of [...rd.messages, ...rd.snapshotMessages]) this.send(m);
     if (crashAt === 2) {
       this.crash(p, 'crash after sending, before applying:');
       return;
@@ -679,7 +834,7 @@ class Simulation {
 
   /** Steps 2 and 3 for Readies whose state is on disk: send, then apply. */
   private finish(p: SimPeer, batch: Ready[]): void {
-    for (const rd of batch) for (const m of rd.messages) this.send(m);
+    for (const rd of batch) for (const m of [...rd.messages, ...rd.snapshotMessages]) this.send(m);
     for (const rd of batch) this.apply(p, rd);
   }
 
@@ -690,16 +845,29 @@ class Simulation {
       if (hs.term < d.hardState.term) this.fail('storage_contract', `${p.id} persisted term ${hs.term} after term ${d.hardState.term}`);
       if (hs.vote !== null) {
         const key = `${p.id}:${hs.term}`;
+        this.votesCast.add(`${key}:${hs.vote}`);
         const prev = this.votes.get(key);
         if (prev === undefined) this.votes.set(key, hs.vote);
         else if (prev !== hs.vote && this.o.checkVoteOnce) this.fail('vote_once', `${p.id} voted for ${prev} and then for ${hs.vote} in term ${hs.term}`);
       }
       d.hardState = { ...hs };
     }
+    if (rd.snapshot !== null) {
+      // The snapshot first (written aside, made durable, put in place), then what follows it.
+      const sn = rd.snapshot;
+      if (sn.index > (d.snapshot?.index ?? 0)) d.snapshot = { ...sn };
+      if (rd.restore && diskTerm(d, sn.index) !== sn.term) {
+        // An installed snapshot the disk log does not hold: the log is discarded (§7).
+        d.base = sn.index;
+        d.baseTerm = sn.term;
+        d.entries = [];
+      }
+    }
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!;
-      if (first.index > d.entries.length + 1) this.fail('storage_contract', `${p.id} persisted entries from ${first.index} but its disk log ends at ${d.entries.length}`);
-      let parentTerm = first.index === 1 ? 0 : d.entries[first.index - 2]!.term;
+      if (first.index > diskLast(d) + 1) this.fail('storage_contract', `${p.id} persisted entries from ${first.index} but its disk log ends at ${diskLast(d)}`);
+      if (first.index <= d.base) this.fail('storage_contract', `${p.id} persisted entry ${first.index}, but its disk log is compacted through ${d.base}`);
+      let parentTerm = diskTerm(d, first.index - 1);
       for (const e of rd.entries) {
         // Log Matching (Figure 3), checked incrementally: the entry with a given index and term
         // always carries the same command and always follows the same term. By induction, two
@@ -713,12 +881,29 @@ class Simulation {
         if (e.term < parentTerm) this.fail('log_matching', `${p.id}: term goes backwards at index ${e.index}`);
         parentTerm = e.term;
       }
-      d.entries.length = first.index - 1;
+      d.entries.length = first.index - 1 - d.base;
       for (const e of rd.entries) d.entries.push(e);
     }
   }
 
-  private send(m: Message): void {
+  /**
+   * Log compaction on disk: drop the entries through `index`. The core asks for it only once
+   * the snapshot covering them is durable: a cut past the disk's snapshot would leave committed
+   * entries nowhere on this disk after a crash.
+   */
+  private cutLog(p: SimPeer, index: number): void {
+    const d = p.disk;
+    const snap = d.snapshot?.index ?? 0;
+    if (index > snap) this.fail('durable_snapshot', `${p.id} cuts its durable log through ${index}, but its durable snapshot ends at ${snap}`);
+    if (index <= d.base) return;
+    const t = diskTerm(d, index);
+    if (t < 0) this.fail('storage_contract', `${p.id} cuts its durable log through ${index}, but it ends at ${diskLast(d)}`);
+    d.entries = d.entries.slice(index - d.base);
+    d.base = index;
+    d.baseTerm = t;
+  }
+
+  private send(m: RaftMessage): void {
     this.stats.messages++;
     const from = this.byId.get(m.from)!;
     const to = this.byId.get(m.to)!;
@@ -733,15 +918,19 @@ class Simulation {
       return;
     }
     const copies = this.dupRate > 0 && this.rng() < this.dupRate ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
+    // A snapshot chunk sometimes arrives once more, late: after the follower installed it and
+    // moved on, where a stale snapshot must be ignored.
+    const lateCopy = m.type === 'install_snapshot' && !this.healed && this.rng() < 0.1;
+    for (let i = 0; i < copies + (lateCopy ? 1 : 0); i++) {
       let delay = between(this.rng, this.delayLo, this.delayHi);
-      if (this.longRate > 0 && this.rng() < this.longRate) delay += between(this.rng, 50, 400);
+      if (i === copies || (this.longRate > 0 && this.rng() < this.longRate)) delay += between(this.rng, 50, 400);
       this.schedule(delay, { kind: 'deliver', msg: m });
-      if (this.o.fullTrace || i === 0) this.trace.add({ t: this.now, k: 'send', p: m.from, m, s: copies > 1 ? `duplicated, copy ${i + 1} in ${delay.toFixed(1)}ms` : '' });
+      if (this.o.fullTrace || i === 0) this.trace.add({ t: this.now, k: 'send', p: m.from, m, s: copies > 1 || lateCopy ? `duplicated, copy ${i + 1} in ${delay.toFixed(1)}ms` : '' });
     }
   }
 
   private apply(p: SimPeer, rd: Ready): void {
+    if (rd.snapshot !== null && rd.restore) this.restore(p, rd.snapshot);
     for (const e of rd.committed) {
       if (e.index !== p.applied + 1) this.fail('state_machine_safety', `${p.id} was handed entry ${e.index} to apply after ${p.applied}`);
       const rec = this.committed[e.index - 1];
@@ -768,6 +957,12 @@ class Simulation {
         }
       }
     }
+    // The state machine snapshots itself every snapshotEvery entries.
+    if (this.snapshotEvery > 0 && p.applied - p.snapIndex >= this.snapshotEvery && p.node !== null) {
+      p.snapIndex = p.applied;
+      this.stats.snapshots++;
+      p.node.snapshotTaken(p.applied, encodeKv(p.kv));
+    }
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.ctx);
       if (r === undefined) continue;
@@ -783,6 +978,30 @@ class Simulation {
     for (const rf of rd.readFailures) {
       if (this.reads.delete(rf.ctx)) this.trace.add({ t: this.now, k: 'client', p: p.id, s: `read ${rf.ctx} refused (leader hint ${rf.leader ?? 'none'})` });
     }
+  }
+
+  /**
+   * The state machine is replaced by a snapshot from the leader. It must never move back, and the
+   * snapshot must be exactly the state of the committed entries it covers.
+   */
+  private restore(p: SimPeer, sn: Snapshot): void {
+    if (sn.index < p.applied) this.fail('state_machine_safety', `${p.id} restores a snapshot at ${sn.index} over a state machine that applied through ${p.applied}`);
+    if (sn.index > this.committed.length) this.fail('state_machine_safety', `${p.id} restores a snapshot at ${sn.index}, but only ${this.committed.length} entries are known committed`);
+    if (this.committed[sn.index - 1]!.term !== sn.term) this.fail('state_machine_safety', `${p.id} restores a snapshot ending at ${sn.index}/${sn.term}, but ${sn.index}/${this.committed[sn.index - 1]!.term} was committed`);
+    const want = new Map<string, string>();
+    for (let i = 0; i < sn.index; i++) {
+      const data = this.committed[i]!.data;
+      if (data !== null) {
+        const eq = data.indexOf('=');
+        want.set(data.slice(0, eq), data.slice(eq + 1));
+      }
+    }
+    if (encodeKv(want) !== sn.data) this.fail('state_machine_safety', `${p.id} restores a snapshot at ${sn.index} that is not the state of the committed entries through it`);
+    p.kv = decodeKv(sn.data);
+    p.applied = sn.index;
+    p.snapIndex = sn.index;
+    this.stats.installs++;
+    this.trace.add({ t: this.now, k: 'event', p: p.id, s: `restores the snapshot at ${sn.index}/${sn.term}` });
   }
 
   private traceEvents(p: SimPeer, rd: Ready): void {
@@ -811,8 +1030,17 @@ class Simulation {
   private recordCommits(p: SimPeer): void {
     const node = p.node!;
     const st = node.status();
+    // Figure 2: commitIndex "increases monotonically" (within a process lifetime).
+    if (st.commitIndex < p.recordedCommit) this.fail('state_machine_safety', `${p.id}'s commit index moves back from ${p.recordedCommit} to ${st.commitIndex}`);
     if (st.commitIndex <= p.recordedCommit) return;
-    for (let i = p.recordedCommit + 1; i <= st.commitIndex; i++) {
+    // Entries through the log's base are in a snapshot: they must be known committed already.
+    const base = node.firstIndex() - 1;
+    if (base > p.recordedCommit) {
+      if (base > this.committed.length) this.fail('state_machine_safety', `${p.id} commits through a snapshot covering ${base}, but only ${this.committed.length} entries are known committed`);
+      const bt = node.termAt(base);
+      if (this.committed[base - 1]!.term !== bt) this.fail('state_machine_safety', `${p.id}'s log starts after ${base}/${bt}, but ${base}/${this.committed[base - 1]!.term} was committed`);
+    }
+    for (let i = Math.max(p.recordedCommit, base) + 1; i <= st.commitIndex; i++) {
       const e = node.entryAt(i);
       if (e === undefined) this.fail('state_machine_safety', `${p.id} has commit index ${st.commitIndex} past its last entry`);
       const rec = this.committed[i - 1];
@@ -852,6 +1080,13 @@ class Simulation {
       const other = this.leaderOfTerm.get(st.term);
       if (other === undefined) this.leaderOfTerm.set(st.term, p.id);
       else if (other !== p.id) this.fail('election_safety', `${p.id} and ${other} are both leaders of term ${st.term}`);
+      // A leader is elected by a majority of the voters of its configuration (§4.1), each of
+      // which persisted its vote for it.
+      const voters = p.node!.configuration().voters;
+      const granted = voters.filter((v) => v === p.id || this.votesCast.has(`${v}:${st.term}:${p.id}`));
+      if (granted.length < Math.floor(voters.length / 2) + 1) {
+        this.fail('membership', `${p.id} leads term ${st.term} with the votes of ${granted.join(', ')} only, not a majority of its voters ${voters.join(', ')}`);
+      }
       this.trace.add({ t: this.now, k: 'check', p: p.id, s: `${p.id} leads term ${st.term} (log ${st.lastIndex}, commit ${st.commitIndex})` });
       if (!this.healed && this.rng() < this.deposeRate) this.schedule(between(this.rng, 0.5, 30), { kind: 'depose', peer: p.idx, term: st.term });
       // Leader Completeness (Figure 3): a new leader holds every entry committed in earlier terms.
@@ -867,15 +1102,20 @@ class Simulation {
    * counted here: a committed entry is on the disks of a majority (and stays there).
    */
   private checkDurableQuorum(p: SimPeer, e: Entry): void {
-    const holders = this.peers.filter((q) => q.disk.entries[e.index - 1]?.term === e.term).map((q) => q.id);
-    const need = Math.floor(this.peers.length / 2) + 1;
+    // A majority of the voters of the committing peer's configuration (any majority of the
+    // configurations one change apart overlaps it, §4.1).
+    const voters = p.node!.configuration().voters;
+    const holders = this.peers.filter((q) => voters.includes(q.id) && (diskTerm(q.disk, e.index) === e.term || (q.disk.snapshot?.index ?? 0) >= e.index)).map((q) => q.id);
+    const need = Math.floor(voters.length / 2) + 1;
     if (holders.length < need) {
-      this.fail('durable_quorum', `${p.id} commits ${e.index}/${e.term}, but only ${holders.length} disks hold it (${holders.join(', ') || 'none'}); a majority is ${need}`);
+      this.fail('durable_quorum', `${p.id} commits ${e.index}/${e.term}, but only ${holders.length} disks hold it (${holders.join(', ') || 'none'}); a majority of its voters ${voters.join(', ')} is ${need}`);
     }
   }
 
   private checkHolds(p: SimPeer, index: number, term: number): void {
     if (index === 0) return;
+    // Compacted entries are in the leader's snapshot, which holds committed state only (checked when taken or restored).
+    if (index < p.node!.firstIndex() - 1) return;
     const rec = this.committed[index - 1]!;
     const have = p.node!.termAt(index);
     if (have !== rec.term) {
@@ -891,26 +1131,27 @@ class Simulation {
     if (d.hardState.term !== st.term || d.hardState.vote !== st.vote || d.hardState.commit !== st.commitIndex) {
       this.fail('storage_contract', `${p.id} disk hardState ${JSON.stringify(d.hardState)} differs from the node (term ${st.term}, vote ${st.vote}, commit ${st.commitIndex})`);
     }
-    if (d.entries.length !== st.lastIndex) this.fail('storage_contract', `${p.id} disk log has ${d.entries.length} entries, the node ${st.lastIndex}`);
-    for (let i = 1; i <= d.entries.length; i++) {
-      if (d.entries[i - 1]!.term !== node.termAt(i)) this.fail('storage_contract', `${p.id} disk entry ${i} differs from the node's`);
+    if (diskLast(d) !== st.lastIndex) this.fail('storage_contract', `${p.id} disk log ends at ${diskLast(d)}, the node's at ${st.lastIndex}`);
+    if ((d.snapshot?.index ?? 0) !== node.snapshotMeta().index) this.fail('storage_contract', `${p.id} disk snapshot ends at ${d.snapshot?.index ?? 0}, the node's at ${node.snapshotMeta().index}`);
+    for (let i = Math.max(d.base, node.firstIndex() - 1) + 1; i <= diskLast(d); i++) {
+      if (diskTerm(d, i) !== node.termAt(i)) this.fail('storage_contract', `${p.id} disk entry ${i} differs from the node's`);
     }
   }
 
   private converged(): boolean {
     if (this.ackedAfterHeal < FINAL_PROPOSALS) return false;
-    let leader: RaftNode | null = null;
-    for (const p of this.peers) {
-      if (p.node === null) return false;
-      if (p.node.status().role === 'leader') {
-        if (leader !== null) return false;
-        leader = p.node;
-      }
-    }
-    if (leader === null) return false;
+    if (!this.stats.membershipDone) return false;
+    for (const p of this.peers) if (p.node === null) return false;
+    // One leader among the members of the final configuration; removed peers are left alone
+    // (they keep what they had, and nobody listens to their elections).
+    const leaders = this.leaders().filter((p) => this.targetVoters.includes(p.id));
+    if (leaders.length !== 1) return false;
+    const lp = leaders[0]!;
+    const leader = lp.node!;
+    if (!sameVoters(leader.configuration(), this.targetVoters)) return false;
     const ls = leader.status();
     if (ls.commitIndex !== ls.lastIndex) return false;
-    for (const p of this.peers) {
+    for (const p of this.finalMembers()) {
       const s = p.node!.status();
       if (p.applied !== ls.commitIndex || s.lastIndex !== ls.lastIndex || s.term !== ls.term) return false;
       if (p.saving !== null || p.queue.length > 0) return false; // at rest, so the disk can be compared
@@ -918,12 +1159,17 @@ class Simulation {
     return true;
   }
 
+  /** The peers of the target configuration (every peer when membership does not change). */
+  private finalMembers(): SimPeer[] {
+    return this.peers.filter((p) => this.targetVoters.includes(p.id));
+  }
+
   private finalChecks(): void {
-    const leader = this.peers.find((p) => p.node!.status().role === 'leader')!;
-    for (const p of this.peers) {
+    const leader = this.leaders().find((p) => this.targetVoters.includes(p.id))!;
+    for (const p of this.finalMembers()) {
       this.checkStorage(p);
       // Log Matching, in full: after convergence every log is the leader's.
-      for (let i = 1; i <= p.disk.entries.length; i++) {
+      for (let i = Math.max(p.node!.firstIndex(), leader.node!.firstIndex()); i <= diskLast(p.disk); i++) {
         const a = p.node!.entryAt(i)!;
         const b = leader.node!.entryAt(i)!;
         if (a.term !== b.term || a.data !== b.data) this.fail('log_matching', `after convergence ${p.id} and ${leader.id} differ at index ${i}`);
@@ -931,7 +1177,8 @@ class Simulation {
     }
     // No acknowledged proposal lost: each is in the final log, where it was acknowledged.
     for (const a of this.acked) {
-      const e = leader.node!.entryAt(a.index);
+      // A compacted entry is in the leader's snapshot: it must be the committed one.
+      const e = a.index < leader.node!.firstIndex() ? this.committed[a.index - 1] : leader.node!.entryAt(a.index);
       if (e === undefined || e.term !== a.term || e.data !== a.data) {
         this.fail('lost_ack', `${JSON.stringify(a.data)}, acknowledged at index ${a.index} (t=${a.t.toFixed(1)}), is not in the final log`);
       }
@@ -965,6 +1212,10 @@ class Simulation {
   }
 }
 
+function sameVoters(c: Config, voters: readonly string[]): boolean {
+  return c.voters.length === voters.length && voters.every((v) => c.voters.includes(v));
+}
+
 /** Run one seed. */
 export function runSim(opts: SimOptions): SimResult {
   const sim = new Simulation(opts);
@@ -972,6 +1223,7 @@ export function runSim(opts: SimOptions): SimResult {
   const args = [`--seed ${opts.seed}`, `--peers ${opts.peers}`];
   if (opts.chaosMs !== undefined && opts.chaosMs !== DEFAULT_CHAOS_MS) args.push(`--chaos-ms ${opts.chaosMs}`);
   if (opts.livenessMs !== undefined && opts.livenessMs !== DEFAULT_LIVENESS_MS) args.push(`--liveness-ms ${opts.livenessMs}`);
+  if (opts.membership !== undefined) args.push(`--membership ${opts.membership}`);
   if (opts.plantBug) args.push(`--plant-bug ${opts.plantBug}`);
   if (opts.checkVoteOnce === false) args.push('--no-vote-check');
   if (opts.checkDurableQuorum === false) args.push('--no-durable-check');
