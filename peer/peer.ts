@@ -86,7 +86,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
   private flushing = false;
   /** afterInput() is due at the end of this poll (see afterInputsOfThisTurn). */
   private inputsPending = false;
-  private inFlight: Promise<void> | null = null;
+  private inFlight: Promise<number> | null = null;
   /** The last hard state given to the durable log. */
   private saved: HardState | null;
   private timer: NodeJS.Timeout | null = null;
