@@ -333,8 +333,8 @@ function renderVillage(v: VillageCapture): void {
   p('that took part in a check that could have failed; every law has held while `violationCount`');
   p('is 0. `blind` names the peers for which the checks that need every one of their events are');
   p('off: since which event of the peer\'s process (`sinceSeq`), why, and whether its events carry');
-  p('`seq` at all (`numbered: false`: the peer sends none of the fields the monitor reads, as');
-  p('here). `violations` lists the first 20 violations; each has a number `n` (1, 2, ... in the');
+  p('`seq` at all (`numbered: false`: a peer that sends none of the fields the monitor reads).');
+  p('`violations` lists the first 20 violations; each has a number `n` (1, 2, ... in the');
   p('order the relay saw them), the law\'s id, name and statement in plain words, what was seen,');
   p('the peers, indexes and terms, the events it rests on (`evidence`: peer, its `seq` and `boot`,');
   p('type, time on the peer, what it said), when the relay saw it, and the evidence file the relay');
