@@ -1,5 +1,6 @@
 // The safety monitor over the real peers' -v events: a cluster of real processes reports to an
-// in-process relay that runs createMonitor over every event as it arrives. Writes, a leader killed
+// in-process relay that parses every event with the relay's parser and runs createMonitor over it
+// as it arrives. Writes, a leader killed
 // (SIGKILL) and restarted, a follower restarted: no law broken, nobody left blind once the
 // restarts' resyncs are in, and most events checked. Then the same run's data directories:
 // one wiped with its DATA_ID removed too (a reset on purpose) raises nothing; one wiped with its
@@ -8,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMonitor, type Monitor } from '../../game/relay/monitor/monitor.ts';
+import { parsePeerEvent } from '../../game/relay/validate.ts';
 import type { Violation } from '../../game/relay/monitor/laws.ts';
 import type { PeerEvent } from '../../shared/events.ts';
 import { DATA_ID_FILE, WAL_FILE } from '../../peer/storage.ts';
@@ -23,6 +25,8 @@ let c: TestCluster;
 let relay: FakeRelay;
 let monitor: Monitor;
 const violations: Violation[] = [];
+/** Events the relay's own parser refused, with why (there should be none). */
+const refused: string[] = [];
 /** The peer whose directory the second test resets. */
 let resetPeer = '';
 
@@ -62,7 +66,12 @@ beforeAll(async () => {
   c = await startCluster({ peers: 3, verbose: true, start: false });
   relay = await FakeRelay.start(c.relayPort);
   monitor = createMonitor();
-  relay.onPeerEvent = (e) => violations.push(...monitor.observe(e));
+  // As the relay does: its parser first, then the monitor.
+  relay.onPeerEvent = (e) => {
+    const parsed = parsePeerEvent(e);
+    if (parsed.ok) violations.push(...monitor.observe(parsed.value));
+    else refused.push(`${e.type} from ${e.peer}: ${parsed.message}`);
+  };
   c.startAll();
 });
 
@@ -105,6 +114,7 @@ describe('the safety monitor over real peers', () => {
     await settled(last);
 
     const st = monitor.status();
+    expect(refused).toEqual([]);
     expect(st.violationCount, describeViolations()).toBe(0);
     expect(st.blind).toEqual([]);
     // Every event numbered; most took part in a check that could have failed.
