@@ -6,20 +6,24 @@
 // batch handled, faults changed. The narrator reads the core's status and the store (to describe
 // them) but changes nothing and never calls back into the shell, so what a peer does never
 // depends on what it says. Without -v there is no Reporter and no event object is built.
+// With -v it also keeps the durable log as its events described it (reported-log.ts: a prefix
+// hash per entry, the last tiles, the last durable write), for the fields the safety monitor
+// reads: `ph` on tiles and commits, `h` on applies, the write's term on log_truncate,
+// `persisted` after each durable save, `boot`, `dataId` and `recovered` in hello, and `resync`.
+import { randomBytes } from 'node:crypto';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
-import type { AppliedEntry, LogTile, PeerRole, RpcSummary } from '../shared/events.ts';
+import type { AppliedEntry, PeerRole, RpcSummary } from '../shared/events.ts';
+import { entryHash } from '../shared/log-hash.ts';
 import type { Faults, PeerEnvelope } from '../shared/peer-protocol.ts';
 import { commandWords, formatCommand } from '../shared/kv-commands.ts';
 import { clientTls, endpointUrl } from '../shared/tls.ts';
 import { decodeEntry, entryLabel, type ApplyOutcome, type KvStore } from './kv.ts';
 import type { PeerLogger } from './logger.ts';
-import type { CoreEvent, Entry, Message, NodeStatus, PeerId, PersistedState } from './raft/types.ts';
+import type { CoreEvent, Entry, HardState, Message, NodeStatus, PeerId, PersistedState } from './raft/types.ts';
+import { ReportedLog } from './reported-log.ts';
 import { Reporter, type PeerEventBody } from './reporter.ts';
 import type { RecoveryReport } from './storage.ts';
 import type { DropReason, TransportObserver } from './transport.ts';
-
-/** Log tiles kept for a relay that (re)connects. */
-const MAX_TILES = 500;
 
 /** The parts of the log file the narrator writes with. */
 export type NarratorLog = Pick<PeerLogger, 'line' | 'important' | 'heartbeat' | 'setContext'>;
@@ -39,8 +43,8 @@ export interface NarratorOptions {
   core: { status(): NodeStatus };
   /** The store, read for the `state` and `apply` events. */
   store: Pick<KvStore, 'appliedIndex' | 'valueOf'>;
-  /** The entries recovered from disk (the relay is shown the tail). */
-  recovered: readonly Entry[];
+  /** What the peer recovered from its data directory (hello.recovered; the relay is shown the log's tail). */
+  recovered: { state: PersistedState; report: RecoveryReport };
   /** The core's clock (the shell's `now`): election deadlines are on it. */
   now: () => number;
 }
@@ -54,7 +58,10 @@ export class Narrator implements TransportObserver {
   private appliedNow: AppliedEntry[] = [];
   private ctxRole: PeerRole = 'follower';
   private lastStateKey = '';
-  private tiles: LogTile[] = [];
+  /** With -v: the durable log as the events described it. */
+  private readonly described: ReportedLog | null = null;
+  /** Random per process start: a reader tells a reconnection from a restart by it. */
+  private readonly boot = randomBytes(6).toString('hex');
   private faults: Faults = { blocked: [], dropRate: 0, latencyMs: 0 };
   private readonly echoed = new Map<string, number>();
   /** Last matchIndex per peer in successful append replies, to tell heartbeat replies apart. */
@@ -66,7 +73,8 @@ export class Narrator implements TransportObserver {
     this.core = opts.core;
     this.store = opts.store;
     this.updateContext();
-    if (opts.verbose) this.tiles = opts.recovered.slice(-MAX_TILES).map(tileOf);
+    const { state, report } = opts.recovered;
+    if (opts.verbose) this.described = new ReportedLog(state.entries, state.hardState, report.lastWrite, entryLabel);
   }
 
   /** With -v: starts streaming to the relay (it redials on its own while the relay is away). */
@@ -78,17 +86,15 @@ export class Narrator implements TransportObserver {
       tls: clientTls(config.relay.tls),
       peer: name,
       secret: config.secret,
-      hello: () => ({ type: 'hello', pid: process.pid, cluster, profile, timing }),
+      hello: () => ({
+        type: 'hello', pid: process.pid, cluster, profile, timing,
+        boot: this.boot, dataId: this.opts.recovered.report.dataId, recovered: this.described!.recovered,
+      }),
+      resync: () => this.resyncEvent(),
       catchUp: () => {
         this.lastStateKey = '';
-        const out: PeerEventBody[] = [this.stateEvent()];
         const f = this.faults;
-        out.push({ type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs });
-        if (this.tiles.length > 0) {
-          out.push({ type: 'log_truncate', from: this.tiles[0]!.index });
-          out.push({ type: 'log_append', entries: [...this.tiles] });
-        }
-        return out;
+        return [this.stateEvent(), { type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs }];
       },
       log: (text) => this.logger.important(text),
       maxQueue: this.opts.reporterQueue,
@@ -128,10 +134,14 @@ export class Narrator implements TransportObserver {
       case 'truncate':
         L.important(`log conflict: removed entries from index ${ev.from} on`);
         break;
-      case 'commit':
+      case 'commit': {
         L.line(`committed through index ${ev.index}`);
-        this.reporter?.emit({ type: 'commit', index: ev.index });
+        if (!this.reporter) break;
+        // The entries are on disk (saved before the Ready's events are told), so their ph is known.
+        const ph = this.described!.ph(ev.index);
+        this.reporter.emit(ph === undefined ? { type: 'commit', index: ev.index } : { type: 'commit', index: ev.index, term: this.core.status().term, ph });
         break;
+      }
       case 'election_deadline':
         break;
       case 'leader_change':
@@ -147,19 +157,16 @@ export class Narrator implements TransportObserver {
     }
   }
 
-  /** Entries are on disk: keep the tiles the relay needs, and tell it. */
-  saved(entries: readonly Entry[]): void {
-    if (!this.reporter || entries.length === 0) return;
-    const first = entries[0]!.index;
-    const last = this.tiles.length > 0 ? this.tiles[this.tiles.length - 1]!.index : 0;
-    if (first <= last) {
-      this.tiles = this.tiles.filter((t) => t.index < first);
-      this.reporter.emit({ type: 'log_truncate', from: first });
-    }
-    const added = entries.map(tileOf);
-    this.tiles.push(...added);
-    if (this.tiles.length > MAX_TILES) this.tiles = this.tiles.slice(-MAX_TILES);
-    this.reporter.emit({ type: 'log_append', entries: added });
+  /**
+   * A durable save is done (write number `w`, hard state `hs` on disk): the entries it removed
+   * (with the write's term), the ones it added (tiles with their prefix hash), then `persisted`.
+   */
+  saved(entries: readonly Entry[], w: number, hs: HardState): void {
+    if (!this.reporter) return;
+    const { cutFrom, tiles, persisted } = this.described!.write(entries, w, hs);
+    if (cutFrom !== null) this.reporter.emit({ type: 'log_truncate', from: cutFrom, term: hs.term });
+    if (tiles.length > 0) this.reporter.emit({ type: 'log_append', entries: tiles });
+    if (persisted) this.reporter.emit({ type: 'persisted', ...persisted });
   }
 
   /** An entry was applied to the store (called after the store changed). */
@@ -175,6 +182,7 @@ export class Narrator implements TransportObserver {
       this.appliedNow.push({
         index: e.index,
         term: e.term,
+        h: entryHash(e.data),
         command: decoded && decoded.ok ? commandWords(decoded.entry.command) : null,
         ok: outcome.ok,
         result: outcome.ok ? outcome.value : outcome.message,
@@ -285,6 +293,26 @@ export class Narrator implements TransportObserver {
     this.reporter!.emit(this.stateEvent());
   }
 
+  /**
+   * The full state for a reader that missed events: the core's role, term, vote, leader and
+   * commit, and the durable log as described so far. Null while the core's commit index is past
+   * the described log (entries stepped but not yet saved: a moment later it is not).
+   */
+  private resyncEvent(): PeerEventBody | null {
+    const st = this.core.status();
+    const log = this.described!;
+    const commitPh = log.ph(st.commitIndex);
+    if (commitPh === undefined) return null;
+    const d = log.lastWrite();
+    return {
+      type: 'resync', role: st.role, term: st.term, vote: st.vote, leader: st.leader, commit: st.commitIndex, commitPh,
+      lastIndex: d.lastIndex, lastTerm: d.lastTerm, lastPh: d.lastPh, base: null,
+      durable: { w: d.w, term: d.term, vote: d.vote },
+      // Within a quarter of a frame, whatever the commands' size.
+      tail: log.tail(this.opts.config.limits.maxFrameBytes / 4),
+    };
+  }
+
   private stateEvent(): PeerEventBody {
     const st = this.core.status();
     return {
@@ -323,15 +351,12 @@ export function narrateStart(logger: NarratorLog, name: PeerId, cluster: readonl
 /** What the peer found in its durable state, and any damaged tail it cut. */
 export function narrateRecovery(logger: NarratorLog, dataDir: string, report: RecoveryReport, state: PersistedState): void {
   const hs = state.hardState;
+  if (report.dataIdNote) logger.important(`storage: ${report.dataIdNote}`);
   logger.important(
     `recovered from ${dataDir}: ${report.records} records, term ${hs.term}, vote ${hs.vote ?? 'none'}, commit ${hs.commit}, ` +
-      `${state.entries.length} entries` +
+      `${state.entries.length} entries, through write ${report.lastWrite}; data id ${report.dataId}` +
       (report.cutBytes > 0 ? `; CUT ${report.cutBytes} bytes of damaged tail (${report.cutReason ?? 'torn write'})` : ''),
   );
-}
-
-function tileOf(e: Entry): LogTile {
-  return { index: e.index, term: e.term, label: entryLabel(e.data) };
 }
 
 function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {

@@ -86,7 +86,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
   private flushing = false;
   /** afterInput() is due at the end of this poll (see afterInputsOfThisTurn). */
   private inputsPending = false;
-  private inFlight: Promise<void> | null = null;
+  private inFlight: Promise<number> | null = null;
   /** The last hard state given to the durable log. */
   private saved: HardState | null;
   private timer: NodeJS.Timeout | null = null;
@@ -136,7 +136,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     );
     this.role = this.node.status().role;
     this.term = this.node.status().term;
-    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: persisted.entries, now });
+    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: opened, now });
 
     this.transport = new Transport({
       self,
@@ -299,11 +299,11 @@ export class PeerShell implements CommandHandler, AdminHandler {
         } else if (hardState || entries.length > 0) {
           if (hardState) this.saved = hardState;
           this.inFlight = this.log.save(hardState, entries, true, true);
-          await this.inFlight;
+          const w = await this.inFlight;
           this.inFlight = null;
           if (this.stopped) return;
           this.guard(() => this.node.persisted(saving));
-          this.narrator.saved(entries);
+          this.narrator.saved(entries, w, this.saved!);
         }
         this.handle(batch);
         this.afterBatch();

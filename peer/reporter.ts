@@ -5,9 +5,15 @@
 // frame every 4 ms (a quiet peer's event leaves in the next turn), so a busy peer's many
 // events cost one WebSocket send, and one wake-up of the relay, per 4 ms. `state` events
 // waiting together are coalesced: only the latest is sent (it is a full snapshot). When the queue is full, or the socket is
-// backed up, events are dropped and counted (reported later as `reporter_dropped`). While the relay is down nothing is queued
-// at all; the reporter redials with backoff, and on every (re)connection sends `hello`, a fresh
-// `state` and the tail of its log, so that the village catches up without a reload.
+// backed up, events are dropped and counted. While the relay is down nothing is queued
+// at all; the reporter redials with backoff, and on every (re)connection sends `hello`, a
+// `resync` (the peer's full state: role, term, vote, commit, durable write and log tail), a fresh
+// `state` and the faults, so that the village catches up without a reload.
+// Every event carries `seq`, numbered here as it is emitted, before the queue (PROTOCOL.md,
+// "Fields the monitor reads"): counted events take 0, 1, 2, ... per process; `hello`, `state` and
+// `resync` are snapshots and carry the next number without taking it. So an event lost while the
+// relay was down or dropped from a full queue leaves a hole a reader can see; after a drop the
+// reporter sends `reporter_dropped` and then a `resync` as soon as the queue has room.
 // When -v is off there is no Reporter and the shell builds no event objects at all.
 import { WebSocket } from 'ws';
 import type { PeerEvent } from '../shared/events.ts';
@@ -27,7 +33,12 @@ export interface ReporterOptions {
   secret?: string;
   /** The `hello` to send first on every connection. */
   hello(): PeerEventBody;
-  /** What a newly connected relay needs to catch up: state and log tiles. */
+  /**
+   * The `resync` sent after the hello and after events were lost: the peer's full state. Null
+   * when it cannot be stated consistently right now (asked again a few ms later).
+   */
+  resync(): PeerEventBody | null;
+  /** What a newly connected relay needs after the resync (a fresh state, the faults). */
   catchUp(): PeerEventBody[];
   maxQueue?: number;
   /** Stop writing while the socket has more than this many bytes buffered. */
@@ -42,6 +53,8 @@ export interface ReporterOptions {
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 5000;
 const BATCH_PER_TURN = 1000;
+/** How soon a resync that could not be stated is asked for again (ms). */
+const RESYNC_RETRY_MS = 10;
 /** Frames at most this often (ms): events wait at most this long before they leave. */
 export const DEFAULT_MIN_SPACING_MS = 4;
 
@@ -61,6 +74,11 @@ export class Reporter {
   /** Events dropped since the peer started (the count reported in reporter_dropped). */
   dropped = 0;
   private reportedDropped = 0;
+  /** The seq of the next counted event (per process lifetime, relay connected or not). */
+  private seq = 0;
+  /** A resync is owed: the connection is new, or events were dropped. */
+  private resyncDue = false;
+  private resyncRetry: NodeJS.Timeout | null = null;
   private everConnected = false;
   private refusedOnce = false;
   private readonly maxQueue: number;
@@ -79,25 +97,29 @@ export class Reporter {
     return this.open;
   }
 
-  /** Queues an event; never blocks, never throws. */
+  /** Numbers and queues an event; never blocks, never throws. */
   emit(body: PeerEventBody): void {
+    const type = body.type;
+    // Snapshots carry the number the next counted event will have.
+    const seq = type === 'state' || type === 'hello' || type === 'resync' ? this.seq : this.seq++;
     if (!this.open) return;
     if (this.queue.length - this.head >= this.maxQueue) {
       this.dropped++;
       return;
     }
-    if (body.type === 'state') {
+    if (type === 'state') {
       // A state event is a whole snapshot: an unsent earlier one says nothing the newer does not.
       if (this.stateAt >= this.head) this.queue[this.stateAt] = null;
       this.stateAt = this.queue.length;
     }
-    this.queue.push({ ...body, peer: this.opts.peer, t: Date.now() } as PeerEvent);
+    this.queue.push({ ...body, peer: this.opts.peer, t: Date.now(), seq } as PeerEvent);
     this.schedule();
   }
 
   close(): void {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
+    if (this.resyncRetry) clearTimeout(this.resyncRetry);
     this.drain();
     const ws = this.ws;
     this.ws = null;
@@ -134,6 +156,9 @@ export class Reporter {
       this.opts.log?.(`${this.everConnected ? 'reconnected' : 'connected'} to the relay at ${this.opts.url}`);
       this.everConnected = true;
       this.emit(this.opts.hello());
+      // What this relay missed (everything before this connection) is covered by the resync.
+      this.resyncDue = true;
+      this.owed();
       for (const e of this.opts.catchUp()) this.emit(e);
     });
     ws.on('message', () => {}); // the relay sends nothing on /peer
@@ -174,13 +199,45 @@ export class Reporter {
     setTimeout(run, wait);
   }
 
+  /**
+   * After a drop: `reporter_dropped` (counted, so it takes its number after the events queued
+   * before it) once the queue is at most half full, then the resync owed since the drop or the
+   * connection. Runs from the drain's timer or the connection's open, never in the middle of the
+   * peer's narration, so the resync states exactly what the events before it described.
+   */
+  private owed(): void {
+    if (this.closed || !this.open || this.queue.length - this.head > this.maxQueue / 2) return;
+    if (this.dropped > this.reportedDropped) {
+      this.reportedDropped = this.dropped;
+      this.resyncDue = true;
+      this.push({ type: 'reporter_dropped', count: this.dropped });
+    }
+    if (!this.resyncDue) return;
+    const resync = this.opts.resync();
+    if (resync === null) {
+      if (!this.resyncRetry) {
+        this.resyncRetry = setTimeout(() => {
+          this.resyncRetry = null;
+          this.schedule();
+        }, RESYNC_RETRY_MS);
+        this.resyncRetry.unref();
+      }
+      return;
+    }
+    this.resyncDue = false;
+    this.push(resync);
+  }
+
+  /** Queues an event past the queue's bound (the few the reporter owes after a loss). */
+  private push(body: PeerEventBody): void {
+    const seq = body.type === 'resync' ? this.seq : this.seq++;
+    this.queue.push({ ...body, peer: this.opts.peer, t: Date.now(), seq } as PeerEvent);
+    this.schedule();
+  }
+
   private drain(): void {
     const ws = this.ws;
     if (!ws || !this.open || ws.readyState !== WebSocket.OPEN) return;
-    if (this.dropped > this.reportedDropped) {
-      this.reportedDropped = this.dropped;
-      ws.send(JSON.stringify({ type: 'reporter_dropped', count: this.dropped, peer: this.opts.peer, t: Date.now() }));
-    }
     let n = 0;
     let parts: string[] = [];
     let size = 2;
@@ -202,6 +259,8 @@ export class Reporter {
       n++;
     }
     send();
+    // What a loss owes goes out once the queue has room: queued now, sent by the next drain.
+    if (this.resyncDue || this.dropped > this.reportedDropped) this.owed();
     if (this.stateAt < this.head) this.stateAt = -1;
     if (this.head >= this.queue.length) {
       this.queue = [];

@@ -1,4 +1,5 @@
-// Durable Raft state: term, vote, commit and the log, in one append-only file per peer.
+// Durable Raft state: term, vote, commit and the log, in one append-only file per peer, and the
+// directory's id.
 //
 // File layout (DIR/raft.wal):
 //   header   8 bytes  "RAFTWAL1"
@@ -11,6 +12,9 @@
 // Replaying the records in order gives the state: the last hard state wins, and an entry at or
 // below the current last index replaces that entry and everything after it (Raft truncation,
 // Figure 2, AppendEntries step 3).
+//
+// `b` is also what save() resolves with (the write number `w` of the -v events): it grows across
+// restarts and compaction, so "write 212 was durable" can be checked after a crash.
 //
 // Writes: save() appends a batch and resolves after one write and one fdatasync. The write
 // starts in the turn after the first save (setImmediate), so every save of one event-loop turn
@@ -32,6 +36,14 @@
 // live records (and exceed compactMinBytes), the live records are copied into a new file in the
 // background while saves go on; then, briefly holding off saves, the records appended meanwhile
 // are copied too, the new file is fsynced and renamed over the old one, and the directory fsynced.
+//
+// The directory's id (DIR/DATA_ID, one line of hex digits): random, created with the directory
+// (written to a temporary file, fsynced, renamed into place, the directory fsynced) and never
+// changed. It tells a reader of the -v events (the safety monitor) whether a restarted peer came
+// back with the same directory, whose durable writes must then all be there, or with a new one
+// (a reset on purpose: nothing is expected back). A directory from before ids existed gets one at
+// its next start, and says so; a damaged id file is an error, never silently replaced.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,6 +52,9 @@ import type { Entry, HardState, PersistedState } from './raft/types.ts';
 
 export const WAL_FILE = 'raft.wal';
 export const LOCK_FILE = 'LOCK';
+export const DATA_ID_FILE = 'DATA_ID';
+/** What a data id looks like (DATA_ID holds one, then a newline). */
+const DATA_ID = /^[0-9a-f]{8,64}$/;
 const MAGIC = Buffer.from('RAFTWAL1', 'ascii');
 const HEADER = MAGIC.length;
 const FRAME = 8;
@@ -88,6 +103,12 @@ export interface RecoveryReport {
   cutReason: string | null;
   /** The file that was read. */
   file: string;
+  /** The number of the last whole write recovered (0 for an empty file). */
+  lastWrite: number;
+  /** The directory's id (DATA_ID). */
+  dataId: string;
+  /** Said when the id was created or something about it needs a person's attention; null otherwise. */
+  dataIdNote: string | null;
 }
 
 export class StorageCorruptError extends Error {
@@ -296,6 +317,47 @@ function fsyncDir(dir: string): void {
   }
 }
 
+// ---- the directory's id ----
+
+/** The id in DIR/DATA_ID; null when there is none. Throws StorageError when the file is damaged. */
+function readDataId(dir: string): string | null {
+  const path = join(dir, DATA_ID_FILE);
+  let size: number;
+  try {
+    size = fs.statSync(path).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const text = size <= 128 ? fs.readFileSync(path, 'latin1') : null;
+  const id = text !== null && text.endsWith('\n') ? text.slice(0, -1) : null;
+  if (id !== null && DATA_ID.test(id)) return id;
+  const found = text === null ? `${size} bytes` : text.length === 0 ? 'an empty file' : JSON.stringify(text.slice(0, 64));
+  throw new StorageError(
+    `${path} is damaged: it should hold this data directory's id (hex digits and a newline), but holds ${found}. ` +
+      `The id tells whoever checks the cluster that this directory still holds everything this peer reported durable, ` +
+      `so it is never replaced silently. Restore the file from a backup; or, if this directory is to count as a new one ` +
+      `(its durable state reset on purpose), delete ${path} and the peer will create a new id when it starts.`,
+  );
+}
+
+/** Creates DIR/DATA_ID with a new random id, durably: temporary file, fsync, rename, fsync of the directory. */
+function createDataId(dir: string): string {
+  const id = randomBytes(6).toString('hex');
+  const path = join(dir, DATA_ID_FILE);
+  const tmp = `${path}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    writeAllSync(fd, Buffer.from(`${id}\n`, 'latin1'), 0);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path);
+  fsyncDir(dir);
+  return id;
+}
+
 // ---- the log ----
 
 interface Pending {
@@ -303,7 +365,8 @@ interface Pending {
   entries: Entry[];
   /** false: written, but this save alone does not wait for an fsync (see save()). */
   durable: boolean;
-  resolve: () => void;
+  /** With the number of the write that carried it (or of the last write, when it carried nothing new). */
+  resolve: (write: number) => void;
   reject: (e: Error) => void;
 }
 
@@ -319,6 +382,10 @@ export class DurableLog {
   private hsBytes = 0;
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
   private nextBatch = 1;
+  /** The number of the last write in the file (what a save resolves with once it is on disk). */
+  private lastWrite = 0;
+  /** The directory's id (DATA_ID). */
+  dataId = '';
 
   /** The last index once every queued save is written (for checking new saves). */
   private queuedLast: number;
@@ -376,7 +443,21 @@ export class DurableLog {
     const lockPath = takeLock(dir);
     const log = new DurableLog(dir, lockPath, opts);
     try {
+      // A crash while the id was being created leaves only the temporary file: the id is not there.
+      fs.rmSync(join(dir, `${DATA_ID_FILE}.tmp`), { force: true });
+      const found = readDataId(dir);
+      const hadLog = fs.existsSync(log.file);
       const { state, report } = log.recover();
+      if (found !== null) {
+        report.dataId = found;
+        if (!hadLog) report.dataIdNote = `${DATA_ID_FILE} is there but ${WAL_FILE} is not: starting with an empty log under the same id ${found}`;
+      } else {
+        report.dataId = createDataId(dir);
+        report.dataIdNote = hadLog
+          ? `${dir} had no ${DATA_ID_FILE} (made before data directories had ids): created ${report.dataId}`
+          : `new data directory ${dir}: id ${report.dataId}`;
+      }
+      log.dataId = report.dataId;
       return { log, state, report };
     } catch (e) {
       if (log.fd >= 0) fs.closeSync(log.fd);
@@ -395,7 +476,7 @@ export class DurableLog {
       this.fd = fs.openSync(this.file, 'r+');
     }
     let size = fs.fstatSync(this.fd).size;
-    const report: RecoveryReport = { records: 0, cutBytes: 0, cutReason: null, file: this.file };
+    const report: RecoveryReport = { records: 0, cutBytes: 0, cutReason: null, file: this.file, lastWrite: 0, dataId: '', dataIdNote: null };
     const entries: Entry[] = [];
 
     if (size < HEADER) {
@@ -466,6 +547,8 @@ export class DurableLog {
     }
     this.size = size;
     this.nextBatch = maxBatch + 1;
+    this.lastWrite = maxBatch;
+    report.lastWrite = maxBatch;
     this.queuedLast = entries.length;
     // A torn write may keep a hard state whose commit is ahead of the entries that made it.
     const hardState: HardState = { ...this.hardState, commit: Math.min(this.hardState.commit, entries.length) };
@@ -557,8 +640,10 @@ export class DurableLog {
    * that only moves the commit index, which Raft may lose in a crash.
    * With `startNow` the write starts at once instead of in the next turn: for a caller that
    * has already gathered this turn's work into this save (the peer shell does).
+   * Resolves with the number of the write that carried the save (the `b` of its records; for a
+   * save that carried nothing new, the last write's): the peer reports it as `persisted.w`.
    */
-  save(hardState: HardState | null, entries: Entry[], durable = true, startNow = false): Promise<void> {
+  save(hardState: HardState | null, entries: Entry[], durable = true, startNow = false): Promise<number> {
     if (this.closed) return Promise.reject(new StorageError(`${this.file}: save() after close()`));
     if (this.failed) return Promise.reject(this.failed);
     let expect = entries.length > 0 ? entries[0]!.index : 0;
@@ -580,12 +665,12 @@ export class DurableLog {
     if (!hs && entries.length === 0) {
       // Nothing new to write, but what it repeats may still be on its way to the disk: resolve
       // together with the write that carries it.
-      if (this.queue.length === 0 && this.inflight === null && (!durable || !this.unsynced)) return Promise.resolve();
+      if (this.queue.length === 0 && this.inflight === null && (!durable || !this.unsynced)) return Promise.resolve(this.lastWrite);
       if (this.queue.length === 0 && this.inflight !== null && (this.inflightDurable || !durable)) {
-        return new Promise<void>((resolve, reject) => this.inflight!.push({ hardState: null, entries: [], durable, resolve, reject }));
+        return new Promise<number>((resolve, reject) => this.inflight!.push({ hardState: null, entries: [], durable, resolve, reject }));
       }
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.queue.push({ hardState: hs, entries, durable, resolve, reject });
       if (!this.writing) {
         this.writing = true;
@@ -636,23 +721,22 @@ export class DurableLog {
     // Saves that repeat what this write carries join it (see save()) until it settles.
     this.inflight = batch;
     this.inflightDurable = batch.some((p) => p.durable);
-    const settle = (err: Error | null) => {
+    const settle = (err: Error | null, write: number) => {
       this.inflight = null; // before settling, so that nobody joins a batch already settled
       for (const p of batch) {
         if (err) p.reject(err);
-        else p.resolve();
+        else p.resolve(write);
       }
     };
     try {
-      await this.writeRecords(batch);
-      settle(null);
+      settle(null, await this.writeRecords(batch));
     } catch (e) {
-      settle(e as Error);
+      settle(e as Error, 0);
     }
   }
 
-  /** Writes and fsyncs a batch; throws (and fails the log) if either fails. */
-  private async writeRecords(batch: Pending[]): Promise<void> {
+  /** Writes and fsyncs a batch; returns its write number; throws (and fails the log) if either fails. */
+  private async writeRecords(batch: Pending[]): Promise<number> {
     if (this.failed) throw this.failed;
     const bodies: RecordBody[] = [];
     for (const p of batch) {
@@ -661,7 +745,7 @@ export class DurableLog {
     }
     const durable = batch.some((p) => p.durable);
     if (bodies.length === 0) {
-      if (!durable || !this.unsynced) return;
+      if (!durable || !this.unsynced) return this.lastWrite;
       try {
         if (this.syncFn) await this.syncFn(this.fd);
         else fs.fdatasyncSync(this.fd);
@@ -672,7 +756,7 @@ export class DurableLog {
         for (const p of this.queue.splice(0)) p.reject(this.failed);
         throw this.failed;
       }
-      return;
+      return this.lastWrite;
     }
     const b = this.nextBatch++;
     const frames = bodies.map((body, i) => encodeRecord(body, b, i === bodies.length - 1));
@@ -703,6 +787,8 @@ export class DurableLog {
       off += frames[i]!.length;
     }
     this.size = off;
+    this.lastWrite = b;
+    return b;
   }
 
   private maybeCompact(): void {
@@ -821,6 +907,8 @@ export class DurableLog {
           this.hsOffset += shift;
         }
         this.size = bodyEnd + tailLen;
+        // The body's writes are in the file now (the tail's, numbered after them, were already).
+        this.lastWrite = Math.max(this.lastWrite, bodyBatch - 1);
         this.counters.compactions++;
       });
       this.onEvent(`compacted ${this.file}: ${before} -> ${this.size} bytes`);

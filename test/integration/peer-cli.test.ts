@@ -1,11 +1,12 @@
-// npm run peer: wrong arguments, a broken config, a taken port and damaged storage each stop
-// the peer at once with a message that says what is wrong, and a non-zero exit.
+// npm run peer: wrong arguments, a broken config, a taken port, damaged storage and a damaged data
+// id each stop the peer at once with a message that says what is wrong, and a non-zero exit.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { peerCommand, REPO_ROOT } from '../../peer/spawn.ts';
+import { DATA_ID_FILE, DurableLog } from '../../peer/storage.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
 
 // Real processes on a shared 2-core machine: generous limits; every wait returns as soon as it can.
@@ -102,5 +103,23 @@ describe('npm run peer', () => {
     expect(r.code).toBe(4);
     expect(r.out).toMatch(/peer2: the durable state is damaged/);
     expect(r.out).toMatch(/will not start/);
+  });
+
+  it('refuses to start on a damaged data id, saying which file and what to do, and changes nothing', async () => {
+    const dir = join(c.config.dataDir, 'peer3');
+    await c.kill('peer3');
+    // A directory with a log and an id, as a peer leaves it.
+    const opened = DurableLog.open(dir);
+    await opened.log.save({ term: 2, vote: 'peer1', commit: 0 }, [{ index: 1, term: 2, data: null }]);
+    await opened.log.close();
+    const idFile = join(dir, DATA_ID_FILE);
+    writeFileSync(idFile, 'not an id\n');
+    const wal = readFileSync(join(dir, 'raft.wal'));
+    const r = await runPeer(['peer3', '3', '--config', c.ini, '--profile', 'fast']);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain(`peer3: ${idFile} is damaged`);
+    expect(r.out).toMatch(/Restore the file from a backup; or, .* delete .*DATA_ID and the peer will create a new id/);
+    expect(readFileSync(idFile, 'utf8')).toBe('not an id\n');
+    expect(readFileSync(join(dir, 'raft.wal')).equals(wal)).toBe(true);
   });
 });

@@ -44,15 +44,18 @@ describe('peers started with -v', () => {
     }
     const leader = await c.waitForLeader();
     await waitFor('a state from every peer', () => c.names.every((n) => of(r, 'state', n).length > 0));
+    await waitFor('a resync from every peer', () => c.names.every((n) => of(r, 'resync', n).length > 0));
     for (const n of c.names) {
       const events = r.events.filter((e) => e.peer === n);
       expect(events[0]!.type).toBe('hello');
-      // The catch-up follows: faults and the log tail, and a state (a newer state sent in the
-      // same frame replaces it, so it may come a little later).
-      expect(events.slice(1, 5).map((e) => e.type)).toEqual(expect.arrayContaining(['faults', 'log_truncate', 'log_append']));
-      const tiles = of(r, 'log_append', n).flatMap((e) => e.entries);
+      // The catch-up follows: a resync (the full state and the log's tail), the faults, and a
+      // state (a newer state sent in the same frame replaces it, so it may come a little later).
+      expect(events.slice(1, 4).map((e) => e.type)).toEqual(expect.arrayContaining(['resync', 'faults']));
+      const tiles = of(r, 'resync', n)[0]!.tail;
       expect(tiles.map((t) => t.label)).toContain('x set 1');
-      expect(tiles[0]).toMatchObject({ index: 1, label: 'noop' });
+      expect(tiles[0]).toMatchObject({ index: 1, label: 'noop', ph: expect.any(Number) });
+      // No log_truncate: a catch-up is not a truncation.
+      expect(events.slice(0, 4).some((e) => e.type === 'log_truncate')).toBe(false);
     }
     const st = of(r, 'state', leader).at(-1)!;
     expect(st).toMatchObject({ role: 'leader', leader, electionDeadline: null });
@@ -127,7 +130,7 @@ describe('peers started with -v', () => {
     const r = relay;
     for (const n of c.names) await r.waitForEvent((e) => e.type === 'hello' && e.peer === n, `hello again from ${n}`);
     await waitFor('state and log tiles from every peer', () =>
-      c.names.every((n) => of(r, 'state', n).length > 0 && of(r, 'log_append', n).some((e) => e.entries.some((t) => t.label === 'x add 41'))),
+      c.names.every((n) => of(r, 'state', n).length > 0 && of(r, 'resync', n).some((e) => e.tail.some((t) => t.label === 'x add 41'))),
     );
   });
 });

@@ -1,15 +1,23 @@
 // What a peer writes in its log about what it does: the lines a person follows an election and
-// replication by. The narrator is given a log to write to and read-only views of the core and
-// the store; it changes nothing.
+// replication by; and with -v the events, with every field the safety monitor reads. The narrator
+// is given a log to write to and read-only views of the core and the store; it changes nothing.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Narrator, type NarratorLog } from '../../peer/narrator.ts';
 import { encodeEntry, KvStore } from '../../peer/kv.ts';
-import type { NodeStatus } from '../../peer/raft/types.ts';
+import type { Entry, NodeStatus, PersistedState } from '../../peer/raft/types.ts';
+import type { RecoveryReport } from '../../peer/storage.ts';
 import { parseConfig, timingOf } from '../../shared/config.ts';
+import type { PeerEvent } from '../../shared/events.ts';
+import { EMPTY_PREFIX, entryHash, prefixHashes } from '../../shared/log-hash.ts';
 import type { PeerEnvelope } from '../../shared/peer-protocol.ts';
+import { freePorts, waitFor } from '../support/cluster.ts';
+import { FakeRelay } from '../support/fake-relay.ts';
 
 const config = parseConfig(readFileSync(new URL('../../raft_peer.ini', import.meta.url), 'utf8'));
+
+const report = (lastWrite = 0): RecoveryReport => ({ records: 0, cutBytes: 0, cutReason: null, file: 'raft.wal', lastWrite, dataId: '0123456789ab', dataIdNote: null });
+const empty: PersistedState = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] };
 
 function narrator(status: Partial<NodeStatus> = {}) {
   const lines: string[] = [];
@@ -26,7 +34,7 @@ function narrator(status: Partial<NodeStatus> = {}) {
   const store = new KvStore();
   const n = new Narrator({
     logger: log, name: 'peer1', cluster: ['peer1', 'peer2', 'peer3'], config, profile: 'fast', timing: timingOf(config, 'fast'),
-    verbose: false, core: { status: () => st }, store, recovered: [], now: () => 0,
+    verbose: false, core: { status: () => st }, store, recovered: { state: empty, report: report() }, now: () => 0,
   });
   return { n, lines, log, store };
 }
@@ -64,5 +72,105 @@ describe('narrator', () => {
     n.applied({ index: 1, term: 2, data: null }, store.apply(null, 1));
     n.applied({ index: 2, term: 2, data }, store.apply(data, 2));
     expect(lines).toEqual(['applied 2 (term 2): x add 100 -> 100']);
+  });
+});
+
+describe('narrator with -v: the fields the safety monitor reads', () => {
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0)) await f();
+  });
+
+  type Of<T extends PeerEvent['type']> = Extract<PeerEvent, { type: T }>;
+  const cmd = (n: number) => encodeEntry({ op: 'add', key: 'x', amount: n }, 'c1', n);
+  const entry = (index: number, term: number, data: string | null = cmd(index)): Entry => ({ index, term, data });
+
+  /** A narrator with -v streaming to a fake relay, over a core whose status the test sets. */
+  async function verbose(recovered: PersistedState, lastWrite: number) {
+    const [port] = await freePorts(1);
+    const relay = await FakeRelay.start(port!);
+    cleanup.push(() => relay.close());
+    const st: NodeStatus = { id: 'peer1', role: 'follower', term: recovered.hardState.term, vote: null, leader: null, commitIndex: recovered.hardState.commit, lastIndex: 0, lastTerm: 0, electionDeadline: 0 };
+    const log: NarratorLog = { line: () => {}, important: () => {}, heartbeat: () => {}, setContext: () => {} };
+    const store = new KvStore();
+    const n = new Narrator({
+      logger: log, name: 'peer1', cluster: ['peer1', 'peer2', 'peer3'], config: { ...config, relay: { ...config.relay, host: '127.0.0.1', port: port! } },
+      profile: 'fast', timing: timingOf(config, 'fast'), verbose: true, core: { status: () => st }, store,
+      recovered: { state: recovered, report: report(lastWrite) }, now: () => 0,
+    });
+    cleanup.push(() => n.close());
+    n.startReporting();
+    const events = <T extends PeerEvent['type']>(type: T) => relay.events.filter((e): e is Of<T> => e.type === type);
+    await waitFor('the hello and the resync', () => events('resync').length > 0);
+    return { n, st, store, relay, events };
+  }
+
+  it('says hello with its boot, its data id and what it recovered, then a resync of the same log', async () => {
+    const entries = [entry(1, 1, null), entry(2, 1), entry(3, 2)];
+    const phs = prefixHashes(EMPTY_PREFIX, entries);
+    const { events } = await verbose({ hardState: { term: 2, vote: 'peer2', commit: 2 }, entries }, 9);
+    const [hello] = events('hello');
+    expect(hello).toMatchObject({ boot: expect.stringMatching(/^[0-9a-f]{12}$/), dataId: '0123456789ab', seq: 0 });
+    expect(hello!.recovered).toEqual({ w: 9, term: 2, vote: 'peer2', commit: 2, commitPh: phs[1], lastIndex: 3, lastTerm: 2, lastPh: phs[2], base: null });
+    const [resync] = events('resync');
+    expect(resync).toMatchObject({ seq: 0, commit: 2, commitPh: phs[1], lastIndex: 3, lastTerm: 2, lastPh: phs[2], base: null, durable: { w: 9, term: 2, vote: 'peer2' } });
+    expect(resync!.tail).toEqual([
+      { index: 1, term: 1, label: 'noop', ph: phs[0] },
+      { index: 2, term: 1, label: 'x add 2', ph: phs[1] },
+      { index: 3, term: 2, label: 'x add 3', ph: phs[2] },
+    ]);
+  });
+
+  it('reports a durable save as its truncation (with the write\'s term), its tiles with prefix hashes, then persisted', async () => {
+    const { n, events, relay } = await verbose({ hardState: { term: 1, vote: null, commit: 0 }, entries: [entry(1, 1), entry(2, 1), entry(3, 1)] }, 3);
+    const from = relay.events.length;
+    n.saved([entry(2, 4), entry(3, 4)], 4, { term: 4, vote: 'peer3', commit: 1 });
+    n.saved([], 4, { term: 4, vote: 'peer3', commit: 1 }); // nothing new: no second persisted
+    n.saved([], 5, { term: 5, vote: null, commit: 1 });
+    await waitFor('the events', () => events('persisted').length === 2);
+    const phs = prefixHashes(EMPTY_PREFIX, [entry(1, 1), entry(2, 4), entry(3, 4)]);
+    const got = relay.events.slice(from).map(({ peer: _p, t: _t, ...rest }) => rest);
+    expect(got).toEqual([
+      // seq 0 went to the catch-up's faults event.
+      { type: 'log_truncate', from: 2, term: 4, seq: 1 },
+      { type: 'log_append', entries: [{ index: 2, term: 4, label: 'x add 2', ph: phs[1] }, { index: 3, term: 4, label: 'x add 3', ph: phs[2] }], seq: 2 },
+      { type: 'persisted', w: 4, term: 4, vote: 'peer3', lastIndex: 3, lastTerm: 4, lastPh: phs[2], seq: 3 },
+      { type: 'persisted', w: 5, term: 5, vote: null, lastIndex: 3, lastTerm: 4, lastPh: phs[2], seq: 4 },
+    ]);
+  });
+
+  it('gives a commit the reporter\'s term and the prefix hash through it, and an applied entry its hash', async () => {
+    const entries = [entry(1, 1, null), entry(2, 1)];
+    const phs = prefixHashes(EMPTY_PREFIX, entries);
+    const { n, st, store, events } = await verbose({ hardState: { term: 1, vote: null, commit: 0 }, entries }, 2);
+    st.term = 3;
+    n.coreEvent({ kind: 'commit', index: 2 });
+    n.coreEvent({ kind: 'commit', index: 7 }); // past the saved log: no claim it cannot back
+    n.applied(entries[0]!, store.apply(null, 1));
+    n.applied(entries[1]!, store.apply(entries[1]!.data, 2));
+    n.appliedReady();
+    await waitFor('the apply', () => events('apply').length === 1);
+    expect(events('commit').map(({ index, term, ph }) => ({ index, term, ph }))).toEqual([
+      { index: 2, term: 3, ph: phs[1] },
+      { index: 7, term: undefined, ph: undefined },
+    ]);
+    expect(events('apply')[0]!.entries.map((a) => [a.index, a.h])).toEqual([[1, entryHash(null)], [2, entryHash(entries[1]!.data)]]);
+  });
+
+  it('states a resync only once the saved log holds the core\'s commit index', async () => {
+    const { n, st, relay, events } = await verbose({ hardState: { term: 1, vote: null, commit: 0 }, entries: [entry(1, 1)] }, 1);
+    // The core stepped entries 2..3 and their commit; the save is not done yet. Then the relay comes back.
+    st.commitIndex = 3;
+    await relay.close();
+    const again = await FakeRelay.start(relay.port);
+    cleanup.push(() => again.close());
+    await waitFor('the second hello', () => again.events.some((e) => e.type === 'hello'), 10_000);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(again.events.some((e) => e.type === 'resync')).toBe(false);
+    n.saved([entry(2, 1), entry(3, 1)], 2, { term: 1, vote: null, commit: 3 });
+    const resync = (await waitFor('the resync', () => again.events.find((e) => e.type === 'resync'))) as Of<'resync'>;
+    expect(resync).toMatchObject({ commit: 3, lastIndex: 3, durable: { w: 2 } });
+    expect(resync.seq).toBe(again.events.filter((e) => e.type === 'persisted').at(-1)!.seq! + 1);
+    expect(events('resync')).toHaveLength(1); // the first relay's
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DurableLog, StorageCorruptError, StorageError, WAL_FILE, crc32, crc32Table, type DurableLogOptions } from '../../peer/storage.ts';
+import { DATA_ID_FILE, DurableLog, StorageCorruptError, StorageError, WAL_FILE, crc32, crc32Table, type DurableLogOptions } from '../../peer/storage.ts';
 import type { Entry, HardState, PersistedState } from '../../peer/raft/types.ts';
 
 const dirs: string[] = [];
@@ -275,6 +275,132 @@ describe('DurableLog group commit', () => {
     });
     await expect(log.save(null, [e(1, 1)])).rejects.toThrow(/write failed \(EIO\)/);
     await expect(log.save(null, [e(1, 1)])).rejects.toThrow(/write failed/);
+  });
+});
+
+describe('DurableLog write numbers', () => {
+  it('resolves each save with the number of the write that carried it, shared by saves of one write', async () => {
+    const dir = tempDir();
+    const { log, report } = open(dir);
+    expect(report.lastWrite).toBe(0);
+    expect(await log.save(hs(1, 'a', 0), [e(1, 1)])).toBe(1);
+    // Two saves of one turn: one write.
+    const [x, y] = await Promise.all([log.save(null, [e(2, 1)]), log.save(hs(1, 'a', 2), [e(3, 1)])]);
+    expect([x, y]).toEqual([2, 2]);
+    // Nothing new to write: the last write's number.
+    expect(await log.save(hs(1, 'a', 2), [])).toBe(2);
+    // A commit-only write without an fsync takes a number; the next durable save its own.
+    expect(await log.save(hs(1, 'a', 3), [], false)).toBe(3);
+    expect(await log.save(null, [e(4, 1)])).toBe(4);
+    const frames = framesOf(fs.readFileSync(join(dir, WAL_FILE)));
+    expect([...new Set(frames.map((f) => f.b))]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('goes on counting after a restart, and after a compaction, never reusing a number', async () => {
+    const dir = tempDir();
+    let { log } = open(dir);
+    for (let i = 1; i <= 50; i++) expect(await log.save(hs(i, 'peer1', 0), [e(1, i)])).toBe(i);
+    await log.close();
+    logs.splice(logs.indexOf(log), 1);
+    const reopened = open(dir);
+    expect(reopened.report.lastWrite).toBe(50);
+    log = reopened.log;
+    expect(await log.save(hs(51, 'peer1', 0), [e(1, 51)])).toBe(51);
+    await log.compact();
+    expect(log.stats().compactions).toBe(1);
+    const after = await log.save(hs(52, 'peer1', 0), [e(1, 52)]);
+    expect(after).toBeGreaterThan(51);
+    await log.close();
+    logs.splice(logs.indexOf(log), 1);
+    const last = open(dir).report;
+    expect(last.lastWrite).toBe(after);
+  });
+
+  it('reports the last whole write after cutting a torn one', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(1, 'a', 0), [e(1, 1)]);
+    await log.save(null, [e(2, 1), e(3, 1)]);
+    await log.close();
+    const bytes = fs.readFileSync(join(dir, WAL_FILE));
+    const { report } = open(writeCopy(bytes.subarray(0, bytes.length - 5)));
+    expect(report.cutBytes).toBeGreaterThan(0);
+    expect(report.lastWrite).toBe(1);
+  });
+});
+
+describe('DurableLog data directory id', () => {
+  const idFile = (dir: string) => join(dir, DATA_ID_FILE);
+
+  it('gives a new directory a random id, kept in DATA_ID across restarts', async () => {
+    const dir = join(tempDir(), 'peer1');
+    const first = DurableLog.open(dir);
+    expect(first.report.dataId).toMatch(/^[0-9a-f]{12}$/);
+    expect(first.log.dataId).toBe(first.report.dataId);
+    expect(first.report.dataIdNote).toMatch(/^new data directory .*: id [0-9a-f]{12}$/);
+    expect(fs.readFileSync(idFile(dir), 'latin1')).toBe(`${first.report.dataId}\n`);
+    await first.log.save(hs(1, 'a', 0), [e(1, 1)]);
+    await first.log.close();
+    const again = open(dir);
+    expect(again.report.dataId).toBe(first.report.dataId);
+    expect(again.report.dataIdNote).toBeNull();
+    expect(again.state.entries).toEqual([e(1, 1)]);
+    // Another directory, another id.
+    expect(open(tempDir()).report.dataId).not.toBe(first.report.dataId);
+  });
+
+  it('gives an existing directory without an id one at its first start, and says so', async () => {
+    const { bytes, states } = await buildLog(tempDir());
+    const dir = writeCopy(bytes);
+    const { state, report } = open(dir);
+    expect(state).toEqual(states.at(-1)!.state);
+    expect(report.dataIdNote).toMatch(new RegExp(`had no ${DATA_ID_FILE} \\(made before data directories had ids\\): created ${report.dataId}`));
+    expect(fs.readFileSync(idFile(dir), 'latin1')).toBe(`${report.dataId}\n`);
+  });
+
+  it('keeps the id of a directory whose log is gone, and says the log starts empty', () => {
+    const dir = tempDir();
+    fs.writeFileSync(idFile(dir), '0123456789ab\n');
+    const { state, report } = open(dir);
+    expect(state.entries).toEqual([]);
+    expect(report.dataId).toBe('0123456789ab');
+    expect(report.dataIdNote).toMatch(/DATA_ID is there but raft.wal is not: starting with an empty log under the same id 0123456789ab/);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['without its newline', '0123456789ab'],
+    ['not hex', 'zz23456789ab\n'],
+    ['two lines', '0123456789ab\n0123456789ab\n'],
+    ['too short', '0123\n'],
+    ['too long', `${'a'.repeat(200)}\n`],
+  ])('refuses a damaged id file (%s), naming it and what to do, and changes nothing', async (_what, text) => {
+    const { bytes } = await buildLog(tempDir());
+    const dir = writeCopy(bytes);
+    fs.writeFileSync(idFile(dir), text);
+    let error: unknown = null;
+    try {
+      DurableLog.open(dir);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(StorageError);
+    const message = (error as Error).message;
+    expect(message).toContain(`${idFile(dir)} is damaged`);
+    expect(message).toMatch(/Restore the file from a backup; or, .* delete .*DATA_ID and the peer will create a new id/);
+    // Nothing replaced, nothing lost, and the directory is not left locked.
+    expect(fs.readFileSync(idFile(dir), 'latin1')).toBe(text);
+    expect(fs.readFileSync(join(dir, WAL_FILE)).equals(bytes)).toBe(true);
+    expect(fs.existsSync(join(dir, 'LOCK'))).toBe(false);
+  });
+
+  it('ignores the temporary file of an id whose creation was cut short, and creates the id', () => {
+    const dir = tempDir();
+    fs.writeFileSync(`${idFile(dir)}.tmp`, '01234');
+    const { report } = open(dir);
+    expect(report.dataId).toMatch(/^[0-9a-f]{12}$/);
+    expect(fs.existsSync(`${idFile(dir)}.tmp`)).toBe(false);
+    expect(fs.readFileSync(idFile(dir), 'latin1')).toBe(`${report.dataId}\n`);
   });
 });
 

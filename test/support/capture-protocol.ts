@@ -333,8 +333,8 @@ function renderVillage(v: VillageCapture): void {
   p('that took part in a check that could have failed; every law has held while `violationCount`');
   p('is 0. `blind` names the peers for which the checks that need every one of their events are');
   p('off: since which event of the peer\'s process (`sinceSeq`), why, and whether its events carry');
-  p('`seq` at all (`numbered: false`: the peer sends none of the fields the monitor reads, as');
-  p('here). `violations` lists the first 20 violations; each has a number `n` (1, 2, ... in the');
+  p('`seq` at all (`numbered: false`: a peer that sends none of the fields the monitor reads).');
+  p('`violations` lists the first 20 violations; each has a number `n` (1, 2, ... in the');
   p('order the relay saw them), the law\'s id, name and statement in plain words, what was seen,');
   p('the peers, indexes and terms, the events it rests on (`evidence`: peer, its `seq` and `boot`,');
   p('type, time on the peer, what it said), when the relay saw it, and the evidence file the relay');
@@ -512,18 +512,18 @@ function render(
 
   p('## Events with `-v`: peer to relay, `ws://[relay]/peer`');
   p();
-  p('Types in `shared/events.ts`. Every event has `peer` (the sender) and `t` (its wall clock,');
-  p('ms). The first frame on a connection is `hello`, followed by a fresh `state`, the current');
-  p('`faults` and the tail of the log (`log_truncate` from its first index, then `log_append`),');
-  p('so that a relay that (re)connects is caught up at once. The peer keeps working while the');
-  p('relay is down and reconnects by itself.');
+  p('Types in `shared/events.ts`. Every event has `peer` (the sender), `t` (its wall clock, ms)');
+  p('and `seq` (its number, see "Fields the monitor reads" below). The first frame on a connection');
+  p('is `hello`, followed by a `resync` (the full state and the tail of the log), a fresh `state`');
+  p('and the current `faults`, so that a relay that (re)connects is caught up at once. The peer');
+  p('keeps working while the relay is down and reconnects by itself.');
   p();
   p('Rules for drawing: a letter leaves at `rpc_send` and lands at `rpc_recv` with the same `rid`.');
   p('`rpc_drop` is either sent *instead of* `rpc_send` by the sender (the message never left:');
   p('`blocked`, `dropped` by the drop rate, or `disconnected`), or by the receiver *after* the');
   p("sender's `rpc_send` (it arrived from a peer it blocks; then `to` is the receiver itself).");
   p('`reporter_dropped.count` is the total number of events this peer could not send since it');
-  p('started (its bounded queue was full).');
+  p('started (its bounded queue was full); a `resync` follows it.');
   p();
   const eventSections: Array<[string, (e: PeerEvent) => boolean]> = [
     ['hello', (e) => e.type === 'hello'],
@@ -556,6 +556,8 @@ function render(
     p();
   }
 
+  renderMonitorFields(events);
+
   p('## Launcher and relay: `ws://[relay]/launcher`');
   p();
   p('The launcher (`npm run cluster -- N -v`) says hello, then reports every process going up or');
@@ -582,6 +584,119 @@ function render(
   p();
   block(commands[1] ?? '(not sent)');
 }
+
+/** The section on the fields the safety monitor reads, with frames of this run. */
+function renderMonitorFields(events: PeerEvent[]): void {
+  const first = <T extends PeerEvent['type']>(type: T, pred: (e: Extract<PeerEvent, { type: T }>) => boolean = () => true) =>
+    events.find((e): e is Extract<PeerEvent, { type: T }> => e.type === type && pred(e as Extract<PeerEvent, { type: T }>));
+  const show = (e: PeerEvent | undefined, what: string) => block(e ?? `(not seen in this run: ${what})`);
+  p('## Fields the monitor reads');
+  p();
+  p("The safety monitor (`game/relay/monitor/`, ARCHITECTURE.md \"The safety monitor\") checks Raft's");
+  p('laws from the `-v` events alone. The fields below are optional in `shared/events.ts`, so that');
+  p('a reader copes with a peer that sends none of them: a check whose field is missing is not made,');
+  p('never guessed. The peers send all of them; `snapshot` is not sent yet (peers do not compact');
+  p('their logs), so its frame is written to the type.');
+  p();
+  p('**Numbering.** Every event carries `seq`, counted per process lifetime and assigned when the');
+  p("shell emits the event, before the reporter's queue (peer/reporter.ts): an event the reporter");
+  p('drops (full queue, relay down) leaves a hole. `hello`, `state` and `resync` are snapshots: not');
+  p('counted (a newer `state` may replace an unsent one), they carry the seq the next counted event');
+  p('will have. A hole, a seq that goes back, or `reporter_dropped` makes the monitor blind for that');
+  p('peer until its next `resync`; so the reporter sends `reporter_dropped` and then a `resync` once');
+  p('its queue is at most half full after dropping anything, and `hello` then `resync` on every');
+  p('connection (the resync replaces the old catch-up of `log_truncate` + `log_append`, which would');
+  p("read as a real truncation). A resync is stated only once the durable log holds the core's");
+  p('commit index (entries stepped but not yet saved: the reporter asks again 10 ms later).');
+  p();
+  p("**Hashes** (`shared/log-hash.ts`). `h = entryHash(Entry.data)`: 32 bits of the entry's stored");
+  p('command (client session included; the no-op has its own value). `ph(i) = prefixHash(ph(i-1),');
+  p('term_i, h_i)`, `ph(0) = 0`: 53 bits naming the whole log through index i. A peer keeps one ph');
+  p('per entry (peer/reported-log.ts; from its snapshot\'s base on, once there are snapshots) and');
+  p('reports ph wherever it names an entry.');
+  p();
+  p('**Write numbers.** `w` is the number of the durable write (the `b` of the write in `raft.wal`:');
+  p('it grows across restarts and compaction). `persisted` is the acknowledgement: what it reports');
+  p('must come back after a crash. A write that only moves the commit index is not fsynced on its');
+  p('own and not reported; it takes a number too.');
+  p();
+  p('### hello of a new process: `boot`, `dataId`, `recovered`');
+  p();
+  p('`boot` is random per process start (a new boot is a new lifetime; a hello with the same boot is');
+  p('the same process reconnecting). `dataId` is random, created with the data directory and kept in');
+  p('it (`DATA_ID`, ARCHITECTURE.md "Durable state"): a new one tells the monitor the directory was');
+  p('replaced on purpose, and nothing durable is expected back. `recovered` is the durable state the');
+  p('process started from. Here, a peer restarted after some writes:');
+  p();
+  show(first('hello', (e) => (e.recovered?.lastIndex ?? 0) > 0), 'the hello of a restarted peer');
+  p();
+  p('### persisted: a durable write completed (after its log_truncate / log_append)');
+  p();
+  show(first('persisted', (e) => e.vote !== null && e.lastIndex > 1), 'persisted');
+  p();
+  p("### log_append tiles with `ph`, log_truncate with the write's `term`");
+  p();
+  const cut = first('log_truncate', (e) => e.from > 1 && e.term !== undefined);
+  show(cut, 'a log_truncate');
+  show(cut ? events.find((e) => e.type === 'log_append' && e.peer === cut.peer && (e.seq ?? 0) > (cut.seq ?? 0)) : undefined, 'the log_append after it');
+  p();
+  p("### commit with the reporter's `term` and the `ph` through the index; apply with `h`");
+  p();
+  p("`commit.term` is the peer's term when it reports the commit: the entries were committed in that");
+  p('term or earlier.');
+  p();
+  show(first('commit', (e) => e.index > 1 && e.ph !== undefined), 'commit');
+  show(first('apply', (e) => e.entries.length === 1 && e.entries[0]!.command !== null && e.entries[0]!.ok), 'apply');
+  p();
+  p('### snapshot: the log now starts after a snapshot (for compaction)');
+  p();
+  p('`compacted`: the peer folded its own entries through `index` into a snapshot; `installed`: a');
+  p("leader's snapshot replaced the log. The base keeps its prefix hash, so the laws go on holding");
+  p('above it. Not sent yet (written to the type):');
+  p();
+  block({ type: 'snapshot', reason: 'compacted', index: 5000, term: 7, ph: 8817300264209113, lastIndex: 5123, peer: 'peer2', t: 1795907700000, seq: 20511 });
+  p();
+  p('### resync: a full state');
+  p();
+  p("Role, term, vote, leader and commit are the core's now (as in `state`); the log (`last*`,");
+  p('`base`, `tail`) is what the log events have described so far, i.e. the durable log; `durable`');
+  p('is the last durable write. `tail` holds the last tiles (at most 500, within a quarter of');
+  p('`max_frame_bytes`); here cut to its last two.');
+  p();
+  const resync = first('resync', (e) => e.tail.length >= 2 && e.durable.w > 0);
+  show(resync ? { ...resync, tail: resync.tail.slice(-2) } : undefined, 'resync');
+  p();
+  p('### reporter_dropped, and the resync that follows it');
+  p();
+  const dropped = first('reporter_dropped', (e) => e.seq !== undefined);
+  show(dropped, 'reporter_dropped');
+  const after = dropped ? events.find((e) => e.type === 'resync' && e.peer === dropped.peer && (e.seq ?? -1) >= (dropped.seq ?? 0) + 1) : undefined;
+  p(after ? `then \`resync\` with \`seq\` ${after.seq}.` : '(no resync seen after it in this run)');
+  p();
+  p('### What each law reads');
+  p();
+  p('"Facts" need no other event of the peer, so the check goes on while the monitor is blind for');
+  p('it; "known log" needs every event of the peer since its last hello or resync.');
+  p();
+  for (const row of MONITOR_LAW_TABLE) p(row);
+  p();
+}
+
+const MONITOR_LAW_TABLE = [
+  '| law | events and fields | needs |',
+  '|---|---|---|',
+  '| Election Safety | `state.role` leader + `term`; `rpc_send`/`rpc_drop` (sender) of `append_entries`/`timeout_now` + `term`; `rpc_recv` of those (the sender led that term) | facts |',
+  '| Leader Append-Only | `log_truncate.term` in a term the peer led | facts |',
+  "| | the end of the leader's log (`persisted.lastIndex`, tiles' `ph`) never lost or changed by a write of its term | known log |",
+  '| Log Matching | `ph` at equal (index, term): tiles, `persisted.last*`, `resync`, `hello.recovered`, `snapshot` | facts |',
+  '| Leader Completeness | every entry (index, term) against `commit` facts (`index`, `term`, `ph`): no entry at or below a committed index has a later term | facts |',
+  "| | a new leader's log holds the highest entry committed before its term, same `ph` | known log |",
+  '| State Machine Safety | `apply` entries: `index`, `term`, `h` (the words when `h` is missing) | facts |',
+  '| Terms only grow | `state.term`/`resync.term` in order within a lifetime; across restarts (same `dataId`) `hello.recovered.term` and every later term ≥ the highest durable term: `persisted.term`, `log_truncate.term`, non-pre-vote `rpc_send` terms | facts |',
+  "| One vote per term | votes: `state.vote`, granted `request_vote_reply` `rpc_send` (`ok`, `to`, `term`), a candidate's own `request_vote`; durable ones (`rpc_send`, `persisted.vote`, `resync.durable`, `recovered.vote`) must survive a restart with the same `dataId` | facts |",
+  '| Commit only moves forward | `state.commitIndex`/`resync.commit`, and `commit.index`, each in order within a lifetime | facts |',
+  '| Durable means durable | same `dataId`: `recovered.w` ≥ the last `persisted.w`; equal `w`, equal log end; the highest own `commit` (`index`, `ph`) is in the recovered log (`recovered`, or the first `resync.tail`) | facts |',
+];
 
 main().catch((e) => {
   process.stderr.write(`${(e as Error).stack ?? e}\n`);

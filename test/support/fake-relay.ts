@@ -6,6 +6,7 @@
 //   const relay = await FakeRelay.start(cluster.relayPort);
 //   await relay.waitForEvent((e) => e.type === 'hello' && e.peer === 'peer1');
 //   relay.command({ type: 'kill', peer: 'peer2' });     // to the connected launcher
+//   relay.onPeerEvent = (e) => monitor.observe(e);      // every peer event, as it arrives
 //   await relay.close();
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LauncherCommand, LauncherReport, PeerEvent } from '../../shared/events.ts';
@@ -18,6 +19,8 @@ export class FakeRelay {
   readonly garbage: string[] = [];
   /** Frames received on /peer. */
   frames = 0;
+  /** Called with every peer event as it arrives (each peer's in the order it sent them). */
+  onPeerEvent: ((e: PeerEvent) => void) | null = null;
   private launcher: WebSocket | null = null;
   /** Per connection: its path and the x-raft-secret header it sent (the real relay requires it). */
   readonly connections: Array<{ path: string; secret: string | undefined }> = [];
@@ -42,8 +45,11 @@ export class FakeRelay {
         }
         if (path === '/peer') this.frames++;
         if (typeof v !== 'object' || v === null) this.garbage.push(text);
-        else if (path === '/peer' && Array.isArray(v)) this.events.push(...(v as PeerEvent[]));
-        else if (path === '/peer') this.events.push(v as PeerEvent);
+        else if (path === '/peer') {
+          const list = (Array.isArray(v) ? v : [v]) as PeerEvent[];
+          this.events.push(...list);
+          if (this.onPeerEvent) for (const e of list) this.onPeerEvent(e);
+        }
         else if (path === '/launcher') this.reports.push(v as LauncherReport);
         else this.garbage.push(text);
       });
