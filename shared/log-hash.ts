@@ -12,6 +12,7 @@
 // (PROTOCOL.md, "Fields the monitor reads"). Log Matching then becomes: two reports of the same
 // (index, term) carry the same ph. Both functions are plain integer arithmetic on JS numbers,
 // with no allocation: cheap enough to run on every append.
+import { fmix32 } from './random.ts';
 
 /** ph(0): the prefix hash of the empty log. */
 export const EMPTY_PREFIX = 0;
@@ -20,15 +21,6 @@ const TWO_32 = 4294967296;
 /** The prefix hash keeps 21 bits of its second lane: 32 + 21 = 53 bits, exact in a double. */
 const HIGH_MASK = 0x1fffff;
 
-/** murmur3's finalizer: every input bit flips each output bit with probability ~1/2. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** One murmur3 block step: mixes the 32-bit word k into the state h. */
 function round(h: number, k: number): number {

@@ -17,7 +17,11 @@ export function mulberry32(seed: number): Rng {
 
 /** Mix a seed with a salt into a new 32-bit seed (murmur3 finalizer). */
 export function mix(seed: number, salt: number): number {
-  let h = (seed ^ Math.imul(salt + 0x9e3779b9, 0x85ebca6b)) >>> 0;
+  return fmix32((seed ^ Math.imul(salt + 0x9e3779b9, 0x85ebca6b)) >>> 0);
+}
+
+/** murmur3's finalizer: every input bit flips each output bit with probability ~1/2. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -1,6 +1,7 @@
 // The laws the safety monitor watches, in plain words, and the shape of a violation.
 // The first five are the Raft paper's Figure 3; the last four are what a single peer owes them
 // (terms and votes survive crashes, commit only moves forward, durable means durable).
+import type { LawEvidence } from '../../../shared/village.ts';
 
 export type LawId =
   | 'election_safety'
@@ -82,18 +83,7 @@ export const LAWS: Record<LawId, Law> = {
 };
 
 /** One event that a violation rests on: which peer said it, its place in that peer's stream, and what it said. */
-export interface Evidence {
-  peer: string;
-  /** The event's seq (null when the peer's events carry none). */
-  seq: number | null;
-  /** The process lifetime (hello.boot) the event came from, when known. */
-  boot: string | null;
-  /** The event's type and time on the peer. */
-  type: string;
-  t: number;
-  /** What the event said that matters here. */
-  said: string;
-}
+export type Evidence = LawEvidence;
 
 export interface Violation {
   law: LawId;
