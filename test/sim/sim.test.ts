@@ -92,6 +92,11 @@ describe('simulation: the checks catch planted bugs', () => {
     expect(r?.violation?.kind).toBe('vote_once');
   });
 
+  it('forgetting the vote across a restart is reported (vote-once check)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'forget_vote_on_restart' }, 500);
+    expect(r?.violation?.kind).toBe('vote_once');
+  });
+
   it('granting two votes in one term leads to two leaders in a term (Election Safety check)', () => {
     const r = firstViolation({ peers: 5, plantBug: 'double_vote', checkVoteOnce: false }, 1000);
     expect(r?.violation?.kind).toBe('election_safety');
