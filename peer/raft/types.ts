@@ -277,6 +277,8 @@ export interface RaftOptions {
    * recovered hard state (plantRecovered in peer/planted.ts, used by the shell and the
    * simulator), so a restarted peer may vote again in a term it already voted in. The core
    * itself ignores it.
+   * 'apply_uncommitted': Ready.committed carries every entry in the log, committed or not, so
+   * the state machine applies entries that may later be replaced (State Machine Safety).
    * Off unless a test or RAFT_PLANT_BUG (for testing the monitor) asks for it.
    */
   plantBug?: PlantedBug | undefined;
@@ -291,6 +293,7 @@ export const PLANTED_BUGS = [
   'two_changes_in_flight',
   'count_old_config_votes',
   'forget_vote_on_restart',
+  'apply_uncommitted',
 ] as const;
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 

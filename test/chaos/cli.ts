@@ -31,7 +31,8 @@ const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--c
   --check FILE     check a saved history instead of running a cluster
   --plant-bug NAME for testing the monitor: the peers run with RAFT_PLANT_BUG=NAME (${Object.keys(PLANT_SCHEDULES).join(', ')})
                    and a scripted schedule of faults and forced elections that exposes the bug runs
-                   until the monitor reports a broken law (exit 1, the law named) or 10 rounds pass (exit 0)
+                   until the monitor reports the law it breaks (exit 1, the laws named) or 10 rounds pass
+                   (exit 0 if no law at all was broken)
 The peers run with -v into the relay's safety monitor, which checks Raft's laws on every event;
 a broken law fails the run (exit 1, the law named in the output). With --netns the peers run
 inside their namespaces without -v, and the monitor does not run (the output says so).`;
@@ -198,7 +199,7 @@ export function formatReport(r: ChaosReport): string {
 }
 
 export function formatPlanted(r: PlantedReport): string {
-  const lines = ['', `Planted bug ${r.bug}: ${r.rounds} rounds of its fault schedule`, ...monitorLines(r.monitor)];
+  const lines = ['', `Planted bug ${r.bug}: ${r.rounds} rounds of its fault schedule, meant to break ${LAWS[r.law].name}`, ...monitorLines(r.monitor)];
   if (r.monitor.violationCount > 0) lines.push(`CAUGHT: the safety monitor saw ${brokenLaws(r.monitor).join(', ')} broken`);
   else lines.push('NOT CAUGHT: the safety monitor saw no law broken');
   return lines.join('\n');

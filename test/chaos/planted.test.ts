@@ -33,6 +33,13 @@ describe('planted bugs in the real peer, caught by the safety monitor', () => {
     expect(r.code, r.out).toBe(1);
   }, 160_000);
 
+  it('apply_uncommitted: a cut-off leader applies a write the others replace, and the run exits 1 naming State Machine Safety', () => {
+    const r = run('test/chaos/cli.ts', ['--plant-bug', 'apply_uncommitted', '--peers', '3']);
+    expect(r.out).toMatch(/CAUGHT: the safety monitor saw State Machine Safety broken/);
+    expect(r.out).toMatch(/State Machine Safety: peer\d applied .* at index \d+, peer\d applied /);
+    expect(r.code, r.out).toBe(1);
+  }, 160_000);
+
   it('refuses to start a peer with an unknown planted bug, naming the known ones', () => {
     const r = run('peer/main.ts', ['peer1', '3'], { RAFT_PLANT_BUG: 'no_such_bug' });
     expect(r.code, r.out).toBe(EXIT_USAGE);
@@ -51,6 +58,6 @@ describe('planted bugs in the real peer, caught by the safety monitor', () => {
   it('chaos refuses a bug it has no fault schedule for', () => {
     const r = run('test/chaos/cli.ts', ['--plant-bug', 'install_stale_snapshot']);
     expect(r.code).toBe(2);
-    expect(r.out).toContain('--plant-bug must be one of double_vote, forget_vote_on_restart');
+    expect(r.out).toContain('--plant-bug must be one of double_vote, forget_vote_on_restart, apply_uncommitted');
   }, 60_000);
 });

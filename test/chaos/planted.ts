@@ -3,7 +3,7 @@
 // scripted schedule of faults and election nudges (forced campaigns and kills over the admin
 // channel) that exposes that bug runs round after round until the monitor reports a broken law
 // or the rounds run out. Random faults rarely expose these bugs in a short run; the schedules do.
-import { LAWS } from '../../game/relay/monitor/laws.ts';
+import { LAWS, type LawId } from '../../game/relay/monitor/laws.ts';
 import { PLANT_BUG_ENV } from '../../peer/planted.ts';
 import type { PlantedBug } from '../../peer/raft/types.ts';
 import { sleep, startCluster, type TestCluster } from '../support/cluster.ts';
@@ -41,10 +41,32 @@ const forgetVote: Round = async (c, round, log) => {
   await sleep(1500);
 };
 
-/** The planted bugs that have a schedule here; the others live in the simulator only. */
-export const PLANT_SCHEDULES: Partial<Record<PlantedBug, Round>> = {
-  double_vote: doubleVote,
-  forget_vote_on_restart: forgetVote,
+/**
+ * The leader is cut off and given a write, which it applies at once though it cannot commit it;
+ * the others elect a new leader, whose own entries at that index they commit and apply.
+ */
+const applyUncommitted: Round = async (c, round, log) => {
+  const leader = await leaderOf(c);
+  if (!leader) return void (await sleep(500));
+  const rest = c.names.filter((n) => n !== leader);
+  log(`round ${round + 1}: ${leader} (leading) is cut off and asked to set planted=${round}`);
+  await c.partition([[leader], rest]);
+  await c.request(leader, ['planted', 'set', round], {}, 800).catch(() => {});
+  await c.waitForLeader({ among: rest, timeoutMs: 10_000 }).catch(() => {});
+  await c.write(['planted', 'set', -round - 1], { among: rest, timeoutMs: 5000 }).catch(() => {});
+  log(`round ${round + 1}: the others elected a leader and wrote; healed`);
+  await c.heal();
+  await sleep(1000);
+};
+
+/**
+ * The planted bugs that have a schedule here, and the law each is meant to break (the rounds go
+ * on until the monitor reports that one); the others live in the simulator only.
+ */
+export const PLANT_SCHEDULES: Partial<Record<PlantedBug, { law: LawId; round: Round }>> = {
+  double_vote: { law: 'election_safety', round: doubleVote },
+  forget_vote_on_restart: { law: 'one_vote_per_term', round: forgetVote },
+  apply_uncommitted: { law: 'state_machine_safety', round: applyUncommitted },
 };
 
 export interface PlantedOptions {
@@ -59,6 +81,8 @@ export interface PlantedOptions {
 
 export interface PlantedReport {
   bug: PlantedBug;
+  /** The law the schedule is meant to break. */
+  law: LawId;
   rounds: number;
   monitor: MonitorReport;
 }
@@ -79,19 +103,20 @@ export async function runPlanted(o: PlantedOptions): Promise<PlantedReport> {
     });
     c.startAll();
     log(`planted bug ${o.bug}: ${o.peers} peers with ${PLANT_BUG_ENV}=${o.bug}; cluster in ${c.dir}`);
-    // A planted bug may break a law in the very first election (two leaders): wait for either.
+    // A planted bug may make two leaders in the very first election: any one will do.
     const until = performance.now() + 30_000;
-    while (sink.report().violationCount === 0 && (await leaderOf(c)) === null) {
+    while ((await leaderOf(c)) === null) {
       if (performance.now() > until) throw new Error('no leader was elected in 30 s');
       await sleep(100);
     }
     const rounds = o.rounds ?? 10;
     let done = 0;
-    while (done < rounds && sink.report().violationCount === 0) {
-      await schedule(c, done, log);
+    const seen = () => sink!.report().violations.some((v) => v.law === schedule.law);
+    while (done < rounds && !seen()) {
+      await schedule.round(c, done, log);
       done++;
     }
-    return { bug: o.bug, rounds: done, monitor: sink.report() };
+    return { bug: o.bug, law: schedule.law, rounds: done, monitor: sink.report() };
   } finally {
     await c.teardown();
     await sink?.close();
