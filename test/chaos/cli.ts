@@ -200,6 +200,8 @@ export function formatReport(r: ChaosReport): string {
 
 export function formatPlanted(r: PlantedReport): string {
   const lines = ['', `Planted bug ${r.bug}: ${r.rounds} rounds of its fault schedule, meant to break ${LAWS[r.law].name}`, ...monitorLines(r.monitor)];
+  const target = r.monitor.violations.find((v) => v.law === r.law);
+  if (target) lines.push(`The law it targets: ${LAWS[r.law].name}: ${target.message}${target.file ? ` (evidence: ${target.file})` : ''}`);
   if (r.monitor.violationCount > 0) lines.push(`CAUGHT: the safety monitor saw ${brokenLaws(r.monitor).join(', ')} broken`);
   else lines.push('NOT CAUGHT: the safety monitor saw no law broken');
   return lines.join('\n');

@@ -22,7 +22,7 @@ describe('planted bugs in the real peer, caught by the safety monitor', () => {
   it('double_vote: two peers lead one term, and the chaos run exits 1 naming Election Safety', () => {
     const r = run('test/chaos/cli.ts', ['--plant-bug', 'double_vote', '--peers', '5']);
     expect(r.out).toMatch(/CAUGHT: the safety monitor saw .*Election Safety/);
-    expect(r.out).toMatch(/Election Safety: peer\d and peer\d were both leaders in term \d+/);
+    expect(r.out).toMatch(/The law it targets: Election Safety: peer\d and peer\d were both leaders in term \d+/);
     expect(r.code, r.out).toBe(1);
   }, 160_000);
 
