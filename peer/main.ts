@@ -3,9 +3,11 @@
 // raft_peer.ini; NAME must be one of them.
 // Debugging aids (environment): RAFT_WIRE_TAP=DIR appends every /raft frame the peer sends to
 // DIR/NAME.jsonl; RAFT_REPORTER_QUEUE=N shrinks the -v event queue (to see reporter_dropped).
+// For testing the safety monitor only: RAFT_PLANT_BUG=NAME plants a known bug (peer/planted.ts).
 import { ConfigError, clusterOf, findPeer, timingOf, type Config } from '../shared/config.ts';
 import { EXIT_USAGE, parseCommonArgs, parseCount, startCommand } from './args.ts';
 import { PeerShell } from './peer.ts';
+import { plantedBugFromEnv } from './planted.ts';
 import { EXIT_WITH_STDIN_ENV } from './spawn.ts';
 import { StorageCorruptError } from './storage.ts';
 
@@ -64,6 +66,12 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
 
+  const plantBug = plantedBugFromEnv();
+  if (typeof plantBug === 'object') {
+    process.stderr.write(`${args.name}: ${plantBug.error}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  if (plantBug) process.stderr.write(`${args.name}: planted bug ${plantBug} is ON (for testing the safety monitor)\n`);
   let shell: PeerShell;
   try {
     shell = await PeerShell.start({
@@ -75,6 +83,7 @@ async function main(): Promise<void> {
       verbose: args.verbose,
       wireTap: process.env.RAFT_WIRE_TAP || undefined,
       reporterQueue: process.env.RAFT_REPORTER_QUEUE ? Number(process.env.RAFT_REPORTER_QUEUE) || undefined : undefined,
+      plantBug,
       onFatal: () => process.exit(EXIT_FATAL),
     });
   } catch (e) {

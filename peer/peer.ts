@@ -1,5 +1,4 @@
 // The peer's shell: everything around the pure Raft core that touches the world.
-//
 // It owns the core (RaftNode), the durable log, the key-value store, the network and one timer,
 // and keeps the clients' waiters (writes until applied, reads until served). After every input
 // (a message, the timer, a proposal, a read, a forced election) it takes the core's Ready batch:
@@ -27,7 +26,8 @@ import { encodeEntry, KvStore } from './kv.ts';
 import { PeerLogger } from './logger.ts';
 import { RaftNode } from './raft/node.ts';
 import { Narrator, narrateRecovery, narrateStart, stateOf } from './narrator.ts';
-import type { Entry, HardState, PeerId, PersistedState, Ready } from './raft/types.ts';
+import type { Entry, HardState, PeerId, PersistedState, PlantedBug, Ready } from './raft/types.ts';
+import { plantRecovered } from './planted.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
 import { Transport } from './transport.ts';
 
@@ -42,8 +42,8 @@ export interface PeerShellOptions {
   echo?: boolean;
   /** Directory where every /raft frame this peer sends is appended to <name>.jsonl (RAFT_WIRE_TAP). */
   wireTap?: string;
-  /** Size of the -v reporter's queue (default 10,000). */
-  reporterQueue?: number;
+  reporterQueue?: number; // size of the -v reporter's queue (default 10,000)
+  plantBug?: PlantedBug | undefined; // for testing the safety monitor (RAFT_PLANT_BUG, peer/planted.ts); off by default
   /** Called when the peer cannot go on (a failed fsync): it has logged why; the caller exits. */
   onFatal?(error: Error): void;
 }
@@ -130,6 +130,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
         maxInflightAppends: config.limits.maxInflightAppends,
         preVote: true,
         checkQuorum: true,
+        plantBug: opts.plantBug,
       },
       persisted,
       now(),
@@ -171,6 +172,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
       await logger.close();
       throw e;
     }
+    if (opts.plantBug) opened = { ...opened, state: plantRecovered(opened.state, opts.plantBug) };
     narrateRecovery(logger, dataDir, opened.report, opened.state);
     const shell = new PeerShell(opts, opened, logger);
     try {

@@ -403,9 +403,11 @@ export class RaftNode {
     }
     const entries = this.log.takeUnstable();
     let committed: Entry[] = [];
-    if (this.commitIndex > this.handedOut) {
-      committed = this.log.slice(this.handedOut + 1, this.commitIndex);
-      this.handedOut = this.commitIndex;
+    // Planted apply_uncommitted: hand out every entry in the log for applying, committed or not.
+    const upTo = this.opts.plantBug === 'apply_uncommitted' ? Math.max(this.commitIndex, this.log.lastIndex) : this.commitIndex;
+    if (upTo > this.handedOut) {
+      committed = this.log.slice(this.handedOut + 1, upTo);
+      this.handedOut = upTo;
     }
     // A leader's AppendEntries may leave before the save (§10.2.1): they claim nothing about this
     // peer's disk, since its own acknowledgement waits for persisted(). Only in a term whose

@@ -258,7 +258,9 @@ export interface RaftOptions {
    */
   snapshotTrailingEntries?: number;
   /**
-   * Test only: plant a known bug so that tests can prove the simulator catches it.
+   * Test only: plant a known bug so that tests can prove the simulator and the safety monitor
+   * catch it. One registry (PLANTED_BUGS) for the simulator and the real peer, which takes the
+   * name from RAFT_PLANT_BUG (peer/planted.ts).
    * 'commit_previous_term': count replicas of entries from earlier terms for commit (breaks §5.4.2).
    * 'double_vote': grant a second vote in the same term (breaks §5.2, Election Safety).
    * 'count_self_before_durable': the leader counts its own entries toward commitment as soon as
@@ -271,9 +273,15 @@ export interface RaftOptions {
    * 'two_changes_in_flight': a leader accepts a configuration change while another is uncommitted.
    * 'count_old_config_votes': a candidate also asks, and counts, the voters of the initial
    * configuration after they were removed.
-   * Never set in a real peer.
+   * 'forget_vote_on_restart': the vote is not kept across a restart: it is dropped from the
+   * recovered hard state (plantRecovered in peer/planted.ts, used by the shell and the
+   * simulator), so a restarted peer may vote again in a term it already voted in. The core
+   * itself ignores it.
+   * 'apply_uncommitted': Ready.committed carries every entry in the log, committed or not, so
+   * the state machine applies entries that may later be replaced (State Machine Safety).
+   * Off unless a test or RAFT_PLANT_BUG (for testing the monitor) asks for it.
    */
-  plantBug?: PlantedBug;
+  plantBug?: PlantedBug | undefined;
 }
 
 export const PLANTED_BUGS = [
@@ -284,6 +292,8 @@ export const PLANTED_BUGS = [
   'install_stale_snapshot',
   'two_changes_in_flight',
   'count_old_config_votes',
+  'forget_vote_on_restart',
+  'apply_uncommitted',
 ] as const;
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 

@@ -1,6 +1,7 @@
 // npm run chaos -- [--peers 5] [--seconds 60] [--seed S] [--clients N] [--keys N]
 //                  [--ops-per-key N] [--history FILE] [--keep] [--netns]
 // npm run chaos -- --check FILE      re-check a saved history
+// npm run chaos -- --plant-bug NAME  run peers with a planted bug and a fault schedule that exposes it
 //
 // Exit status: 0 linearizable, the replicas agree and the safety monitor saw no law broken;
 // 1 not linearizable, the replicas differ, or a law was broken (named in the output); 2 the
@@ -11,10 +12,13 @@ import { checkHistory, formatCounterexample, originOf, type HistoryResult } from
 import { loadHistory, type Operation } from './history.ts';
 import { LAWS } from '../../game/relay/monitor/laws.ts';
 import type { MonitorReport } from './monitor-sink.ts';
+import { PLANT_SCHEDULES, runPlanted, type PlantedReport } from './planted.ts';
+import type { PlantedBug } from '../../peer/raft/types.ts';
 import { countOps, runChaos, type ChaosReport, type OperationCounts } from './run.ts';
 
 const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--clients N] [--keys N] [--ops-per-key N] [--history FILE] [--keep] [--netns]
        npm run chaos -- --check FILE
+       npm run chaos -- --plant-bug NAME [--peers N]
   --peers N        cluster size, 3 to 9 (default 5)
   --seconds S      how long the clients and the nemesis run (default 60)
   --seed S         seed of the nemesis schedule and the workload (default: random, printed)
@@ -25,6 +29,10 @@ const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--c
   --netns          each peer on a host of its own (Linux network namespaces, needs root), lan profile,
                    partitions, one-way cuts, loss and delay made by the kernel
   --check FILE     check a saved history instead of running a cluster
+  --plant-bug NAME for testing the monitor: the peers run with RAFT_PLANT_BUG=NAME (${Object.keys(PLANT_SCHEDULES).join(', ')})
+                   and a scripted schedule of faults and forced elections that exposes the bug runs
+                   until the monitor reports the law it breaks (exit 1, the laws named) or 10 rounds pass
+                   (exit 0 if no law at all was broken)
 The peers run with -v into the relay's safety monitor, which checks Raft's laws on every event;
 a broken law fails the run (exit 1, the law named in the output). With --netns the peers run
 inside their namespaces without -v, and the monitor does not run (the output says so).`;
@@ -40,6 +48,7 @@ interface Args {
   keep: boolean;
   netns: boolean;
   check?: string;
+  plantBug?: PlantedBug;
 }
 
 class UsageError extends Error {}
@@ -85,6 +94,13 @@ export function parseArgs(argv: string[]): Args {
         const v = value();
         if (!v) throw new UsageError('--check needs a history file');
         args.check = v;
+        break;
+      }
+      case '--plant-bug': {
+        const v = value();
+        const bug = Object.keys(PLANT_SCHEDULES).find((b) => b === v) as PlantedBug | undefined;
+        if (!bug) throw new UsageError(`--plant-bug must be one of ${Object.keys(PLANT_SCHEDULES).join(', ')}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+        args.plantBug = bug;
         break;
       }
       case '--keep':
@@ -182,6 +198,15 @@ export function formatReport(r: ChaosReport): string {
   return lines.join('\n');
 }
 
+export function formatPlanted(r: PlantedReport): string {
+  const lines = ['', `Planted bug ${r.bug}: ${r.rounds} rounds of its fault schedule, meant to break ${LAWS[r.law].name}`, ...monitorLines(r.monitor)];
+  const target = r.monitor.violations.find((v) => v.law === r.law);
+  if (target) lines.push(`The law it targets: ${LAWS[r.law].name}: ${target.message}${target.file ? ` (evidence: ${target.file})` : ''}`);
+  if (r.monitor.violationCount > 0) lines.push(`CAUGHT: the safety monitor saw ${brokenLaws(r.monitor).join(', ')} broken`);
+  else lines.push('NOT CAUGHT: the safety monitor saw no law broken');
+  return lines.join('\n');
+}
+
 export function exitCode(check: HistoryResult, replicasAgree = true, monitor?: Pick<MonitorReport, 'violationCount'>): number {
   if (check.verdict === 'not_linearizable' || !replicasAgree || (monitor?.violationCount ?? 0) > 0) return 1;
   return check.verdict === 'inconclusive' ? 2 : 0;
@@ -205,6 +230,11 @@ async function main(): Promise<number> {
     console.log(counts(countOps(ops)).join('\n'));
     console.log(verdictLines(check, ops, ms).join('\n'));
     return exitCode(check);
+  }
+  if (args.plantBug) {
+    const r = await runPlanted({ bug: args.plantBug, peers: args.peers, evidenceDir: resolve('logs/chaos'), log: (line) => console.log(line) });
+    console.log(formatPlanted(r));
+    return r.monitor.violationCount > 0 ? 1 : 0;
   }
   const history = resolve(args.history ?? `logs/chaos/seed-${args.seed}.jsonl`);
   const report = await runChaos({

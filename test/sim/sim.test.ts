@@ -92,6 +92,17 @@ describe('simulation: the checks catch planted bugs', () => {
     expect(r?.violation?.kind).toBe('vote_once');
   });
 
+  it('forgetting the vote across a restart is reported (vote-once check)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'forget_vote_on_restart' }, 500);
+    expect(r?.violation?.kind).toBe('vote_once');
+  });
+
+  it('applying entries that are not committed yet is reported (State Machine Safety check)', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'apply_uncommitted' }, 50);
+    expect(r?.violation?.kind).toBe('state_machine_safety');
+    expect(r!.violation!.message).toMatch(/which no commit index covers/);
+  });
+
   it('granting two votes in one term leads to two leaders in a term (Election Safety check)', () => {
     const r = firstViolation({ peers: 5, plantBug: 'double_vote', checkVoteOnce: false }, 1000);
     expect(r?.violation?.kind).toBe('election_safety');

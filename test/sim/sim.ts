@@ -19,6 +19,7 @@
 // elected and new proposals commit everywhere within a bounded (simulated) time.
 //
 // Everything random follows from the seed, so a failing seed replays exactly.
+import { plantRecovered } from '../../peer/planted.ts';
 import { RaftNode } from '../../peer/raft/node.ts';
 import type { ConfChange, Config, Entry, HardState, NodeStatus, PlantedBug, RaftMessage, RaftOptions, Ready, Snapshot } from '../../peer/raft/types.ts';
 import { Heap } from './heap.ts';
@@ -654,7 +655,9 @@ class Simulation {
     const d = p.disk;
     const snapIndex = d.snapshot?.index ?? 0;
     if (d.entries.length > 0 && d.base > snapIndex) this.fail('durable_snapshot', `${p.id} restarts with a log starting at ${d.base + 1} after its snapshot at ${snapIndex}: entries ${snapIndex + 1}..${d.base} are nowhere on its disk`);
-    p.node = new RaftNode(opts, { hardState: { ...d.hardState }, ...(d.snapshot ? { snapshot: { ...d.snapshot } } : {}), entries: d.entries.slice() }, this.now);
+    // The same recovery as the peer's shell, planted bug included (forget_vote_on_restart).
+    const recovered = plantRecovered({ hardState: { ...d.hardState }, ...(d.snapshot ? { snapshot: { ...d.snapshot } } : {}), entries: d.entries.slice() }, this.o.plantBug);
+    p.node = new RaftNode(opts, recovered, this.now);
     // The state machine restarts from the snapshot; the log after it is replayed.
     p.applied = snapIndex;
     p.kv = d.snapshot ? decodeKv(d.snapshot.data) : new Map();
