@@ -48,6 +48,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:chi
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
+import { withLock } from './lock.ts';
 
 export class NetnsUnavailable extends Error {
   override name = 'NetnsUnavailable';
@@ -99,7 +100,17 @@ export function requireNetns(tools: readonly string[] = ['ip', 'nft'], uid = pro
         'Run it as root (CI does: .ci/run), e.g. sudo npx vitest run test/netns',
     );
   }
-  const missing = tools.filter((t) => !which(t));
+  let missing = tools.filter((t) => !which(t));
+  if (missing.length > 0 && missing.every((t) => t in PACKAGES)) {
+    // As root, the tools are installed as Chromium is for the browser tests (one apt at a time).
+    const packages = missing.map(packageOf);
+    withLock('apt-install', () => {
+      if (tools.every(which)) return; // another test process installed them meanwhile
+      process.stderr.write(`the network-namespace suite needs ${missing.join(', ')}; installing ${packages.join(' ')} with apt-get\n`);
+      spawnSync('sh', ['-c', `apt-get update -qq && apt-get install -y -qq ${packages.join(' ')}`], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    });
+    missing = tools.filter((t) => !which(t));
+  }
   if (missing.length > 0) {
     throw new NetnsUnavailable(
       `the network-namespace suite needs ${missing.join(', ')} (not found on PATH): apt-get install -y ${missing.map(packageOf).join(' ')}`,
@@ -107,8 +118,11 @@ export function requireNetns(tools: readonly string[] = ['ip', 'nft'], uid = pro
   }
 }
 
+/** The Debian package of each tool the suite uses. */
+const PACKAGES: Record<string, string> = { ip: 'iproute2', nft: 'nftables', tcpdump: 'tcpdump', conntrack: 'conntrack' };
+
 function packageOf(tool: string): string {
-  return tool === 'ip' ? 'iproute2' : tool === 'nft' ? 'nftables' : tool;
+  return PACKAGES[tool] ?? tool;
 }
 
 function which(tool: string): boolean {

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../../peer/spawn.ts';
-import { withLock } from './lock.ts';
+import { withLock } from '../../support/lock.ts';
 
 export const DIST = join(REPO_ROOT, 'game', 'dist');
 

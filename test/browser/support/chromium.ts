@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { withLock } from './lock.ts';
+import { withLock } from '../../support/lock.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const INSTALL_COMMAND = 'apt-get update && apt-get install -y chromium';
@@ -17,7 +17,7 @@ export function ensureChromium(): void {
   if (!root) {
     throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}, which is missing; install it with:\n  sudo sh -c '${INSTALL_COMMAND}'`);
   }
-  withLock('chromium-install', () => {
+  withLock('apt-install', () => {
     if (existsSync(CHROMIUM)) return; // another test process installed it meanwhile
     process.stderr.write(`${CHROMIUM} is missing; installing it: ${INSTALL_COMMAND}\n`);
     execSync(INSTALL_COMMAND, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
