@@ -7,6 +7,8 @@
 // Payloads:
 //   hard state  {"b":7,"k":"hs","term":3,"vote":"peer2","commit":12}
 //   entry       {"b":7,"k":"e","index":13,"term":3,"data":"{\"cmd\":[\"x\",\"add\",100]}"}
+//   config      {"b":8,"k":"e","index":14,"term":3,"data":null,"conf":{"voters":["peer1","peer2"],"learners":["peer6"]}}
+//               (a configuration entry, dissertation §4.1: an entry with `conf`)
 // `b` numbers the write the record belongs to (consecutively in file order); the last record of
 // each write has "end":1.
 // Replaying the records in order gives the state: the last hard state wins, and an entry at or
@@ -48,7 +50,8 @@ import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import type { Entry, HardState, PersistedState } from './raft/types.ts';
+import { parseMembership } from '../shared/membership.ts';
+import type { Config, Entry, HardState, PersistedState } from './raft/types.ts';
 
 export const WAL_FILE = 'raft.wal';
 export const LOCK_FILE = 'LOCK';
@@ -153,7 +156,7 @@ export interface StorageStats {
 
 // ---- records ----
 
-type RecordBody = { k: 'hs'; term: number; vote: string | null; commit: number } | { k: 'e'; index: number; term: number; data: string | null };
+type RecordBody = { k: 'hs'; term: number; vote: string | null; commit: number } | { k: 'e'; index: number; term: number; data: string | null; conf?: Config };
 type WalRecord = RecordBody & { b: number; end?: 1 };
 
 function encodeRecord(body: RecordBody, batch: number, end: boolean): Buffer {
@@ -188,9 +191,18 @@ function decodePayload(payload: Buffer): WalRecord | string {
   }
   if (r.k === 'e') {
     if (!isCount(r.index, 1) || !isCount(r.term, 0) || !(r.data === null || typeof r.data === 'string')) return 'malformed entry';
+    if (r.conf !== undefined) {
+      const conf = parseMembership(r.conf);
+      if (typeof conf === 'string') return `malformed configuration entry (${conf})`;
+    }
     return r as unknown as WalRecord;
   }
   return `unknown record kind ${JSON.stringify(r.k)}`;
+}
+
+/** The log entry an entry record holds (a configuration entry keeps its `conf`). */
+function entryOf(rec: { index: number; term: number; data: string | null; conf?: Config }): Entry {
+  return rec.conf === undefined ? { index: rec.index, term: rec.term, data: rec.data } : { index: rec.index, term: rec.term, data: rec.data, conf: rec.conf };
 }
 
 /** Reads a file through a sliding window, so recovery needs little memory for any file size. */
@@ -527,7 +539,7 @@ export class DurableLog {
         this.track(rec, r.pos, r.size);
         if (rec.k === 'e') {
           entries.length = rec.index - 1;
-          entries.push({ index: rec.index, term: rec.term, data: rec.data });
+          entries.push(entryOf(rec));
         }
         report.records++;
         maxBatch = Math.max(maxBatch, rec.b);
@@ -741,7 +753,7 @@ export class DurableLog {
     const bodies: RecordBody[] = [];
     for (const p of batch) {
       if (p.hardState) bodies.push({ k: 'hs', term: p.hardState.term, vote: p.hardState.vote, commit: p.hardState.commit });
-      for (const e of p.entries) bodies.push({ k: 'e', index: e.index, term: e.term, data: e.data });
+      for (const e of p.entries) bodies.push(e.conf === undefined ? { k: 'e', index: e.index, term: e.term, data: e.data } : { k: 'e', index: e.index, term: e.term, data: e.data, conf: e.conf });
     }
     const durable = batch.some((p) => p.durable);
     if (bodies.length === 0) {
@@ -941,7 +953,7 @@ export class DurableLog {
         if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new Error(`entry ${k + 1} at byte ${srcOff[k]} fails its checksum`);
         const rec = decodePayload(payload);
         if (typeof rec === 'string' || rec.k !== 'e' || rec.index !== k + 1) throw new Error(`entry ${k + 1} could not be read back (${typeof rec === 'string' ? rec : 'wrong record'})`);
-        out.push({ k: 'e', index: rec.index, term: rec.term, data: rec.data });
+        out.push(rec.conf === undefined ? { k: 'e', index: rec.index, term: rec.term, data: rec.data } : { k: 'e', index: rec.index, term: rec.term, data: rec.data, conf: rec.conf });
         p += len + FRAME;
       }
       i = j;

@@ -8,8 +8,10 @@
 //                       membership with two upgrade headers: x-raft-peer (its name) and
 //                       x-raft-secret (the [cluster] secret). A frame is one PeerEnvelope or an
 //                       array of them (several messages for the same peer sent in one turn).
-// ws://HOST:PORT/admin  fault injection, forced elections and status (x-raft-secret required).
+// ws://HOST:PORT/admin  fault injection, forced elections, status and membership changes
+//                       (x-raft-secret required).
 import type { Entry, Message, MessageType, PeerId } from '../peer/raft/types.ts';
+import { parseMembership, type MembershipOp, type MembershipResult } from './membership.ts';
 
 export const RAFT_PATH = '/raft';
 export const ADMIN_PATH = '/admin';
@@ -37,7 +39,13 @@ export type AdminRequest =
   /** Start an election now (the game's "force election"). */
   | { type: 'campaign'; id?: string }
   /** The peer's state; with `kv: true` also the whole key-value store. */
-  | { type: 'status'; id?: string; kv?: boolean };
+  | { type: 'status'; id?: string; kv?: boolean }
+  /**
+   * A membership change, asked of the leader (shared/membership.ts): `join` adds the peer as a
+   * learner and promotes it to voter once it has caught up; `leave` removes it. The reply comes
+   * when the change is committed (or refused, or timed out after `timeoutMs`, default 30 s).
+   */
+  | { type: 'membership'; id?: string; op: MembershipOp; peer: PeerId; timeoutMs?: number };
 
 export interface PeerStatus {
   peer: PeerId;
@@ -63,6 +71,7 @@ export type AdminReply =
   | ({ type: 'faults'; id?: string } & Faults)
   | { type: 'campaign'; id?: string; ok: true }
   | ({ type: 'status'; id?: string; kv?: Record<string, unknown> } & PeerStatus)
+  | ({ type: 'membership'; id?: string } & MembershipResult)
   | ErrorFrame;
 
 /** The reply to a frame that could not be understood, on /client and /admin. */
@@ -152,7 +161,12 @@ function entry(v: unknown, i: number): Entry {
   if (index < 1) fail(`entries[${i}].index must be >= 1`);
   const data = o.data;
   if (data !== null && typeof data !== 'string') fail(`entries[${i}].data must be a string or null, got ${show(data)}`);
-  return { index, term, data: data as string | null };
+  if (o.conf === undefined) return { index, term, data: data as string | null };
+  // A configuration entry (dissertation §4.1): it is in force as soon as it is in the log.
+  const conf = parseMembership(o.conf);
+  if (typeof conf === 'string') fail(`entries[${i}].conf: ${conf}`);
+  if (data !== null) fail(`entries[${i}]: a configuration entry carries no data`);
+  return { index, term, data: null, conf };
 }
 
 type Validator = (o: Obj, from: PeerId, to: PeerId, term: number) => Message;
@@ -306,8 +320,19 @@ export function parseAdminRequest(text: string, peers: readonly PeerId[]): Parse
         if (o.kv !== undefined) r.kv = bool(o, 'kv');
         return { ok: true, value: r, id };
       }
+      case 'membership': {
+        if (o.op !== 'join' && o.op !== 'leave') fail(`"op" must be join or leave, got ${show(o.op)}`);
+        const r: AdminRequest = { type: 'membership', op: o.op as MembershipOp, peer: name(o, 'peer') };
+        if (id !== undefined) r.id = id;
+        if (o.timeoutMs !== undefined) {
+          const t = nat(o, 'timeoutMs');
+          if (t < 1 || t > 600_000) fail(`"timeoutMs" must be from 1 to 600000, got ${t}`);
+          r.timeoutMs = t;
+        }
+        return { ok: true, value: r, id };
+      }
       default:
-        fail(`"type" must be one of faults, campaign, status, got ${show(o.type)}`);
+        fail(`"type" must be one of faults, campaign, status, membership, got ${show(o.type)}`);
     }
   } catch (e) {
     const message = e instanceof Invalid ? e.message : invalidFrame(e);
