@@ -1,9 +1,10 @@
-// The /admin endpoint: reads admin requests (faults, campaign, status) from one connection,
+// The /admin endpoint: reads admin requests (faults, campaign, status, membership, removed) from one connection,
 // validates them with shared/peer-protocol.ts and hands them to the shell; writes back exactly
 // one reply per frame. A frame that is not a valid request gets a bad_frame error and changes
 // nothing. The transport has already checked the secret before the connection got here.
 import type { WebSocket, RawData } from 'ws';
 import { badFrame, parseAdminRequest, type AdminReply, type Faults, type PeerStatus } from '../shared/peer-protocol.ts';
+import type { MembershipOp, MembershipResult } from '../shared/membership.ts';
 import type { PeerId } from './raft/types.ts';
 import { rawText } from '../shared/ws.ts';
 
@@ -15,6 +16,15 @@ export interface AdminHandler {
   status(): PeerStatus;
   /** The whole key-value store, for `status` with `kv: true`. */
   kvEntries(): Record<string, unknown>;
+  /** Membership changes (peer/membership.ts); without it, membership requests are refused. */
+  membership?: AdminMembership;
+}
+
+export interface AdminMembership {
+  /** A membership change; `reply` is called once, when it is done or refused. */
+  request(op: MembershipOp, peer: PeerId, timeoutMs: number | undefined, reply: (r: MembershipResult) => void): void;
+  /** The leader's notice that this peer's removal committed: the peer exits. */
+  removedNotice(by: PeerId, index: number, term: number): void;
 }
 
 export function serveAdmin(ws: WebSocket, handler: AdminHandler, cluster: readonly PeerId[], onBadFrame?: (message: string) => void): void {
@@ -43,6 +53,13 @@ export function serveAdmin(ws: WebSocket, handler: AdminHandler, cluster: readon
         if (req.kv) reply.kv = handler.kvEntries();
         return send(reply);
       }
+      case 'membership':
+        if (!handler.membership) return send(badFrame('this peer does not take membership changes', req.id));
+        return handler.membership.request(req.op, req.peer, req.timeoutMs, (r) => send({ type: 'membership', ...id, ...r }));
+      case 'removed':
+        if (!handler.membership) return send(badFrame('this peer does not take membership changes', req.id));
+        send({ type: 'removed', ...id, ok: true });
+        return handler.membership.removedNotice(req.by, req.index, req.term);
     }
   });
 }

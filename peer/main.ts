@@ -1,6 +1,9 @@
-// `npm run peer -- NAME N [-v] [--profile fast|slow|lan] [--config FILE]`: runs one Raft peer
-// (the original `raft_single peername peernum [-v]`). The cluster is the first N names of
-// raft_peer.ini; NAME must be one of them.
+// `npm run peer -- NAME N [--join] [-v] [--profile fast|slow|lan] [--config FILE]`: runs one Raft
+// peer (the original `raft_single peername peernum [-v]`). The cluster starts as the first N
+// names of raft_peer.ini; NAME must be one of them, unless --join: then NAME may be any name of the
+// ini, and the peer starts as a newcomer (a learner, never campaigning) that the leader adds with
+// `join NAME` and promotes to voter once it has caught up. Either way, the configuration entries in
+// its log decide from then on (a restarted peer takes its membership from its log).
 // Debugging aids (environment): RAFT_WIRE_TAP=DIR appends every /raft frame the peer sends to
 // DIR/NAME.jsonl; RAFT_REPORTER_QUEUE=N shrinks the -v event queue (to see reporter_dropped).
 // For testing the safety monitor only: RAFT_PLANT_BUG=NAME plants a known bug (peer/planted.ts).
@@ -19,15 +22,17 @@ interface Args {
   count: number;
   verbose: boolean;
   profile: string | undefined;
+  join: boolean;
 }
 
 function usage(config: Config | null, problem: string): string {
   const names = config ? config.peers.map((p) => p.name) : null;
   return [
     problem,
-    'usage: npm run peer -- NAME N [-v] [--profile fast|slow|lan] [--config FILE]',
-    '  NAME       this peer, one of the first N names of the ini file',
-    '  N          how many peers the cluster has (the first N names)',
+    'usage: npm run peer -- NAME N [--join] [-v] [--profile fast|slow|lan] [--config FILE]',
+    '  NAME       this peer, one of the first N names of the ini file (any name of it with --join)',
+    '  N          how many peers the cluster started with (the first N names)',
+    '  --join     start as a newcomer: a learner until the leader adds it (join NAME) and promotes it',
     '  -v         stream events to the relay (the village)',
     '  --profile  timing profile' + (config ? ` (${Object.keys(config.profiles).join(', ')}; default ${config.defaultProfile})` : ''),
     '  --config   the ini file (default ./raft_peer.ini or $RAFT_CONFIG)',
@@ -39,7 +44,8 @@ function usage(config: Config | null, problem: string): string {
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
-  const common = parseCommonArgs(argv);
+  const join = argv.includes('--join');
+  const common = parseCommonArgs(argv.filter((a) => a !== '--join'));
   if (typeof common === 'string') return common;
   if (common.help) return '';
   const { positional, verbose, profile } = common;
@@ -47,7 +53,7 @@ function parseArgs(argv: readonly string[]): Args | string {
   if (positional.length > 2) return `unexpected arguments: ${positional.slice(2).join(' ')}`;
   const count = parseCount(positional[1]);
   if (typeof count === 'string') return count;
-  return { name: positional[0]!, count, verbose, profile };
+  return { name: positional[0]!, count, verbose, profile, join };
 }
 
 async function main(): Promise<void> {
@@ -58,11 +64,12 @@ async function main(): Promise<void> {
   const profile = args.profile ?? config.defaultProfile;
   try {
     cluster = clusterOf(config, args.count);
-    self = findPeer(config, args.name, args.count);
+    self = args.join ? findPeer(config, args.name, config.peers.length) : findPeer(config, args.name, args.count);
     timing = timingOf(config, profile);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`${usage(config, e.message)}\n`);
+    const newcomer = !args.join && config.peers.some((p) => p.name === args.name);
+    process.stderr.write(`${usage(config, newcomer ? `${e.message}; to add ${args.name} to a running cluster, start it with --join` : e.message)}\n`);
     process.exit(EXIT_USAGE);
   }
 
@@ -84,7 +91,9 @@ async function main(): Promise<void> {
       wireTap: process.env.RAFT_WIRE_TAP || undefined,
       reporterQueue: process.env.RAFT_REPORTER_QUEUE ? Number(process.env.RAFT_REPORTER_QUEUE) || undefined : undefined,
       plantBug,
+      join: args.join,
       onFatal: () => process.exit(EXIT_FATAL),
+      onRemoved: () => process.exit(0),
     });
   } catch (e) {
     if (e instanceof StorageCorruptError) {

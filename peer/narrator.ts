@@ -19,7 +19,7 @@ import { commandWords, formatCommand } from '../shared/kv-commands.ts';
 import { clientTls, endpointUrl } from '../shared/tls.ts';
 import { decodeEntry, entryLabel, type ApplyOutcome, type KvStore } from './kv.ts';
 import type { PeerLogger } from './logger.ts';
-import type { CoreEvent, Entry, HardState, Message, NodeStatus, PeerId, PersistedState } from './raft/types.ts';
+import type { Config as Membership, CoreEvent, Entry, HardState, Message, NodeStatus, PeerId, PersistedState } from './raft/types.ts';
 import { ReportedLog } from './reported-log.ts';
 import { Reporter, type PeerEventBody } from './reporter.ts';
 import type { RecoveryReport } from './storage.ts';
@@ -67,6 +67,8 @@ export class Narrator implements TransportObserver {
   /** Last matchIndex per peer in successful append replies, to tell heartbeat replies apart. */
   private readonly sentMatch = new Map<PeerId, number>();
   private readonly recvMatch = new Map<PeerId, number>();
+  /** The configuration in force, as last reported (peer/membership.ts tells it). */
+  private membership: Membership | null = null;
 
   constructor(private readonly opts: NarratorOptions) {
     this.logger = opts.logger;
@@ -94,7 +96,8 @@ export class Narrator implements TransportObserver {
       catchUp: () => {
         this.lastStateKey = '';
         const f = this.faults;
-        return [this.stateEvent(), { type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs }];
+        const m = this.membership;
+        return [this.stateEvent(), { type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs }, ...(m ? [{ type: 'config' as const, voters: m.voters.slice(), learners: m.learners.slice() }] : [])];
       },
       log: (text) => this.logger.important(text),
       maxQueue: this.opts.reporterQueue,
@@ -205,6 +208,12 @@ export class Narrator implements TransportObserver {
     if (this.reporter) this.reportState();
   }
 
+  /** The configuration in force changed (or is known for the first time): a `config` event. */
+  configuration(m: Membership): void {
+    this.membership = m;
+    this.reporter?.emit({ type: 'config', voters: m.voters.slice(), learners: m.learners.slice() });
+  }
+
   faultsChanged(f: Faults): void {
     this.faults = { ...f, blocked: [...f.blocked] };
     this.logger.important(
@@ -310,6 +319,7 @@ export class Narrator implements TransportObserver {
       durable: { w: d.w, term: d.term, vote: d.vote },
       // Within a quarter of a frame, whatever the commands' size.
       tail: log.tail(this.opts.config.limits.maxFrameBytes / 4),
+      ...(this.membership ? { config: { voters: this.membership.voters.slice(), learners: this.membership.learners.slice() } } : {}),
     };
   }
 

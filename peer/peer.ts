@@ -12,14 +12,14 @@
 // save (group commit): under load, one fsync covers many commands.
 // The timer is a single setTimeout re-armed to node.nextDeadline(). What the peer says about all
 // this (log lines, -v events) is the Narrator's job; /client and /admin are their own modules.
-import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
-import { badCommandResult, notLeaderResult, okResult, type CommandResult, type RequestCommand } from '../shared/client-protocol.ts';
+import { badCommandResult, notLeaderResult, okResult, unknownResult as unknown, type CommandResult, type RequestCommand } from '../shared/client-protocol.ts';
 import type { PeerRole } from '../shared/events.ts';
 import type { Faults, PeerEnvelope, PeerStatus } from '../shared/peer-protocol.ts';
 import { serveAdmin, type AdminHandler } from './admin-server.ts';
 import { serveClient, type CommandHandler } from './client-server.ts';
+import { MembershipKeeper, membershipDeps, membershipOptions } from './membership.ts';
 import { isReadOnly, parseCommand, type KvCommand } from '../shared/kv-commands.ts';
 import { endpointUrl } from '../shared/tls.ts';
 import { encodeEntry, KvStore } from './kv.ts';
@@ -29,12 +29,13 @@ import { Narrator, narrateRecovery, narrateStart, stateOf } from './narrator.ts'
 import type { Entry, HardState, PeerId, PersistedState, PlantedBug, Ready } from './raft/types.ts';
 import { plantRecovered } from './planted.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
-import { Transport } from './transport.ts';
+import { fileTap, Transport } from './transport.ts';
 
 export interface PeerShellOptions {
   config: Config;
   self: PeerAddress;
-  cluster: PeerAddress[];
+  cluster: PeerAddress[]; // the initial voters (the first N); configuration entries in the log override them
+  join?: boolean; // start as a newcomer: a learner until the leader promotes it (--join)
   profile: string;
   timing: Timing;
   verbose: boolean;
@@ -46,6 +47,7 @@ export interface PeerShellOptions {
   plantBug?: PlantedBug | undefined; // for testing the safety monitor (RAFT_PLANT_BUG, peer/planted.ts); off by default
   /** Called when the peer cannot go on (a failed fsync): it has logged why; the caller exits. */
   onFatal?(error: Error): void;
+  onRemoved?(why: string): void; // a committed change removed the peer: it has stopped; the caller exits
 }
 
 interface WriteWaiter {
@@ -78,6 +80,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
   private readonly transport: Transport;
   private readonly logger: PeerLogger;
   private readonly narrator: Narrator;
+  readonly membership: MembershipKeeper;
   private readonly cluster: PeerId[];
   private readonly commandTimeoutMs: number;
   private readonly maxEntryBytes: number;
@@ -119,7 +122,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.node = new RaftNode(
       {
         id: self.name,
-        peers: this.cluster,
+        ...membershipOptions(self.name, cluster, config.peers, opts.join === true),
         heartbeatMs: timing.heartbeatMs,
         electionMinMs: timing.electionMinMs,
         electionMaxMs: timing.electionMaxMs,
@@ -139,16 +142,20 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.term = this.node.status().term;
     this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: opened, now });
 
+    this.membership = new MembershipKeeper(membershipDeps(opts, persisted.hardState.commit, this.node, logger, {
+      now, kick: () => this.afterInput(), report: (c) => this.narrator.configuration(c), removed: (why) => void this.stop().then(() => opts.onRemoved?.(why)),
+    }));
     this.transport = new Transport({
       self,
-      cluster,
+      cluster: config.peers,
+      dial: cluster.map((p) => p.name),
       secret: config.secret,
       maxFrameBytes: config.limits.maxFrameBytes,
       latencyMs: timing.latencyMs,
       deliver: (envs) => this.receive(envs),
       onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
-      onAdmin: (ws) => serveAdmin(ws, this, this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`)),
-      tap: opts.wireTap ? wireTap(opts.wireTap, self.name) : undefined,
+      onAdmin: (ws) => serveAdmin(ws, this, config.peers.map((p) => p.name), (m) => this.logger.line(`admin: bad frame (${m})`)),
+      tap: opts.wireTap ? fileTap(opts.wireTap, self.name) : undefined,
       observer: this.narrator,
     });
     this.sweeper = setInterval(() => this.sweep(), 100);
@@ -324,7 +331,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
    * frame per peer where they fit), then their committed entries are applied in order.
    */
   private handle(batch: Ready[]): void {
-    for (const rd of batch) for (const ev of rd.events) this.narrator.coreEvent(ev);
+    for (const rd of batch) for (const ev of rd.events) this.narrator.coreEvent(ev), this.membership.coreEvent(ev);
     const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((rd) => rd.messages);
     if (messages.length > 0) this.transport.send(messages);
     for (const rd of batch) {
@@ -355,9 +362,11 @@ export class PeerShell implements CommandHandler, AdminHandler {
       this.term = st.term;
     }
     this.narrator.batchHandled();
+    this.membership.afterBatch();
   }
 
   private apply(e: Entry): void {
+    if (e.conf !== undefined) this.membership.committed(e);
     const outcome = this.kv.apply(e.data, e.index);
     const w = this.writes.get(e.index);
     if (w) {
@@ -458,6 +467,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     clearInterval(this.sweeper);
+    this.membership.stop();
     for (const w of this.writes.values()) w.reply(unknown(w.id, 'the peer is stopping'));
     this.writes.clear();
     for (const r of this.reads.values()) r.reply(unknown(r.id, 'the peer is stopping'));
@@ -486,14 +496,4 @@ export function mergeForSave(batch: readonly Ready[]): { hardState: HardState | 
     entries = entries.concat(rd.entries);
   }
   return { hardState, entries };
-}
-
-function wireTap(dir: string, name: PeerId): (to: PeerId, frame: string) => void {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.jsonl`);
-  return (to, frame) => appendFileSync(file, `${JSON.stringify({ t: Date.now(), from: name, to, frame })}\n`);
-}
-
-function unknown(id: string, message: string): CommandResult {
-  return { type: 'command_result', id, ok: false, error: 'unknown', message };
 }

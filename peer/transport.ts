@@ -12,7 +12,9 @@
 // and jitter. Incoming messages are delivered after the profile's latency plus any injected
 // latency: that is what makes the slow-motion profile real.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { CLIENT_PATH } from '../shared/client-protocol.ts';
@@ -50,8 +52,13 @@ export interface TransportObserver {
 
 export interface TransportOptions {
   self: PeerAddress;
-  /** Every member of the cluster, this peer included. */
+  /**
+   * Every peer this one may talk to, this peer included (raft_peer.ini [peers]: the configuration
+   * in the log decides who votes, and a newcomer must be heard before the log names it).
+   */
   cluster: PeerAddress[];
+  /** The peers dialled at once (default: all of `cluster`); the others on the first message for them. */
+  dial?: readonly PeerId[];
   secret: string;
   maxFrameBytes: number;
   /** The profile's per-message delivery latency (slow motion). */
@@ -92,6 +99,7 @@ export class Transport {
   private readonly delayed = new Set<NodeJS.Timeout>();
   private ridCounter: number;
   private closed = false;
+  private listening = false;
 
   constructor(private readonly opts: TransportOptions) {
     this.secretHash = hash(opts.secret);
@@ -134,7 +142,8 @@ export class Transport {
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
         this.server.on('error', () => {});
-        for (const link of this.links.values()) this.dial(link);
+        this.listening = true;
+        for (const link of this.links.values()) if (!this.opts.dial || this.opts.dial.includes(link.peer.name)) this.dial(link);
         resolve();
       });
     });
@@ -167,6 +176,8 @@ export class Transport {
     for (const m of messages) {
       const env = Object.assign({}, m, { rid: this.nextRid() }) as PeerEnvelope;
       const link = this.links.get(m.to);
+      // A peer not dialled yet (it joined after this one started): from now on.
+      if (link && !link.ws && !link.timer && this.listening) this.dial(link);
       let reason: DropReason | null = null;
       if (!link) reason = 'dropped';
       else if (this.faults.blocked.includes(m.to)) reason = 'blocked';
@@ -398,4 +409,11 @@ function pathOf(req: IncomingMessage): string {
 function ascii(s: string): string {
   const clean = s.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > 80 ? `${clean.slice(0, 77)}...` : clean;
+}
+
+/** A debugging aid (RAFT_WIRE_TAP=DIR): every /raft frame `name` sends, appended to DIR/name.jsonl. */
+export function fileTap(dir: string, name: PeerId): (to: PeerId, frame: string) => void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.jsonl`);
+  return (to, frame) => appendFileSync(file, `${JSON.stringify({ t: Date.now(), from: name, to, frame })}\n`);
 }

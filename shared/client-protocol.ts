@@ -247,6 +247,6 @@ export function badCommandResult(id: string, message: string): CommandBad {
   return { type: 'command_result', id, ok: false, error: 'bad_command', message };
 }
 
-export function unknownResult(id: string): CommandUnknown {
-  return { type: 'command_result', id, ok: false, error: 'unknown' };
+export function unknownResult(id: string, message?: string): CommandUnknown {
+  return message === undefined ? { type: 'command_result', id, ok: false, error: 'unknown' } : { type: 'command_result', id, ok: false, error: 'unknown', message };
 }

@@ -4,6 +4,7 @@
 //   /launcher  the cluster launcher: LauncherReport up, LauncherCommand down
 //   /village   browsers: RelayToBrowser down, BrowserToRelay up
 import type { Timing } from './config.ts';
+import type { Membership } from './membership.ts';
 
 export type RpcKind = 'request_vote' | 'request_vote_reply' | 'append_entries' | 'append_entries_reply' | 'timeout_now';
 export type PeerRole = 'follower' | 'precandidate' | 'candidate' | 'leader';
@@ -134,6 +135,12 @@ export type PeerEvent = Base &
     /** The entries one turn applied, in index order (one event per batch, not per entry). */
     | { type: 'apply'; entries: AppliedEntry[] }
     | { type: 'faults'; blocked: string[]; dropRate: number; latencyMs: number }
+    /**
+     * The configuration in force on this peer (dissertation §4.1: the latest in its log, committed
+     * or not) changed, or is told for the first time after `hello`: its voters and learners. A
+     * peer of the ini in neither list is not a member (a newcomer not added yet, or a leaver).
+     */
+    | ({ type: 'config' } & Membership)
     /** The reporter's bounded queue overflowed: this many events were not sent. */
     | { type: 'reporter_dropped'; count: number }
     /** A durable write completed (after its log_truncate / log_append): what is on disk now. */
@@ -166,6 +173,8 @@ export type PeerEvent = Base &
         durable: { w: number; term: number; vote: string | null };
         /** The last entries of the log (the reporter's tail of tiles, each with `ph`), in index order. */
         tail: LogTile[];
+        /** The configuration in force (as in `config`); absent from peers that do not send it. */
+        config?: Membership;
       }
   );
 

@@ -45,7 +45,12 @@ export type AdminRequest =
    * learner and promotes it to voter once it has caught up; `leave` removes it. The reply comes
    * when the change is committed (or refused, or timed out after `timeoutMs`, default 30 s).
    */
-  | { type: 'membership'; id?: string; op: MembershipOp; peer: PeerId; timeoutMs?: number };
+  | { type: 'membership'; id?: string; op: MembershipOp; peer: PeerId; timeoutMs?: number }
+  /**
+   * From the leader to a peer whose removal committed at `index` in `term`: the leader no longer
+   * replicates to it, so this is how it learns. It replies, then exits.
+   */
+  | { type: 'removed'; id?: string; by: PeerId; index: number; term: number };
 
 export interface PeerStatus {
   peer: PeerId;
@@ -72,6 +77,7 @@ export type AdminReply =
   | { type: 'campaign'; id?: string; ok: true }
   | ({ type: 'status'; id?: string; kv?: Record<string, unknown> } & PeerStatus)
   | ({ type: 'membership'; id?: string } & MembershipResult)
+  | { type: 'removed'; id?: string; ok: true }
   | ErrorFrame;
 
 /** The reply to a frame that could not be understood, on /client and /admin. */
@@ -331,8 +337,13 @@ export function parseAdminRequest(text: string, peers: readonly PeerId[]): Parse
         }
         return { ok: true, value: r, id };
       }
+      case 'removed': {
+        const r: AdminRequest = { type: 'removed', by: name(o, 'by'), index: nat(o, 'index'), term: nat(o, 'term') };
+        if (id !== undefined) r.id = id;
+        return { ok: true, value: r, id };
+      }
       default:
-        fail(`"type" must be one of faults, campaign, status, membership, got ${show(o.type)}`);
+        fail(`"type" must be one of faults, campaign, status, membership, removed, got ${show(o.type)}`);
     }
   } catch (e) {
     const message = e instanceof Invalid ? e.message : invalidFrame(e);

@@ -4,6 +4,7 @@
 import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, RpcKind, RpcSummary } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
+import { parseMembership, type Membership } from '../../shared/membership.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -316,6 +317,8 @@ function peerEventBody(o: Obj): PeerEvent {
     }
     case 'reporter_dropped':
       return { peer, t, type, count: nat(o, 'count') };
+    case 'config':
+      return { peer, t, type, ...membership(o) };
     case 'persisted':
       return { peer, t, type, w: nat(o, 'w'), term: nat(o, 'term'), vote: nullableName(o, 'vote'), lastIndex: nat(o, 'lastIndex'), lastTerm: nat(o, 'lastTerm'), lastPh: hash(o, 'lastPh') };
     case 'snapshot': {
@@ -342,10 +345,18 @@ function peerEventBody(o: Obj): PeerEvent {
         base: nullableLogPoint(o, 'base'),
         durable: nested(o, 'durable', durable),
         tail: tail(o),
+        ...(o.config === undefined ? {} : { config: membership(obj(o.config, 'config'), 'config.') }),
       };
     default:
       return fail(`type: unknown event type ${JSON.stringify(type)}`);
   }
+}
+
+/** A configuration: voters (at least one) and learners, no name twice (shared/membership.ts). */
+function membership(o: Obj, where = ''): Membership {
+  const m = parseMembership(o);
+  if (typeof m === 'string') fail(`${where}${m}`);
+  return m;
 }
 
 /** resync.tail: log tiles, ascending by index (the same rules as log_append's entries). */

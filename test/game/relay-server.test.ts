@@ -51,7 +51,7 @@ async function start(over: Partial<RelayOptions> = {}, cfg: Parameters<typeof te
       adminCalls.push({ peer: peer.name, request });
       if (request.type === 'status') throw new Error('not a real peer');
       if (request.type === 'campaign') return { type: 'campaign', ok: true };
-      if (request.type === 'membership') throw new Error('not a real peer');
+      if (request.type === 'membership' || request.type === 'removed') throw new Error('not a real peer');
       return { type: 'faults', blocked: request.blocked ?? [], dropRate: 0, latencyMs: 0 };
     },
     log: () => {},

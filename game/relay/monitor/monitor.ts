@@ -851,6 +851,9 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         goBlind(ps, e.seq ?? ps.expected, `the reporter dropped ${e.count} events`);
         return;
       case 'faults':
+      // The laws need no configuration: none of them counts a majority (each is checked on what
+      // single peers said), so peers joining and leaving change nothing here.
+      case 'config':
         return;
       default: {
         const never: never = e;
