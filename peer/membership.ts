@@ -147,7 +147,8 @@ export class MembershipKeeper {
   // ---- the leader's side of a change ----
 
   request(op: MembershipOp, peer: PeerId, timeoutMs: number | undefined, reply: Reply): void {
-    const fail = (error: MembershipError, message: string, leader: PeerId | null = this.d.name) => reply({ ok: false, op, peer, error, message, leader });
+    const fail = (error: MembershipError, message: string, leader: PeerId | null = this.d.name) =>
+      reply({ ok: false, op, peer, error, message, leader, ...(leader === this.d.name ? { config: this.config() } : {}) });
     if (this.gone) return fail('not_leader', `${this.d.name} is leaving the cluster`, null);
     if (!this.d.iniNames.includes(peer)) return fail('unknown_peer', `${peer} is not in raft_peer.ini [peers]; names there: ${this.d.iniNames.join(', ')}`);
     const st = this.d.core.status();

@@ -61,6 +61,11 @@ export type MembershipOp = 'join' | 'leave';
  */
 export type MembershipError = 'unknown_peer' | 'already_member' | 'not_member' | 'in_flight' | 'not_leader' | 'timeout' | 'refused';
 
+/**
+ * The outcome: on success the configuration after the change and the index of the entry that
+ * completed it (0 when a retry found the change already done); on failure the error, a sentence
+ * for people, the leader the answering peer knows of, and the leader's configuration when it is one.
+ */
 export type MembershipResult =
   | { ok: true; op: MembershipOp; peer: string; config: Membership; index: number }
-  | { ok: false; op: MembershipOp; peer: string; error: MembershipError; message: string; leader: string | null };
+  | { ok: false; op: MembershipOp; peer: string; error: MembershipError; message: string; leader: string | null; config?: Membership };

@@ -34,6 +34,11 @@ export interface ClusterOptions {
   verbose?: boolean;
   /** Spawn every peer now (default true). */
   start?: boolean;
+  /**
+   * How many of the peers the cluster starts with (the peers' N; default all): the others are in
+   * the ini only, for membership changes (start them with start(name, {}, { join: true })).
+   */
+  members?: number;
   /** Appended to the generated ini (after the standard sections). */
   ini?: string;
   /** Replaces the generated [limits] section. */
@@ -141,18 +146,19 @@ export class TestCluster {
     return p;
   }
 
-  /** Spawns a peer (it recovers from its durable state in this.dir). */
-  start(name: string, env: Record<string, string> = {}): ChildProcess {
+  /** Spawns a peer (it recovers from its durable state in this.dir); join: as a newcomer (--join). */
+  start(name: string, env: Record<string, string> = {}, how: { join?: boolean } = {}): ChildProcess {
     this.peer(name);
     if (this.alive(name)) throw new Error(`${name} is already running`);
     killAllOnExit();
     const proc = (this.opts.spawn ?? spawnPeer)({
       name,
-      count: this.peers.length,
+      count: this.opts.members ?? this.peers.length,
       config: this.ini,
       profile: this.opts.profile ?? 'fast',
       verbose: this.opts.verbose,
       env: { ...this.opts.env, ...env },
+      ...(how.join ? { extraArgs: ['--join'] } : {}),
     });
     live.add(proc);
     this.procs.set(name, proc);
@@ -168,7 +174,7 @@ export class TestCluster {
   }
 
   startAll(): void {
-    for (const n of this.names) if (!this.alive(n)) this.start(n);
+    for (const n of this.names.slice(0, this.opts.members ?? this.names.length)) if (!this.alive(n)) this.start(n);
   }
 
   alive(name: string): boolean {
