@@ -5,8 +5,12 @@
 //   kill NAME     SIGKILL the peer (a real failure, no goodbye)
 //   revive NAME   start it again from its durable state
 //   status        process state of every peer, and role/term/commit from their /admin
+//   join NAME     start NAME (any peer of the ini) as a newcomer, then ask the leader to add it
+//   leave NAME    ask the leader to remove NAME; the peer exits by itself once that commits
 // Those commands come from stdin, and with -v also from the relay (ws://[relay]/launcher,
 // LauncherCommand), which it tells about every process going up or down (LauncherReport).
+// It starts the members of the latest configuration its peers recorded (launcher-members.ts),
+// or peer1..peerN when there is none; N stays the size the cluster started with.
 import type { ChildProcess } from 'node:child_process';
 import { hostname, networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -17,16 +21,20 @@ import { clientTls, endpointUrl } from '../shared/tls.ts';
 import type { LauncherCommand, LauncherReport } from '../shared/events.ts';
 import { SECRET_HEADER } from '../shared/peer-protocol.ts';
 import { adminRequest } from '../shared/admin-client.ts';
+import { formatMembership, type MembershipOp, type MembershipResult } from '../shared/membership.ts';
+import { changeMembership } from '../shared/membership-client.ts';
+import { addressesOf, latestMembers } from './launcher-members.ts';
 import { parseCommonArgs, parseCount } from './args.ts';
 import { EXIT_WITH_STDIN_ENV, spawnPeer } from './spawn.ts';
 
 const USAGE = `usage: npm run cluster -- N [-v] [--here] [--profile fast|slow|lan] [--config FILE]
-  N          how many peers to start: peer1..peerN of raft_peer.ini
+  N          how many peers the cluster starts with: peer1..peerN of raft_peer.ini (after joins
+             and leaves, the launcher starts the members its peers' logs name)
   -v         report to the relay (the village); accept kill/revive from it
   --here     start only the peers whose [peers] host is this machine (one launcher per machine)
   --profile  timing profile (default: [cluster] profile of the ini)
   --config   the ini file (default: ./raft_peer.ini or $RAFT_CONFIG)
-while it runs, type: kill NAME | revive NAME | status | help | quit`;
+while it runs, type: kill NAME | revive NAME | join NAME | leave NAME | status | help | quit`;
 
 interface Args {
   count: number;
@@ -71,17 +79,26 @@ class Launcher {
   private stopping = false;
   private readonly profile: string;
   private readonly width: number;
+  /** The cluster's members as this launcher knows them (the latest configuration). */
+  private readonly members: Set<string>;
+  /** Peers whose leave committed: their exit is expected. */
+  private readonly left = new Set<string>();
 
   constructor(
     private readonly config: Config,
+    /** The first N peers: the initial configuration (every peer is started with this N). */
     private readonly cluster: PeerAddress[],
     private readonly args: Args,
-    /** The peers this launcher runs: all of the cluster, or with --here those of this machine. */
+    /** The members this launcher runs: all of them, or with --here those of this machine. */
     private readonly runs: PeerAddress[] = cluster,
+    members: readonly string[] = cluster.map((p) => p.name),
+    /** The peers this launcher may start for a join: the ini's (or with --here, this machine's). */
+    may: readonly PeerAddress[] = runs,
   ) {
     this.profile = args.profile ?? config.defaultProfile;
-    this.width = Math.max(...runs.map((p) => p.name.length));
-    runs.forEach((peer, i) => {
+    this.members = new Set(members);
+    this.width = Math.max(...may.map((p) => p.name.length));
+    may.forEach((peer, i) => {
       this.children.set(peer.name, { peer, color: COLORS[i % COLORS.length]!, proc: null, pid: null, alive: false, exitCode: null, signal: null });
     });
   }
@@ -93,7 +110,9 @@ class Launcher {
         `profile ${this.profile} (heartbeat ${t.heartbeatMs} ms, election ${t.electionMinMs}-${t.electionMaxMs} ms, latency ${t.latencyMs} ms)`,
     );
     this.say(`logs in ${this.config.logDir}, durable state in ${this.config.dataDir}; type "help" for commands, Ctrl-C stops all`);
-    for (const c of this.children.values()) this.spawn(c);
+    const outside = [...this.members].filter((n) => !this.cluster.some((p) => p.name === n));
+    if (outside.length > 0 || this.members.size !== this.cluster.length) this.say(`members of the latest configuration: ${[...this.members].join(', ')}`);
+    for (const c of this.children.values()) if (this.runs.some((p) => p.name === c.peer.name)) this.spawn(c);
     if (this.args.verbose) this.connectRelay();
     this.readCommands();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void this.stop(sig));
@@ -108,6 +127,8 @@ class Launcher {
       profile: this.args.profile,
       verbose: this.args.verbose,
       env: useColor ? { FORCE_COLOR: '1' } : {},
+      // A peer outside the first N started as a newcomer: its log says what it is once it has one.
+      ...(this.cluster.some((p) => p.name === c.peer.name) ? {} : { extraArgs: ['--join'] }),
     });
     c.proc = proc;
     c.pid = proc.pid ?? null;
@@ -130,7 +151,8 @@ class Launcher {
       c.exitCode = code;
       c.signal = signal;
       c.proc = null;
-      if (!this.stopping) this.say(`${c.peer.name} (pid ${c.pid}) exited ${signal ? `by ${signal}` : `with code ${code}`}; "revive ${c.peer.name}" starts it again`);
+      if (this.left.delete(c.peer.name) && code === 0) this.say(`${c.peer.name} (pid ${c.pid}) left the cluster and exited; its data stays on disk`);
+      else if (!this.stopping) this.say(`${c.peer.name} (pid ${c.pid}) exited ${signal ? `by ${signal}` : `with code ${code}`}; "revive ${c.peer.name}" starts it again`);
       this.report(c);
     });
     if (c.alive) {
@@ -155,9 +177,36 @@ class Launcher {
     return `reviving ${name} from its durable state`;
   }
 
+  /**
+   * join: starts the peer's process (as a newcomer) unless it runs, then asks the leader to add
+   * it; leave: asks the leader to remove it (the peer exits by itself). Answers with the outcome.
+   */
+  async changeMembership(op: MembershipOp, name: string): Promise<MembershipResult> {
+    const c = this.children.get(name);
+    if (op === 'join' && c && !c.alive) {
+      this.say(`starting ${name} as a newcomer`);
+      this.spawn(c);
+    }
+    if (op === 'leave') this.left.add(name);
+    const ask = [...this.members].filter((n) => this.children.get(n)?.alive ?? true);
+    const r = await changeMembership(this.config, op, name, { ask });
+    if (!r.ok) this.left.delete(name);
+    if (r.ok) {
+      // The configuration after the change (unknown when a retry found it done already).
+      const now = r.config.voters.length > 0 ? [...r.config.voters, ...r.config.learners] : null;
+      if (now) {
+        this.members.clear();
+        for (const n of this.config.peers.map((p) => p.name)) if (now.includes(n)) this.members.add(n);
+      } else if (op === 'join') this.members.add(name);
+      else this.members.delete(name);
+      this.sendHello();
+    }
+    return r;
+  }
+
   async status(): Promise<string> {
     const lines = await Promise.all(
-      [...this.children.values()].map(async (c) => {
+      [...this.children.values()].filter((c) => c.alive || this.members.has(c.peer.name)).map(async (c) => {
         const head = `${c.peer.name.padEnd(this.width)} ${c.alive ? `up   pid ${c.pid}` : `down${c.signal ? ` (${c.signal})` : c.exitCode !== null ? ` (code ${c.exitCode})` : ''}`}`;
         if (!c.alive) return head;
         try {
@@ -214,16 +263,21 @@ class Launcher {
       case 'status':
         this.say(`\n${await this.status()}`);
         break;
+      case 'join':
+      case 'leave':
+        if (!arg) this.say(`${cmd} which peer? e.g. ${cmd === 'join' ? 'join peer4' : 'leave peer2'}`);
+        else this.say(describeChange(await this.changeMembership(cmd, arg)));
+        break;
       case 'quit':
       case 'exit':
         await this.stop('quit');
         break;
       case 'help':
       case '?':
-        this.say('commands: kill NAME (SIGKILL), revive NAME (restart from durable state), status, quit');
+        this.say('commands: kill NAME (SIGKILL), revive NAME (restart from durable state), join NAME (add a peer of the ini), leave NAME (remove a member), status, quit');
         break;
       default:
-        this.say(`unknown command ${JSON.stringify(cmd)}; commands: kill NAME, revive NAME, status, quit`);
+        this.say(`unknown command ${JSON.stringify(cmd)}; commands: kill NAME, revive NAME, join NAME, leave NAME, status, quit`);
     }
   }
 
@@ -251,8 +305,8 @@ class Launcher {
       this.relayOpen = true;
       this.relayBackoff = 500;
       this.say(`connected to the relay at ${url}`);
-      this.send({ type: 'launcher_hello', peers: this.cluster.map((p) => p.name), profile: this.profile, runs: this.runs.map((p) => p.name) });
-      for (const c of this.children.values()) this.report(c);
+      this.sendHello();
+      for (const c of this.children.values()) if (c.alive || this.members.has(c.peer.name)) this.report(c);
     });
     ws.on('message', (data) => this.relayCommand(String(data)));
     ws.on('error', () => {});
@@ -269,12 +323,26 @@ class Launcher {
   }
 
   private relayCommand(text: string): void {
-    const cmd = parseLauncherCommand(text, [...this.children.keys()]);
+    const cmd = parseLauncherCommand(text, [...this.children.keys()], this.config.peers.map((p) => p.name));
     if (typeof cmd === 'string') {
       this.say(`ignored a command from the relay: ${cmd}`);
       return;
     }
+    if (cmd.type === 'join' || cmd.type === 'leave') {
+      this.say(`relay: ${cmd.type} ${cmd.peer}`);
+      void this.changeMembership(cmd.type, cmd.peer).then((result) => {
+        this.say(describeChange(result));
+        this.send({ type: 'membership', result });
+      });
+      return;
+    }
     this.say(`relay: ${cmd.type} ${cmd.peer}: ${cmd.type === 'kill' ? this.kill(cmd.peer) : this.revive(cmd.peer)}`);
+  }
+
+  /** Who the village is (the members) and whom this launcher may start. */
+  private sendHello(): void {
+    const peers = this.config.peers.filter((p) => this.members.has(p.name)).map((p) => p.name);
+    this.send({ type: 'launcher_hello', peers, profile: this.profile, runs: [...this.children.keys()] });
   }
 
   private report(c: Child): void {
@@ -290,8 +358,17 @@ class Launcher {
   }
 }
 
-/** Validates a LauncherCommand frame; a string is the reason it was refused. */
-export function parseLauncherCommand(text: string, peers: string[]): LauncherCommand | string {
+/** One line about a join or leave, for people. */
+export function describeChange(r: MembershipResult): string {
+  if (r.ok) return `${r.op} ${r.peer}: done; ${formatMembership(r.config)}`;
+  return `${r.op} ${r.peer} refused (${r.error}): ${r.message}`;
+}
+
+/**
+ * Validates a LauncherCommand frame; a string is the reason it was refused. kill and revive name
+ * one of `peers` (those this launcher runs); join and leave one of `ini` (the leader says the rest).
+ */
+export function parseLauncherCommand(text: string, peers: string[], ini: string[] = peers): LauncherCommand | string {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -300,8 +377,9 @@ export function parseLauncherCommand(text: string, peers: string[]): LauncherCom
   }
   if (typeof v !== 'object' || v === null) return 'not a JSON object';
   const o = v as Record<string, unknown>;
-  if (o.type !== 'kill' && o.type !== 'revive') return `unknown type ${JSON.stringify(o.type)} (expected kill or revive)`;
-  if (typeof o.peer !== 'string' || !peers.includes(o.peer)) return `${JSON.stringify(o.peer)} is not one of ${peers.join(', ')}`;
+  if (o.type !== 'kill' && o.type !== 'revive' && o.type !== 'join' && o.type !== 'leave') return `unknown type ${JSON.stringify(o.type)} (expected kill, revive, join or leave)`;
+  const allowed = o.type === 'join' || o.type === 'leave' ? ini : peers;
+  if (typeof o.peer !== 'string' || !allowed.includes(o.peer)) return `${JSON.stringify(o.peer)} is not one of ${allowed.join(', ')}`;
   return { type: o.type, peer: o.peer };
 }
 
@@ -328,10 +406,15 @@ function main(): void {
   let config: Config;
   let cluster: PeerAddress[];
   let runs: PeerAddress[];
+  let members: string[];
   try {
     config = loadConfig(args.config);
     cluster = clusterOf(config, args.count);
-    runs = args.here ? peersHere(cluster, localAddresses()) : cluster;
+    // The latest configuration the peers recorded, else the first N.
+    const latest = latestMembers(config, (line) => process.stdout.write(`cluster | ${line}\n`));
+    members = latest ? latest.members : cluster.map((p) => p.name);
+    const memberAddresses = addressesOf(config, members);
+    runs = args.here ? peersHere(memberAddresses, localAddresses()) : memberAddresses;
     if (runs.length === 0) {
       throw new ConfigError(
         `none of the ${cluster.length} peers of ${config.file} lives on this machine (its addresses: ${localAddresses().join(', ')}); ` +
@@ -346,7 +429,7 @@ function main(): void {
     }
     throw e;
   }
-  new Launcher(config, cluster, args, runs).start();
+  new Launcher(config, cluster, args, runs, members, args.here ? peersHere(config.peers, localAddresses()) : config.peers).start();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -4,7 +4,7 @@
 //   /launcher  the cluster launcher: LauncherReport up, LauncherCommand down
 //   /village   browsers: RelayToBrowser down, BrowserToRelay up
 import type { Timing } from './config.ts';
-import type { Membership } from './membership.ts';
+import type { Membership, MembershipResult } from './membership.ts';
 
 export type RpcKind = 'request_vote' | 'request_vote_reply' | 'append_entries' | 'append_entries_reply' | 'timeout_now';
 export type PeerRole = 'follower' | 'precandidate' | 'candidate' | 'leader';
@@ -196,8 +196,15 @@ export interface AppliedEntry {
 // ---- launcher <-> relay ----
 
 export type LauncherReport =
-  /** peers: the whole cluster; runs: the peers this launcher runs (one launcher per machine), all when absent. */
+  /**
+   * peers: the cluster's members (the latest configuration the launcher knows; sent again after a
+   * join or leave); runs: the peers this launcher runs or may start for a join (one launcher per
+   * machine), all of `peers` when absent.
+   */
   | { type: 'launcher_hello'; peers: string[]; profile: string; runs?: string[] }
-  | { type: 'process'; peer: string; pid: number | null; alive: boolean; exitCode: number | null; signal: string | null };
+  | { type: 'process'; peer: string; pid: number | null; alive: boolean; exitCode: number | null; signal: string | null }
+  /** The outcome of a join or leave the relay asked for (shared/membership.ts). */
+  | { type: 'membership'; result: MembershipResult };
 
-export type LauncherCommand = { type: 'kill'; peer: string } | { type: 'revive'; peer: string };
+/** join: start the peer's process (as a newcomer) and ask the leader to add it; leave: ask the leader to remove it. */
+export type LauncherCommand = { type: 'kill'; peer: string } | { type: 'revive'; peer: string } | { type: 'join'; peer: string } | { type: 'leave'; peer: string };

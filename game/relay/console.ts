@@ -1,7 +1,7 @@
 // The web console's language: one typed line -> one command. Pure, so it is tested on its own.
 //
 //   x add 100   ['x','add','100']   get x   set y 5   add x 1   cas k a b   del k
-//   kill peer2   revive peer2   isolate peer3   heal   campaign peer1
+//   kill peer2   revive peer2   isolate peer3   heal   campaign peer1   join peer6   leave peer2
 //   attacks off|on   status   help
 //
 // The key-value part (words, quotes, lists, key first or verb first) is shared/command-line.ts,
@@ -15,7 +15,7 @@ export type KvValue = CommandValue;
 
 export type ConsoleCommand =
   | { kind: 'kv'; command: KvValue[] }
-  | { kind: 'kill' | 'revive' | 'isolate' | 'campaign'; peer: string }
+  | { kind: 'kill' | 'revive' | 'isolate' | 'campaign' | 'join' | 'leave'; peer: string }
   | { kind: 'heal' }
   | { kind: 'attacks'; on: boolean | null }
   | { kind: 'status' }
@@ -29,10 +29,12 @@ export const CONSOLE_HELP = [
   '  also as KEY OP ARGS (x add 100) or as a list: [\'x\', \'add\', \'100\']',
   'Village commands:',
   '  kill PEER      revive PEER      isolate PEER      heal      campaign PEER',
+  '  join PEER (add a peer of raft_peer.ini to the cluster)      leave PEER (remove a member)',
   '  attacks on|off      status      help',
 ].join('\n');
 
-const PEER_VERBS = { kill: 'kill', revive: 'revive', isolate: 'isolate', campaign: 'campaign', elect: 'campaign' } as const;
+// Not `add` for join: that is the key-value command (add x 1).
+const PEER_VERBS = { kill: 'kill', revive: 'revive', isolate: 'isolate', campaign: 'campaign', elect: 'campaign', join: 'join', leave: 'leave' } as const;
 
 export function parseConsoleLine(input: string): ConsoleParse {
   const line = input.trim();

@@ -4,6 +4,8 @@
 // act the same way and every browser hears about it.
 import type { Config, PeerAddress } from '../../shared/config.ts';
 import type { LauncherCommand } from '../../shared/events.ts';
+import { formatMembership, type MembershipOp, type MembershipResult } from '../../shared/membership.ts';
+import { changeMembership } from '../../shared/membership-client.ts';
 import type { AdminReply, AdminRequest } from '../../shared/peer-protocol.ts';
 import type { CommandResult } from '../../shared/client-protocol.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
@@ -37,6 +39,10 @@ export interface ControlDeps {
   log(line: string): void;
   /** How long kill/revive wait for the launcher's report before answering. Default 3000. */
   launcherWaitMs?: number;
+  /** A join or leave asked of the cluster directly (no launcher); default: shared/membership-client.ts. */
+  membership?(op: MembershipOp, peer: string): Promise<MembershipResult>;
+  /** How long join and leave wait for the launcher's outcome. Default 40,000. */
+  membershipWaitMs?: number;
 }
 
 const NO_LAUNCHER =
@@ -48,6 +54,7 @@ export class Control {
   readonly isolated = new Set<string>();
   private client: { names: string; client: KvClient } | null = null;
   private readonly waiters: { peer: string; alive: boolean; done: (ok: boolean) => void }[] = [];
+  private readonly changes: { op: MembershipOp; peer: string; done: (r: MembershipResult | null) => void }[] = [];
 
   constructor(private readonly d: ControlDeps) {}
 
@@ -55,6 +62,7 @@ export class Control {
     this.client?.client.close();
     this.client = null;
     for (const w of this.waiters.splice(0)) w.done(false);
+    for (const w of this.changes.splice(0)) w.done(null);
   }
 
   /**
@@ -91,6 +99,9 @@ export class Control {
         return this.isolate(c.peer);
       case 'campaign':
         return this.campaign(c.peer);
+      case 'join':
+      case 'leave':
+        return this.membership(c.kind, c.peer, by);
       case 'heal':
         return this.heal();
       case 'attacks':
@@ -162,6 +173,57 @@ export class Control {
       this.waiters.push(entry);
     });
     return { promise, cancel: () => entry.done(false) };
+  }
+
+  // ---- membership ----
+
+  /**
+   * join: through the launcher when one may run the peer (it starts the process, then asks the
+   * leader); leave, or join of a peer started by hand: asked of the leader directly.
+   */
+  async membership(op: MembershipOp, peer: string, by: string): Promise<Reply> {
+    if (!this.address(peer)) {
+      return { ok: false, text: `${peer} is not in raft_peer.ini [peers]; names there: ${this.d.config.peers.map((p) => p.name).join(', ')}` };
+    }
+    this.d.log(`${op} ${peer} (asked by ${by})`);
+    let r: MembershipResult | null;
+    const outcome = this.waitForChange(op, peer);
+    if (this.d.sendLauncher({ type: op, peer })) {
+      r = await outcome.promise;
+      if (!r) return { ok: false, text: `asked the launcher to ${op === 'join' ? 'add' : 'remove'} ${peer}, but it has not said how it went yet` };
+    } else {
+      outcome.cancel();
+      r = await (this.d.membership ?? ((o, p) => changeMembership(this.d.config, o, p, { ask: this.clusterNames() })))(op, peer);
+    }
+    if (!r.ok) return { ok: false, text: `${op} ${peer}: ${r.message}` };
+    const text = op === 'join' ? `${peer} joined the cluster (${formatMembership(r.config)})` : `${peer} left the cluster (${formatMembership(r.config)}); it exits by itself`;
+    this.d.picture.say(text, 'event');
+    return { ok: true, text };
+  }
+
+  /** A launcher reported how a join or leave went. */
+  membershipReported(r: MembershipResult): void {
+    const i = this.changes.findIndex((w) => w.op === r.op && w.peer === r.peer);
+    if (i >= 0) this.changes.splice(i, 1)[0]!.done(r);
+  }
+
+  private waitForChange(op: MembershipOp, peer: string): { promise: Promise<MembershipResult | null>; cancel(): void } {
+    let entry!: { op: MembershipOp; peer: string; done: (r: MembershipResult | null) => void };
+    const promise = new Promise<MembershipResult | null>((resolve) => {
+      const timer = setTimeout(() => entry.done(null), this.d.membershipWaitMs ?? 40_000);
+      entry = {
+        op,
+        peer,
+        done: (r) => {
+          clearTimeout(timer);
+          const i = this.changes.indexOf(entry);
+          if (i >= 0) this.changes.splice(i, 1);
+          resolve(r);
+        },
+      };
+      this.changes.push(entry);
+    });
+    return { promise, cancel: () => entry.done(null) };
   }
 
   // ---- faults through /admin ----

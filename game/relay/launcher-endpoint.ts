@@ -3,6 +3,7 @@
 // kill and revive of a villager are unavailable while no launcher runs it.
 import { WebSocket, type RawData } from 'ws';
 import type { LauncherCommand } from '../../shared/events.ts';
+import type { MembershipResult } from '../../shared/membership.ts';
 import { rawText } from '../../shared/ws.ts';
 import type { Complaints } from './complaints.ts';
 import { LauncherRoutes } from './launchers.ts';
@@ -14,6 +15,8 @@ export interface LauncherEndpointDeps {
   complaints: Complaints;
   /** The launcher reported a process up or down. */
   processReported(peer: string, alive: boolean): void;
+  /** The launcher reported how a join or leave went. */
+  membershipReported?(result: MembershipResult): void;
   log(line: string): void;
 }
 
@@ -50,6 +53,7 @@ export class LauncherEndpoint {
       picture.applyLauncherReport(r.value);
       // A peer the launcher reports up may still be reporting on an old stream; nothing to do.
       if (r.value.type === 'process') this.d.processReported(r.value.peer, r.value.alive);
+      if (r.value.type === 'membership') this.d.membershipReported?.(r.value.result);
     });
     ws.on('close', () => {
       this.launchers.remove(ws);

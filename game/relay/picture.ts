@@ -68,6 +68,8 @@ export class Picture {
   private readonly logFrom = new Map<string, number>();
   /** A peer left the picture: browsers need a fresh snapshot. */
   private membershipChanged = false;
+  /** The members the launcher last named (null: no launcher said yet); a leaver that went down leaves the village. */
+  private launcherPeers: readonly string[] | null = null;
   private readonly history: Delta[] = [];
   /** Whether anyone is watching: with no browser, animation events are not kept. */
   watching = false;
@@ -297,6 +299,7 @@ export class Picture {
       case 'launcher_hello': {
         this.setLauncher(true);
         if (!this.profile) this.profile = r.profile;
+        this.launcherPeers = r.peers.slice();
         // The launcher's cluster is the village: forget peers outside it that are not reporting.
         for (const [n, p] of this.peers) {
           if (!r.peers.includes(n) && !p.reporting) {
@@ -308,6 +311,14 @@ export class Picture {
         return;
       }
       case 'process': {
+        if (!r.alive && this.launcherPeers && !this.launcherPeers.includes(r.peer)) {
+          // Not a member any more (it left the cluster), and now down: it leaves the village.
+          if (this.peers.delete(r.peer)) {
+            this.membershipChanged = true;
+            this.say(`${r.peer} left the village`, 'event');
+          }
+          return;
+        }
         const p = this.ensure(r.peer);
         const before = p.process;
         p.process = r.alive ? 'up' : 'down';

@@ -150,7 +150,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     random: opts.random ?? Math.random,
   });
   const complaints = new Complaints(now, log);
-  const launchers = new LauncherEndpoint({ picture, complaints, log, processReported: (peer, alive) => control.processReported(peer, alive) });
+  const launchers = new LauncherEndpoint({
+    picture, complaints, log,
+    processReported: (peer, alive) => control.processReported(peer, alive),
+    membershipReported: (result) => control.membershipReported(result),
+  });
   const control = new Control({ config, picture, monster, sendLauncher: (cmd) => launchers.send(cmd), admin, kvClient: opts.kvClient, now, log });
   if (opts.attacks ?? true) control.attacks(true);
   const fanout = new Fanout({

@@ -4,7 +4,7 @@
 import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, RpcKind, RpcSummary } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
-import { parseMembership, type Membership } from '../../shared/membership.ts';
+import { parseMembership, type Membership, type MembershipError, type MembershipResult } from '../../shared/membership.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -359,6 +359,18 @@ function membership(o: Obj, where = ''): Membership {
   return m;
 }
 
+const MEMBERSHIP_ERRORS: readonly MembershipError[] = ['unknown_peer', 'already_member', 'not_member', 'in_flight', 'not_leader', 'timeout', 'refused'];
+
+/** A join or leave outcome a launcher reports (shared/membership.ts). */
+function membershipResult(o: Obj): MembershipResult {
+  const op = oneOf(o, 'op', ['join', 'leave'] as const);
+  const peer = name(o, 'peer');
+  if (bool(o, 'ok')) return { ok: true, op, peer, config: membership(obj(o.config, 'result.config'), 'result.config: '), index: nat(o, 'index') };
+  const r: MembershipResult = { ok: false, op, peer, error: oneOf(o, 'error', MEMBERSHIP_ERRORS), message: str(o, 'message', 2000), leader: nullableName(o, 'leader') };
+  if (o.config !== undefined) r.config = membership(obj(o.config, 'result.config'), 'result.config: ');
+  return r;
+}
+
 /** resync.tail: log tiles, ascending by index (the same rules as log_append's entries). */
 function tail(o: Obj): LogTile[] {
   try {
@@ -384,6 +396,8 @@ export function parseLauncherReport(input: unknown): Parsed<LauncherReport> {
         const signal = o.signal === null || o.signal === undefined ? null : str(o, 'signal', 32);
         return { type, peer: name(o, 'peer'), pid, alive: bool(o, 'alive'), exitCode, signal };
       }
+      case 'membership':
+        return { type, result: membershipResult(obj(o.result, 'result')) };
       default:
         return fail(`type: unknown launcher report ${JSON.stringify(type)}`);
     }
