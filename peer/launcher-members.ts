@@ -1,9 +1,11 @@
 // Whom the cluster launcher starts: the members of the latest configuration its peers recorded.
 //
 // Every peer writes DIR/members.json when its configuration changes (peer/membership.ts): the
-// voters and learners in force and where its log ended then. The most up-to-date log (§5.4.1:
-// last term, then last index) knows the latest configuration, so its file wins. Without any
-// file (a new cluster, or data from before membership changes) the members are the first N.
+// voters and learners in force and the term and index of the configuration entry that set them.
+// The file naming the latest entry (higher term, then higher index: the order of the log of the
+// leader that wrote the later one) wins: a peer that missed its own removal keeps an older file.
+// Without any file (a new cluster, or data from before membership changes) the members are the
+// first N.
 // This only decides which processes run; which of them vote is for their logs to say.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +37,7 @@ export function latestMembers(config: Config, log: (line: string) => void = () =
       log(`ignoring ${file}: ${rec}`);
       continue;
     }
-    const newer = best === null || rec.lastTerm > best.record.lastTerm || (rec.lastTerm === best.record.lastTerm && rec.lastIndex > best.record.lastIndex);
+    const newer = best === null || rec.term > best.record.term || (rec.term === best.record.term && rec.index > best.record.index);
     if (newer) {
       const named = new Set([...rec.voters, ...rec.learners]);
       best = { members: config.peers.filter((x) => named.has(x.name)).map((x) => x.name), record: rec, file };
@@ -55,8 +57,8 @@ function readRecord(text: string): MembersRecord | string {
   if (typeof m === 'string') return m;
   const r = o as Record<string, unknown>;
   const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  if (!count(r.lastTerm) || !count(r.lastIndex) || typeof r.peer !== 'string') return 'expected peer, lastTerm and lastIndex';
-  return { peer: r.peer, voters: m.voters, learners: m.learners, lastTerm: r.lastTerm as number, lastIndex: r.lastIndex as number };
+  if (!count(r.term) || !count(r.index) || typeof r.peer !== 'string') return 'expected peer, term and index';
+  return { peer: r.peer, voters: m.voters, learners: m.learners, term: r.term as number, index: r.index as number };
 }
 
 /** The addresses of `names` among the ini's peers, in the ini's order. */

@@ -29,13 +29,17 @@ export interface MembersRecord {
   peer: PeerId;
   voters: PeerId[];
   learners: PeerId[];
-  /** Where the peer's log ended when it wrote the file: the most up-to-date log knows best (§5.4.1). */
-  lastTerm: number;
-  lastIndex: number;
+  /**
+   * The configuration entry's term and index in the peer's log (0, 0: the initial configuration,
+   * or one from a snapshot): of two files, the one naming the later entry is the newer.
+   */
+  term: number;
+  index: number;
 }
 
 export interface MembershipCore {
   status(): NodeStatus;
+  entryAt(index: number): Entry | undefined;
   configuration(): Config;
   followers(): FollowerProgress[];
   proposeConfChange(change: ConfChange, now: number): ConfChangeResult;
@@ -316,8 +320,16 @@ export class MembershipKeeper {
   private record(): void {
     const c = this.shown;
     this.d.report(c);
-    const st = this.d.core.status();
-    const rec: MembersRecord = { peer: this.d.name, voters: c.voters, learners: c.learners, lastTerm: st.lastTerm, lastIndex: st.lastIndex };
+    // The entry that set it: the latest configuration entry of the log (the core's `c` is its conf).
+    let at: Entry | undefined;
+    for (let i = this.d.core.status().lastIndex; i > 0; i--) {
+      const e = this.d.core.entryAt(i);
+      if (e === undefined || e.conf === c) {
+        at = e;
+        break;
+      }
+    }
+    const rec: MembersRecord = { peer: this.d.name, voters: c.voters, learners: c.learners, term: at?.term ?? 0, index: at?.index ?? 0 };
     const file = join(this.d.dataDir, MEMBERS_FILE);
     try {
       const fd = openSync(`${file}.tmp`, 'w');

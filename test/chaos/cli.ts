@@ -1,5 +1,5 @@
 // npm run chaos -- [--peers 5] [--seconds 60] [--seed S] [--clients N] [--keys N]
-//                  [--ops-per-key N] [--history FILE] [--keep] [--netns]
+//                  [--ops-per-key N] [--history FILE] [--keep] [--netns] [--membership]
 // npm run chaos -- --check FILE      re-check a saved history
 // npm run chaos -- --plant-bug NAME  run peers with a planted bug and a fault schedule that exposes it
 //
@@ -16,7 +16,7 @@ import { PLANT_SCHEDULES, runPlanted, type PlantedReport } from './planted.ts';
 import type { PlantedBug } from '../../peer/raft/types.ts';
 import { countOps, runChaos, type ChaosReport, type OperationCounts } from './run.ts';
 
-const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--clients N] [--keys N] [--ops-per-key N] [--history FILE] [--keep] [--netns]
+const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--clients N] [--keys N] [--ops-per-key N] [--history FILE] [--keep] [--netns] [--membership]
        npm run chaos -- --check FILE
        npm run chaos -- --plant-bug NAME [--peers N]
   --peers N        cluster size, 3 to 9 (default 5)
@@ -28,6 +28,8 @@ const USAGE = `usage: npm run chaos -- [--peers N] [--seconds S] [--seed S] [--c
   --keep           keep the cluster's directory (logs, durable state); kept anyway when the check fails
   --netns          each peer on a host of its own (Linux network namespaces, needs root), lan profile,
                    partitions, one-way cuts, loss and delay made by the kernel
+  --membership     change the members during the run: the ini lists one peer more than N, and peers
+                   join (started as newcomers) and leave (the leader too) while the nemesis strikes
   --check FILE     check a saved history instead of running a cluster
   --plant-bug NAME for testing the monitor: the peers run with RAFT_PLANT_BUG=NAME (${Object.keys(PLANT_SCHEDULES).join(', ')})
                    and a scripted schedule of faults and forced elections that exposes the bug runs
@@ -47,6 +49,7 @@ interface Args {
   history?: string;
   keep: boolean;
   netns: boolean;
+  membership?: boolean;
   check?: string;
   plantBug?: PlantedBug;
 }
@@ -108,6 +111,9 @@ export function parseArgs(argv: string[]): Args {
         break;
       case '--netns':
         args.netns = true;
+        break;
+      case '--membership':
+        args.membership = true;
         break;
       case '-h':
       case '--help':
@@ -185,6 +191,11 @@ export function formatReport(r: ChaosReport): string {
   lines.push(
     `Nemesis: kills ${get('kill')} (of the leader ${get('kill-leader')}) · restarts ${get('restart')} · partitions ${get('partition')} (isolate ${get('isolate')}, split ${get('split')}) · pauses ${get('pause')} (of the leader ${get('pause-leader')}) · resumes ${get('resume')} · lossy ${get('lossy')} · heals ${get('heal')}`,
   );
+  if (r.membership) {
+    const m = r.membership;
+    const why = Object.entries(m.byError).map(([e, k]) => `${e} ${k}`).join(', ');
+    lines.push(`Membership: ${m.joins} joins, ${m.leaves} leaves, ${m.failed} failed${why ? ` (${why})` : ''}; members at the end: ${m.members.join(', ')}`);
+  }
   lines.push(`Replicas: ${r.replicas.detail}`);
   lines.push(...verdictLines(r.check, r.history, r.checkMs));
   lines.push(...monitorLines(r.monitor));
@@ -247,6 +258,7 @@ async function main(): Promise<number> {
     historyFile: history,
     keep: args.keep,
     netns: args.netns,
+    membership: args.membership ?? false,
     log: (line) => console.log(line),
   });
   console.log(formatReport(report));

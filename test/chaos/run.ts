@@ -16,6 +16,8 @@ import { LAWS } from '../../game/relay/monitor/laws.ts';
 import { MonitorSink, type MonitorReport } from './monitor-sink.ts';
 import { describeAction, Nemesis, type NemesisAction, type NemesisCounts, type NemesisOptions, type PeerView } from './nemesis.ts';
 import { Workload } from './workload.ts';
+import { MembershipDriver, type MembershipCounts } from './membership-driver.ts';
+import { latestMembers } from '../../peer/launcher-members.ts';
 
 export interface ChaosOptions {
   peers: number;
@@ -46,6 +48,11 @@ export interface ChaosOptions {
    * only its outgoing connections, in turn), loss with nftables, delay in the router's hop.
    */
   netns?: boolean;
+  /**
+   * Membership changes during the run (membership-driver.ts): the ini lists one peer more than
+   * the cluster starts with, and members are added and removed while the nemesis strikes.
+   */
+  membership?: boolean;
 }
 
 export interface OperationCounts {
@@ -79,6 +86,8 @@ export interface ChaosReport {
   historyFile: string | null;
   /** The cluster's directory, when kept. */
   dir: string | null;
+  /** With --membership: the changes made, and the members at the end. */
+  membership: (MembershipCounts & { members: string[] }) | null;
 }
 
 /** Nemesis timing scaled to the run's length, so that a short run still sees every kind of fault. */
@@ -98,7 +107,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const clients = o.clients ?? Math.max(4, o.peers + 3);
   const village = o.netns ? await startNetnsVillage({ peers: o.peers, router: true, profile: 'lan' }) : null;
   // Otherwise the peers report (-v) to the monitor's sink on the ini's relay address: it listens first.
-  const c = village ? village.cluster : await startCluster({ peers: o.peers, verbose: true, start: false });
+  if (village && o.membership) {
+    await village.teardown();
+    throw new Error('--membership and --netns do not go together yet');
+  }
+  const c = village ? village.cluster : await startCluster({ peers: o.peers + (o.membership ? 1 : 0), members: o.peers, verbose: true, start: false });
   const started = performance.now();
   let sink: MonitorSink | null = null;
   if (!village) {
@@ -166,8 +179,9 @@ async function run(
   cleanup: (keep: boolean) => Promise<void>,
   net: Network | null,
 ): Promise<ChaosReport> {
-  log(`chaos: ${o.peers} peers, ${o.seconds} s, seed ${o.seed}, ${clients} clients; cluster in ${c.dir}${net ? `; each peer on a host of its own (${net.subnet}.0/24, faults by the kernel)` : ''}`);
-  await c.waitForLeader({ timeoutMs: 30_000 });
+  log(`chaos: ${o.peers} peers, ${o.seconds} s, seed ${o.seed}, ${clients} clients; cluster in ${c.dir}${net ? `; each peer on a host of its own (${net.subnet}.0/24, faults by the kernel)` : ''}${o.membership ? `; members change (${c.names.at(-1)} is in the ini only, for now)` : ''}`);
+  const initial = c.names.slice(0, o.peers);
+  await c.waitForLeader({ among: initial, timeoutMs: 30_000 });
 
   const t0 = performance.now();
   const now = () => performance.now() - t0;
@@ -186,10 +200,13 @@ async function run(
   });
   const nemesis = new Nemesis({ peers: c.names, random: seededRandom(o.seed), ...timings(o.seconds), ...o.nemesis }, now());
   const timeline: { at: number; action: NemesisAction }[] = [];
+  const driver = o.membership ? new MembershipDriver(c, initial, seededRandom(o.seed ^ 0x1b873593), (l) => log(`${stamp()} ${l}`)) : null;
+  // A non-member that is not running is nothing to kill or revive: the nemesis sees it as up.
+  const member = (name: string) => !driver || driver.members.has(name);
 
   // What the nemesis sees: who runs, who is paused, who leads (polled over /admin).
   let leader: string | null = null;
-  const view = (): PeerView[] => c.names.map((name) => ({ name, alive: c.alive(name), paused: paused.has(name), leader: name === leader }));
+  const view = (): PeerView[] => c.names.map((name) => ({ name, alive: c.alive(name) || !member(name), paused: paused.has(name), leader: name === leader }));
   let polling = true;
   const poller = (async () => {
     while (polling) {
@@ -271,7 +288,7 @@ async function run(
         break;
       case 'restart':
         if (!c.alive(a.peer)) {
-          c.start(a.peer);
+          c.start(a.peer, {}, { join: driver?.joins(a.peer) ?? false });
           if (groups || lossy.dropRate > 0 || lossy.latencyMs > 0) background.push(applyFaults(a.peer, version));
         }
         break;
@@ -302,6 +319,7 @@ async function run(
   };
 
   workload.start();
+  driver?.start();
   try {
     const end = o.seconds * 1000;
     const every = (o.progressEvery ?? 5) * 1000;
@@ -326,6 +344,7 @@ async function run(
     // Heal everything, let the clients finish, let the cluster settle.
     log(`${stamp()} stopping: healing every fault, waiting for the clients' last operations`);
     for (const a of nemesis.stop(view())) await execute(a);
+    await driver?.stop();
     await workload.stop();
     polling = false;
     await poller;
@@ -334,14 +353,23 @@ async function run(
     // Leave nothing running behind: the clients would go on against a cluster being torn down.
     workload.abort();
     polling = false;
+    await driver?.stop();
     throw e;
   }
-  const settled = await settle(c, log, stamp);
+  // With membership changes: the members are what the most up-to-date log says; others stop.
+  let members = c.names;
+  if (driver) {
+    members = latestMembers(c.config)?.members ?? [...driver.members];
+    for (const n of c.names) if (!members.includes(n)) await c.kill(n);
+    for (const n of members) if (!c.alive(n)) c.start(n, {}, { join: driver.joins(n) });
+    log(`${stamp()} members at the end: ${members.join(', ')}`);
+  }
+  const settled = await settle(c, members, log, stamp);
 
   // One more read of every key, after everything: what unknown operations did is now visible.
   // (Not on a cluster that did not settle: every read would wait out its timeout.)
   if (settled) {
-    const reader = new ClusterClient({ peers: c.peers, clientId: `final-${process.pid}-${Date.now().toString(36)}`, timeoutMs: 10_000 });
+    const reader = new ClusterClient({ peers: c.peers.filter((p) => members.includes(p.name)), clientId: `final-${process.pid}-${Date.now().toString(36)}`, timeoutMs: 10_000 });
     for (const key of workload.keysUsed()) {
       const input = { f: 'get' as const };
       const op = history.invoke('final', key, input);
@@ -350,7 +378,7 @@ async function run(
     reader.close();
   }
 
-  const replicas = await compareReplicas(c, settled);
+  const replicas = await compareReplicas(c, members, settled);
   const ops = history.operations();
   const t1 = performance.now();
   const check = checkHistory(ops);
@@ -381,20 +409,21 @@ async function run(
     history: ops,
     historyFile,
     dir: keep ? c.dir : null,
+    membership: driver ? { ...driver.counts, members } : null,
   };
 }
 
 /** Waits for one leader, and every peer to have applied everything the leader committed. */
-async function settle(c: TestCluster, log: (line: string) => void, stamp: () => string): Promise<boolean> {
+async function settle(c: TestCluster, members: string[], log: (line: string) => void, stamp: () => string): Promise<boolean> {
   try {
-    await c.waitForLeader({ timeoutMs: 30_000 });
+    await c.waitForLeader({ among: members, timeoutMs: 30_000 });
     // A write through the new leader makes its commit index cover every earlier entry.
-    await c.write(['__chaos_settle', 'add', 1], { timeoutMs: 20_000 });
+    await c.write(['__chaos_settle', 'add', 1], { among: members, timeoutMs: 20_000 });
     await waitFor(
       'every peer to apply the whole log',
       async () => {
-        const st = await c.statuses(c.names);
-        if (st.length !== c.names.length) return false;
+        const st = await c.statuses(members);
+        if (st.length !== members.length) return false;
         const commit = Math.max(...st.map((s) => s.commitIndex));
         return st.every((s) => s.appliedIndex === commit && s.commitIndex === commit);
       },
@@ -409,10 +438,10 @@ async function settle(c: TestCluster, log: (line: string) => void, stamp: () => 
   }
 }
 
-async function compareReplicas(c: TestCluster, settled: boolean): Promise<ChaosReport['replicas']> {
+async function compareReplicas(c: TestCluster, members: string[], settled: boolean): Promise<ChaosReport['replicas']> {
   if (!settled) return { agree: false, keys: 0, detail: 'the cluster did not settle, so the replicas could not be compared' };
-  const st = await c.statuses(c.names, true);
-  if (st.length !== c.names.length) return { agree: false, keys: 0, detail: `only ${st.length} of ${c.names.length} peers answered` };
+  const st = await c.statuses(members, true);
+  if (st.length !== members.length) return { agree: false, keys: 0, detail: `only ${st.length} of ${members.length} peers answered` };
   const stores = st.map((s) => ({ peer: s.peer, kv: s.kv ?? {}, text: canonical(s.kv ?? {}) }));
   const first = stores[0]!;
   const keys = Object.keys(first.kv).length;

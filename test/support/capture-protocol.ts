@@ -19,6 +19,7 @@ import { startRelay } from '../../game/relay/server.ts';
 import { sendFrame, sleep, startCluster, waitFor, type TestCluster } from './cluster.ts';
 import { FakeRelay } from './fake-relay.ts';
 import { FakePeer as StreamWriter } from '../monitor/fake-peer.ts';
+import { CONFIG_EVENT_DOC, MEMBERSHIP_ADMIN_DOC } from './membership-protocol-doc.ts';
 
 interface Exchange {
   title: string;
@@ -510,6 +511,7 @@ function render(
     p();
   }
 
+  p(MEMBERSHIP_ADMIN_DOC);
   p('## Events with `-v`: peer to relay, `ws://[relay]/peer`');
   p();
   p('Types in `shared/events.ts`. Every event has `peer` (the sender), `t` (its wall clock, ms)');
@@ -555,6 +557,7 @@ function render(
     block(e ?? `(not seen in this run)`);
     p();
   }
+  p(CONFIG_EVENT_DOC);
 
   renderMonitorFields(events);
 
