@@ -65,11 +65,11 @@ export class MembershipDriver {
     if (joining) {
       const name = outside[Math.floor(this.random() * outside.length)]!;
       if (!this.c.alive(name)) this.c.start(name, {}, { join: true });
-      r = await changeMembership(this.c.config, 'join', name, { ask: [...this.members], timeoutMs: 15_000 });
+      r = await changeMembership(this.c.config, 'join', name, { ask: [...this.members], timeoutMs: 20_000 });
     } else {
       const voters = [...this.members];
       const name = voters[Math.floor(this.random() * voters.length)]!;
-      r = await changeMembership(this.c.config, 'leave', name, { ask: voters.filter((n) => n !== name), timeoutMs: 15_000 });
+      r = await changeMembership(this.c.config, 'leave', name, { ask: voters.filter((n) => n !== name), timeoutMs: 20_000 });
     }
     if (r.ok) {
       if (r.config.voters.length > 0) {
