@@ -131,5 +131,11 @@ describe('membership changes in a real cluster', () => {
     expect(voters).toContain(leader);
     expect(await c.write(['after', 'add', 1], { among: voters })).toMatchObject({ ok: true, value: 3 });
     for (const n of voters) expect(members(n).voters.sort()).toEqual(voters);
+
+    // Without a majority there is no leader to take a change: the request says so in time.
+    await c.kill(voters[0]!);
+    await c.kill(voters[1]!);
+    const r = await changeMembership(c.config, 'join', 'peer5', { ask: voters, timeoutMs: 3000 });
+    expect(r).toMatchObject({ ok: false, error: 'not_leader', message: expect.stringMatching(/^no leader took join peer5 in time/) });
   });
 });
