@@ -120,7 +120,9 @@ interface Pending {
   /** propose: waiting to propose; commit: waiting for `index` to commit; catch_up: the learner is catching up. */
   stage: 'propose' | 'commit' | 'catch_up';
   change: ConfChange;
+  /** The proposed entry's index and term (stage commit). */
   index: number;
+  term: number;
   deadline: number;
   replies: Reply[];
 }
@@ -176,7 +178,7 @@ export class MembershipKeeper {
       change = { op: 'remove', peer };
     }
     const deadline = this.d.now() + (timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    this.pending = { op, peer, stage: change.op === 'promote' ? 'catch_up' : 'propose', change, index: 0, deadline, replies: [reply] };
+    this.pending = { op, peer, stage: change.op === 'promote' ? 'catch_up' : 'propose', change, index: 0, term: 0, deadline, replies: [reply] };
     this.d.log.important(`membership: ${op} ${peer} asked (${change.op === 'promote' ? `${peer} is a learner already: promote it once caught up` : change.op})`);
     this.drive();
   }
@@ -186,6 +188,11 @@ export class MembershipKeeper {
     const p = this.pending;
     if (!p) return;
     const st = this.d.core.status();
+    // Committed is committed, leader or not (a leader that removed itself has just stepped down).
+    const committed = p.stage === 'commit' && st.commitIndex >= p.index && this.d.core.entryAt(p.index)?.term === p.term;
+    if (committed && p.change.op !== 'add_learner') {
+      return this.finish({ ok: true, op: p.op, peer: p.peer, config: this.config(), index: p.index });
+    }
     if (st.role !== 'leader') {
       return this.finish({
         ok: false, op: p.op, peer: p.peer, error: 'not_leader', leader: st.leader,
@@ -196,13 +203,12 @@ export class MembershipKeeper {
       const where = p.stage === 'catch_up' ? `${p.peer} is a learner that has not caught up yet (join again to go on)` : 'the change was not committed in time (it may still take effect)';
       return this.finish({ ok: false, op: p.op, peer: p.peer, error: 'timeout', leader: this.d.name, message: `${p.op} ${p.peer} did not finish: ${where}` });
     }
-    if (p.stage === 'commit' && st.commitIndex >= p.index) {
-      if (p.change.op === 'add_learner') {
-        p.change = { op: 'promote', peer: p.peer };
-        p.stage = 'catch_up';
-      } else {
-        return this.finish({ ok: true, op: p.op, peer: p.peer, config: this.config(), index: p.index });
-      }
+    if (committed) {
+      p.change = { op: 'promote', peer: p.peer };
+      p.stage = 'catch_up';
+    } else if (p.stage === 'commit' && st.commitIndex >= p.index) {
+      // Another leader's entry took its place (this one lost and won the leadership meanwhile).
+      return this.finish({ ok: false, op: p.op, peer: p.peer, error: 'not_leader', leader: this.d.name, message: `the entry of ${p.op} ${p.peer} was replaced; ask again` });
     }
     if (p.stage === 'catch_up') {
       const f = this.d.core.followers().find((x) => x.peer === p.peer);
@@ -213,6 +219,7 @@ export class MembershipKeeper {
       if (r.ok) {
         p.stage = 'commit';
         p.index = r.index;
+        p.term = r.term;
         this.d.log.important(`membership: proposed ${p.change.op} ${p.peer} at index ${r.index}`);
         this.d.kick();
       } else if ('reason' in r) {

@@ -102,6 +102,8 @@ describe('membership changes in a real cluster', () => {
     const r = await changeMembership(c.config, 'leave', leader, { ask: all });
     expect(r).toMatchObject({ ok: true, op: 'leave', peer: leader });
     expect(r.ok && r.config.voters.sort()).toEqual(rest);
+    // The leaving leader itself answered, with the entry that removed it.
+    expect(r.ok && r.index).toBeGreaterThan(0);
     await waitFor(`${leader} to exit by itself`, () => !c.alive(leader), 10_000);
     expect(c.output(leader)).toMatch(/removed from the configuration .*; exiting \(the data stays in /);
     const next = await c.waitForLeader({ among: rest });
