@@ -5,7 +5,7 @@
 // log length), never the planted bug itself, so an honest cluster goes through the same steps
 // and breaks no law.
 import { sleep, type TestCluster } from '../support/cluster.ts';
-import { campaignUntilLeader, cutOff, delayInto, poll, settle, statusOf } from './steering.ts';
+import { campaignUntilLeader, cutOff, delayInto, openClients, poll, settle, statusOf } from './steering.ts';
 
 type Log = (line: string) => void;
 
@@ -37,15 +37,20 @@ export async function figure8Round(c: TestCluster, round: number, log: Log): Pro
 
   // (a) A and B apart; A writes entries of its term that only B stores.
   log(`round ${round + 1} (a): ${a} (leading) and ${b} cut off from ${cc}, ${d}, ${e}; ${a} is given ${OLD_ENTRIES} writes`);
+  const clients = await openClients(c, a, OLD_ENTRIES);
   await c.partition([[a, b], [cc], [d], [e]]);
-  for (let i = 0; i < OLD_ENTRIES; i++) void c.request(a, ['planted', 'set', `old${round}.${i}`], {}, 1500).catch(() => {});
+  for (let i = 0; i < OLD_ENTRIES; i++) clients.send(['planted', 'set', `old${round}.${i}`]);
   // At least two of them (A steps down within an election timeout or two, CheckQuorum).
   const got = await poll(async () => {
     const sb = await statusOf(c, b);
     return sb && sb.lastIndex > k0 + 1 ? sb : null;
   }, 3000);
-  if (!got) return log(`round ${round + 1}: ${b} did not receive ${a}'s entries; next round`);
+  if (!got) {
+    clients.close();
+    return log(`round ${round + 1}: ${b} did not receive ${a}'s entries; next round`);
+  }
   await sleep(300);
+  clients.close();
   const held = (await statusOf(c, b)) ?? got;
   const oldTerm = held.lastTerm;
   log(`round ${round + 1} (a): ${a} and ${b} hold entries ${k0 + 1}..${held.lastIndex} of term ${oldTerm}`);

@@ -44,7 +44,7 @@ describe('planted bugs in the real peer, caught by the safety monitor', () => {
   it('commit_previous_term: Figure 8 with real peers, a leader commits an old-term entry by counting replicas, and the run exits 1 naming Leader Completeness', () => {
     const r = run('test/chaos/cli.ts', ['--plant-bug', 'commit_previous_term', '--peers', '5']);
     expect(r.out).toMatch(/CAUGHT: the safety monitor saw .*Leader Completeness/);
-    expect(r.out).toMatch(/The law it targets: Leader Completeness: peer\d leads term \d+, but its log holds entry \d+ of term \d+ with prefix hash/);
+    expect(r.out).toMatch(/The law it targets: Leader Completeness: peer\d leads term \d+, but its log (holds entry \d+ of term \d+ with prefix hash|ends at index \d+, without entry)/);
     expect(r.code, r.out).toBe(1);
   }, 160_000);
 
@@ -58,14 +58,14 @@ describe('planted bugs in the real peer, caught by the safety monitor', () => {
   it('the Figure 8 and truncation schedules break no law when the peers are honest', async () => {
     for (const bug of ['commit_previous_term', 'truncate_committed'] as const) {
       const lines: string[] = [];
-      const r = await runPlanted({ bug, peers: 5, rounds: 2, honest: true, log: (l) => lines.push(l) });
-      expect(r.rounds, lines.join('\n')).toBe(2);
+      const r = await runPlanted({ bug, peers: 5, rounds: 3, honest: true, log: (l) => lines.push(l) });
+      expect(r.rounds, lines.join('\n')).toBe(3);
       expect(r.monitor.violations, lines.join('\n')).toEqual([]);
       // Figure 8 was played up to the election of a peer without the old entries; an honest
       // follower's log never ended below a commit index it helped make.
       expect(lines.join('\n'), lines.join('\n')).toMatch(bug === 'commit_previous_term' ? /\(c\): peer\d cut off holding entries/ : /log never ended below peer\d's commit index/);
     }
-  }, 160_000);
+  }, 300_000);
 
   it('refuses to start a peer with an unknown planted bug, naming the known ones', () => {
     const r = run('peer/main.ts', ['peer1', '3'], { RAFT_PLANT_BUG: 'no_such_bug' });

@@ -2,6 +2,7 @@
 // schedules of planted.ts: a settled start, forced campaigns until a given peer leads, and polls
 // that act the moment a peer reaches a state. Everything goes over the admin channel (faults,
 // campaign, status); nothing here reaches into a peer.
+import { WebSocket } from 'ws';
 import { sleep, type Status, type TestCluster } from '../support/cluster.ts';
 
 /** The status of one peer, or null if it does not answer. */
@@ -66,4 +67,35 @@ export async function campaignUntilLeader(c: TestCluster, name: string, above: n
     if (won) return won;
   }
   return null;
+}
+
+/**
+ * Client connections to `name`'s /client opened ahead (a connection takes a while on a busy
+ * machine): `send` writes one request at once, for a leader that has only an election timeout
+ * or two left. Replies are not awaited. Close them with `close`.
+ */
+export async function openClients(c: TestCluster, name: string, n: number): Promise<{ send(command: unknown[]): void; close(): void }> {
+  const { host, port } = c.peer(name);
+  const sockets = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<WebSocket | null>((resolve) => {
+          const ws = new WebSocket(`ws://${host}:${port}/client`, { perMessageDeflate: false, handshakeTimeout: 3000 });
+          ws.on('error', () => resolve(null));
+          ws.once('open', () => resolve(ws));
+        }),
+    ),
+  );
+  const open = sockets.filter((ws): ws is WebSocket => ws !== null);
+  let next = 0;
+  return {
+    send(command) {
+      const ws = open[next++ % Math.max(1, open.length)];
+      if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'request_command', id: `s${next}`, command }));
+    },
+    close() {
+      for (const ws of open) ws.terminate();
+    },
+  };
 }
