@@ -168,8 +168,10 @@ export class Narrator implements TransportObserver {
     if (!this.reporter) return;
     const { cutFrom, tiles, persisted } = this.described!.write(entries, w, hs);
     if (cutFrom !== null) this.reporter.emit({ type: 'log_truncate', from: cutFrom, term: hs.term });
-    if (tiles.length > 0) this.reporter.emit({ type: 'log_append', entries: tiles });
-    if (persisted) this.reporter.emit({ type: 'persisted', ...persisted });
+    // The tiles carry the write's acknowledgement (`durable`) instead of a `persisted` after them.
+    if (tiles.length > 0 && persisted) this.reporter.emit({ type: 'log_append', entries: tiles, durable: { w: persisted.w, term: persisted.term, vote: persisted.vote } });
+    else if (tiles.length > 0) this.reporter.emit({ type: 'log_append', entries: tiles });
+    else if (persisted) this.reporter.emit({ type: 'persisted', ...persisted });
   }
 
   /** An entry was applied to the store (called after the store changed). */

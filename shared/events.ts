@@ -117,7 +117,16 @@ export type PeerEvent = Base &
     | ({ type: 'rpc_send'; to: string } & RpcSummary)
     | ({ type: 'rpc_recv'; from: string } & RpcSummary)
     | ({ type: 'rpc_drop'; to: string; reason: 'blocked' | 'dropped' | 'disconnected' } & RpcSummary)
-    | { type: 'log_append'; entries: LogTile[] }
+    | {
+        type: 'log_append';
+        entries: LogTile[];
+        /**
+         * The durable write that added the tiles, when they are its whole news: its number and the
+         * hard state it wrote. It stands for the `persisted` that would follow (the log ends at the
+         * last tile), one event instead of two per save.
+         */
+        durable?: { w: number; term: number; vote: string | null };
+      }
     | {
         type: 'log_truncate';
         from: number;

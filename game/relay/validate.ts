@@ -297,8 +297,11 @@ function peerEventBody(o: Obj): PeerEvent {
       const reason = oneOf(o, 'reason', DROP_REASONS);
       return rpcOptions({ peer, t, type, to, reason, rid: str(o, 'rid', 80), rpc: oneOf(o, 'rpc', RPC_KINDS), term: nat(o, 'term'), heartbeat: bool(o, 'heartbeat'), entries: nat(o, 'entries') }, o);
     }
-    case 'log_append':
-      return { peer, t, type, entries: ascending(o, 'log tiles', tile) };
+    case 'log_append': {
+      const a: PeerEvent = { peer, t, type, entries: ascending(o, 'log tiles', tile) };
+      if (o.durable !== undefined) a.durable = nested(o, 'durable', durable);
+      return a;
+    }
     case 'log_truncate':
       if (o.term === undefined) return { peer, t, type, from: nat(o, 'from') };
       return { peer, t, type, from: nat(o, 'from'), term: nat(o, 'term') };

@@ -802,7 +802,7 @@ export class RaftNode {
       if (this.log.term(e.index) !== e.term) {
         // Committed entries are never overwritten (§5.4, Leader Completeness). A message asking for
         // that comes from a broken peer: ignore it rather than lose committed state.
-        if (e.index <= this.commitIndex) return;
+        if (e.index <= this.commitIndex && this.opts.plantBug !== 'truncate_committed') return;
         this.log.truncateFrom(e.index);
         // A configuration entry removed with the suffix is no longer in force (§4.1).
         if (this.configIndex >= e.index) this.recomputeConfig();
@@ -822,11 +822,27 @@ export class RaftNode {
     }
     // 5. "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new entry)."
     const lastNew = prev + entries.length;
+    if (this.opts.plantBug === 'truncate_committed') this.plantedCutAfter(lastNew);
     if (m.leaderCommit > this.commitIndex) {
       const c = Math.min(m.leaderCommit, lastNew);
       if (c > this.commitIndex) this.commitTo(c);
     }
     reply(true, lastNew);
+  }
+
+  /**
+   * Planted truncate_committed: the append is taken as the end of the log, so whatever follows its
+   * last entry is deleted, committed or not (a stale append, e.g. a heartbeat at a match index the
+   * leader has not updated yet, cuts off entries this follower acknowledged). The last kept entry
+   * is written again, so that the shell's durable log is cut there too.
+   */
+  private plantedCutAfter(lastNew: number): void {
+    if (lastNew >= this.log.lastIndex || lastNew <= this.log.base) return;
+    const keep = this.log.entry(lastNew)!;
+    this.log.truncateFrom(lastNew);
+    this.log.append(keep);
+    if (this.configIndex > lastNew) this.recomputeConfig();
+    this.events.push({ kind: 'truncate', from: lastNew + 1 });
   }
 
   /**

@@ -279,6 +279,11 @@ export interface RaftOptions {
    * itself ignores it.
    * 'apply_uncommitted': Ready.committed carries every entry in the log, committed or not, so
    * the state machine applies entries that may later be replaced (State Machine Safety).
+   * 'truncate_committed': a follower takes every AppendEntries as the end of its log: it deletes
+   * the entries after the append's last one even when they match, committed ones included (a
+   * stale append, such as a heartbeat at a match index the leader has not updated yet, then cuts
+   * off entries it acknowledged), and it overwrites conflicting entries at or below its commit
+   * index. Such a follower can then win an election without committed entries (§5.4).
    * Off unless a test or RAFT_PLANT_BUG (for testing the monitor) asks for it.
    */
   plantBug?: PlantedBug | undefined;
@@ -294,6 +299,7 @@ export const PLANTED_BUGS = [
   'count_old_config_votes',
   'forget_vote_on_restart',
   'apply_uncommitted',
+  'truncate_committed',
 ] as const;
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 

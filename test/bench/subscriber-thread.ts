@@ -12,7 +12,7 @@ import { distribution, type Distribution } from './stats.ts';
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { WebSocket } = require(workerData.ws);
-let from = Infinity, to = Infinity, delays = [], byType = {};
+let from = Infinity, to = Infinity, delays = [], byType = {}, seen = 0, seenAtWindow = 0;
 const reporting = {};
 const ws = new WebSocket('ws://127.0.0.1:' + workerData.port + '/village', { perMessageDeflate: false, handshakeTimeout: 3000 });
 ws.once('open', () => parentPort.postMessage({ type: 'open' }));
@@ -31,6 +31,7 @@ ws.on('message', (data) => {
   if (m.type !== 'batch') return;
   for (const d of m.deltas) {
     if (d.type === 'peer') setReporting(d.peer.name, d.peer.reporting);
+    if (d.type === 'laws') seen = d.laws.eventsSeen;
     if (d.type !== 'event') continue;
     const e = d.event;
     if (e.t >= from && e.t <= to) {
@@ -40,20 +41,20 @@ ws.on('message', (data) => {
   }
 });
 parentPort.on('message', (m) => {
-  if (m.type === 'window') { from = m.from; to = m.to; delays = []; byType = {}; }
-  else if (m.type === 'collect') parentPort.postMessage({ type: 'collected', delays, byType });
+  if (m.type === 'window') { from = m.from; to = m.to; delays = []; byType = {}; seenAtWindow = seen; }
+  else if (m.type === 'collect') parentPort.postMessage({ type: 'collected', delays, byType, monitored: seen - seenAtWindow });
   else if (m.type === 'close') { ws.terminate(); parentPort.close(); }
 });
 `;
 
 export class SubscriberThread {
   private readonly reporting = new Map<string, boolean>();
-  private collected: ((r: { delays: number[]; byType: Record<string, number> }) => void) | null = null;
+  private collected: ((r: { delays: number[]; byType: Record<string, number>; monitored: number }) => void) | null = null;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (m: { type: string; name?: string; on?: boolean; delays?: number[]; byType?: Record<string, number> }) => {
+    worker.on('message', (m: { type: string; name?: string; on?: boolean; delays?: number[]; byType?: Record<string, number>; monitored?: number }) => {
       if (m.type === 'reporting') this.reporting.set(m.name!, m.on!);
-      else if (m.type === 'collected') this.collected?.({ delays: m.delays!, byType: m.byType! });
+      else if (m.type === 'collected') this.collected?.({ delays: m.delays!, byType: m.byType!, monitored: m.monitored! });
     });
   }
 
@@ -90,12 +91,16 @@ export class SubscriberThread {
     this.worker.postMessage({ type: 'window', from, to });
   }
 
-  /** The delays recorded in the window, and the events per type. */
-  collect(): Promise<{ delays: Distribution; received: number; byType: Record<string, number> }> {
+  /**
+   * The delays recorded in the window, the events per type, and `monitored`: how many events the
+   * relay's safety monitor took in since the window was set (every event the peers sent, those
+   * the browsers are not shown included), as its `laws` deltas said (at most 250 ms late).
+   */
+  collect(): Promise<{ delays: Distribution; received: number; byType: Record<string, number>; monitored: number }> {
     return new Promise((resolve) => {
       this.collected = (r) => {
         this.collected = null;
-        resolve({ delays: distribution(r.delays), received: r.delays.length, byType: r.byType });
+        resolve({ delays: distribution(r.delays), received: r.delays.length, byType: r.byType, monitored: r.monitored });
       };
       this.worker.postMessage({ type: 'collect' });
     });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EXIT_USAGE } from '../../peer/args.ts';
 import { plantedBugFromEnv, plantRecovered } from '../../peer/planted.ts';
 import { REPO_ROOT, tsxLoader } from '../../peer/spawn.ts';
+import { runPlanted } from './planted.ts';
 
 function run(script: string, args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ['--import', tsxLoader(), join(REPO_ROOT, script), ...args], {
@@ -40,6 +41,32 @@ describe('planted bugs in the real peer, caught by the safety monitor', () => {
     expect(r.code, r.out).toBe(1);
   }, 160_000);
 
+  it('commit_previous_term: Figure 8 with real peers, a leader commits an old-term entry by counting replicas, and the run exits 1 naming Leader Completeness', () => {
+    const r = run('test/chaos/cli.ts', ['--plant-bug', 'commit_previous_term', '--peers', '5']);
+    expect(r.out).toMatch(/CAUGHT: the safety monitor saw .*Leader Completeness/);
+    expect(r.out).toMatch(/The law it targets: Leader Completeness: peer\d leads term \d+, but its log (holds entry \d+ of term \d+ with prefix hash|ends at index \d+, without entry)/);
+    expect(r.code, r.out).toBe(1);
+  }, 160_000);
+
+  it('truncate_committed: a follower cuts entries it acknowledged and is elected without them, and the run exits 1 naming Leader Completeness', () => {
+    const r = run('test/chaos/cli.ts', ['--plant-bug', 'truncate_committed', '--peers', '5']);
+    expect(r.out).toMatch(/CAUGHT: the safety monitor saw .*Leader Completeness/);
+    expect(r.out).toMatch(/The law it targets: Leader Completeness: peer\d (leads term \d+, but its log ends at index \d+, without entry|holds entry \d+ of term \d+, but entries through)/);
+    expect(r.code, r.out).toBe(1);
+  }, 160_000);
+
+  it('the Figure 8 and truncation schedules break no law when the peers are honest', async () => {
+    for (const bug of ['commit_previous_term', 'truncate_committed'] as const) {
+      const lines: string[] = [];
+      const r = await runPlanted({ bug, peers: 5, rounds: 3, honest: true, log: (l) => lines.push(l) });
+      expect(r.rounds, lines.join('\n')).toBe(3);
+      expect(r.monitor.violations, lines.join('\n')).toEqual([]);
+      // Figure 8 was played up to the election of a peer without the old entries; an honest
+      // follower's log never ended below a commit index it helped make.
+      expect(lines.join('\n'), lines.join('\n')).toMatch(bug === 'commit_previous_term' ? /\(c\): peer\d cut off holding entries/ : /log never ended below peer\d's commit index/);
+    }
+  }, 300_000);
+
   it('refuses to start a peer with an unknown planted bug, naming the known ones', () => {
     const r = run('peer/main.ts', ['peer1', '3'], { RAFT_PLANT_BUG: 'no_such_bug' });
     expect(r.code, r.out).toBe(EXIT_USAGE);
@@ -58,6 +85,6 @@ describe('planted bugs in the real peer, caught by the safety monitor', () => {
   it('chaos refuses a bug it has no fault schedule for', () => {
     const r = run('test/chaos/cli.ts', ['--plant-bug', 'install_stale_snapshot']);
     expect(r.code).toBe(2);
-    expect(r.out).toContain('--plant-bug must be one of double_vote, forget_vote_on_restart, apply_uncommitted');
+    expect(r.out).toContain('--plant-bug must be one of double_vote, forget_vote_on_restart, apply_uncommitted, commit_previous_term, truncate_committed');
   }, 60_000);
 });

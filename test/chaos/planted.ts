@@ -6,8 +6,9 @@
 import { LAWS, type LawId } from '../../game/relay/monitor/laws.ts';
 import { PLANT_BUG_ENV } from '../../peer/planted.ts';
 import type { PlantedBug } from '../../peer/raft/types.ts';
-import { sleep, startCluster, type TestCluster } from '../support/cluster.ts';
+import { sleep, startCluster, type ClusterOptions, type TestCluster } from '../support/cluster.ts';
 import { MonitorSink, type MonitorReport } from './monitor-sink.ts';
+import { figure8Round, truncateRound } from './planted-logs.ts';
 
 type Round = (c: TestCluster, round: number, log: (line: string) => void) => Promise<void>;
 
@@ -63,11 +64,28 @@ const applyUncommitted: Round = async (c, round, log) => {
  * The planted bugs that have a schedule here, and the law each is meant to break (the rounds go
  * on until the monitor reports that one); the others live in the simulator only.
  */
-export const PLANT_SCHEDULES: Partial<Record<PlantedBug, { law: LawId; round: Round }>> = {
+export const PLANT_SCHEDULES: Partial<Record<PlantedBug, Schedule>> = {
   double_vote: { law: 'election_safety', round: doubleVote },
   forget_vote_on_restart: { law: 'one_vote_per_term', round: forgetVote },
   apply_uncommitted: { law: 'state_machine_safety', round: applyUncommitted },
+  // Figure 8 needs entries to reach a lagging follower one append at a time.
+  commit_previous_term: {
+    law: 'leader_completeness',
+    round: figure8Round,
+    peers: 5,
+    limits: '[limits]\nmax_frame_bytes = 65536\nmax_entries_per_append = 1\nmax_inflight_appends = 1',
+  },
+  truncate_committed: { law: 'leader_completeness', round: truncateRound, peers: 5 },
 };
+
+interface Schedule {
+  law: LawId;
+  round: Round;
+  /** The number of peers the schedule is written for (it refuses others). */
+  peers?: number;
+  /** The cluster's [limits] section, when the schedule needs other than the tests' default. */
+  limits?: ClusterOptions['limits'];
+}
 
 export interface PlantedOptions {
   bug: PlantedBug;
@@ -77,6 +95,8 @@ export interface PlantedOptions {
   log?: (line: string) => void;
   /** Where the monitor writes evidence files (default: none, the cluster's directory is removed). */
   evidenceDir?: string | null;
+  /** Run the schedule with the bug off: a control, in which the monitor must see no law broken. */
+  honest?: boolean;
 }
 
 export interface PlantedReport {
@@ -90,8 +110,9 @@ export interface PlantedReport {
 export async function runPlanted(o: PlantedOptions): Promise<PlantedReport> {
   const schedule = PLANT_SCHEDULES[o.bug];
   if (!schedule) throw new Error(`no fault schedule for the planted bug ${o.bug}; there is one for ${Object.keys(PLANT_SCHEDULES).join(', ')}`);
+  if (schedule.peers !== undefined && o.peers !== schedule.peers) throw new Error(`the fault schedule for ${o.bug} is written for ${schedule.peers} peers, not ${o.peers}`);
   const log = o.log ?? (() => {});
-  const c = await startCluster({ peers: o.peers, verbose: true, start: false, env: { [PLANT_BUG_ENV]: o.bug } });
+  const c = await startCluster({ peers: o.peers, verbose: true, start: false, env: o.honest ? {} : { [PLANT_BUG_ENV]: o.bug }, ...(schedule.limits ? { limits: schedule.limits } : {}) });
   const started = performance.now();
   let sink: MonitorSink | null = null;
   try {
@@ -102,7 +123,7 @@ export async function runPlanted(o: PlantedOptions): Promise<PlantedReport> {
       onViolation: (v, file) => log(`LAW BROKEN: ${LAWS[v.law].name}. ${v.message}${file ? ` Evidence: ${file}` : ''}`),
     });
     c.startAll();
-    log(`planted bug ${o.bug}: ${o.peers} peers with ${PLANT_BUG_ENV}=${o.bug}; cluster in ${c.dir}`);
+    log(`planted bug ${o.bug}: ${o.peers} peers ${o.honest ? 'without it (a control)' : `with ${PLANT_BUG_ENV}=${o.bug}`}; cluster in ${c.dir}`);
     // A planted bug may make two leaders in the very first election: any one will do.
     const until = performance.now() + 30_000;
     while ((await leaderOf(c)) === null) {

@@ -8,7 +8,9 @@
 // prefix and entry hashes, commit terms, a `persisted` after every append), as peers are to send
 // them; without it, the events of today's peers.
 //
-//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR] [--monitor-fields]
+// --spacing MS: the time between two frames of a peer (default 5).
+//
+//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR] [--monitor-fields] [--spacing 5]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
@@ -130,6 +132,8 @@ async function main(): Promise<void> {
   const rate = Number(arg('--rate', '20000'));
   const seconds = Number(arg('--seconds', '5'));
   const nBrowsers = Number(arg('--browsers', '1'));
+  /** Milliseconds between two frames of a peer (the reporter's spacing). */
+  const spacing = Number(arg('--spacing', '5'));
   const profDir = process.argv.includes('--cpu-prof') ? arg('--cpu-prof', '') : '';
   const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
   const proc = spawn(process.execPath, [...prof, '--import', 'tsx', import.meta.filename, '--child', '--tree', tree], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -200,7 +204,7 @@ async function main(): Promise<void> {
         for (const e of f) if ((e as { type: string }).type === 'persisted') passedOn--;
         if (f.length) ws.send(JSON.stringify(f));
       });
-      await sleep(5);
+      await sleep(spacing);
     }
     return sent;
   };

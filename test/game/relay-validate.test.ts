@@ -33,6 +33,7 @@ describe('parsePeerEvent', () => {
       { peer: 'peer3', t: 5, type: 'hello', pid: 9, cluster: ['peer3'], profile: 'fast', timing: { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 }, recovered: { ...recovered, base: { index: 5, term: 2, ph: 77 } } },
       { peer: 'peer1', t: 5, type: 'rpc_send', to: 'peer2', ...rpc, ok: true, seq: 7 },
       { peer: 'peer1', t: 5, type: 'log_append', entries: [{ index: 11, term: 4, label: 'x add 100', ph: 3395020194462017 }], seq: 89 },
+      { peer: 'peer1', t: 5, type: 'log_append', entries: [{ index: 12, term: 4, label: 'noop', ph: 77 }], durable: { w: 214, term: 4, vote: null }, seq: 90 },
       { peer: 'peer1', t: 5, type: 'log_truncate', from: 11, term: 4, seq: 88 },
       { peer: 'peer1', t: 5, type: 'commit', index: 11, term: 4, ph: 3395020194462017, seq: 93 },
       { peer: 'peer1', t: 5, type: 'apply', entries: [{ index: 11, term: 4, h: 2735150412, command: ['x', 'add', '100'], ok: true, result: 100, key: 'x', value: 100 }], seq: 95 },

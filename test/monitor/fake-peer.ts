@@ -163,6 +163,9 @@ export class FakePeer {
     });
   }
 
+  /** Report a write with tiles as one log_append carrying `durable` (as the peer does), not log_append + persisted. */
+  foldWrites = false;
+
   /**
    * One durable write: the hard state, and entries from index `from` on (replacing what was
    * there). Emits what the shell emits after the fsync: log_truncate, log_append, persisted.
@@ -170,13 +173,16 @@ export class FakePeer {
   write(entries: FakeEntry[] = [], from = this.lastIndex + 1): PeerEvent[] {
     const out: PeerEvent[] = [];
     if (from <= this.lastIndex && entries.length > 0) out.push(this.event({ type: 'log_truncate', from, term: this.term }));
+    this.w++;
     if (entries.length > 0) {
       this.log = [...this.log.slice(0, from - 1), ...entries];
-      out.push(this.event({ type: 'log_append', entries: entries.map((_, i) => this.tile(from + i)) }));
+      const tiles = entries.map((_, i) => this.tile(from + i));
+      // As the peer reports it: the tiles carry the write (`durable`) instead of a persisted after them.
+      if (this.foldWrites) out.push(this.event({ type: 'log_append', entries: tiles, durable: { w: this.w, term: this.term, vote: this.vote } }));
+      else out.push(this.event({ type: 'log_append', entries: tiles }));
     }
-    this.w++;
     this.disk = { term: this.term, vote: this.vote, commit: this.commit, log: this.log.slice(), w: this.w };
-    out.push(this.persisted());
+    if (!this.foldWrites || entries.length === 0) out.push(this.persisted());
     return out;
   }
 

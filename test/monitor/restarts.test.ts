@@ -99,6 +99,22 @@ describe('the log across a restart', () => {
     expect(vs[0]!.evidence[0]!.seq).toBe(write[write.length - 1]!.seq);
   });
 
+  it('a write acknowledged by its log_append (durable) and missing after the restart is caught', () => {
+    const ctx = village();
+    replicated(ctx);
+    const { m, p1 } = ctx;
+    p1.foldWrites = true;
+    const kept = { ...p1.disk, log: p1.disk.log.slice() };
+    const write = p1.propose(['x', 'add', '3']);
+    expect(write.map((e) => e.type)).not.toContain('persisted');
+    feed(m, write);
+    p1.disk = kept;
+    const vs = feed(m, p1.hello());
+    expect(laws(vs)).toEqual(['durable_log']);
+    expect(vs[0]!.message).toMatch(/reported write #\d+ durable/);
+    expect(vs[0]!.evidence[0]).toMatchObject({ type: 'log_append', seq: write.find((e) => e.type === 'log_append')!.seq });
+  });
+
   it('the same write number with another log is caught', () => {
     const ctx = village();
     replicated(ctx);

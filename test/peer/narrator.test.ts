@@ -121,21 +121,25 @@ describe('narrator with -v: the fields the safety monitor reads', () => {
     ]);
   });
 
-  it('reports a durable save as its truncation (with the write\'s term), its tiles with prefix hashes, then persisted', async () => {
+  it('reports a durable save as its truncation (with the write\'s term) and its tiles with prefix hashes and the write; a save without tiles as persisted', async () => {
     const { n, events, relay } = await verbose({ hardState: { term: 1, vote: null, commit: 0 }, entries: [entry(1, 1), entry(2, 1), entry(3, 1)] }, 3);
     const from = relay.events.length;
     n.saved([entry(2, 4), entry(3, 4)], 4, { term: 4, vote: 'peer3', commit: 1 });
     n.saved([], 4, { term: 4, vote: 'peer3', commit: 1 }); // nothing new: no second persisted
     n.saved([], 5, { term: 5, vote: null, commit: 1 });
-    await waitFor('the events', () => events('persisted').length === 2);
+    await waitFor('the events', () => events('persisted').length === 1);
     const phs = prefixHashes(EMPTY_PREFIX, [entry(1, 1), entry(2, 4), entry(3, 4)]);
     const got = relay.events.slice(from).map(({ peer: _p, t: _t, ...rest }) => rest);
     expect(got).toEqual([
       // seq 0 went to the catch-up's faults event.
       { type: 'log_truncate', from: 2, term: 4, seq: 1 },
-      { type: 'log_append', entries: [{ index: 2, term: 4, label: 'x add 2', ph: phs[1] }, { index: 3, term: 4, label: 'x add 3', ph: phs[2] }], seq: 2 },
-      { type: 'persisted', w: 4, term: 4, vote: 'peer3', lastIndex: 3, lastTerm: 4, lastPh: phs[2], seq: 3 },
-      { type: 'persisted', w: 5, term: 5, vote: null, lastIndex: 3, lastTerm: 4, lastPh: phs[2], seq: 4 },
+      {
+        type: 'log_append',
+        entries: [{ index: 2, term: 4, label: 'x add 2', ph: phs[1] }, { index: 3, term: 4, label: 'x add 3', ph: phs[2] }],
+        durable: { w: 4, term: 4, vote: 'peer3' },
+        seq: 2,
+      },
+      { type: 'persisted', w: 5, term: 5, vote: null, lastIndex: 3, lastTerm: 4, lastPh: phs[2], seq: 3 },
     ]);
   });
 
@@ -170,7 +174,7 @@ describe('narrator with -v: the fields the safety monitor reads', () => {
     n.saved([entry(2, 1), entry(3, 1)], 2, { term: 1, vote: null, commit: 3 });
     const resync = (await waitFor('the resync', () => again.events.find((e) => e.type === 'resync'))) as Of<'resync'>;
     expect(resync).toMatchObject({ commit: 3, lastIndex: 3, durable: { w: 2 } });
-    expect(resync.seq).toBe(again.events.filter((e) => e.type === 'persisted').at(-1)!.seq! + 1);
+    expect(resync.seq).toBe(again.events.filter((e) => e.type === 'log_append' && e.durable?.w === 2).at(-1)!.seq! + 1);
     expect(events('resync')).toHaveLength(1); // the first relay's
   });
 });

@@ -133,6 +133,22 @@ describe('the follower (Figure 2, AppendEntries receiver)', () => {
     f.step(ae('n1', 'n2', 3, 1, 1, [3], 2), 1);
     expect(f.entries().map((e) => e.term)).toEqual([1, 2]);
   });
+
+  it('the planted truncate_committed cuts a follower\'s committed entries after a stale heartbeat, and writes the cut to disk', () => {
+    // The leader's heartbeat at its last known match index (1) arrives after the follower
+    // acknowledged and committed 1..3: the follower must keep them; the planted bug deletes 2..3.
+    const stale = ae('n1', 'n2', 2, 1, 2, [], 3);
+    const honest = node('n2', { term: 2, log: [2, 2, 2], commit: 3 });
+    honest.step(stale, 1);
+    expect(honest.status().lastIndex).toBe(3);
+    const f = node('n2', { term: 2, log: [2, 2, 2], commit: 3, opts: { plantBug: 'truncate_committed' } });
+    f.step(stale, 1);
+    expect(f.status()).toMatchObject({ lastIndex: 1, commitIndex: 3 });
+    const rd = take(f);
+    // The last kept entry is written again: a write at index 1 cuts the durable log after it.
+    expect(rd.entries.map((e) => `${e.index}/${e.term}`)).toEqual(['1/2']);
+    expect(rd.events).toContainEqual({ kind: 'truncate', from: 2 });
+  });
 });
 
 describe("the leader's own acknowledgement waits for its save (§10.2.1, etcd's Advance)", () => {

@@ -103,6 +103,16 @@ describe('simulation: the checks catch planted bugs', () => {
     expect(r!.violation!.message).toMatch(/which no commit index covers/);
   });
 
+  it('a follower deleting entries it acknowledged is reported (durable-quorum check), and with that check off by a safety check', () => {
+    const r = firstViolation({ peers: 5, plantBug: 'truncate_committed' }, 50);
+    expect(r, 'no seed up to 50 exposed the planted truncation').not.toBeNull();
+    expect(r!.violation!.kind).toBe<ViolationKind>('durable_quorum');
+    expect(runSim({ seed: r!.seed, peers: 5 }).violation).toBeNull();
+    const unchecked = firstViolation({ peers: 5, plantBug: 'truncate_committed', checkDurableQuorum: false }, 200);
+    expect(unchecked, 'no seed up to 200 lost a committed entry to the planted truncation').not.toBeNull();
+    expect(unsafe).toContain(unchecked!.violation!.kind);
+  });
+
   it('granting two votes in one term leads to two leaders in a term (Election Safety check)', () => {
     const r = firstViolation({ peers: 5, plantBug: 'double_vote', checkVoteOnce: false }, 1000);
     expect(r?.violation?.kind).toBe('election_safety');

@@ -619,9 +619,10 @@ function renderMonitorFields(events: PeerEvent[]): void {
   p('reports ph wherever it names an entry.');
   p();
   p('**Write numbers.** `w` is the number of the durable write (the `b` of the write in `raft.wal`:');
-  p('it grows across restarts and compaction). `persisted` is the acknowledgement: what it reports');
-  p('must come back after a crash. A write that only moves the commit index is not fsynced on its');
-  p('own and not reported; it takes a number too.');
+  p('it grows across restarts and compaction). The acknowledgement of a write, what must come back');
+  p('after a crash, is `durable` on its `log_append` when the write added entries (the log then ends');
+  p('at the last tile), and a `persisted` event when it did not (a vote, a term). A write that only');
+  p('moves the commit index is not fsynced on its own and not reported; it takes a number too.');
   p();
   p('### hello of a new process: `boot`, `dataId`, `recovered`');
   p();
@@ -633,11 +634,14 @@ function renderMonitorFields(events: PeerEvent[]): void {
   p();
   show(first('hello', (e) => (e.recovered?.lastIndex ?? 0) > 0), 'the hello of a restarted peer');
   p();
-  p('### persisted: a durable write completed (after its log_truncate / log_append)');
+  p('### persisted: a durable write without new entries completed (a vote, a term, or a cut only)');
   p();
   show(first('persisted', (e) => e.vote !== null && e.lastIndex > 1), 'persisted');
   p();
-  p("### log_append tiles with `ph`, log_truncate with the write's `term`");
+  p("### log_append tiles with `ph` and the write's `durable`, log_truncate with the write's `term`");
+  p();
+  p('`durable` is the write that added the tiles (`w`, and the `term` and `vote` it wrote): the');
+  p('`persisted` it stands for would say the same, with the log ending at the last tile.');
   p();
   const cut = first('log_truncate', (e) => e.from > 1 && e.term !== undefined);
   show(cut, 'a log_truncate');
@@ -690,15 +694,15 @@ const MONITOR_LAW_TABLE = [
   '|---|---|---|',
   '| Election Safety | `state.role` leader + `term`; `rpc_send`/`rpc_drop` (sender) of `append_entries`/`timeout_now` + `term`; `rpc_recv` of those (the sender led that term) | facts |',
   '| Leader Append-Only | `log_truncate.term` in a term the peer led | facts |',
-  "| | the end of the leader's log (`persisted.lastIndex`, tiles' `ph`) never lost or changed by a write of its term | known log |",
+  "| | the end of the leader's log (`persisted.lastIndex` or the last tile of a `log_append` with `durable`, tiles' `ph`) never lost or changed by a write of its term | known log |",
   '| Log Matching | `ph` at equal (index, term): tiles, `persisted.last*`, `resync`, `hello.recovered`, `snapshot` | facts |',
   '| Leader Completeness | every entry (index, term) against `commit` facts (`index`, `term`, `ph`): no entry at or below a committed index has a later term | facts |',
   "| | a new leader's log holds the highest entry committed before its term, same `ph` | known log |",
   '| State Machine Safety | `apply` entries: `index`, `term`, `h` (the words when `h` is missing) | facts |',
-  '| Terms only grow | `state.term`/`resync.term` in order within a lifetime; across restarts (same `dataId`) `hello.recovered.term` and every later term ≥ the highest durable term: `persisted.term`, `log_truncate.term`, non-pre-vote `rpc_send` terms | facts |',
-  "| One vote per term | votes: `state.vote`, granted `request_vote_reply` `rpc_send` (`ok`, `to`, `term`), a candidate's own `request_vote`; durable ones (`rpc_send`, `persisted.vote`, `resync.durable`, `recovered.vote`) must survive a restart with the same `dataId` | facts |",
+  '| Terms only grow | `state.term`/`resync.term` in order within a lifetime; across restarts (same `dataId`) `hello.recovered.term` and every later term ≥ the highest durable term: `persisted.term`, `log_append.durable.term`, `log_truncate.term`, non-pre-vote `rpc_send` terms | facts |',
+  "| One vote per term | votes: `state.vote`, granted `request_vote_reply` `rpc_send` (`ok`, `to`, `term`), a candidate's own `request_vote`; durable ones (`rpc_send`, `persisted.vote`, `log_append.durable.vote`, `resync.durable`, `recovered.vote`) must survive a restart with the same `dataId` | facts |",
   '| Commit only moves forward | `state.commitIndex`/`resync.commit`, and `commit.index`, each in order within a lifetime | facts |',
-  '| Durable means durable | same `dataId`: `recovered.w` ≥ the last `persisted.w`; equal `w`, equal log end; the highest own `commit` (`index`, `ph`) is in the recovered log (`recovered`, or the first `resync.tail`) | facts |',
+  '| Durable means durable | same `dataId`: `recovered.w` ≥ the last `persisted.w` or `log_append.durable.w`; equal `w`, equal log end; the highest own `commit` (`index`, `ph`) is in the recovered log (`recovered`, or the first `resync.tail`) | facts |',
 ];
 
 main().catch((e) => {

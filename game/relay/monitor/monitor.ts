@@ -27,7 +27,7 @@
 // Memory is bounded whatever the length of the run (see MonitorOptions): facts are kept per term
 // or per index only within a window below the highest one seen, and what falls out of the window
 // is neither checked nor counted as checked.
-import type { AppliedEntry, LogPoint, LogTile, PeerEvent, PeerRole, Recovered } from '../../../shared/events.ts';
+import type { AppliedEntry, DurableLog, LogPoint, LogTile, PeerEvent, PeerRole, Recovered } from '../../../shared/events.ts';
 import { formatEntryHash, formatPrefixHash } from '../../../shared/log-hash.ts';
 import { CommittedFacts, type CommittedFact } from './committed.ts';
 import { KeyWindow } from './key-window.ts';
@@ -740,7 +740,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     }
   }
 
-  function onPersisted(ps: PeerState, e: Extract<PeerEvent, { type: 'persisted' }>, ref: Ref): void {
+  function onPersisted(ps: PeerState, e: DurableLog, ref: Ref): void {
     const name = ps.name;
     durableTerm(ps, e.term, ref);
     if (e.vote !== null) voteFact(ps, e.term, e.vote, true, ref, `vote for ${e.vote} in term ${e.term}, on disk`);
@@ -824,9 +824,15 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         }
         ps.log?.truncateFrom(e.from);
         return;
-      case 'log_append':
+      case 'log_append': {
         onTiles(ps, e.entries, ref);
+        // A save's tiles and its persisted in one event: the log ends at the last tile.
+        const last = e.entries[e.entries.length - 1];
+        if (e.durable && last && last.ph !== undefined) {
+          onPersisted(ps, { w: e.durable.w, term: e.durable.term, vote: e.durable.vote, lastIndex: last.index, lastTerm: last.term, lastPh: last.ph }, ref);
+        }
         return;
+      }
       case 'commit':
         commitSeen(ps, 'commitEvent', e.index, ref);
         if (e.term !== undefined && e.ph !== undefined) {
