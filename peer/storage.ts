@@ -14,7 +14,7 @@
 // Figure 2, AppendEntries step 3).
 //
 // `b` is also what save() resolves with (the write number `w` of the -v events): it grows across
-// restarts and compaction, so "write 212 was durable" can be checked after a crash.
+// restarts and rewrites, so "write 212 was durable" can be checked after a crash.
 //
 // Writes: save() appends a batch and resolves after one write and one fdatasync. The write
 // starts in the turn after the first save (setImmediate), so every save of one event-loop turn
@@ -32,8 +32,8 @@
 // other writes means the middle of the file is damaged: StorageCorruptError, because going on
 // would silently drop entries that may be committed.
 //
-// Compaction: overwritten entries and old hard states are dead weight. When they outweigh the
-// live records (and exceed compactMinBytes), the live records are copied into a new file in the
+// Rewrite: overwritten entries and old hard states are dead weight. When they outweigh the
+// live records (and exceed rewriteMinBytes), the live records are copied into a new file in the
 // background while saves go on; then, briefly holding off saves, the records appended meanwhile
 // are copied too, the new file is fsynced and renamed over the old one, and the directory fsynced.
 //
@@ -61,8 +61,10 @@ const FRAME = 8;
 /** A record longer than this is treated as damage (a corrupted length field). */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 const READ_WINDOW = 4 * 1024 * 1024;
-/** Records per write when compaction rewrites the live records. */
-const COMPACT_CHUNK = 1024;
+/** The temporary file a rewrite builds beside the log. */
+const REWRITE_SUFFIX = '.rewrite';
+/** Records per write when a rewrite copies the live records. */
+const REWRITE_CHUNK = 1024;
 
 // fs.write and fs.read promisify to { bytesWritten } and { bytesRead }.
 const writeP = promisify(fs.write) as unknown as (fd: number, buf: Buffer, off: number, len: number, pos: number) => Promise<{ bytesWritten: number }>;
@@ -128,8 +130,8 @@ export class StorageError extends Error {
 }
 
 export interface DurableLogOptions {
-  /** Compact only once dead records take at least this many bytes (and outweigh the live ones). */
-  compactMinBytes?: number;
+  /** Rewrite only once dead records take at least this many bytes (and outweigh the live ones). */
+  rewriteMinBytes?: number;
   /**
    * Makes written data durable. By default the write and an fdatasync run synchronously on the
    * event loop (one write + one fdatasync for every save of that turn): on a fast disk that is
@@ -137,7 +139,7 @@ export interface DurableLogOptions {
    * (the write then goes through the thread pool too).
    */
   sync?: (fd: number) => Promise<void>;
-  /** Told about compactions and their failures, for the peer's log. */
+  /** Told about rewrites and their failures, for the peer's log. */
   onEvent?: (message: string) => void;
 }
 
@@ -145,7 +147,7 @@ export interface StorageStats {
   saves: number;
   writes: number;
   syncs: number;
-  compactions: number;
+  rewrites: number;
   fileBytes: number;
   liveBytes: number;
   deadBytes: number;
@@ -405,10 +407,10 @@ export class DurableLog {
   private failed: Error | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
-  private compacting: Promise<void> | null = null;
-  private readonly counters = { saves: 0, writes: 0, syncs: 0, compactions: 0 };
+  private rewriting: Promise<void> | null = null;
+  private readonly counters = { saves: 0, writes: 0, syncs: 0, rewrites: 0 };
   private readonly syncFn: ((fd: number) => Promise<void>) | null;
-  private readonly compactMinBytes: number;
+  private readonly rewriteMinBytes: number;
   private readonly onEvent: (message: string) => void;
 
   private constructor(
@@ -418,7 +420,7 @@ export class DurableLog {
   ) {
     this.file = join(dir, WAL_FILE);
     this.syncFn = opts.sync ?? null;
-    this.compactMinBytes = opts.compactMinBytes ?? 8 * 1024 * 1024;
+    this.rewriteMinBytes = opts.rewriteMinBytes ?? 8 * 1024 * 1024;
     this.onEvent = opts.onEvent ?? (() => {});
     this.fd = -1;
     this.size = 0;
@@ -467,7 +469,9 @@ export class DurableLog {
   }
 
   private recover(): { state: PersistedState; report: RecoveryReport } {
-    fs.rmSync(this.file + '.compact', { force: true }); // an interrupted compaction; the log itself is whole
+    // An interrupted rewrite (named .compact before rewrites had their name); the log itself is whole.
+    fs.rmSync(this.file + REWRITE_SUFFIX, { force: true });
+    fs.rmSync(this.file + '.compact', { force: true });
     let created = false;
     if (!fs.existsSync(this.file)) {
       this.fd = fs.openSync(this.file, 'w+');
@@ -693,7 +697,7 @@ export class DurableLog {
     });
   }
 
-  /** Runs `fn` with the file to itself (no write or compaction step in between). */
+  /** Runs `fn` with the file to itself (no write or rewrite step in between). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.ioTail.then(fn);
     this.ioTail = run.then(
@@ -712,7 +716,7 @@ export class DurableLog {
       this.writing = false;
       for (const d of this.drained.splice(0)) d();
     }
-    this.maybeCompact();
+    this.maybeRewrite();
   }
 
   private async writeBatch(): Promise<void> {
@@ -791,30 +795,30 @@ export class DurableLog {
     return b;
   }
 
-  private maybeCompact(): void {
-    if (this.compacting || this.closed || this.failed) return;
+  private maybeRewrite(): void {
+    if (this.rewriting || this.closed || this.failed) return;
     const { liveBytes, deadBytes } = this.stats();
-    if (deadBytes >= this.compactMinBytes && deadBytes >= liveBytes) {
-      void this.compact();
+    if (deadBytes >= this.rewriteMinBytes && deadBytes >= liveBytes) {
+      void this.rewrite();
     }
   }
 
   /** Rewrites the file with only its live records. Runs beside saves; resolves when done (or failed). */
-  compact(): Promise<void> {
-    if (this.compacting) return this.compacting;
+  rewrite(): Promise<void> {
+    if (this.rewriting) return this.rewriting;
     if (this.closed || this.failed) return Promise.resolve();
-    this.compacting = this.runCompaction()
+    this.rewriting = this.runRewrite()
       .catch((e: Error) => {
-        if (!this.closed) this.onEvent(`compaction of ${this.file} failed, the old file stays in use: ${e.message}`);
+        if (!this.closed) this.onEvent(`rewrite of ${this.file} failed, the old file stays in use: ${e.message}`);
       })
       .finally(() => {
-        this.compacting = null;
+        this.rewriting = null;
       });
-    return this.compacting;
+    return this.rewriting;
   }
 
-  private async runCompaction(): Promise<void> {
-    const tmp = this.file + '.compact';
+  private async runRewrite(): Promise<void> {
+    const tmp = this.file + REWRITE_SUFFIX;
     // 1. What is live now. Records before `snap` never change; saves append after it.
     const snap = this.size;
     const n = this.offsets.length;
@@ -825,7 +829,7 @@ export class DurableLog {
     const before = snap;
     // Write numbers stay consecutive in the new file: the body's chunks take the next numbers,
     // and the saves made meanwhile (copied after the body) the ones after those.
-    const chunks = Math.max(1, Math.ceil(n / COMPACT_CHUNK));
+    const chunks = Math.max(1, Math.ceil(n / REWRITE_CHUNK));
     let bodyBatch = this.nextBatch;
     this.nextBatch += chunks;
 
@@ -838,7 +842,7 @@ export class DurableLog {
       const bodyOff = new Array<number>(n);
       const bodyLen = new Array<number>(n);
       let bodyHsBytes = 0;
-      // 2. Copy the live records, rewritten as writes of COMPACT_CHUNK records each.
+      // 2. Copy the live records, rewritten as writes of REWRITE_CHUNK records each.
       let i = 0;
       let first = true;
       while (i < n || first) {
@@ -851,7 +855,7 @@ export class DurableLog {
           idx.push(-1);
           first = false;
         }
-        const chunkEnd = Math.min(n, i + COMPACT_CHUNK);
+        const chunkEnd = Math.min(n, i + REWRITE_CHUNK);
         const records = await this.readRecords(srcOff, srcLen, i, chunkEnd);
         for (let j = 0; j < records.length; j++) {
           frames.push(encodeRecord(records[j]!, b, i + j === chunkEnd - 1));
@@ -909,9 +913,9 @@ export class DurableLog {
         this.size = bodyEnd + tailLen;
         // The body's writes are in the file now (the tail's, numbered after them, were already).
         this.lastWrite = Math.max(this.lastWrite, bodyBatch - 1);
-        this.counters.compactions++;
+        this.counters.rewrites++;
       });
-      this.onEvent(`compacted ${this.file}: ${before} -> ${this.size} bytes`);
+      this.onEvent(`rewrote ${this.file}: ${before} -> ${this.size} bytes`);
     } finally {
       if (newFd < 0) {
         await closeP(out).catch(() => {});
@@ -949,13 +953,13 @@ export class DurableLog {
     return out;
   }
 
-  /** Waits for queued saves, stops a compaction, closes the file and releases the directory. */
+  /** Waits for queued saves, stops a rewrite, closes the file and releases the directory. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
       if (this.writing) await new Promise<void>((r) => this.drained.push(r));
-      if (this.compacting) await this.compacting;
+      if (this.rewriting) await this.rewriting;
       await this.ioTail;
       await closeP(this.fd).catch(() => {});
       this.releaseLock();
