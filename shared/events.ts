@@ -58,7 +58,7 @@ export interface LogPoint {
 /**
  * What a peer holds on stable storage after a durable write (or what it recovered at start).
  * `w` numbers the peer's durable writes: it grows with every write, survives restarts and the
- * log file's compaction, and only a write nobody was told about (a torn tail) can lose its number.
+ * log file's rewrites, and only a write nobody was told about (a torn tail) can lose its number.
  */
 export interface DurableLog {
   w: number;
