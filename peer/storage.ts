@@ -7,11 +7,16 @@
 // Payloads:
 //   hard state  {"b":7,"k":"hs","term":3,"vote":"peer2","commit":12}
 //   entry       {"b":7,"k":"e","index":13,"term":3,"data":"{\"cmd\":[\"x\",\"add\",100]}"}
+//   cut         {"b":9,"k":"cut","index":5000,"term":7}
 // `b` numbers the write the record belongs to (consecutively in file order); the last record of
 // each write has "end":1.
 // Replaying the records in order gives the state: the last hard state wins, and an entry at or
 // below the current last index replaces that entry and everything after it (Raft truncation,
-// Figure 2, AppendEntries step 3).
+// Figure 2, AppendEntries step 3). A cut record says the log now starts after entry `index`
+// (log compaction: a durable snapshot covers everything through it, peer/snapshot-file.ts): if
+// the log holds that entry with that term, the entries after it stay and those before go;
+// otherwise (a leader's snapshot replaced a log that does not hold its last entry, §7) every
+// entry goes and the log is empty after `index`.
 //
 // `b` is also what save() resolves with (the write number `w` of the -v events): it grows across
 // restarts and rewrites, so "write 212 was durable" can be checked after a crash.
@@ -99,6 +104,8 @@ export const crc32: (buf: Uint8Array) => number = typeof zlibCrc === 'function' 
 export interface RecoveryReport {
   /** Valid records read. */
   records: number;
+  /** Where the log starts: the last entry a cut record removed (its index and term); null when nothing was cut. */
+  base: { index: number; term: number } | null;
   /** Bytes cut off the end of the file (a torn or corrupt tail); 0 when the file was whole. */
   cutBytes: number;
   /** Why the tail was cut, with the byte offset; null when nothing was cut. */
@@ -155,7 +162,10 @@ export interface StorageStats {
 
 // ---- records ----
 
-type RecordBody = { k: 'hs'; term: number; vote: string | null; commit: number } | { k: 'e'; index: number; term: number; data: string | null };
+type RecordBody =
+  | { k: 'hs'; term: number; vote: string | null; commit: number }
+  | { k: 'e'; index: number; term: number; data: string | null }
+  | { k: 'cut'; index: number; term: number };
 type WalRecord = RecordBody & { b: number; end?: 1 };
 
 function encodeRecord(body: RecordBody, batch: number, end: boolean): Buffer {
@@ -190,6 +200,10 @@ function decodePayload(payload: Buffer): WalRecord | string {
   }
   if (r.k === 'e') {
     if (!isCount(r.index, 1) || !isCount(r.term, 0) || !(r.data === null || typeof r.data === 'string')) return 'malformed entry';
+    return r as unknown as WalRecord;
+  }
+  if (r.k === 'cut') {
+    if (!isCount(r.index, 1) || !isCount(r.term, 0)) return 'malformed cut';
     return r as unknown as WalRecord;
   }
   return `unknown record kind ${JSON.stringify(r.k)}`;
@@ -365,6 +379,8 @@ function createDataId(dir: string): string {
 interface Pending {
   hardState: HardState | null;
   entries: Entry[];
+  /** A cut record, written before the entries (see cut()). */
+  cut?: { index: number; term: number };
   /** false: written, but this save alone does not wait for an fsync (see save()). */
   durable: boolean;
   /** With the number of the write that carried it (or of the last write, when it carried nothing new). */
@@ -376,10 +392,18 @@ export class DurableLog {
   readonly file: string;
   private fd: number;
   private size: number;
-  /** File offset and record size of the live record of entry i+1. */
+  /** File offset, record size and term of the live record of entry base+1+i. */
   private offsets: number[] = [];
   private lengths: number[] = [];
+  private terms: number[] = [];
   private liveEntryBytes = 0;
+  /** The last entry removed by a cut (0/0: none); the log holds base+1.. */
+  private base = 0;
+  private baseTerm = 0;
+  /** Size of the last cut record (live, like the last hard state). */
+  private cutBytes = 0;
+  /** A cut made dead records since the last rewrite: a rewrite is due once they outweigh the live ones, whatever their size. */
+  private cutSinceRewrite = false;
   private hsOffset = -1;
   private hsBytes = 0;
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
@@ -391,6 +415,8 @@ export class DurableLog {
 
   /** The last index once every queued save is written (for checking new saves). */
   private queuedLast: number;
+  /** The base once every queued cut is written. */
+  private queuedBase = 0;
   private queuedHardState: HardState;
   private queue: Pending[] = [];
   /** The saves whose write + fsync is in progress. */
@@ -480,7 +506,7 @@ export class DurableLog {
       this.fd = fs.openSync(this.file, 'r+');
     }
     let size = fs.fstatSync(this.fd).size;
-    const report: RecoveryReport = { records: 0, cutBytes: 0, cutReason: null, file: this.file, lastWrite: 0, dataId: '', dataIdNote: null };
+    const report: RecoveryReport = { records: 0, base: null, cutBytes: 0, cutReason: null, file: this.file, lastWrite: 0, dataId: '', dataIdNote: null };
     const entries: Entry[] = [];
 
     if (size < HEADER) {
@@ -525,13 +551,17 @@ export class DurableLog {
       if (!last.end) continue;
       for (const r of open) {
         const rec = r.rec;
-        if (rec.k === 'e' && rec.index > this.offsets.length + 1) {
-          throw this.corrupt(r.pos, `entry ${rec.index} follows entry ${this.offsets.length}`, 'The log has a gap.');
+        if (rec.k === 'e' && (rec.index > this.lastIndex + 1 || rec.index <= this.base)) {
+          throw this.corrupt(r.pos, `entry ${rec.index} follows entry ${this.lastIndex}${this.base > 0 ? ` in a log cut through ${this.base}` : ''}`, 'The log has a gap.');
         }
+        const baseBefore = this.base;
         this.track(rec, r.pos, r.size);
         if (rec.k === 'e') {
-          entries.length = rec.index - 1;
+          entries.length = rec.index - this.base - 1;
           entries.push({ index: rec.index, term: rec.term, data: rec.data });
+        } else if (rec.k === 'cut' && this.base !== baseBefore) {
+          entries.splice(0, Math.min(entries.length, this.base - baseBefore));
+          entries.length = this.lastIndex - this.base;
         }
         report.records++;
         maxBatch = Math.max(maxBatch, rec.b);
@@ -553,9 +583,11 @@ export class DurableLog {
     this.nextBatch = maxBatch + 1;
     this.lastWrite = maxBatch;
     report.lastWrite = maxBatch;
-    this.queuedLast = entries.length;
+    this.queuedLast = this.lastIndex;
+    this.queuedBase = this.base;
+    if (this.base > 0) report.base = { index: this.base, term: this.baseTerm };
     // A torn write may keep a hard state whose commit is ahead of the entries that made it.
-    const hardState: HardState = { ...this.hardState, commit: Math.min(this.hardState.commit, entries.length) };
+    const hardState: HardState = { ...this.hardState, commit: Math.min(this.hardState.commit, this.lastIndex) };
     this.hardState = hardState;
     this.queuedHardState = hardState;
     return { state: { hardState: { ...hardState }, entries }, report };
@@ -617,22 +649,43 @@ export class DurableLog {
       this.hsBytes = size;
       return;
     }
-    const keep = rec.index - 1;
+    if (rec.k === 'cut') {
+      this.cutBytes = size;
+      if (rec.index <= this.base) return;
+      const held = rec.index <= this.lastIndex && this.terms[rec.index - this.base - 1] === rec.term;
+      const drop = held ? rec.index - this.base : this.offsets.length;
+      for (let i = 0; i < drop; i++) this.liveEntryBytes -= this.lengths[i]!;
+      this.offsets.splice(0, drop);
+      this.lengths.splice(0, drop);
+      this.terms.splice(0, drop);
+      this.base = rec.index;
+      this.baseTerm = rec.term;
+      this.cutSinceRewrite = true;
+      return;
+    }
+    const keep = rec.index - this.base - 1;
     for (let i = keep; i < this.lengths.length; i++) this.liveEntryBytes -= this.lengths[i]!;
     this.offsets.length = keep;
     this.lengths.length = keep;
+    this.terms.length = keep;
     this.offsets.push(offset);
     this.lengths.push(size);
+    this.terms.push(rec.term);
     this.liveEntryBytes += size;
   }
 
-  /** Index of the last entry written. */
+  /** Index of the last entry written (the base when no entry follows it). */
   get lastIndex(): number {
-    return this.offsets.length;
+    return this.base + this.offsets.length;
+  }
+
+  /** The first index the log holds (entries before it were cut). */
+  get firstIndex(): number {
+    return this.base + 1;
   }
 
   stats(): StorageStats {
-    const live = HEADER + this.liveEntryBytes + this.hsBytes;
+    const live = HEADER + this.liveEntryBytes + this.hsBytes + (this.base > 0 ? this.cutBytes : 0);
     return { ...this.counters, fileBytes: this.size, liveBytes: live, deadBytes: this.size - live };
   }
 
@@ -651,7 +704,7 @@ export class DurableLog {
     if (this.closed) return Promise.reject(new StorageError(`${this.file}: save() after close()`));
     if (this.failed) return Promise.reject(this.failed);
     let expect = entries.length > 0 ? entries[0]!.index : 0;
-    if (entries.length > 0 && (expect < 1 || expect > this.queuedLast + 1)) {
+    if (entries.length > 0 && (expect <= this.queuedBase || expect > this.queuedLast + 1)) {
       return Promise.reject(new StorageError(`save: entry ${expect} does not follow the last index ${this.queuedLast}`));
     }
     for (const e of entries) {
@@ -674,8 +727,30 @@ export class DurableLog {
         return new Promise<number>((resolve, reject) => this.inflight!.push({ hardState: null, entries: [], durable, resolve, reject }));
       }
     }
+    return this.enqueue({ hardState: hs, entries, durable }, startNow);
+  }
+
+  /**
+   * Log compaction on disk: the log now starts after entry `index` of term `term` (a cut
+   * record; see the file's opening comment). Call it only once a durable snapshot covers
+   * `index`: the shell does on Ready.compact, and on Ready.restore after the snapshot's file is
+   * in place. Goes out with the next write, before the entries of saves made after it, without
+   * an fsync of its own: a crash that loses it leaves a longer log, which the snapshot still
+   * continues. Resolves with the number of the write that carried it.
+   */
+  cut(index: number, term: number): Promise<number> {
+    if (this.closed) return Promise.reject(new StorageError(`${this.file}: cut() after close()`));
+    if (this.failed) return Promise.reject(this.failed);
+    if (!isCount(index, 1) || !isCount(term, 0)) return Promise.reject(new StorageError(`cut: bad index or term ${index}/${term}`));
+    if (index <= this.queuedBase) return Promise.resolve(this.lastWrite);
+    this.queuedBase = index;
+    if (index > this.queuedLast) this.queuedLast = index;
+    return this.enqueue({ hardState: null, entries: [], cut: { index, term }, durable: false }, false);
+  }
+
+  private enqueue(p: Omit<Pending, 'resolve' | 'reject'>, startNow: boolean): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ hardState: hs, entries, durable, resolve, reject });
+      this.queue.push({ ...p, resolve, reject });
       if (!this.writing) {
         this.writing = true;
         if (startNow) {
@@ -744,6 +819,7 @@ export class DurableLog {
     if (this.failed) throw this.failed;
     const bodies: RecordBody[] = [];
     for (const p of batch) {
+      if (p.cut) bodies.push({ k: 'cut', index: p.cut.index, term: p.cut.term });
       if (p.hardState) bodies.push({ k: 'hs', term: p.hardState.term, vote: p.hardState.vote, commit: p.hardState.commit });
       for (const e of p.entries) bodies.push({ k: 'e', index: e.index, term: e.term, data: e.data });
     }
@@ -798,7 +874,7 @@ export class DurableLog {
   private maybeRewrite(): void {
     if (this.rewriting || this.closed || this.failed) return;
     const { liveBytes, deadBytes } = this.stats();
-    if (deadBytes >= this.rewriteMinBytes && deadBytes >= liveBytes) {
+    if (deadBytes >= liveBytes && (deadBytes >= this.rewriteMinBytes || this.cutSinceRewrite)) {
       void this.rewrite();
     }
   }
@@ -821,6 +897,10 @@ export class DurableLog {
     const tmp = this.file + REWRITE_SUFFIX;
     // 1. What is live now. Records before `snap` never change; saves append after it.
     const snap = this.size;
+    // The log's start then: the body repeats its cut record (a cut made meanwhile is in the tail).
+    const rbase = this.base;
+    const rbaseTerm = this.baseTerm;
+    this.cutSinceRewrite = false;
     const n = this.offsets.length;
     const srcOff = this.offsets.slice(0, n);
     const srcLen = this.lengths.slice(0, n);
@@ -842,6 +922,7 @@ export class DurableLog {
       const bodyOff = new Array<number>(n);
       const bodyLen = new Array<number>(n);
       let bodyHsBytes = 0;
+      let bodyCutBytes = 0;
       // 2. Copy the live records, rewritten as writes of REWRITE_CHUNK records each.
       let i = 0;
       let first = true;
@@ -851,12 +932,16 @@ export class DurableLog {
         const frames: Buffer[] = [];
         const idx: number[] = [];
         if (first) {
-          frames.push(encodeRecord({ k: 'hs', term: hs.term, vote: hs.vote, commit: hs.commit }, b, n === 0));
+          frames.push(encodeRecord({ k: 'hs', term: hs.term, vote: hs.vote, commit: hs.commit }, b, n === 0 && rbase === 0));
           idx.push(-1);
+          if (rbase > 0) {
+            frames.push(encodeRecord({ k: 'cut', index: rbase, term: rbaseTerm }, b, n === 0));
+            idx.push(-2);
+          }
           first = false;
         }
         const chunkEnd = Math.min(n, i + REWRITE_CHUNK);
-        const records = await this.readRecords(srcOff, srcLen, i, chunkEnd);
+        const records = await this.readRecords(srcOff, srcLen, rbase, i, chunkEnd);
         for (let j = 0; j < records.length; j++) {
           frames.push(encodeRecord(records[j]!, b, i + j === chunkEnd - 1));
           idx.push(i + j);
@@ -864,7 +949,8 @@ export class DurableLog {
         i = chunkEnd;
         for (let j = 0; j < frames.length; j++) {
           const k = idx[j]!;
-          if (k < 0) bodyHsBytes = frames[j]!.length;
+          if (k === -1) bodyHsBytes = frames[j]!.length;
+          else if (k === -2) bodyCutBytes = frames[j]!.length;
           else {
             bodyOff[k] = outPos;
             bodyLen[k] = frames[j]!.length;
@@ -897,13 +983,16 @@ export class DurableLog {
         this.liveEntryBytes = 0;
         for (let k = 0; k < this.offsets.length; k++) {
           if (this.offsets[k]! < snap) {
-            this.offsets[k] = bodyOff[k]!;
-            this.lengths[k] = bodyLen[k]!;
+            // Still the record copied into the body (a cut meanwhile may have shifted positions).
+            const j = this.base + k - rbase;
+            this.offsets[k] = bodyOff[j]!;
+            this.lengths[k] = bodyLen[j]!;
           } else {
             this.offsets[k] = this.offsets[k]! + shift;
           }
           this.liveEntryBytes += this.lengths[k]!;
         }
+        if (this.base === rbase) this.cutBytes = bodyCutBytes;
         if (this.hsOffset === hsWasLive) {
           this.hsOffset = HEADER;
           this.hsBytes = bodyHsBytes;
@@ -925,7 +1014,7 @@ export class DurableLog {
   }
 
   /** Reads the entry records [from, to) (by position in srcOff) in as few reads as possible. */
-  private async readRecords(srcOff: number[], srcLen: number[], from: number, to: number): Promise<RecordBody[]> {
+  private async readRecords(srcOff: number[], srcLen: number[], base: number, from: number, to: number): Promise<RecordBody[]> {
     const out: RecordBody[] = [];
     let i = from;
     while (i < to) {
@@ -942,9 +1031,9 @@ export class DurableLog {
       for (let k = i; k < j; k++) {
         const len = buf.readUInt32LE(p);
         const payload = buf.subarray(p + FRAME, p + FRAME + len);
-        if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new Error(`entry ${k + 1} at byte ${srcOff[k]} fails its checksum`);
+        if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new Error(`entry ${base + k + 1} at byte ${srcOff[k]} fails its checksum`);
         const rec = decodePayload(payload);
-        if (typeof rec === 'string' || rec.k !== 'e' || rec.index !== k + 1) throw new Error(`entry ${k + 1} could not be read back (${typeof rec === 'string' ? rec : 'wrong record'})`);
+        if (typeof rec === 'string' || rec.k !== 'e' || rec.index !== base + k + 1) throw new Error(`entry ${base + k + 1} could not be read back (${typeof rec === 'string' ? rec : 'wrong record'})`);
         out.push({ k: 'e', index: rec.index, term: rec.term, data: rec.data });
         p += len + FRAME;
       }

@@ -607,3 +607,94 @@ describe('DurableLog directory lock', () => {
     await expect(log.save(null, [e(1, 1)])).rejects.toThrow(/after close/);
   });
 });
+
+describe('DurableLog cut (log compaction by snapshot)', () => {
+  it('drops the entries through the cut and keeps those after it, across a restart', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(2, 'peer1', 10), Array.from({ length: 10 }, (_, i) => e(i + 1, i < 5 ? 1 : 2)));
+    await log.cut(6, 2);
+    expect(log.firstIndex).toBe(7);
+    expect(log.lastIndex).toBe(10);
+    await log.save(hs(2, 'peer1', 11), [e(11, 2)]);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 6, term: 2 });
+    expect(state.entries.map((x) => x.index)).toEqual([7, 8, 9, 10, 11]);
+    expect(state.hardState).toEqual(hs(2, 'peer1', 11));
+  });
+
+  it('drops the whole log when it does not hold the cut entry with its term (a leader\'s snapshot, §7)', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(3, null, 2), [e(1, 1), e(2, 1), e(3, 1), e(4, 1)]);
+    const cut = log.cut(3, 2); // the snapshot's entry 3 has term 2; ours has term 1
+    const saved = log.save(hs(3, null, 3), [e(4, 3), e(5, 3)]);
+    await Promise.all([cut, saved]);
+    expect(log.lastIndex).toBe(5);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 3, term: 2 });
+    expect(state.entries).toEqual([e(4, 3), e(5, 3)]);
+  });
+
+  it('accepts a cut past the last entry, after which the log continues from the cut', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(1, null, 2), [e(1, 1), e(2, 1)]);
+    await log.cut(50, 4);
+    expect(log.lastIndex).toBe(50);
+    await expect(log.save(null, [e(50, 4)])).rejects.toThrow(/does not follow/);
+    await log.save(hs(4, null, 51), [e(51, 4)]);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 50, term: 4 });
+    expect(state.entries).toEqual([e(51, 4)]);
+    expect(state.hardState.commit).toBe(51);
+  });
+
+  it('rewrites the file once the cut entries outweigh the live ones, and the rewritten file keeps the cut', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    const big = 'y'.repeat(200);
+    await log.save(hs(1, 'peer1', 100), Array.from({ length: 100 }, (_, i) => e(i + 1, 1, big)));
+    const before = fs.statSync(join(dir, WAL_FILE)).size;
+    await log.cut(95, 1);
+    await log.save(hs(1, 'peer1', 101), [e(101, 1)]); // the write after a cut starts the rewrite
+    await log.rewrite(); // waits for the running one
+    expect(log.stats().rewrites).toBeGreaterThanOrEqual(1);
+    const after = fs.statSync(join(dir, WAL_FILE)).size;
+    expect(after).toBeLessThan(before / 5);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 95, term: 1 });
+    expect(state.entries.map((x) => x.index)).toEqual([96, 97, 98, 99, 100, 101]);
+  });
+
+  it('keeps a cut and the saves made while a rewrite runs', async () => {
+    const dir = tempDir();
+    const { log } = open(dir, { rewriteMinBytes: 1 << 30 });
+    await log.save(hs(1, 'peer1', 0), Array.from({ length: 3000 }, (_, i) => e(i + 1, 1)));
+    for (let i = 0; i < 10; i++) await log.save(hs(1, 'peer1', i), []);
+    const rewrite = log.rewrite();
+    const during = [log.cut(2000, 1), log.save(hs(2, null, 2500), [e(3001, 2)])];
+    await Promise.all([rewrite, ...during]);
+    await log.save(null, [e(3002, 2)]);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 2000, term: 1 });
+    expect(state.entries[0]!.index).toBe(2001);
+    expect(state.entries.at(-1)).toEqual(e(3002, 2));
+    expect(state.entries).toHaveLength(1002);
+  });
+
+  it('refuses a save of entries at or below the cut', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(1, null, 3), [e(1, 1), e(2, 1), e(3, 1)]);
+    await log.cut(2, 1);
+    await expect(log.save(null, [e(2, 1)])).rejects.toThrow(StorageError);
+    await log.save(null, [e(3, 2)]);
+    expect(log.lastIndex).toBe(3);
+  });
+});
