@@ -19,7 +19,7 @@ import { commandWords, formatCommand } from '../shared/kv-commands.ts';
 import { clientTls, endpointUrl } from '../shared/tls.ts';
 import { decodeEntry, entryLabel, type ApplyOutcome, type KvStore } from './kv.ts';
 import type { PeerLogger } from './logger.ts';
-import type { CoreEvent, Entry, HardState, Message, NodeStatus, PeerId, PersistedState } from './raft/types.ts';
+import type { CoreEvent, Entry, HardState, NodeStatus, PeerId, PersistedState, RaftMessage } from './raft/types.ts';
 import { ReportedLog } from './reported-log.ts';
 import { Reporter, type PeerEventBody } from './reporter.ts';
 import type { RecoveryReport } from './storage.ts';
@@ -273,7 +273,7 @@ export class Narrator implements TransportObserver {
     this.logger.setContext(`term ${term ?? st!.term} ${this.ctxRole}`);
   }
 
-  private heartbeat(m: Message, outgoing: boolean): boolean {
+  private heartbeat(m: RaftMessage, outgoing: boolean): boolean {
     if (m.type === 'append_entries') return m.entries.length === 0;
     if (m.type !== 'append_entries_reply' || !m.success) return false;
     const peer = outgoing ? m.to : m.from;
@@ -364,11 +364,16 @@ function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
   if (m.type === 'request_vote' || m.type === 'request_vote_reply') s.preVote = m.preVote;
   if (m.type === 'request_vote_reply') s.ok = m.granted;
   if (m.type === 'append_entries_reply') s.ok = m.success;
+  if (m.type === 'install_snapshot') s.chunk = { index: m.snapshotIndex, offset: m.offset, bytes: m.data.length, size: m.size };
+  if (m.type === 'install_snapshot_reply') {
+    s.ok = m.matchIndex > 0;
+    s.chunk = { index: m.snapshotIndex, offset: m.offset, bytes: 0, size: 0 };
+  }
   return s;
 }
 
 /** One RPC as a log line: "RequestVote term 4 last 7/3", "AppendEntries term 3 prev 4/3 entries 5..7 commit 4". */
-export function describeRpc(m: Message): string {
+export function describeRpc(m: RaftMessage): string {
   switch (m.type) {
     case 'request_vote':
       return `${m.preVote ? 'PreVote' : 'RequestVote'} term ${m.term} last log ${m.lastLogIndex}/${m.lastLogTerm}${m.force ? ' (forced)' : ''}`;
@@ -386,5 +391,9 @@ export function describeRpc(m: Message): string {
         : `AppendEntries reply term ${m.term}: rejected prev ${m.matchIndex}${m.conflictIndex !== undefined ? `, conflict at ${m.conflictIndex}${m.conflictTerm !== undefined ? ` term ${m.conflictTerm}` : ''}` : ''}`;
     case 'timeout_now':
       return `TimeoutNow term ${m.term} (leadership transfer)`;
+    case 'install_snapshot':
+      return `InstallSnapshot term ${m.term} snapshot ${m.snapshotIndex}/${m.snapshotTerm} bytes ${m.offset}..${m.offset + m.data.length} of ${m.size}`;
+    case 'install_snapshot_reply':
+      return `InstallSnapshot reply term ${m.term} snapshot ${m.snapshotIndex}: holds ${m.offset}${m.matchIndex > 0 ? `, installed (match ${m.matchIndex})` : ''}`;
   }
 }

@@ -5,7 +5,14 @@
 //   /village   browsers: RelayToBrowser down, BrowserToRelay up
 import type { Timing } from './config.ts';
 
-export type RpcKind = 'request_vote' | 'request_vote_reply' | 'append_entries' | 'append_entries_reply' | 'timeout_now';
+export type RpcKind =
+  | 'request_vote'
+  | 'request_vote_reply'
+  | 'append_entries'
+  | 'append_entries_reply'
+  | 'timeout_now'
+  | 'install_snapshot'
+  | 'install_snapshot_reply';
 export type PeerRole = 'follower' | 'precandidate' | 'candidate' | 'leader';
 
 /** A short description of an RPC for drawing a letter and writing a log line. */
@@ -19,8 +26,21 @@ export interface RpcSummary {
   /** Number of entries carried (AppendEntries). */
   entries: number;
   preVote?: boolean;
-  /** request_vote_reply.granted / append_entries_reply.success */
+  /** request_vote_reply.granted / append_entries_reply.success / install_snapshot_reply: the snapshot is installed (matchIndex > 0) */
   ok?: boolean;
+  /**
+   * install_snapshot and its reply: which snapshot (its last index), where the chunk starts (for
+   * a reply: how much the follower holds), how many characters it carries (0 in a reply) and the
+   * snapshot's whole size. Never the data itself.
+   */
+  chunk?: SnapshotChunk;
+}
+
+export interface SnapshotChunk {
+  index: number;
+  offset: number;
+  bytes: number;
+  size: number;
 }
 
 interface Base {

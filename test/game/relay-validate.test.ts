@@ -105,3 +105,26 @@ describe('parsePeerEvent', () => {
     expect(parsePeerEvent([])).toEqual({ ok: false, message: 'event: expected a JSON object' });
   });
 });
+
+describe('parsePeerEvent: InstallSnapshot summaries', () => {
+  const snap = { rid: 'peer1:9', term: 4, heartbeat: false, entries: 0 };
+  it('keeps an install_snapshot chunk and its reply with their chunk fields', () => {
+    const events = [
+      { peer: 'peer1', t: 5, type: 'rpc_send', to: 'peer3', ...snap, rpc: 'install_snapshot', chunk: { index: 500, offset: 65536, bytes: 65536, size: 200000 } },
+      { peer: 'peer3', t: 6, type: 'rpc_recv', from: 'peer1', ...snap, rpc: 'install_snapshot', chunk: { index: 500, offset: 0, bytes: 65536, size: 200000 } },
+      { peer: 'peer3', t: 6, type: 'rpc_send', to: 'peer1', ...snap, rpc: 'install_snapshot_reply', ok: true, chunk: { index: 500, offset: 200000, bytes: 0, size: 0 } },
+    ];
+    for (const e of events) expect(parsePeerEvent(e)).toEqual({ ok: true, value: e });
+  });
+
+  it('refuses a chunk on other RPCs, and a chunk that runs past its snapshot', () => {
+    const refused = (e: Record<string, unknown>) => {
+      const r = parsePeerEvent({ peer: 'peer1', t: 1, type: 'rpc_send', to: 'peer2', ...snap, ...e });
+      return r.ok ? 'accepted' : r.message;
+    };
+    expect(refused({ rpc: 'append_entries', chunk: { index: 1, offset: 0, bytes: 1, size: 1 } })).toBe('chunk: only an install_snapshot or its reply has one, not append_entries');
+    expect(refused({ rpc: 'install_snapshot', chunk: { index: 1, offset: 10, bytes: 5, size: 12 } })).toBe("chunk.offset: the chunk (10 + 5) runs past the snapshot's size 12");
+    expect(refused({ rpc: 'install_snapshot', chunk: { index: 1, offset: 0, bytes: 5 } })).toBe('chunk.size: expected a number');
+    expect(refused({ rpc: 'install_snapshot_rply' })).toMatch(/^rpc: expected one of/);
+  });
+});
