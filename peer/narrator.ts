@@ -12,7 +12,7 @@
 // `persisted` after each durable save, `boot`, `dataId` and `recovered` in hello, and `resync`.
 import { randomBytes } from 'node:crypto';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
-import type { AppliedEntry, PeerRole, RpcSummary } from '../shared/events.ts';
+import type { AppliedEntry, LogPoint, PeerRole, RpcSummary } from '../shared/events.ts';
 import { entryHash } from '../shared/log-hash.ts';
 import type { Faults, PeerEnvelope } from '../shared/peer-protocol.ts';
 import { commandWords, formatCommand } from '../shared/kv-commands.ts';
@@ -43,8 +43,11 @@ export interface NarratorOptions {
   core: { status(): NodeStatus };
   /** The store, read for the `state` and `apply` events. */
   store: Pick<KvStore, 'appliedIndex' | 'valueOf'>;
-  /** What the peer recovered from its data directory (hello.recovered; the relay is shown the log's tail). */
-  recovered: { state: PersistedState; report: RecoveryReport };
+  /**
+   * What the peer recovered from its data directory (hello.recovered; the relay is shown the
+   * log's tail), and the snapshot the log continues (with its prefix hash), if any.
+   */
+  recovered: { state: PersistedState; report: RecoveryReport; base?: LogPoint | null };
   /** The core's clock (the shell's `now`): election deadlines are on it. */
   now: () => number;
 }
@@ -58,8 +61,11 @@ export class Narrator implements TransportObserver {
   private appliedNow: AppliedEntry[] = [];
   private ctxRole: PeerRole = 'follower';
   private lastStateKey = '';
-  /** With -v: the durable log as the events described it. */
-  private readonly described: ReportedLog | null = null;
+  /**
+   * The durable log as the events describe it (with -v; without, only its prefix hashes matter:
+   * a snapshot carries the one at its index, so that a peer installing it can go on from there).
+   */
+  private readonly described: ReportedLog;
   /** Random per process start: a reader tells a reconnection from a restart by it. */
   private readonly boot = randomBytes(6).toString('hex');
   private faults: Faults = { blocked: [], dropRate: 0, latencyMs: 0 };
@@ -74,7 +80,7 @@ export class Narrator implements TransportObserver {
     this.store = opts.store;
     this.updateContext();
     const { state, report } = opts.recovered;
-    if (opts.verbose) this.described = new ReportedLog(state.entries, state.hardState, report.lastWrite, entryLabel);
+    this.described = new ReportedLog(state.entries, state.hardState, report.lastWrite, opts.verbose ? entryLabel : () => '', opts.recovered.base ?? null);
   }
 
   /** With -v: starts streaming to the relay (it redials on its own while the relay is away). */
@@ -88,7 +94,7 @@ export class Narrator implements TransportObserver {
       secret: config.secret,
       hello: () => ({
         type: 'hello', pid: process.pid, cluster, profile, timing,
-        boot: this.boot, dataId: this.opts.recovered.report.dataId, recovered: this.described!.recovered,
+        boot: this.boot, dataId: this.opts.recovered.report.dataId, recovered: this.described.recovered,
       }),
       resync: () => this.resyncEvent(),
       catchUp: () => {
@@ -138,7 +144,7 @@ export class Narrator implements TransportObserver {
         L.line(`committed through index ${ev.index}`);
         if (!this.reporter) break;
         // The entries are on disk (saved before the Ready's events are told), so their ph is known.
-        const ph = this.described!.ph(ev.index);
+        const ph = this.described.ph(ev.index);
         this.reporter.emit(ph === undefined ? { type: 'commit', index: ev.index } : { type: 'commit', index: ev.index, term: this.core.status().term, ph });
         break;
       }
@@ -162,8 +168,8 @@ export class Narrator implements TransportObserver {
    * (with the write's term), the ones it added (tiles with their prefix hash), then `persisted`.
    */
   saved(entries: readonly Entry[], w: number, hs: HardState): void {
+    const { cutFrom, tiles, persisted } = this.described.write(entries, w, hs);
     if (!this.reporter) return;
-    const { cutFrom, tiles, persisted } = this.described!.write(entries, w, hs);
     if (cutFrom !== null) this.reporter.emit({ type: 'log_truncate', from: cutFrom, term: hs.term });
     if (tiles.length > 0) this.reporter.emit({ type: 'log_append', entries: tiles });
     if (persisted) this.reporter.emit({ type: 'persisted', ...persisted });
@@ -203,6 +209,38 @@ export class Narrator implements TransportObserver {
   batchHandled(): void {
     this.updateContext();
     if (this.reporter) this.reportState();
+  }
+
+  // ---- snapshots (peer/snapshots.ts) ----
+
+  /** The prefix hash of the durable log through `index` (for a snapshot taken there), or null. */
+  phAt(index: number): number | null {
+    return this.described.ph(index) ?? null;
+  }
+
+  /** A snapshot this peer took is durable (`file`, `bytes`); `ms`: how long encoding and writing took. */
+  snapshotWritten(index: number, term: number, keys: number, file: string, bytes: number, ms: { image: number; encode: number; write: number }): void {
+    this.logger.important(
+      `snapshot at index ${index} (term ${term}): ${keys} keys, ${bytes} bytes in ${file} ` +
+        `(copied in ${ms.image.toFixed(1)} ms, encoded in ${ms.encode.toFixed(0)} ms, written in ${ms.write.toFixed(0)} ms)`,
+    );
+  }
+
+  /** The durable log now starts after `index` (Ready.compact). */
+  compacted(index: number, term: number): void {
+    const base = this.described.compact(index, term);
+    this.logger.line(`log compacted: the durable log now starts after entry ${index} (term ${term}), which a durable snapshot covers`);
+    if (base && this.reporter) this.reporter.emit({ type: 'snapshot', reason: 'compacted', ...base, lastIndex: this.described.lastIndex });
+  }
+
+  /** A leader's snapshot is durable here and replaces the store; `kept`: the log held its last entry, and the entries after it stay. */
+  installed(from: PeerId | null, point: LogPoint, kept: boolean, keys: number): void {
+    this.described.install(point, kept);
+    this.logger.important(
+      `installed a snapshot${from ? ` from ${from}` : ''} at index ${point.index} (term ${point.term}): ${keys} keys; ` +
+        (kept ? 'the log after it is kept' : 'the log before it is discarded'),
+    );
+    this.reporter?.emit({ type: 'snapshot', reason: 'installed', ...point, lastIndex: this.described.lastIndex });
   }
 
   faultsChanged(f: Faults): void {
@@ -300,13 +338,13 @@ export class Narrator implements TransportObserver {
    */
   private resyncEvent(): PeerEventBody | null {
     const st = this.core.status();
-    const log = this.described!;
+    const log = this.described;
     const commitPh = log.ph(st.commitIndex);
     if (commitPh === undefined) return null;
     const d = log.lastWrite();
     return {
       type: 'resync', role: st.role, term: st.term, vote: st.vote, leader: st.leader, commit: st.commitIndex, commitPh,
-      lastIndex: d.lastIndex, lastTerm: d.lastTerm, lastPh: d.lastPh, base: null,
+      lastIndex: d.lastIndex, lastTerm: d.lastTerm, lastPh: d.lastPh, base: log.base,
       durable: { w: d.w, term: d.term, vote: d.vote },
       // Within a quarter of a frame, whatever the commands' size.
       tail: log.tail(this.opts.config.limits.maxFrameBytes / 4),

@@ -135,8 +135,11 @@ export function listSnapshots(dir: string): string[] {
   return names.filter((n) => NAME.test(n)).sort().reverse().map((n) => join(dir, n));
 }
 
-/** Removes unfinished writes, then finds the newest snapshot that reads back whole. */
-export function loadNewestSnapshot(dir: string): LoadedSnapshot {
+/**
+ * Removes unfinished writes, then finds the newest snapshot that reads back whole (and that
+ * `accept`, if given, does not throw on: the shell checks that its data decodes).
+ */
+export function loadNewestSnapshot(dir: string, accept?: (s: Snapshot) => void): LoadedSnapshot {
   const removedTemporary: string[] = [];
   let names: string[] = [];
   try {
@@ -152,12 +155,21 @@ export function loadNewestSnapshot(dir: string): LoadedSnapshot {
   }
   const rejected: { file: string; why: string }[] = [];
   for (const file of listSnapshots(dir)) {
+    let snapshot: Snapshot;
     try {
-      return { snapshot: readSnapshotFile(file), file, rejected, removedTemporary };
+      snapshot = readSnapshotFile(file);
     } catch (e) {
       if (!(e instanceof SnapshotDamagedError)) throw e;
       rejected.push({ file, why: e.message });
+      continue;
     }
+    try {
+      accept?.(snapshot);
+    } catch (e) {
+      rejected.push({ file, why: (e as Error).message });
+      continue;
+    }
+    return { snapshot, file, rejected, removedTemporary };
   }
   return { snapshot: null, file: null, rejected, removedTemporary };
 }
