@@ -168,7 +168,8 @@ export class PeerShell implements CommandHandler, AdminHandler {
    */
   static async start(opts: PeerShellOptions): Promise<PeerShell> {
     const { config, self, cluster, profile, timing } = opts;
-    const logger = new PeerLogger(join(config.logDir, `${self.name}.log`), self.name, opts.echo ?? true);
+    const rotation = { maxBytes: config.limits.logFileBytes, keep: config.limits.logFilesKept };
+    const logger = new PeerLogger(join(config.logDir, `${self.name}.log`), self.name, opts.echo ?? true, rotation);
     const dataDir = join(config.dataDir, self.name);
     narrateStart(logger, self.name, cluster, profile, timing);
     let opened: OpenedState;
