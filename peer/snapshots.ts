@@ -28,7 +28,7 @@ import type { RaftNode } from './raft/node.ts';
 import type { Entry, PeerId, PersistedState, Ready, Snapshot } from './raft/types.ts';
 import { checkSnapshotCoversLog, loadNewestSnapshot, pruneSnapshots, writeSnapshotFile } from './snapshot-file.ts';
 import { decodeSnapshotState, encodeSnapshotState, type SnapshotState } from './snapshot-state.ts';
-import { DurableLog, StorageError, type DurableLogOptions, type RecoveryReport } from './storage.ts';
+import { DurableLog, StorageCorruptError, type DurableLogOptions, type RecoveryReport } from './storage.ts';
 
 export interface OpenedState {
   log: DurableLog;
@@ -42,7 +42,7 @@ export interface OpenedState {
  * Opens the durable log (DurableLog.open: throws on damage that is not a torn tail) and the
  * newest good snapshot beside it. Damaged snapshot files are told to `onEvent` and skipped;
  * an older one stands in if the log was not cut past it. A log cut past every good snapshot
- * throws StorageError: the entries between are nowhere, and the peer must not start.
+ * throws StorageCorruptError: the entries between are nowhere, and the peer must not start.
  */
 export function openDurableState(dir: string, opts: DurableLogOptions & { onEvent: (m: string) => void }): OpenedState {
   const opened = DurableLog.open(dir, opts);
@@ -52,7 +52,7 @@ export function openDurableState(dir: string, opts: DurableLogOptions & { onEven
     for (const t of loaded.removedTemporary) opts.onEvent(`removed ${t}, a snapshot whose write never finished`);
     for (const r of loaded.rejected) opts.onEvent(`DAMAGED snapshot ${r.file} not trusted: ${r.why}`);
     const refusal = checkSnapshotCoversLog(dir, loaded, opened.report.base?.index ?? 0);
-    if (refusal !== null) throw new StorageError(refusal);
+    if (refusal !== null) throw new StorageCorruptError(refusal, dir, 0);
     if (!loaded.snapshot) return { ...opened, snapshot: null };
     const snap = loaded.snapshot;
     const state = decoded.get(snap)!;
