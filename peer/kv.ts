@@ -71,7 +71,7 @@ export type SessionImage = [string, number, number, ApplyOutcome];
 /** The store as a snapshot holds it (KvStore.image / restore). */
 export interface StoreImage {
   applied: number;
-  data: [string, KvValue][];
+  data: Map<string, KvValue>;
   /** Least recently used first. */
   sessions: SessionImage[];
 }
@@ -145,12 +145,13 @@ export class KvStore {
   /**
    * The store as of now, for a snapshot (peer/snapshot-state.ts): the keys with their values and
    * the client sessions, copied shallowly (values are strings, numbers and booleans, outcomes are
-   * never changed once made), so the store may go on changing while the copy is encoded.
+   * never changed once made), so the store may go on changing while the copy is encoded. A Map
+   * copy: the cheapest copy of a large store (one table, no object per key).
    */
   image(): StoreImage {
     const sessions: SessionImage[] = [];
     for (const [client, s] of this.sessions) sessions.push([client, s.seq, s.index, s.outcome]);
-    return { applied: this.applied, data: Array.from(this.data), sessions };
+    return { applied: this.applied, data: new Map(this.data), sessions };
   }
 
   /** Replaces the whole store (keys, sessions, applied index) by a snapshot's image. */

@@ -11,17 +11,17 @@
 // snapshot file's checksum.
 //
 // Taking a snapshot must not hold up the event loop for long: the store is copied shallowly at
-// once (KvStore.image), its JSON is built in slices with a turn of the event loop between them,
-// and gzip runs in the thread pool. Decoding (at start, or when a leader's snapshot is
+// once (KvStore.image, a Map copy), its JSON is built in slices with a turn of the event loop
+// between them, each slice streamed into gzip, which runs in the thread pool. Decoding (at start, or when a leader's snapshot is
 // installed) is synchronous: the store must be whole before the next entry is applied.
-import { promisify } from 'node:util';
+import { once } from 'node:events';
 import * as zlib from 'node:zlib';
+import type { KvValue } from '../shared/kv-commands.ts';
 import type { ApplyOutcome, StoreImage } from './kv.ts';
 
 const PREFIX = 'kv1:';
 /** Keys (or sessions) turned into JSON per turn of the event loop. */
-const SLICE = 20_000;
-const gzip = promisify(zlib.gzip);
+const SLICE = 10_000;
 
 export interface SnapshotState {
   image: StoreImage;
@@ -33,23 +33,40 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Encodes a snapshot's state; yields to the event loop between slices. */
 export async function encodeSnapshotState(state: SnapshotState): Promise<string> {
-  const parts: string[] = [`{"applied":${state.image.applied},"ph":${state.ph === null ? 'null' : state.ph},"data":[`];
-  await sliced(state.image.data, parts);
-  parts.push('],"sessions":[');
-  await sliced(state.image.sessions, parts);
-  parts.push(']}');
-  const zipped = await gzip(Buffer.from(parts.join(''), 'utf8'), { level: 1 });
-  return PREFIX + zipped.toString('base64');
+  // Each slice of JSON goes into a gzip stream at once: no string of the whole state is built.
+  const gz = zlib.createGzip({ level: 1 });
+  const out: Buffer[] = [];
+  gz.on('data', (b: Buffer) => out.push(b));
+  const done = new Promise<void>((resolve, reject) => {
+    gz.on('end', resolve);
+    gz.on('error', reject);
+  });
+  const write = async (text: string) => {
+    if (!gz.write(text)) await once(gz, 'drain');
+  };
+  await write(`{"applied":${state.image.applied},"ph":${state.ph === null ? 'null' : state.ph},"data":[`);
+  await sliced(state.image.data.entries(), write);
+  await write('],"sessions":[');
+  await sliced(state.image.sessions.values(), write);
+  gz.end(']}');
+  await done;
+  return PREFIX + Buffer.concat(out).toString('base64');
 }
 
-async function sliced(items: readonly unknown[], parts: string[]): Promise<void> {
-  for (let i = 0; i < items.length; i += SLICE) {
-    if (i > 0) {
-      parts.push(',');
-      await turn();
+async function sliced(items: Iterator<unknown>, write: (text: string) => Promise<void>): Promise<void> {
+  let first = true;
+  for (;;) {
+    const slice: unknown[] = [];
+    while (slice.length < SLICE) {
+      const r = items.next();
+      if (r.done) break;
+      slice.push(r.value);
     }
-    const json = JSON.stringify(items.slice(i, i + SLICE));
-    parts.push(json.slice(1, -1));
+    if (slice.length === 0) return;
+    const json = JSON.stringify(slice);
+    await write(first ? json.slice(1, -1) : `,${json.slice(1, -1)}`);
+    first = false;
+    await turn();
   }
 }
 
@@ -83,7 +100,7 @@ export function decodeSnapshotState(data: string): SnapshotState {
       throw new Error(`snapshot data holds a malformed session ${JSON.stringify(s).slice(0, 60)}`);
     }
   }
-  return { image: { applied, data: r.data as StoreImage['data'], sessions: r.sessions as StoreImage['sessions'] }, ph: r.ph as number | null };
+  return { image: { applied, data: new Map(r.data as [string, KvValue][]), sessions: r.sessions as StoreImage['sessions'] }, ph: r.ph as number | null };
 }
 
 function isOutcome(v: unknown): v is ApplyOutcome {

@@ -57,7 +57,7 @@ export function openDurableState(dir: string, opts: DurableLogOptions & { onEven
     const snap = loaded.snapshot;
     const state = decoded.get(snap)!;
     opts.onEvent(
-      `starting from snapshot ${loaded.file} (index ${snap.index}, term ${snap.term}, ${state.image.data.length} keys)` +
+      `starting from snapshot ${loaded.file} (index ${snap.index}, term ${snap.term}, ${state.image.data.size} keys)` +
         (loaded.rejected.length > 0 ? ', an older snapshot in place of the damaged one' : '') +
         `; the log after it is replayed`,
     );
@@ -128,7 +128,7 @@ export class Snapshots {
     try {
       const data = await encodeSnapshotState({ image, ph: narrator.phAt(index) });
       if (this.closed) return;
-      this.timings.set(index, { keys: image.data.length, image: t1 - t0, encode: performance.now() - t1 });
+      this.timings.set(index, { keys: image.data.size, image: t1 - t0, encode: performance.now() - t1 });
       this.o.guard(() => node.snapshotTaken(index, data));
       this.o.kick();
     } finally {
@@ -190,7 +190,7 @@ export class Snapshots {
       await this.o.log.cut(snap.index, snap.term);
       const kept = this.o.log.lastIndex > snap.index;
       this.installing.set(snap, state);
-      this.o.narrator.installed(leaderOf(this.o.node), { index: snap.index, term: snap.term, ph: state.ph ?? Number.NaN }, kept, state.image.data.length);
+      this.o.narrator.installed(leaderOf(this.o.node), { index: snap.index, term: snap.term, ph: state.ph ?? Number.NaN }, kept, state.image.data.size);
       newest = snap;
     }
     return newest;

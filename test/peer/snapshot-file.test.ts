@@ -141,7 +141,7 @@ describe('snapshot state (the store and sessions in a snapshot)', () => {
   it('refuses data that is not a snapshot state, saying why', async () => {
     expect(() => decodeSnapshotState('hello')).toThrow(/does not start with "kv1:"/);
     expect(() => decodeSnapshotState('kv1:AAAA')).toThrow(/does not unzip/);
-    const bad = (await encodeSnapshotState({ image: { applied: 1, data: [], sessions: [] }, ph: null })).replace('kv1:', 'kv1:A');
+    const bad = (await encodeSnapshotState({ image: { applied: 1, data: new Map(), sessions: [] }, ph: null })).replace('kv1:', 'kv1:A');
     expect(() => decodeSnapshotState(bad)).toThrow(/snapshot data/);
   });
 });
