@@ -12,7 +12,7 @@
 // `persisted` after each durable save, `boot`, `dataId` and `recovered` in hello, and `resync`.
 import { randomBytes } from 'node:crypto';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
-import type { AppliedEntry, LogPoint, PeerRole, RpcSummary } from '../shared/events.ts';
+import type { AppliedEntry, LogPoint, LogStart, PeerRole, RpcSummary } from '../shared/events.ts';
 import { entryHash } from '../shared/log-hash.ts';
 import type { Faults, PeerEnvelope } from '../shared/peer-protocol.ts';
 import { commandWords, formatCommand } from '../shared/kv-commands.ts';
@@ -39,8 +39,8 @@ export interface NarratorOptions {
   verbose: boolean;
   /** Size of the -v reporter's queue (default 10,000). */
   reporterQueue?: number;
-  /** The core, read for the log prefix and the `state` event. */
-  core: { status(): NodeStatus };
+  /** The core, read for the log prefix and the `state` event (and where its log begins). */
+  core: { status(): NodeStatus; firstIndex?(): number; snapshotMeta?(): { index: number; term: number } };
   /** The store, read for the `state` and `apply` events. */
   store: Pick<KvStore, 'appliedIndex' | 'valueOf'>;
   /**
@@ -325,7 +325,7 @@ export class Narrator implements TransportObserver {
     const st = this.core.status();
     const applied = this.store.appliedIndex;
     const deadline = st.electionDeadline === null ? null : Math.round(st.electionDeadline);
-    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}`;
+    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}|${this.core.firstIndex?.()}`;
     if (key === this.lastStateKey) return;
     this.lastStateKey = key;
     this.reporter!.emit(this.stateEvent());
@@ -358,7 +358,15 @@ export class Narrator implements TransportObserver {
       ...stateOf(st, this.store.appliedIndex),
       // A duration as well: the relay's machine may keep another time.
       electionInMs: st.electionDeadline === null ? null : Math.max(0, Math.round(st.electionDeadline - this.opts.now())),
+      ...this.logStart(),
     };
+  }
+
+  /** `state.log`: where the log begins, once there is a snapshot (kept small: three numbers). */
+  private logStart(): { log?: LogStart } {
+    const snap = this.core.snapshotMeta?.();
+    if (!snap || snap.index === 0) return {};
+    return { log: { firstIndex: this.core.firstIndex!(), snapshotIndex: snap.index, snapshotTerm: snap.term } };
   }
 }
 

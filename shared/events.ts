@@ -36,6 +36,13 @@ export interface RpcSummary {
   chunk?: SnapshotChunk;
 }
 
+/** Where a peer's log begins: entries before `firstIndex` are in its snapshot (last index and term). */
+export interface LogStart {
+  firstIndex: number;
+  snapshotIndex: number;
+  snapshotTerm: number;
+}
+
 export interface SnapshotChunk {
   index: number;
   offset: number;
@@ -132,6 +139,8 @@ export type PeerEvent = Base &
          * Machines' clocks differ, so the relay draws timers from this, on its own clock.
          */
         electionInMs?: number | null;
+        /** Where the log begins: present once the peer has a snapshot. */
+        log?: LogStart;
       }
     | ({ type: 'rpc_send'; to: string } & RpcSummary)
     | ({ type: 'rpc_recv'; from: string } & RpcSummary)

@@ -1,7 +1,7 @@
 // Parses frames that arrive at the relay (from peers, the launcher and browsers) into typed
 // messages. Everything from the network is `unknown` until one of these functions says otherwise;
 // after that the relay trusts the types.
-import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, RpcKind, RpcSummary, SnapshotChunk } from '../../shared/events.ts';
+import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, LogStart, RpcKind, RpcSummary, SnapshotChunk } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
 
@@ -251,6 +251,13 @@ function rpcOptions<T extends RpcSummary>(s: T, o: Obj): T {
   return s;
 }
 
+/** state.log: where the log begins (after a snapshot). */
+function logStart(o: Obj): LogStart {
+  const l = { firstIndex: nat(o, 'firstIndex'), snapshotIndex: nat(o, 'snapshotIndex'), snapshotTerm: nat(o, 'snapshotTerm') };
+  if (l.firstIndex < 1) fail('firstIndex: expected a whole number >= 1');
+  return l;
+}
+
 /** rpc_*.chunk: which snapshot, where the chunk starts, its length and the snapshot's size (never the data). */
 function snapshotChunk(o: Obj): SnapshotChunk {
   const c = { index: nat(o, 'index'), offset: nat(o, 'offset'), bytes: nat(o, 'bytes'), size: nat(o, 'size') };
@@ -293,6 +300,7 @@ function peerEventBody(o: Obj): PeerEvent {
         lastTerm: nat(o, 'lastTerm'),
         electionDeadline: nullableNum(o, 'electionDeadline'),
         ...(o.electionInMs === undefined ? {} : { electionInMs: nullableNum(o, 'electionInMs') }),
+        ...(o.log === undefined ? {} : { log: nested(o, 'log', logStart) }),
       };
     case 'rpc_send': {
       const to = name(o, 'to');

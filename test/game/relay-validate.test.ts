@@ -128,3 +128,22 @@ describe('parsePeerEvent: InstallSnapshot summaries', () => {
     expect(refused({ rpc: 'install_snapshot_rply' })).toMatch(/^rpc: expected one of/);
   });
 });
+
+describe('parsePeerEvent: where a log begins', () => {
+  const state = { peer: 'peer2', t: 5, type: 'state', role: 'follower', term: 3, vote: null, leader: 'peer1', commitIndex: 5200, appliedIndex: 5200, lastIndex: 5210, lastTerm: 3, electionDeadline: 1234 };
+  it('keeps state.log (first index, and the snapshot\'s last index and term)', () => {
+    const e = { ...state, log: { firstIndex: 4001, snapshotIndex: 5000, snapshotTerm: 3 } };
+    expect(parsePeerEvent(e)).toEqual({ ok: true, value: e });
+    expect(parsePeerEvent(state)).toEqual({ ok: true, value: state });
+  });
+
+  it('refuses a malformed state.log, naming the field', () => {
+    const r = (log: unknown) => {
+      const p = parsePeerEvent({ ...state, log });
+      return p.ok ? 'accepted' : p.message;
+    };
+    expect(r({ firstIndex: 0, snapshotIndex: 0, snapshotTerm: 0 })).toBe('log.firstIndex: expected a whole number >= 1');
+    expect(r({ firstIndex: 5, snapshotIndex: 4 })).toBe('log.snapshotTerm: expected a number');
+    expect(r('from 5')).toBe('log: expected a JSON object');
+  });
+});
