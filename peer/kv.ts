@@ -65,6 +65,17 @@ export function entryLabel(data: string | null): string {
 
 // ---- the store ----
 
+/** One client session in a snapshot: client, seq, index of the entry that last used it, outcome. */
+export type SessionImage = [string, number, number, ApplyOutcome];
+
+/** The store as a snapshot holds it (KvStore.image / restore). */
+export interface StoreImage {
+  applied: number;
+  data: Map<string, KvValue>;
+  /** Least recently used first. */
+  sessions: SessionImage[];
+}
+
 interface Session {
   seq: number;
   outcome: ApplyOutcome;
@@ -129,6 +140,28 @@ export class KvStore {
 
   get size(): number {
     return this.data.size;
+  }
+
+  /**
+   * The store as of now, for a snapshot (peer/snapshot-state.ts): the keys with their values and
+   * the client sessions, copied shallowly (values are strings, numbers and booleans, outcomes are
+   * never changed once made), so the store may go on changing while the copy is encoded. A Map
+   * copy: the cheapest copy of a large store (one table, no object per key).
+   */
+  image(): StoreImage {
+    const sessions: SessionImage[] = [];
+    for (const [client, s] of this.sessions) sessions.push([client, s.seq, s.index, s.outcome]);
+    return { applied: this.applied, data: new Map(this.data), sessions };
+  }
+
+  /** Replaces the whole store (keys, sessions, applied index) by a snapshot's image. */
+  restore(image: StoreImage): void {
+    this.data.clear();
+    for (const [k, v] of image.data) this.data.set(k, v);
+    this.sessions.clear();
+    // In the image's order: least recently used first, as the table keeps them.
+    for (const [client, seq, index, outcome] of image.sessions) this.sessions.set(client, { seq, index, outcome });
+    this.applied = image.applied;
   }
 
   get sessionCount(): number {

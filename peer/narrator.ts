@@ -12,14 +12,14 @@
 // `persisted` after each durable save, `boot`, `dataId` and `recovered` in hello, and `resync`.
 import { randomBytes } from 'node:crypto';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
-import type { AppliedEntry, PeerRole, RpcSummary } from '../shared/events.ts';
+import type { AppliedEntry, LogPoint, LogStart, PeerRole, RpcSummary } from '../shared/events.ts';
 import { entryHash } from '../shared/log-hash.ts';
 import type { Faults, PeerEnvelope } from '../shared/peer-protocol.ts';
 import { commandWords, formatCommand } from '../shared/kv-commands.ts';
 import { clientTls, endpointUrl } from '../shared/tls.ts';
 import { decodeEntry, entryLabel, type ApplyOutcome, type KvStore } from './kv.ts';
 import type { PeerLogger } from './logger.ts';
-import type { Config as Membership, CoreEvent, Entry, HardState, Message, NodeStatus, PeerId, PersistedState } from './raft/types.ts';
+import type { Config as Membership, CoreEvent, Entry, HardState, NodeStatus, PeerId, PersistedState, RaftMessage } from './raft/types.ts';
 import { ReportedLog } from './reported-log.ts';
 import { Reporter, type PeerEventBody } from './reporter.ts';
 import type { RecoveryReport } from './storage.ts';
@@ -39,12 +39,15 @@ export interface NarratorOptions {
   verbose: boolean;
   /** Size of the -v reporter's queue (default 10,000). */
   reporterQueue?: number;
-  /** The core, read for the log prefix and the `state` event. */
-  core: { status(): NodeStatus };
+  /** The core, read for the log prefix and the `state` event (and where its log begins). */
+  core: { status(): NodeStatus; firstIndex?(): number; snapshotMeta?(): { index: number; term: number } };
   /** The store, read for the `state` and `apply` events. */
   store: Pick<KvStore, 'appliedIndex' | 'valueOf'>;
-  /** What the peer recovered from its data directory (hello.recovered; the relay is shown the log's tail). */
-  recovered: { state: PersistedState; report: RecoveryReport };
+  /**
+   * What the peer recovered from its data directory (hello.recovered; the relay is shown the
+   * log's tail), and the snapshot the log continues (with its prefix hash), if any.
+   */
+  recovered: { state: PersistedState; report: RecoveryReport; base?: LogPoint | null };
   /** The core's clock (the shell's `now`): election deadlines are on it. */
   now: () => number;
 }
@@ -58,8 +61,11 @@ export class Narrator implements TransportObserver {
   private appliedNow: AppliedEntry[] = [];
   private ctxRole: PeerRole = 'follower';
   private lastStateKey = '';
-  /** With -v: the durable log as the events described it. */
-  private readonly described: ReportedLog | null = null;
+  /**
+   * The durable log as the events describe it (with -v; without, only its prefix hashes matter:
+   * a snapshot carries the one at its index, so that a peer installing it can go on from there).
+   */
+  private readonly described: ReportedLog;
   /** Random per process start: a reader tells a reconnection from a restart by it. */
   private readonly boot = randomBytes(6).toString('hex');
   private faults: Faults = { blocked: [], dropRate: 0, latencyMs: 0 };
@@ -76,7 +82,7 @@ export class Narrator implements TransportObserver {
     this.store = opts.store;
     this.updateContext();
     const { state, report } = opts.recovered;
-    if (opts.verbose) this.described = new ReportedLog(state.entries, state.hardState, report.lastWrite, entryLabel);
+    this.described = new ReportedLog(state.entries, state.hardState, report.lastWrite, opts.verbose ? entryLabel : () => '', opts.recovered.base ?? null);
   }
 
   /** With -v: starts streaming to the relay (it redials on its own while the relay is away). */
@@ -90,7 +96,7 @@ export class Narrator implements TransportObserver {
       secret: config.secret,
       hello: () => ({
         type: 'hello', pid: process.pid, cluster, profile, timing,
-        boot: this.boot, dataId: this.opts.recovered.report.dataId, recovered: this.described!.recovered,
+        boot: this.boot, dataId: this.opts.recovered.report.dataId, recovered: this.described.recovered,
       }),
       resync: () => this.resyncEvent(),
       catchUp: () => {
@@ -141,7 +147,7 @@ export class Narrator implements TransportObserver {
         L.line(`committed through index ${ev.index}`);
         if (!this.reporter) break;
         // The entries are on disk (saved before the Ready's events are told), so their ph is known.
-        const ph = this.described!.ph(ev.index);
+        const ph = this.described.ph(ev.index);
         this.reporter.emit(ph === undefined ? { type: 'commit', index: ev.index } : { type: 'commit', index: ev.index, term: this.core.status().term, ph });
         break;
       }
@@ -165,8 +171,8 @@ export class Narrator implements TransportObserver {
    * (with the write's term), the ones it added (tiles with their prefix hash), then `persisted`.
    */
   saved(entries: readonly Entry[], w: number, hs: HardState): void {
+    const { cutFrom, tiles, persisted } = this.described.write(entries, w, hs);
     if (!this.reporter) return;
-    const { cutFrom, tiles, persisted } = this.described!.write(entries, w, hs);
     if (cutFrom !== null) this.reporter.emit({ type: 'log_truncate', from: cutFrom, term: hs.term });
     // The tiles carry the write's acknowledgement (`durable`) instead of a `persisted` after them.
     if (tiles.length > 0 && persisted) this.reporter.emit({ type: 'log_append', entries: tiles, durable: { w: persisted.w, term: persisted.term, vote: persisted.vote } });
@@ -214,6 +220,38 @@ export class Narrator implements TransportObserver {
   configuration(m: Membership): void {
     this.membership = m;
     this.reporter?.emit({ type: 'config', voters: m.voters.slice(), learners: m.learners.slice() });
+  }
+
+  // ---- snapshots (peer/snapshots.ts) ----
+
+  /** The prefix hash of the durable log through `index` (for a snapshot taken there), or null. */
+  phAt(index: number): number | null {
+    return this.described.ph(index) ?? null;
+  }
+
+  /** A snapshot this peer took is durable (`file`, `bytes`); `ms`: how long encoding and writing took. */
+  snapshotWritten(index: number, term: number, keys: number, file: string, bytes: number, ms: { image: number; encode: number; write: number }): void {
+    this.logger.important(
+      `snapshot at index ${index} (term ${term}): ${keys} keys, ${bytes} bytes in ${file} ` +
+        `(copied in ${ms.image.toFixed(1)} ms, encoded in ${ms.encode.toFixed(0)} ms, written in ${ms.write.toFixed(0)} ms)`,
+    );
+  }
+
+  /** The durable log now starts after `index` (Ready.compact). */
+  compacted(index: number, term: number): void {
+    const base = this.described.compact(index, term);
+    this.logger.line(`log compacted: the durable log now starts after entry ${index} (term ${term}), which a durable snapshot covers`);
+    if (base && this.reporter) this.reporter.emit({ type: 'snapshot', reason: 'compacted', ...base, lastIndex: this.described.lastIndex });
+  }
+
+  /** A leader's snapshot is durable here and replaces the store; `kept`: the log held its last entry, and the entries after it stay. */
+  installed(from: PeerId | null, point: LogPoint, kept: boolean, keys: number): void {
+    this.described.install(point, kept);
+    this.logger.important(
+      `installed a snapshot${from ? ` from ${from}` : ''} at index ${point.index} (term ${point.term}): ${keys} keys; ` +
+        (kept ? 'the log after it is kept' : 'the log before it is discarded'),
+    );
+    this.reporter?.emit({ type: 'snapshot', reason: 'installed', ...point, lastIndex: this.described.lastIndex });
   }
 
   faultsChanged(f: Faults): void {
@@ -284,7 +322,7 @@ export class Narrator implements TransportObserver {
     this.logger.setContext(`term ${term ?? st!.term} ${this.ctxRole}`);
   }
 
-  private heartbeat(m: Message, outgoing: boolean): boolean {
+  private heartbeat(m: RaftMessage, outgoing: boolean): boolean {
     if (m.type === 'append_entries') return m.entries.length === 0;
     if (m.type !== 'append_entries_reply' || !m.success) return false;
     const peer = outgoing ? m.to : m.from;
@@ -298,7 +336,7 @@ export class Narrator implements TransportObserver {
     const st = this.core.status();
     const applied = this.store.appliedIndex;
     const deadline = st.electionDeadline === null ? null : Math.round(st.electionDeadline);
-    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}`;
+    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}|${this.core.firstIndex?.()}`;
     if (key === this.lastStateKey) return;
     this.lastStateKey = key;
     this.reporter!.emit(this.stateEvent());
@@ -311,13 +349,13 @@ export class Narrator implements TransportObserver {
    */
   private resyncEvent(): PeerEventBody | null {
     const st = this.core.status();
-    const log = this.described!;
+    const log = this.described;
     const commitPh = log.ph(st.commitIndex);
     if (commitPh === undefined) return null;
     const d = log.lastWrite();
     return {
       type: 'resync', role: st.role, term: st.term, vote: st.vote, leader: st.leader, commit: st.commitIndex, commitPh,
-      lastIndex: d.lastIndex, lastTerm: d.lastTerm, lastPh: d.lastPh, base: null,
+      lastIndex: d.lastIndex, lastTerm: d.lastTerm, lastPh: d.lastPh, base: log.base,
       durable: { w: d.w, term: d.term, vote: d.vote },
       // Within a quarter of a frame, whatever the commands' size.
       tail: log.tail(this.opts.config.limits.maxFrameBytes / 4),
@@ -332,7 +370,15 @@ export class Narrator implements TransportObserver {
       ...stateOf(st, this.store.appliedIndex),
       // A duration as well: the relay's machine may keep another time.
       electionInMs: st.electionDeadline === null ? null : Math.max(0, Math.round(st.electionDeadline - this.opts.now())),
+      ...this.logStart(),
     };
+  }
+
+  /** `state.log`: where the log begins, once there is a snapshot (kept small: three numbers). */
+  private logStart(): { log?: LogStart } {
+    const snap = this.core.snapshotMeta?.();
+    if (!snap || snap.index === 0) return {};
+    return { log: { firstIndex: this.core.firstIndex!(), snapshotIndex: snap.index, snapshotTerm: snap.term } };
   }
 }
 
@@ -376,11 +422,16 @@ function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
   if (m.type === 'request_vote' || m.type === 'request_vote_reply') s.preVote = m.preVote;
   if (m.type === 'request_vote_reply') s.ok = m.granted;
   if (m.type === 'append_entries_reply') s.ok = m.success;
+  if (m.type === 'install_snapshot') s.chunk = { index: m.snapshotIndex, offset: m.offset, bytes: m.data.length, size: m.size };
+  if (m.type === 'install_snapshot_reply') {
+    s.ok = m.matchIndex > 0;
+    s.chunk = { index: m.snapshotIndex, offset: m.offset, bytes: 0, size: 0 };
+  }
   return s;
 }
 
 /** One RPC as a log line: "RequestVote term 4 last 7/3", "AppendEntries term 3 prev 4/3 entries 5..7 commit 4". */
-export function describeRpc(m: Message): string {
+export function describeRpc(m: RaftMessage): string {
   switch (m.type) {
     case 'request_vote':
       return `${m.preVote ? 'PreVote' : 'RequestVote'} term ${m.term} last log ${m.lastLogIndex}/${m.lastLogTerm}${m.force ? ' (forced)' : ''}`;
@@ -398,5 +449,9 @@ export function describeRpc(m: Message): string {
         : `AppendEntries reply term ${m.term}: rejected prev ${m.matchIndex}${m.conflictIndex !== undefined ? `, conflict at ${m.conflictIndex}${m.conflictTerm !== undefined ? ` term ${m.conflictTerm}` : ''}` : ''}`;
     case 'timeout_now':
       return `TimeoutNow term ${m.term} (leadership transfer)`;
+    case 'install_snapshot':
+      return `InstallSnapshot term ${m.term} snapshot ${m.snapshotIndex}/${m.snapshotTerm} bytes ${m.offset}..${m.offset + m.data.length} of ${m.size}`;
+    case 'install_snapshot_reply':
+      return `InstallSnapshot reply term ${m.term} snapshot ${m.snapshotIndex}: holds ${m.offset}${m.matchIndex > 0 ? `, installed (match ${m.matchIndex})` : ''}`;
   }
 }

@@ -11,7 +11,8 @@
 // While a save is in flight, further Readies accumulate and go to disk together in the next
 // save (group commit): under load, one fsync covers many commands.
 // The timer is a single setTimeout re-armed to node.nextDeadline(). What the peer says about all
-// this (log lines, -v events) is the Narrator's job; /client and /admin are their own modules.
+// this (log lines, -v events) is the Narrator's job; /client and /admin are their own modules;
+// snapshots and log compaction are snapshots.ts (an installed snapshot is persisted in step 1).
 import { join } from 'node:path';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
 import { badCommandResult, notLeaderResult, okResult, unknownResult as unknown, type CommandResult, type RequestCommand } from '../shared/client-protocol.ts';
@@ -26,9 +27,11 @@ import { encodeEntry, KvStore } from './kv.ts';
 import { PeerLogger } from './logger.ts';
 import { RaftNode } from './raft/node.ts';
 import { Narrator, narrateRecovery, narrateStart, stateOf } from './narrator.ts';
-import type { Entry, HardState, PeerId, PersistedState, PlantedBug, Ready } from './raft/types.ts';
+import type { Entry, HardState, PeerId, PlantedBug, Ready } from './raft/types.ts';
 import { plantRecovered } from './planted.ts';
-import { DurableLog, type RecoveryReport } from './storage.ts';
+import type { DurableLog } from './storage.ts';
+import { mergeForSave } from './group-commit.ts';
+import { openDurableState, Snapshots, type OpenedState } from './snapshots.ts';
 import { fileTap, Transport } from './transport.ts';
 
 export interface PeerShellOptions {
@@ -81,6 +84,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
   private readonly logger: PeerLogger;
   private readonly narrator: Narrator;
   readonly membership: MembershipKeeper;
+  private readonly snapshots: Snapshots;
   private readonly cluster: PeerId[];
   private readonly commandTimeoutMs: number;
   private readonly maxEntryBytes: number;
@@ -107,7 +111,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
 
   private constructor(
     private readonly opts: PeerShellOptions,
-    opened: { log: DurableLog; state: PersistedState; report: RecoveryReport },
+    opened: OpenedState,
     logger: PeerLogger,
   ) {
     const { config, self, cluster, timing } = opts;
@@ -133,6 +137,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
         maxInflightAppends: config.limits.maxInflightAppends,
         preVote: true,
         checkQuorum: true,
+        snapshotTrailingEntries: config.limits.snapshotTrailingEntries,
         plantBug: opts.plantBug,
       },
       persisted,
@@ -140,7 +145,10 @@ export class PeerShell implements CommandHandler, AdminHandler {
     );
     this.role = this.node.status().role;
     this.term = this.node.status().term;
-    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: opened, now });
+    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: { ...opened, base: opened.snapshot?.base }, now });
+    const [guard, kick, fatal] = [(fn: () => void) => this.guard(fn), () => this.afterInputsOfThisTurn(), (e: Error) => this.fatal(e)];
+    const so = { dir: this.log.dir, limits: config.limits, log: this.log, node: this.node, kv: this.kv, narrator: this.narrator, guard, kick, fatal };
+    this.snapshots = new Snapshots(so, opened.snapshot, persisted.snapshot?.index ?? 0);
 
     this.membership = new MembershipKeeper(membershipDeps(opts, persisted.hardState.commit, this.node, logger, {
       now, kick: () => this.afterInput(), report: (c) => this.narrator.configuration(c), removed: (why) => void this.stop().then(() => opts.onRemoved?.(why)),
@@ -168,12 +176,13 @@ export class PeerShell implements CommandHandler, AdminHandler {
    */
   static async start(opts: PeerShellOptions): Promise<PeerShell> {
     const { config, self, cluster, profile, timing } = opts;
-    const logger = new PeerLogger(join(config.logDir, `${self.name}.log`), self.name, opts.echo ?? true);
+    const rotation = { maxBytes: config.limits.logFileBytes, keep: config.limits.logFilesKept };
+    const logger = new PeerLogger(join(config.logDir, `${self.name}.log`), self.name, opts.echo ?? true, rotation);
     const dataDir = join(config.dataDir, self.name);
     narrateStart(logger, self.name, cluster, profile, timing);
-    let opened: ReturnType<typeof DurableLog.open>;
+    let opened: OpenedState;
     try {
-      opened = DurableLog.open(dataDir, { onEvent: (m) => logger.line(`storage: ${m}`) });
+      opened = openDurableState(dataDir, { onEvent: (m) => logger.line(`storage: ${m}`) });
     } catch (e) {
       logger.important(`cannot open the durable state in ${dataDir}: ${(e as Error).message}`);
       await logger.close();
@@ -276,6 +285,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
       // A leader's AppendEntries leave now, so the followers' fsyncs run in parallel with its
       // own (dissertation §10.2.1); the core counts the leader's copy once persisted() says so.
       if (rd.early.length > 0) this.transport.send(rd.early);
+      this.snapshots.readyTaken(rd);
       this.queue.push(rd);
       if (!this.flushing) void this.flush();
     }
@@ -298,14 +308,15 @@ export class PeerShell implements CommandHandler, AdminHandler {
       while (this.queue.length > 0 && !this.stopped) {
         const batch = this.queue;
         this.queue = [];
-        const saving = mergeForSave(batch);
+        const snapshot = await this.snapshots.beforeSave(batch);
+        const saving = { ...mergeForSave(batch), snapshot };
         const { hardState, entries } = saving;
-        if (hardState && entries.length === 0 && this.saved && hardState.term === this.saved.term && hardState.vote === this.saved.vote) {
+        if (!snapshot && hardState && entries.length === 0 && this.saved && hardState.term === this.saved.term && hardState.vote === this.saved.vote) {
           // Only the commit index moved: Raft may lose it in a crash (it is learned again), so
           // it is written without waiting for an fsync; the next durable save covers it.
           this.saved = hardState;
           this.log.save(hardState, [], false).catch((e: Error) => this.fatal(new Error(`cannot write the durable state: ${e.message}`)));
-        } else if (hardState || entries.length > 0) {
+        } else if (hardState || entries.length > 0 || snapshot) {
           if (hardState) this.saved = hardState;
           this.inFlight = this.log.save(hardState, entries, true, true);
           const w = await this.inFlight;
@@ -334,7 +345,9 @@ export class PeerShell implements CommandHandler, AdminHandler {
     for (const rd of batch) for (const ev of rd.events) this.narrator.coreEvent(ev), this.membership.coreEvent(ev);
     const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((rd) => rd.messages);
     if (messages.length > 0) this.transport.send(messages);
+    for (const rd of batch) if (rd.snapshotMessages.length > 0) this.transport.send(rd.snapshotMessages);
     for (const rd of batch) {
+      this.snapshots.restoreIfInstalled(rd);
       for (const e of rd.committed) this.apply(e);
       this.narrator.appliedReady();
       for (const rs of rd.readStates) {
@@ -351,6 +364,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
       }
     }
     this.serveReads();
+    this.snapshots.maybeTake();
   }
 
   private afterBatch(): void {
@@ -368,6 +382,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
   private apply(e: Entry): void {
     if (e.conf !== undefined) this.membership.committed(e);
     const outcome = this.kv.apply(e.data, e.index);
+    this.snapshots.applied(e);
     const w = this.writes.get(e.index);
     if (w) {
       this.writes.delete(e.index);
@@ -475,25 +490,9 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.narrator.close();
     await this.transport.close();
     if (this.inFlight) await this.inFlight.catch(() => {});
+    await this.snapshots.close();
     await this.log.close().catch((e: Error) => this.logger.line(`closing the durable log: ${e.message}`));
     this.logger.important('stopped');
     await this.logger.close();
   }
-}
-
-/** Merges the hard state and entries of several Readies into one save (group commit). */
-export function mergeForSave(batch: readonly Ready[]): { hardState: HardState | null; entries: Entry[] } {
-  let hardState: HardState | null = null;
-  let entries: Entry[] = [];
-  for (const rd of batch) {
-    if (rd.hardState) hardState = rd.hardState;
-    if (rd.entries.length === 0) continue;
-    const first = rd.entries[0]!.index;
-    if (entries.length > 0 && first <= entries[entries.length - 1]!.index) {
-      // A later Ready rewrote part of what the earlier one appended: keep only what precedes it.
-      entries = entries.filter((e) => e.index < first);
-    }
-    entries = entries.concat(rd.entries);
-  }
-  return { hardState, entries };
 }

@@ -9,14 +9,19 @@
 //   entry       {"b":7,"k":"e","index":13,"term":3,"data":"{\"cmd\":[\"x\",\"add\",100]}"}
 //   config      {"b":8,"k":"e","index":14,"term":3,"data":null,"conf":{"voters":["peer1","peer2"],"learners":["peer6"]}}
 //               (a configuration entry, dissertation §4.1: an entry with `conf`)
+//   cut         {"b":9,"k":"cut","index":5000,"term":7}
 // `b` numbers the write the record belongs to (consecutively in file order); the last record of
 // each write has "end":1.
 // Replaying the records in order gives the state: the last hard state wins, and an entry at or
 // below the current last index replaces that entry and everything after it (Raft truncation,
-// Figure 2, AppendEntries step 3).
+// Figure 2, AppendEntries step 3). A cut record says the log now starts after entry `index`
+// (log compaction: a durable snapshot covers everything through it, peer/snapshot-file.ts): if
+// the log holds that entry with that term, the entries after it stay and those before go;
+// otherwise (a leader's snapshot replaced a log that does not hold its last entry, §7) every
+// entry goes and the log is empty after `index`.
 //
 // `b` is also what save() resolves with (the write number `w` of the -v events): it grows across
-// restarts and compaction, so "write 212 was durable" can be checked after a crash.
+// restarts and rewrites, so "write 212 was durable" can be checked after a crash.
 //
 // Writes: save() appends a batch and resolves after one write and one fdatasync. The write
 // starts in the turn after the first save (setImmediate), so every save of one event-loop turn
@@ -34,8 +39,8 @@
 // other writes means the middle of the file is damaged: StorageCorruptError, because going on
 // would silently drop entries that may be committed.
 //
-// Compaction: overwritten entries and old hard states are dead weight. When they outweigh the
-// live records (and exceed compactMinBytes), the live records are copied into a new file in the
+// Rewrite: overwritten entries and old hard states are dead weight. When they outweigh the
+// live records (and exceed rewriteMinBytes), the live records are copied into a new file in the
 // background while saves go on; then, briefly holding off saves, the records appended meanwhile
 // are copied too, the new file is fsynced and renamed over the old one, and the directory fsynced.
 //
@@ -64,8 +69,10 @@ const FRAME = 8;
 /** A record longer than this is treated as damage (a corrupted length field). */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 const READ_WINDOW = 4 * 1024 * 1024;
-/** Records per write when compaction rewrites the live records. */
-const COMPACT_CHUNK = 1024;
+/** The temporary file a rewrite builds beside the log. */
+const REWRITE_SUFFIX = '.rewrite';
+/** Records per write when a rewrite copies the live records. */
+const REWRITE_CHUNK = 1024;
 
 // fs.write and fs.read promisify to { bytesWritten } and { bytesRead }.
 const writeP = promisify(fs.write) as unknown as (fd: number, buf: Buffer, off: number, len: number, pos: number) => Promise<{ bytesWritten: number }>;
@@ -100,6 +107,8 @@ export const crc32: (buf: Uint8Array) => number = typeof zlibCrc === 'function' 
 export interface RecoveryReport {
   /** Valid records read. */
   records: number;
+  /** Where the log starts: the last entry a cut record removed (its index and term); null when nothing was cut. */
+  base: { index: number; term: number } | null;
   /** Bytes cut off the end of the file (a torn or corrupt tail); 0 when the file was whole. */
   cutBytes: number;
   /** Why the tail was cut, with the byte offset; null when nothing was cut. */
@@ -131,8 +140,8 @@ export class StorageError extends Error {
 }
 
 export interface DurableLogOptions {
-  /** Compact only once dead records take at least this many bytes (and outweigh the live ones). */
-  compactMinBytes?: number;
+  /** Rewrite only once dead records take at least this many bytes (and outweigh the live ones). */
+  rewriteMinBytes?: number;
   /**
    * Makes written data durable. By default the write and an fdatasync run synchronously on the
    * event loop (one write + one fdatasync for every save of that turn): on a fast disk that is
@@ -140,7 +149,7 @@ export interface DurableLogOptions {
    * (the write then goes through the thread pool too).
    */
   sync?: (fd: number) => Promise<void>;
-  /** Told about compactions and their failures, for the peer's log. */
+  /** Told about rewrites and their failures, for the peer's log. */
   onEvent?: (message: string) => void;
 }
 
@@ -148,7 +157,7 @@ export interface StorageStats {
   saves: number;
   writes: number;
   syncs: number;
-  compactions: number;
+  rewrites: number;
   fileBytes: number;
   liveBytes: number;
   deadBytes: number;
@@ -156,7 +165,10 @@ export interface StorageStats {
 
 // ---- records ----
 
-type RecordBody = { k: 'hs'; term: number; vote: string | null; commit: number } | { k: 'e'; index: number; term: number; data: string | null; conf?: Config };
+type RecordBody =
+  | { k: 'hs'; term: number; vote: string | null; commit: number }
+  | { k: 'e'; index: number; term: number; data: string | null; conf?: Config }
+  | { k: 'cut'; index: number; term: number };
 type WalRecord = RecordBody & { b: number; end?: 1 };
 
 function encodeRecord(body: RecordBody, batch: number, end: boolean): Buffer {
@@ -195,6 +207,10 @@ function decodePayload(payload: Buffer): WalRecord | string {
       const conf = parseMembership(r.conf);
       if (typeof conf === 'string') return `malformed configuration entry (${conf})`;
     }
+    return r as unknown as WalRecord;
+  }
+  if (r.k === 'cut') {
+    if (!isCount(r.index, 1) || !isCount(r.term, 0)) return 'malformed cut';
     return r as unknown as WalRecord;
   }
   return `unknown record kind ${JSON.stringify(r.k)}`;
@@ -375,6 +391,8 @@ function createDataId(dir: string): string {
 interface Pending {
   hardState: HardState | null;
   entries: Entry[];
+  /** A cut record, written before the entries (see cut()). */
+  cut?: { index: number; term: number };
   /** false: written, but this save alone does not wait for an fsync (see save()). */
   durable: boolean;
   /** With the number of the write that carried it (or of the last write, when it carried nothing new). */
@@ -386,10 +404,18 @@ export class DurableLog {
   readonly file: string;
   private fd: number;
   private size: number;
-  /** File offset and record size of the live record of entry i+1. */
+  /** File offset, record size and term of the live record of entry base+1+i. */
   private offsets: number[] = [];
   private lengths: number[] = [];
+  private terms: number[] = [];
   private liveEntryBytes = 0;
+  /** The last entry removed by a cut (0/0: none); the log holds base+1.. */
+  private base = 0;
+  private baseTerm = 0;
+  /** Size of the last cut record (live, like the last hard state). */
+  private cutBytes = 0;
+  /** A cut made dead records since the last rewrite: a rewrite is due once they outweigh the live ones, whatever their size. */
+  private cutSinceRewrite = false;
   private hsOffset = -1;
   private hsBytes = 0;
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
@@ -401,6 +427,8 @@ export class DurableLog {
 
   /** The last index once every queued save is written (for checking new saves). */
   private queuedLast: number;
+  /** The base once every queued cut is written. */
+  private queuedBase = 0;
   private queuedHardState: HardState;
   private queue: Pending[] = [];
   /** The saves whose write + fsync is in progress. */
@@ -417,10 +445,10 @@ export class DurableLog {
   private failed: Error | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
-  private compacting: Promise<void> | null = null;
-  private readonly counters = { saves: 0, writes: 0, syncs: 0, compactions: 0 };
+  private rewriting: Promise<void> | null = null;
+  private readonly counters = { saves: 0, writes: 0, syncs: 0, rewrites: 0 };
   private readonly syncFn: ((fd: number) => Promise<void>) | null;
-  private readonly compactMinBytes: number;
+  private readonly rewriteMinBytes: number;
   private readonly onEvent: (message: string) => void;
 
   private constructor(
@@ -430,7 +458,7 @@ export class DurableLog {
   ) {
     this.file = join(dir, WAL_FILE);
     this.syncFn = opts.sync ?? null;
-    this.compactMinBytes = opts.compactMinBytes ?? 8 * 1024 * 1024;
+    this.rewriteMinBytes = opts.rewriteMinBytes ?? 8 * 1024 * 1024;
     this.onEvent = opts.onEvent ?? (() => {});
     this.fd = -1;
     this.size = 0;
@@ -479,7 +507,9 @@ export class DurableLog {
   }
 
   private recover(): { state: PersistedState; report: RecoveryReport } {
-    fs.rmSync(this.file + '.compact', { force: true }); // an interrupted compaction; the log itself is whole
+    // An interrupted rewrite (named .compact before rewrites had their name); the log itself is whole.
+    fs.rmSync(this.file + REWRITE_SUFFIX, { force: true });
+    fs.rmSync(this.file + '.compact', { force: true });
     let created = false;
     if (!fs.existsSync(this.file)) {
       this.fd = fs.openSync(this.file, 'w+');
@@ -488,7 +518,7 @@ export class DurableLog {
       this.fd = fs.openSync(this.file, 'r+');
     }
     let size = fs.fstatSync(this.fd).size;
-    const report: RecoveryReport = { records: 0, cutBytes: 0, cutReason: null, file: this.file, lastWrite: 0, dataId: '', dataIdNote: null };
+    const report: RecoveryReport = { records: 0, base: null, cutBytes: 0, cutReason: null, file: this.file, lastWrite: 0, dataId: '', dataIdNote: null };
     const entries: Entry[] = [];
 
     if (size < HEADER) {
@@ -533,13 +563,17 @@ export class DurableLog {
       if (!last.end) continue;
       for (const r of open) {
         const rec = r.rec;
-        if (rec.k === 'e' && rec.index > this.offsets.length + 1) {
-          throw this.corrupt(r.pos, `entry ${rec.index} follows entry ${this.offsets.length}`, 'The log has a gap.');
+        if (rec.k === 'e' && (rec.index > this.lastIndex + 1 || rec.index <= this.base)) {
+          throw this.corrupt(r.pos, `entry ${rec.index} follows entry ${this.lastIndex}${this.base > 0 ? ` in a log cut through ${this.base}` : ''}`, 'The log has a gap.');
         }
+        const baseBefore = this.base;
         this.track(rec, r.pos, r.size);
         if (rec.k === 'e') {
-          entries.length = rec.index - 1;
+          entries.length = rec.index - this.base - 1;
           entries.push(entryOf(rec));
+        } else if (rec.k === 'cut' && this.base !== baseBefore) {
+          entries.splice(0, Math.min(entries.length, this.base - baseBefore));
+          entries.length = this.lastIndex - this.base;
         }
         report.records++;
         maxBatch = Math.max(maxBatch, rec.b);
@@ -561,9 +595,11 @@ export class DurableLog {
     this.nextBatch = maxBatch + 1;
     this.lastWrite = maxBatch;
     report.lastWrite = maxBatch;
-    this.queuedLast = entries.length;
+    this.queuedLast = this.lastIndex;
+    this.queuedBase = this.base;
+    if (this.base > 0) report.base = { index: this.base, term: this.baseTerm };
     // A torn write may keep a hard state whose commit is ahead of the entries that made it.
-    const hardState: HardState = { ...this.hardState, commit: Math.min(this.hardState.commit, entries.length) };
+    const hardState: HardState = { ...this.hardState, commit: Math.min(this.hardState.commit, this.lastIndex) };
     this.hardState = hardState;
     this.queuedHardState = hardState;
     return { state: { hardState: { ...hardState }, entries }, report };
@@ -625,22 +661,43 @@ export class DurableLog {
       this.hsBytes = size;
       return;
     }
-    const keep = rec.index - 1;
+    if (rec.k === 'cut') {
+      this.cutBytes = size;
+      if (rec.index <= this.base) return;
+      const held = rec.index <= this.lastIndex && this.terms[rec.index - this.base - 1] === rec.term;
+      const drop = held ? rec.index - this.base : this.offsets.length;
+      for (let i = 0; i < drop; i++) this.liveEntryBytes -= this.lengths[i]!;
+      this.offsets.splice(0, drop);
+      this.lengths.splice(0, drop);
+      this.terms.splice(0, drop);
+      this.base = rec.index;
+      this.baseTerm = rec.term;
+      this.cutSinceRewrite = true;
+      return;
+    }
+    const keep = rec.index - this.base - 1;
     for (let i = keep; i < this.lengths.length; i++) this.liveEntryBytes -= this.lengths[i]!;
     this.offsets.length = keep;
     this.lengths.length = keep;
+    this.terms.length = keep;
     this.offsets.push(offset);
     this.lengths.push(size);
+    this.terms.push(rec.term);
     this.liveEntryBytes += size;
   }
 
-  /** Index of the last entry written. */
+  /** Index of the last entry written (the base when no entry follows it). */
   get lastIndex(): number {
-    return this.offsets.length;
+    return this.base + this.offsets.length;
+  }
+
+  /** The first index the log holds (entries before it were cut). */
+  get firstIndex(): number {
+    return this.base + 1;
   }
 
   stats(): StorageStats {
-    const live = HEADER + this.liveEntryBytes + this.hsBytes;
+    const live = HEADER + this.liveEntryBytes + this.hsBytes + (this.base > 0 ? this.cutBytes : 0);
     return { ...this.counters, fileBytes: this.size, liveBytes: live, deadBytes: this.size - live };
   }
 
@@ -659,7 +716,7 @@ export class DurableLog {
     if (this.closed) return Promise.reject(new StorageError(`${this.file}: save() after close()`));
     if (this.failed) return Promise.reject(this.failed);
     let expect = entries.length > 0 ? entries[0]!.index : 0;
-    if (entries.length > 0 && (expect < 1 || expect > this.queuedLast + 1)) {
+    if (entries.length > 0 && (expect <= this.queuedBase || expect > this.queuedLast + 1)) {
       return Promise.reject(new StorageError(`save: entry ${expect} does not follow the last index ${this.queuedLast}`));
     }
     for (const e of entries) {
@@ -682,8 +739,30 @@ export class DurableLog {
         return new Promise<number>((resolve, reject) => this.inflight!.push({ hardState: null, entries: [], durable, resolve, reject }));
       }
     }
+    return this.enqueue({ hardState: hs, entries, durable }, startNow);
+  }
+
+  /**
+   * Log compaction on disk: the log now starts after entry `index` of term `term` (a cut
+   * record; see the file's opening comment). Call it only once a durable snapshot covers
+   * `index`: the shell does on Ready.compact, and on Ready.restore after the snapshot's file is
+   * in place. Goes out with the next write, before the entries of saves made after it, without
+   * an fsync of its own: a crash that loses it leaves a longer log, which the snapshot still
+   * continues. Resolves with the number of the write that carried it.
+   */
+  cut(index: number, term: number): Promise<number> {
+    if (this.closed) return Promise.reject(new StorageError(`${this.file}: cut() after close()`));
+    if (this.failed) return Promise.reject(this.failed);
+    if (!isCount(index, 1) || !isCount(term, 0)) return Promise.reject(new StorageError(`cut: bad index or term ${index}/${term}`));
+    if (index <= this.queuedBase) return Promise.resolve(this.lastWrite);
+    this.queuedBase = index;
+    if (index > this.queuedLast) this.queuedLast = index;
+    return this.enqueue({ hardState: null, entries: [], cut: { index, term }, durable: false }, false);
+  }
+
+  private enqueue(p: Omit<Pending, 'resolve' | 'reject'>, startNow: boolean): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ hardState: hs, entries, durable, resolve, reject });
+      this.queue.push({ ...p, resolve, reject });
       if (!this.writing) {
         this.writing = true;
         if (startNow) {
@@ -705,7 +784,7 @@ export class DurableLog {
     });
   }
 
-  /** Runs `fn` with the file to itself (no write or compaction step in between). */
+  /** Runs `fn` with the file to itself (no write or rewrite step in between). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.ioTail.then(fn);
     this.ioTail = run.then(
@@ -724,7 +803,7 @@ export class DurableLog {
       this.writing = false;
       for (const d of this.drained.splice(0)) d();
     }
-    this.maybeCompact();
+    this.maybeRewrite();
   }
 
   private async writeBatch(): Promise<void> {
@@ -752,6 +831,7 @@ export class DurableLog {
     if (this.failed) throw this.failed;
     const bodies: RecordBody[] = [];
     for (const p of batch) {
+      if (p.cut) bodies.push({ k: 'cut', index: p.cut.index, term: p.cut.term });
       if (p.hardState) bodies.push({ k: 'hs', term: p.hardState.term, vote: p.hardState.vote, commit: p.hardState.commit });
       for (const e of p.entries) bodies.push(e.conf === undefined ? { k: 'e', index: e.index, term: e.term, data: e.data } : { k: 'e', index: e.index, term: e.term, data: e.data, conf: e.conf });
     }
@@ -803,32 +883,36 @@ export class DurableLog {
     return b;
   }
 
-  private maybeCompact(): void {
-    if (this.compacting || this.closed || this.failed) return;
+  private maybeRewrite(): void {
+    if (this.rewriting || this.closed || this.failed) return;
     const { liveBytes, deadBytes } = this.stats();
-    if (deadBytes >= this.compactMinBytes && deadBytes >= liveBytes) {
-      void this.compact();
+    if (deadBytes >= liveBytes && (deadBytes >= this.rewriteMinBytes || this.cutSinceRewrite)) {
+      void this.rewrite();
     }
   }
 
   /** Rewrites the file with only its live records. Runs beside saves; resolves when done (or failed). */
-  compact(): Promise<void> {
-    if (this.compacting) return this.compacting;
+  rewrite(): Promise<void> {
+    if (this.rewriting) return this.rewriting;
     if (this.closed || this.failed) return Promise.resolve();
-    this.compacting = this.runCompaction()
+    this.rewriting = this.runRewrite()
       .catch((e: Error) => {
-        if (!this.closed) this.onEvent(`compaction of ${this.file} failed, the old file stays in use: ${e.message}`);
+        if (!this.closed) this.onEvent(`rewrite of ${this.file} failed, the old file stays in use: ${e.message}`);
       })
       .finally(() => {
-        this.compacting = null;
+        this.rewriting = null;
       });
-    return this.compacting;
+    return this.rewriting;
   }
 
-  private async runCompaction(): Promise<void> {
-    const tmp = this.file + '.compact';
+  private async runRewrite(): Promise<void> {
+    const tmp = this.file + REWRITE_SUFFIX;
     // 1. What is live now. Records before `snap` never change; saves append after it.
     const snap = this.size;
+    // The log's start then: the body repeats its cut record (a cut made meanwhile is in the tail).
+    const rbase = this.base;
+    const rbaseTerm = this.baseTerm;
+    this.cutSinceRewrite = false;
     const n = this.offsets.length;
     const srcOff = this.offsets.slice(0, n);
     const srcLen = this.lengths.slice(0, n);
@@ -837,7 +921,7 @@ export class DurableLog {
     const before = snap;
     // Write numbers stay consecutive in the new file: the body's chunks take the next numbers,
     // and the saves made meanwhile (copied after the body) the ones after those.
-    const chunks = Math.max(1, Math.ceil(n / COMPACT_CHUNK));
+    const chunks = Math.max(1, Math.ceil(n / REWRITE_CHUNK));
     let bodyBatch = this.nextBatch;
     this.nextBatch += chunks;
 
@@ -850,7 +934,8 @@ export class DurableLog {
       const bodyOff = new Array<number>(n);
       const bodyLen = new Array<number>(n);
       let bodyHsBytes = 0;
-      // 2. Copy the live records, rewritten as writes of COMPACT_CHUNK records each.
+      let bodyCutBytes = 0;
+      // 2. Copy the live records, rewritten as writes of REWRITE_CHUNK records each.
       let i = 0;
       let first = true;
       while (i < n || first) {
@@ -859,12 +944,16 @@ export class DurableLog {
         const frames: Buffer[] = [];
         const idx: number[] = [];
         if (first) {
-          frames.push(encodeRecord({ k: 'hs', term: hs.term, vote: hs.vote, commit: hs.commit }, b, n === 0));
+          frames.push(encodeRecord({ k: 'hs', term: hs.term, vote: hs.vote, commit: hs.commit }, b, n === 0 && rbase === 0));
           idx.push(-1);
+          if (rbase > 0) {
+            frames.push(encodeRecord({ k: 'cut', index: rbase, term: rbaseTerm }, b, n === 0));
+            idx.push(-2);
+          }
           first = false;
         }
-        const chunkEnd = Math.min(n, i + COMPACT_CHUNK);
-        const records = await this.readRecords(srcOff, srcLen, i, chunkEnd);
+        const chunkEnd = Math.min(n, i + REWRITE_CHUNK);
+        const records = await this.readRecords(srcOff, srcLen, rbase, i, chunkEnd);
         for (let j = 0; j < records.length; j++) {
           frames.push(encodeRecord(records[j]!, b, i + j === chunkEnd - 1));
           idx.push(i + j);
@@ -872,7 +961,8 @@ export class DurableLog {
         i = chunkEnd;
         for (let j = 0; j < frames.length; j++) {
           const k = idx[j]!;
-          if (k < 0) bodyHsBytes = frames[j]!.length;
+          if (k === -1) bodyHsBytes = frames[j]!.length;
+          else if (k === -2) bodyCutBytes = frames[j]!.length;
           else {
             bodyOff[k] = outPos;
             bodyLen[k] = frames[j]!.length;
@@ -905,13 +995,16 @@ export class DurableLog {
         this.liveEntryBytes = 0;
         for (let k = 0; k < this.offsets.length; k++) {
           if (this.offsets[k]! < snap) {
-            this.offsets[k] = bodyOff[k]!;
-            this.lengths[k] = bodyLen[k]!;
+            // Still the record copied into the body (a cut meanwhile may have shifted positions).
+            const j = this.base + k - rbase;
+            this.offsets[k] = bodyOff[j]!;
+            this.lengths[k] = bodyLen[j]!;
           } else {
             this.offsets[k] = this.offsets[k]! + shift;
           }
           this.liveEntryBytes += this.lengths[k]!;
         }
+        if (this.base === rbase) this.cutBytes = bodyCutBytes;
         if (this.hsOffset === hsWasLive) {
           this.hsOffset = HEADER;
           this.hsBytes = bodyHsBytes;
@@ -921,9 +1014,9 @@ export class DurableLog {
         this.size = bodyEnd + tailLen;
         // The body's writes are in the file now (the tail's, numbered after them, were already).
         this.lastWrite = Math.max(this.lastWrite, bodyBatch - 1);
-        this.counters.compactions++;
+        this.counters.rewrites++;
       });
-      this.onEvent(`compacted ${this.file}: ${before} -> ${this.size} bytes`);
+      this.onEvent(`rewrote ${this.file}: ${before} -> ${this.size} bytes`);
     } finally {
       if (newFd < 0) {
         await closeP(out).catch(() => {});
@@ -933,7 +1026,7 @@ export class DurableLog {
   }
 
   /** Reads the entry records [from, to) (by position in srcOff) in as few reads as possible. */
-  private async readRecords(srcOff: number[], srcLen: number[], from: number, to: number): Promise<RecordBody[]> {
+  private async readRecords(srcOff: number[], srcLen: number[], base: number, from: number, to: number): Promise<RecordBody[]> {
     const out: RecordBody[] = [];
     let i = from;
     while (i < to) {
@@ -950,9 +1043,9 @@ export class DurableLog {
       for (let k = i; k < j; k++) {
         const len = buf.readUInt32LE(p);
         const payload = buf.subarray(p + FRAME, p + FRAME + len);
-        if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new Error(`entry ${k + 1} at byte ${srcOff[k]} fails its checksum`);
+        if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new Error(`entry ${base + k + 1} at byte ${srcOff[k]} fails its checksum`);
         const rec = decodePayload(payload);
-        if (typeof rec === 'string' || rec.k !== 'e' || rec.index !== k + 1) throw new Error(`entry ${k + 1} could not be read back (${typeof rec === 'string' ? rec : 'wrong record'})`);
+        if (typeof rec === 'string' || rec.k !== 'e' || rec.index !== base + k + 1) throw new Error(`entry ${base + k + 1} could not be read back (${typeof rec === 'string' ? rec : 'wrong record'})`);
         out.push(rec.conf === undefined ? { k: 'e', index: rec.index, term: rec.term, data: rec.data } : { k: 'e', index: rec.index, term: rec.term, data: rec.data, conf: rec.conf });
         p += len + FRAME;
       }
@@ -961,13 +1054,13 @@ export class DurableLog {
     return out;
   }
 
-  /** Waits for queued saves, stops a compaction, closes the file and releases the directory. */
+  /** Waits for queued saves, stops a rewrite, closes the file and releases the directory. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
       if (this.writing) await new Promise<void>((r) => this.drained.push(r));
-      if (this.compacting) await this.compacting;
+      if (this.rewriting) await this.rewriting;
       await this.ioTail;
       await closeP(this.fd).catch(() => {});
       this.releaseLock();

@@ -30,7 +30,7 @@ import {
   type PeerEnvelope,
 } from '../shared/peer-protocol.ts';
 import { rawText } from '../shared/ws.ts';
-import type { Message, PeerId } from './raft/types.ts';
+import type { PeerId, RaftMessage } from './raft/types.ts';
 
 export type DropReason = 'blocked' | 'dropped' | 'disconnected';
 
@@ -169,7 +169,7 @@ export class Transport {
    * Sends messages (in order) to their peers. Messages for the same peer go out in one frame
    * (an array) as long as it stays under the frame limit. Never throws, never waits.
    */
-  send(messages: readonly Message[]): void {
+  send(messages: readonly RaftMessage[]): void {
     if (this.closed) return;
     const obs = this.opts.observer;
     const byPeer = new Map<PeerId, PeerEnvelope[]>();

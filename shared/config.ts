@@ -39,6 +39,16 @@ export interface Limits {
   maxEntriesPerAppend: number;
   maxBytesPerAppend: number;
   maxInflightAppends: number;
+  /** Log compaction: a snapshot is taken once this many entries were applied since the last one... */
+  snapshotEntries: number;
+  /** ...or once the log written since the last one holds this many bytes of commands. */
+  snapshotBytes: number;
+  /** Entries kept in the log before a snapshot's index (followers slightly behind still get appends). */
+  snapshotTrailingEntries: number;
+  /** logs/<name>.log is renamed to <name>.log.1 once it reaches this size... */
+  logFileBytes: number;
+  /** ...and this many old files are kept (<name>.log.1 is the newest). */
+  logFilesKept: number;
 }
 
 export interface RelayConfig {
@@ -204,7 +214,13 @@ export function parseConfig(text: string, file = 'raft_peer.ini', opts: { tlsFil
     maxEntriesPerAppend: int(limSec, 'limits', 'max_entries_per_append', 1, 256),
     maxBytesPerAppend: int(limSec, 'limits', 'max_bytes_per_append', 1024, 256 * 1024),
     maxInflightAppends: int(limSec, 'limits', 'max_inflight_appends', 1, 4),
+    snapshotEntries: int(limSec, 'limits', 'snapshot_entries', 1, 10_000),
+    snapshotBytes: int(limSec, 'limits', 'snapshot_bytes', 1024, 8 * 1024 * 1024),
+    snapshotTrailingEntries: int(limSec, 'limits', 'snapshot_trailing_entries', 0, 1000),
+    logFileBytes: int(limSec, 'limits', 'log_file_bytes', 4096, 10 * 1024 * 1024),
+    logFilesKept: int(limSec, 'limits', 'log_files_kept', 1, 3),
   };
+  if (limits.logFilesKept > 100) fail('[limits] log_files_kept', `expected at most 100 old log files, got ${limits.logFilesKept}`);
 
   return { file, secret, peers, profiles, defaultProfile, relay, logDir: dir('log_dir'), dataDir: dir('data_dir'), limits, tls };
 }

@@ -6,7 +6,14 @@
 import type { Timing } from './config.ts';
 import type { Membership, MembershipResult } from './membership.ts';
 
-export type RpcKind = 'request_vote' | 'request_vote_reply' | 'append_entries' | 'append_entries_reply' | 'timeout_now';
+export type RpcKind =
+  | 'request_vote'
+  | 'request_vote_reply'
+  | 'append_entries'
+  | 'append_entries_reply'
+  | 'timeout_now'
+  | 'install_snapshot'
+  | 'install_snapshot_reply';
 export type PeerRole = 'follower' | 'precandidate' | 'candidate' | 'leader';
 
 /** A short description of an RPC for drawing a letter and writing a log line. */
@@ -20,8 +27,28 @@ export interface RpcSummary {
   /** Number of entries carried (AppendEntries). */
   entries: number;
   preVote?: boolean;
-  /** request_vote_reply.granted / append_entries_reply.success */
+  /** request_vote_reply.granted / append_entries_reply.success / install_snapshot_reply: the snapshot is installed (matchIndex > 0) */
   ok?: boolean;
+  /**
+   * install_snapshot and its reply: which snapshot (its last index), where the chunk starts (for
+   * a reply: how much the follower holds), how many characters it carries (0 in a reply) and the
+   * snapshot's whole size. Never the data itself.
+   */
+  chunk?: SnapshotChunk;
+}
+
+/** Where a peer's log begins: entries before `firstIndex` are in its snapshot (last index and term). */
+export interface LogStart {
+  firstIndex: number;
+  snapshotIndex: number;
+  snapshotTerm: number;
+}
+
+export interface SnapshotChunk {
+  index: number;
+  offset: number;
+  bytes: number;
+  size: number;
 }
 
 interface Base {
@@ -59,7 +86,7 @@ export interface LogPoint {
 /**
  * What a peer holds on stable storage after a durable write (or what it recovered at start).
  * `w` numbers the peer's durable writes: it grows with every write, survives restarts and the
- * log file's compaction, and only a write nobody was told about (a torn tail) can lose its number.
+ * log file's rewrites, and only a write nobody was told about (a torn tail) can lose its number.
  */
 export interface DurableLog {
   w: number;
@@ -113,6 +140,8 @@ export type PeerEvent = Base &
          * Machines' clocks differ, so the relay draws timers from this, on its own clock.
          */
         electionInMs?: number | null;
+        /** Where the log begins: present once the peer has a snapshot. */
+        log?: LogStart;
       }
     | ({ type: 'rpc_send'; to: string } & RpcSummary)
     | ({ type: 'rpc_recv'; from: string } & RpcSummary)

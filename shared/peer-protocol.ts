@@ -8,9 +8,11 @@
 //                       membership with two upgrade headers: x-raft-peer (its name) and
 //                       x-raft-secret (the [cluster] secret). A frame is one PeerEnvelope or an
 //                       array of them (several messages for the same peer sent in one turn).
+//                       InstallSnapshot travels here too, in chunks: a chunk's `data` is at most
+//                       max_bytes_per_append characters of the snapshot (base64, no escapes).
 // ws://HOST:PORT/admin  fault injection, forced elections, status and membership changes
 //                       (x-raft-secret required).
-import type { Entry, Message, MessageType, PeerId } from '../peer/raft/types.ts';
+import type { Config, Entry, Message, MessageType, PeerId, RaftMessage, SnapshotMessage } from '../peer/raft/types.ts';
 import { parseMembership, type MembershipOp, type MembershipResult } from './membership.ts';
 
 export const RAFT_PATH = '/raft';
@@ -19,7 +21,7 @@ export const PEER_HEADER = 'x-raft-peer';
 export const SECRET_HEADER = 'x-raft-secret';
 
 /** A Raft message on the wire, with `rid` = `${from}:${n}`, unique per sender, to pair the two ends of a flight. */
-export type PeerEnvelope = Message & { rid: string };
+export type PeerEnvelope = RaftMessage & { rid: string };
 
 /** Fault injection settings of one peer. */
 export interface Faults {
@@ -176,6 +178,22 @@ function entry(v: unknown, i: number): Entry {
 }
 
 type Validator = (o: Obj, from: PeerId, to: PeerId, term: number) => Message;
+type SnapshotValidator = (o: Obj, from: PeerId, to: PeerId, term: number) => SnapshotMessage;
+
+/** A configuration (voters and learners): distinct peer names, at least one voter. */
+function configuration(v: unknown, what: string): Config {
+  const o = obj(v, `"${what}"`);
+  const list = (key: 'voters' | 'learners'): PeerId[] => {
+    const raw = o[key];
+    if (!Array.isArray(raw) || raw.length > 64) fail(`"${what}.${key}" must be an array of at most 64 peer names, got ${show(raw)}`);
+    return raw.map((n, i) => name({ [`${what}.${key}[${i}]`]: n }, `${what}.${key}[${i}]`));
+  };
+  const voters = list('voters');
+  const learners = list('learners');
+  if (voters.length === 0) fail(`"${what}.voters" must name at least one voter`);
+  if (new Set([...voters, ...learners]).size !== voters.length + learners.length) fail(`"${what}" names a peer twice`);
+  return { voters, learners };
+}
 
 /** One validator per RPC type. Extra fields are dropped: what passes is exactly the typed message. */
 const validators: Record<MessageType, Validator> = {
@@ -235,18 +253,57 @@ const validators: Record<MessageType, Validator> = {
   timeout_now: (_o, from, to, term) => ({ type: 'timeout_now', from, to, term }),
 };
 
-export const MESSAGE_TYPES = Object.keys(validators) as MessageType[];
+/** Paper §7, InstallSnapshot and its reply (chunks of a snapshot, peer/raft/types.ts). */
+const snapshotValidators: Record<SnapshotMessage['type'], SnapshotValidator> = {
+  install_snapshot: (o, from, to, term) => {
+    const snapshotIndex = nat(o, 'snapshotIndex');
+    if (snapshotIndex < 1) fail('"snapshotIndex" must be >= 1');
+    const offset = nat(o, 'offset');
+    const size = nat(o, 'size');
+    const data = o.data;
+    if (typeof data !== 'string') fail(`"data" must be a string, got ${show(data)}`);
+    if (offset + data.length > size) fail(`the chunk (offset ${offset}, ${data.length} characters) runs past "size" ${size}`);
+    return {
+      type: 'install_snapshot',
+      from,
+      to,
+      term,
+      snapshotIndex,
+      snapshotTerm: nat(o, 'snapshotTerm'),
+      snapshotConfig: configuration(o.snapshotConfig, 'snapshotConfig'),
+      offset,
+      size,
+      data,
+    };
+  },
+  install_snapshot_reply: (o, from, to, term) => ({
+    type: 'install_snapshot_reply',
+    from,
+    to,
+    term,
+    snapshotIndex: nat(o, 'snapshotIndex'),
+    offset: nat(o, 'offset'),
+    matchIndex: nat(o, 'matchIndex'),
+  }),
+};
+
+export const MESSAGE_TYPES = [...Object.keys(validators), ...Object.keys(snapshotValidators)] as RaftMessage['type'][];
 
 function envelope(v: unknown, what: string): PeerEnvelope {
   const o = obj(v, what);
   const type = o.type;
-  if (typeof type !== 'string' || !Object.hasOwn(validators, type)) {
+  if (typeof type !== 'string' || !(Object.hasOwn(validators, type) || Object.hasOwn(snapshotValidators, type))) {
     fail(`${what}: "type" must be one of ${MESSAGE_TYPES.join(', ')}, got ${show(type)}`);
   }
   const rid = o.rid;
   if (typeof rid !== 'string' || rid.length === 0 || rid.length > 100) fail(`${what}: "rid" must be a non-empty string, got ${show(rid)}`);
   try {
-    const msg = validators[type as MessageType](o, name(o, 'from'), name(o, 'to'), nat(o, 'term'));
+    const from = name(o, 'from');
+    const to = name(o, 'to');
+    const term = nat(o, 'term');
+    const msg: RaftMessage = Object.hasOwn(validators, type)
+      ? validators[type as MessageType](o, from, to, term)
+      : snapshotValidators[type as SnapshotMessage['type']](o, from, to, term);
     return Object.assign(msg, { rid });
   } catch (e) {
     if (e instanceof Invalid) fail(`${what} (${type}): ${e.message}`);

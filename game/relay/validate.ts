@@ -1,7 +1,7 @@
 // Parses frames that arrive at the relay (from peers, the launcher and browsers) into typed
 // messages. Everything from the network is `unknown` until one of these functions says otherwise;
 // after that the relay trusts the types.
-import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, RpcKind, RpcSummary } from '../../shared/events.ts';
+import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, LogStart, RpcKind, RpcSummary, SnapshotChunk } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
 import { parseMembership, type Membership, type MembershipError, type MembershipResult } from '../../shared/membership.ts';
@@ -13,7 +13,7 @@ type Obj = Record<string, unknown>;
 class Invalid extends Error {}
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
-const RPC_KINDS: readonly RpcKind[] = ['request_vote', 'request_vote_reply', 'append_entries', 'append_entries_reply', 'timeout_now'];
+const RPC_KINDS: readonly RpcKind[] = ['request_vote', 'request_vote_reply', 'append_entries', 'append_entries_reply', 'timeout_now', 'install_snapshot', 'install_snapshot_reply'];
 const ROLES = ['follower', 'precandidate', 'candidate', 'leader'] as const;
 const DROP_REASONS = ['blocked', 'dropped', 'disconnected'] as const;
 const SNAPSHOT_REASONS = ['compacted', 'installed'] as const;
@@ -245,7 +245,25 @@ function rpcOptions<T extends RpcSummary>(s: T, o: Obj): T {
   if (preVote !== undefined) s.preVote = preVote;
   const ok = optBool(o, 'ok');
   if (ok !== undefined) s.ok = ok;
+  if (o.chunk !== undefined) {
+    if (s.rpc !== 'install_snapshot' && s.rpc !== 'install_snapshot_reply') fail(`chunk: only an install_snapshot or its reply has one, not ${s.rpc}`);
+    s.chunk = nested(o, 'chunk', snapshotChunk);
+  }
   return s;
+}
+
+/** state.log: where the log begins (after a snapshot). */
+function logStart(o: Obj): LogStart {
+  const l = { firstIndex: nat(o, 'firstIndex'), snapshotIndex: nat(o, 'snapshotIndex'), snapshotTerm: nat(o, 'snapshotTerm') };
+  if (l.firstIndex < 1) fail('firstIndex: expected a whole number >= 1');
+  return l;
+}
+
+/** rpc_*.chunk: which snapshot, where the chunk starts, its length and the snapshot's size (never the data). */
+function snapshotChunk(o: Obj): SnapshotChunk {
+  const c = { index: nat(o, 'index'), offset: nat(o, 'offset'), bytes: nat(o, 'bytes'), size: nat(o, 'size') };
+  if (c.size > 0 && c.offset + c.bytes > c.size) fail(`offset: the chunk (${c.offset} + ${c.bytes}) runs past the snapshot's size ${c.size}`);
+  return c;
 }
 
 function peerEvent(input: unknown): PeerEvent {
@@ -283,6 +301,7 @@ function peerEventBody(o: Obj): PeerEvent {
         lastTerm: nat(o, 'lastTerm'),
         electionDeadline: nullableNum(o, 'electionDeadline'),
         ...(o.electionInMs === undefined ? {} : { electionInMs: nullableNum(o, 'electionInMs') }),
+        ...(o.log === undefined ? {} : { log: nested(o, 'log', logStart) }),
       };
     case 'rpc_send': {
       const to = name(o, 'to');

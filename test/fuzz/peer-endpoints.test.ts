@@ -146,6 +146,12 @@ describe('a peer under random and mutated frames', () => {
       { ...base, type: 'append_entries', term: 0, prevLogIndex: 0, prevLogTerm: 0, entries: [{ index: 1, term: 0, data: null }], leaderCommit: 0 },
       { ...base, type: 'append_entries_reply', term: 0, success: false, matchIndex: 0, conflictIndex: 1 },
       { ...base, type: 'timeout_now', term: 0 },
+      // InstallSnapshot chunks: a first chunk of a stale snapshot (index 1, at or below the
+      // follower's commit index: answered and dropped), a later chunk of an unknown one (refused),
+      // and a reply.
+      { ...base, type: 'install_snapshot', term: 0, snapshotIndex: 1, snapshotTerm: 0, snapshotConfig: { voters: c.names, learners: [] }, offset: 0, size: 8, data: 'kv1:AAAA' },
+      { ...base, type: 'install_snapshot', term: 0, snapshotIndex: 9, snapshotTerm: 1, snapshotConfig: { voters: c.names, learners: [] }, offset: 4, size: 100, data: 'QUJD' },
+      { ...base, type: 'install_snapshot_reply', term: 0, snapshotIndex: 9, offset: 100, matchIndex: 0 },
     ];
     const frames: Frame[] = [
       ...sample(mutate(valid).map(text), 200, 6),

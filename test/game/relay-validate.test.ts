@@ -106,3 +106,45 @@ describe('parsePeerEvent', () => {
     expect(parsePeerEvent([])).toEqual({ ok: false, message: 'event: expected a JSON object' });
   });
 });
+
+describe('parsePeerEvent: InstallSnapshot summaries', () => {
+  const snap = { rid: 'peer1:9', term: 4, heartbeat: false, entries: 0 };
+  it('keeps an install_snapshot chunk and its reply with their chunk fields', () => {
+    const events = [
+      { peer: 'peer1', t: 5, type: 'rpc_send', to: 'peer3', ...snap, rpc: 'install_snapshot', chunk: { index: 500, offset: 65536, bytes: 65536, size: 200000 } },
+      { peer: 'peer3', t: 6, type: 'rpc_recv', from: 'peer1', ...snap, rpc: 'install_snapshot', chunk: { index: 500, offset: 0, bytes: 65536, size: 200000 } },
+      { peer: 'peer3', t: 6, type: 'rpc_send', to: 'peer1', ...snap, rpc: 'install_snapshot_reply', ok: true, chunk: { index: 500, offset: 200000, bytes: 0, size: 0 } },
+    ];
+    for (const e of events) expect(parsePeerEvent(e)).toEqual({ ok: true, value: e });
+  });
+
+  it('refuses a chunk on other RPCs, and a chunk that runs past its snapshot', () => {
+    const refused = (e: Record<string, unknown>) => {
+      const r = parsePeerEvent({ peer: 'peer1', t: 1, type: 'rpc_send', to: 'peer2', ...snap, ...e });
+      return r.ok ? 'accepted' : r.message;
+    };
+    expect(refused({ rpc: 'append_entries', chunk: { index: 1, offset: 0, bytes: 1, size: 1 } })).toBe('chunk: only an install_snapshot or its reply has one, not append_entries');
+    expect(refused({ rpc: 'install_snapshot', chunk: { index: 1, offset: 10, bytes: 5, size: 12 } })).toBe("chunk.offset: the chunk (10 + 5) runs past the snapshot's size 12");
+    expect(refused({ rpc: 'install_snapshot', chunk: { index: 1, offset: 0, bytes: 5 } })).toBe('chunk.size: expected a number');
+    expect(refused({ rpc: 'install_snapshot_rply' })).toMatch(/^rpc: expected one of/);
+  });
+});
+
+describe('parsePeerEvent: where a log begins', () => {
+  const state = { peer: 'peer2', t: 5, type: 'state', role: 'follower', term: 3, vote: null, leader: 'peer1', commitIndex: 5200, appliedIndex: 5200, lastIndex: 5210, lastTerm: 3, electionDeadline: 1234 };
+  it('keeps state.log (first index, and the snapshot\'s last index and term)', () => {
+    const e = { ...state, log: { firstIndex: 4001, snapshotIndex: 5000, snapshotTerm: 3 } };
+    expect(parsePeerEvent(e)).toEqual({ ok: true, value: e });
+    expect(parsePeerEvent(state)).toEqual({ ok: true, value: state });
+  });
+
+  it('refuses a malformed state.log, naming the field', () => {
+    const r = (log: unknown) => {
+      const p = parsePeerEvent({ ...state, log });
+      return p.ok ? 'accepted' : p.message;
+    };
+    expect(r({ firstIndex: 0, snapshotIndex: 0, snapshotTerm: 0 })).toBe('log.firstIndex: expected a whole number >= 1');
+    expect(r({ firstIndex: 5, snapshotIndex: 4 })).toBe('log.snapshotTerm: expected a number');
+    expect(r('from 5')).toBe('log: expected a JSON object');
+  });
+});

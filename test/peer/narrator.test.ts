@@ -16,7 +16,7 @@ import { FakeRelay } from '../support/fake-relay.ts';
 
 const config = parseConfig(readFileSync(new URL('../../raft_peer.ini', import.meta.url), 'utf8'));
 
-const report = (lastWrite = 0): RecoveryReport => ({ records: 0, cutBytes: 0, cutReason: null, file: 'raft.wal', lastWrite, dataId: '0123456789ab', dataIdNote: null });
+const report = (lastWrite = 0): RecoveryReport => ({ records: 0, base: null, cutBytes: 0, cutReason: null, file: 'raft.wal', lastWrite, dataId: '0123456789ab', dataIdNote: null });
 const empty: PersistedState = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] };
 
 function narrator(status: Partial<NodeStatus> = {}) {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry, HardState, Ready } from '../../peer/raft/types.ts';
 import { describeRpc } from '../../peer/narrator.ts';
-import { mergeForSave } from '../../peer/peer.ts';
+import { mergeForSave } from '../../peer/group-commit.ts';
 
 function ready(hardState: HardState | null, entries: Entry[]): Ready {
   return { hardState, entries, snapshot: null, restore: false, compact: 0, early: [], messages: [], snapshotMessages: [], committed: [], readStates: [], readFailures: [], events: [] };

@@ -296,7 +296,7 @@ describe('DurableLog write numbers', () => {
     expect([...new Set(frames.map((f) => f.b))]).toEqual([1, 2, 3, 4]);
   });
 
-  it('goes on counting after a restart, and after a compaction, never reusing a number', async () => {
+  it('goes on counting after a restart, and after a rewrite, never reusing a number', async () => {
     const dir = tempDir();
     let { log } = open(dir);
     for (let i = 1; i <= 50; i++) expect(await log.save(hs(i, 'peer1', 0), [e(1, i)])).toBe(i);
@@ -306,8 +306,8 @@ describe('DurableLog write numbers', () => {
     expect(reopened.report.lastWrite).toBe(50);
     log = reopened.log;
     expect(await log.save(hs(51, 'peer1', 0), [e(1, 51)])).toBe(51);
-    await log.compact();
-    expect(log.stats().compactions).toBe(1);
+    await log.rewrite();
+    expect(log.stats().rewrites).toBe(1);
     const after = await log.save(hs(52, 'peer1', 0), [e(1, 52)]);
     expect(after).toBeGreaterThan(51);
     await log.close();
@@ -512,14 +512,14 @@ describe('DurableLog damage in the middle', () => {
   });
 });
 
-describe('DurableLog compaction', () => {
+describe('DurableLog rewrite', () => {
   it('rewrites a file full of dead records, keeping the state', async () => {
     const dir = tempDir();
-    const { log } = open(dir, { compactMinBytes: 4096 });
+    const { log } = open(dir, { rewriteMinBytes: 4096 });
     for (let i = 1; i <= 200; i++) await log.save(hs(i, 'peer1', 0), [e(1, i), e(2, i)]);
-    await log.compact();
+    await log.rewrite();
     const s = log.stats();
-    expect(s.compactions).toBeGreaterThanOrEqual(1);
+    expect(s.rewrites).toBeGreaterThanOrEqual(1);
     expect(s.deadBytes).toBeLessThan(s.liveBytes);
     expect(fs.statSync(join(dir, WAL_FILE)).size).toBe(s.fileBytes);
     await log.save(hs(201, 'peer2', 2), [e(3, 201)]);
@@ -527,20 +527,20 @@ describe('DurableLog compaction', () => {
     const { state, report } = open(dir);
     expect(report.cutBytes).toBe(0);
     expect(state).toEqual({ hardState: hs(201, 'peer2', 2), entries: [e(1, 200), e(2, 200), e(3, 201)] });
-    expect(fs.existsSync(join(dir, WAL_FILE + '.compact'))).toBe(false);
+    expect(fs.existsSync(join(dir, WAL_FILE + '.rewrite'))).toBe(false);
   });
 
   it('keeps saves made while it runs, including truncations', async () => {
     const dir = tempDir();
-    const { log } = open(dir, { compactMinBytes: 1 << 30 });
+    const { log } = open(dir, { rewriteMinBytes: 1 << 30 });
     const entries = Array.from({ length: 5000 }, (_, i) => e(i + 1, 1));
     await log.save(hs(1, 'peer1', 0), entries);
     for (let i = 0; i < 20; i++) await log.save(hs(1, 'peer1', i), []);
-    const compaction = log.compact();
+    const rewrite = log.rewrite();
     const saves = [log.save(hs(2, null, 10), [e(4000, 2)]), log.save(null, [e(4001, 2)]), log.save(hs(2, 'peer2', 20), [e(4002, 2)])];
-    await Promise.all([compaction, ...saves]);
+    await Promise.all([rewrite, ...saves]);
     await log.save(hs(3, null, 30), [e(4003, 3)]);
-    expect(log.stats().compactions).toBe(1);
+    expect(log.stats().rewrites).toBe(1);
     await log.close();
     const { state } = open(dir);
     expect(state.hardState).toEqual(hs(3, null, 30));
@@ -550,11 +550,11 @@ describe('DurableLog compaction', () => {
   it('starts by itself once dead records outweigh live ones, and the result survives damage checks', async () => {
     const dir = tempDir();
     const events: string[] = [];
-    const { log } = open(dir, { compactMinBytes: 2048, onEvent: (m) => events.push(m) });
+    const { log } = open(dir, { rewriteMinBytes: 2048, onEvent: (m) => events.push(m) });
     for (let i = 1; i <= 100; i++) await log.save(hs(1, 'peer1', i), [e(i, 1)]);
-    await log.compact(); // waits for one that is running, if any
-    expect(log.stats().compactions).toBeGreaterThanOrEqual(1);
-    expect(events.some((m) => /compacted/.test(m))).toBe(true);
+    await log.rewrite(); // waits for one that is running, if any
+    expect(log.stats().rewrites).toBeGreaterThanOrEqual(1);
+    expect(events.some((m) => /rewrote/.test(m))).toBe(true);
     await log.close();
     const bytes = fs.readFileSync(join(dir, WAL_FILE));
     const frames = framesOf(bytes);
@@ -569,11 +569,13 @@ describe('DurableLog compaction', () => {
     expect(state.hardState.commit).toBe(100);
   });
 
-  it('removes a temporary file left by a compaction that was interrupted', async () => {
+  it('removes a temporary file left by a rewrite that was interrupted (and one of the older .compact name)', async () => {
     const { bytes, states } = await buildLog(tempDir());
     const dir = writeCopy(bytes);
+    fs.writeFileSync(join(dir, WAL_FILE + '.rewrite'), 'half');
     fs.writeFileSync(join(dir, WAL_FILE + '.compact'), 'half');
     expect(open(dir).state).toEqual(states.at(-1)!.state);
+    expect(fs.existsSync(join(dir, WAL_FILE + '.rewrite'))).toBe(false);
     expect(fs.existsSync(join(dir, WAL_FILE + '.compact'))).toBe(false);
   });
 });
@@ -603,5 +605,96 @@ describe('DurableLog directory lock', () => {
     const { log } = open(tempDir());
     await log.close();
     await expect(log.save(null, [e(1, 1)])).rejects.toThrow(/after close/);
+  });
+});
+
+describe('DurableLog cut (log compaction by snapshot)', () => {
+  it('drops the entries through the cut and keeps those after it, across a restart', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(2, 'peer1', 10), Array.from({ length: 10 }, (_, i) => e(i + 1, i < 5 ? 1 : 2)));
+    await log.cut(6, 2);
+    expect(log.firstIndex).toBe(7);
+    expect(log.lastIndex).toBe(10);
+    await log.save(hs(2, 'peer1', 11), [e(11, 2)]);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 6, term: 2 });
+    expect(state.entries.map((x) => x.index)).toEqual([7, 8, 9, 10, 11]);
+    expect(state.hardState).toEqual(hs(2, 'peer1', 11));
+  });
+
+  it('drops the whole log when it does not hold the cut entry with its term (a leader\'s snapshot, §7)', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(3, null, 2), [e(1, 1), e(2, 1), e(3, 1), e(4, 1)]);
+    const cut = log.cut(3, 2); // the snapshot's entry 3 has term 2; ours has term 1
+    const saved = log.save(hs(3, null, 3), [e(4, 3), e(5, 3)]);
+    await Promise.all([cut, saved]);
+    expect(log.lastIndex).toBe(5);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 3, term: 2 });
+    expect(state.entries).toEqual([e(4, 3), e(5, 3)]);
+  });
+
+  it('accepts a cut past the last entry, after which the log continues from the cut', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(1, null, 2), [e(1, 1), e(2, 1)]);
+    await log.cut(50, 4);
+    expect(log.lastIndex).toBe(50);
+    await expect(log.save(null, [e(50, 4)])).rejects.toThrow(/does not follow/);
+    await log.save(hs(4, null, 51), [e(51, 4)]);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 50, term: 4 });
+    expect(state.entries).toEqual([e(51, 4)]);
+    expect(state.hardState.commit).toBe(51);
+  });
+
+  it('rewrites the file once the cut entries outweigh the live ones, and the rewritten file keeps the cut', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    const big = 'y'.repeat(200);
+    await log.save(hs(1, 'peer1', 100), Array.from({ length: 100 }, (_, i) => e(i + 1, 1, big)));
+    const before = fs.statSync(join(dir, WAL_FILE)).size;
+    await log.cut(95, 1);
+    await log.save(hs(1, 'peer1', 101), [e(101, 1)]); // the write after a cut starts the rewrite
+    await log.rewrite(); // waits for the running one
+    expect(log.stats().rewrites).toBeGreaterThanOrEqual(1);
+    const after = fs.statSync(join(dir, WAL_FILE)).size;
+    expect(after).toBeLessThan(before / 5);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 95, term: 1 });
+    expect(state.entries.map((x) => x.index)).toEqual([96, 97, 98, 99, 100, 101]);
+  });
+
+  it('keeps a cut and the saves made while a rewrite runs', async () => {
+    const dir = tempDir();
+    const { log } = open(dir, { rewriteMinBytes: 1 << 30 });
+    await log.save(hs(1, 'peer1', 0), Array.from({ length: 3000 }, (_, i) => e(i + 1, 1)));
+    for (let i = 0; i < 10; i++) await log.save(hs(1, 'peer1', i), []);
+    const rewrite = log.rewrite();
+    const during = [log.cut(2000, 1), log.save(hs(2, null, 2500), [e(3001, 2)])];
+    await Promise.all([rewrite, ...during]);
+    await log.save(null, [e(3002, 2)]);
+    await log.close();
+    const { state, report } = open(dir);
+    expect(report.base).toEqual({ index: 2000, term: 1 });
+    expect(state.entries[0]!.index).toBe(2001);
+    expect(state.entries.at(-1)).toEqual(e(3002, 2));
+    expect(state.entries).toHaveLength(1002);
+  });
+
+  it('refuses a save of entries at or below the cut', async () => {
+    const dir = tempDir();
+    const { log } = open(dir);
+    await log.save(hs(1, null, 3), [e(1, 1), e(2, 1), e(3, 1)]);
+    await log.cut(2, 1);
+    await expect(log.save(null, [e(2, 1)])).rejects.toThrow(StorageError);
+    await log.save(null, [e(3, 2)]);
+    expect(log.lastIndex).toBe(3);
   });
 });

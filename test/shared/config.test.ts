@@ -60,6 +60,25 @@ describe('raft_peer.ini loader', () => {
     expect(errorOf(good.replace('7002', '7001'))).toMatch(/test.ini: \[peers\] peer2: port 7001 is already used by peer1/);
   });
 
+  it('reads the snapshot and log-file limits, with defaults when [limits] leaves them out', () => {
+    const repo = loadConfig('raft_peer.ini').limits;
+    expect(repo).toMatchObject({ snapshotEntries: 10000, snapshotBytes: 8388608, snapshotTrailingEntries: 1000, logFileBytes: 10485760, logFilesKept: 3 });
+    expect(parseConfig(good).limits).toMatchObject({ snapshotEntries: 10000, snapshotBytes: 8 * 1024 * 1024, snapshotTrailingEntries: 1000, logFileBytes: 10 * 1024 * 1024, logFilesKept: 3 });
+    const set = parseConfig(`${good}[limits]\nsnapshot_entries = 50\nsnapshot_bytes = 4096\nsnapshot_trailing_entries = 0\nlog_file_bytes = 8192\nlog_files_kept = 1\n`).limits;
+    expect(set).toMatchObject({ snapshotEntries: 50, snapshotBytes: 4096, snapshotTrailingEntries: 0, logFileBytes: 8192, logFilesKept: 1 });
+  });
+
+  it('reports a snapshot or log-file limit out of range, naming the key', () => {
+    const limits = (line: string) => errorOf(`${good}[limits]\n${line}\n`);
+    expect(limits('snapshot_entries = 0')).toBe('test.ini: [limits] snapshot_entries: expected a number >= 1, got 0');
+    expect(limits('snapshot_bytes = 10')).toBe('test.ini: [limits] snapshot_bytes: expected a number >= 1024, got 10');
+    expect(limits('snapshot_trailing_entries = -1')).toBe('test.ini: [limits] snapshot_trailing_entries: expected a whole number, got "-1"');
+    expect(limits('snapshot_entries = lots')).toBe('test.ini: [limits] snapshot_entries: expected a whole number, got "lots"');
+    expect(limits('log_file_bytes = 100')).toBe('test.ini: [limits] log_file_bytes: expected a number >= 4096, got 100');
+    expect(limits('log_files_kept = 0')).toBe('test.ini: [limits] log_files_kept: expected a number >= 1, got 0');
+    expect(limits('log_files_kept = 1000')).toBe('test.ini: [limits] log_files_kept: expected at most 100 old log files, got 1000');
+  });
+
   it('reports election min >= max', () => {
     expect(errorOf(good.replace('election_min_ms = 150', 'election_min_ms = 300'))).toMatch(/\[profile.fast\] election_min_ms: expected election_min_ms < election_max_ms/);
   });

@@ -65,6 +65,45 @@ describe('peer RPC validation', () => {
   });
 });
 
+describe('InstallSnapshot validation', () => {
+  const chunk = {
+    type: 'install_snapshot',
+    rid: 'peer1:4',
+    from: 'peer1',
+    to: 'peer3',
+    term: 5,
+    snapshotIndex: 500,
+    snapshotTerm: 4,
+    snapshotConfig: { voters: ['peer1', 'peer2', 'peer3'], learners: ['peer4'] },
+    offset: 1024,
+    size: 4000,
+    data: 'QUJD'.repeat(256),
+  };
+  const reply = { type: 'install_snapshot_reply', rid: 'peer3:9', from: 'peer3', to: 'peer1', term: 5, snapshotIndex: 500, offset: 2048, matchIndex: 0 };
+
+  it('accepts a chunk and a reply, returning exactly the typed fields', () => {
+    expect(parseEnvelope(chunk)).toEqual({ ok: true, value: chunk });
+    expect(parseEnvelope(reply)).toEqual({ ok: true, value: reply });
+    const extra = parseEnvelope({ ...chunk, snapshotConfig: { ...chunk.snapshotConfig, extra: 1 }, more: 2 });
+    expect(extra).toEqual({ ok: true, value: chunk });
+  });
+
+  it('refuses malformed chunks and replies, naming the field', () => {
+    expect(message({ ...chunk, snapshotIndex: 0 })).toMatch(/\(install_snapshot\): "snapshotIndex" must be >= 1/);
+    expect(message({ ...chunk, offset: 3990 })).toMatch(/the chunk \(offset 3990, 1024 characters\) runs past "size" 4000/);
+    expect(message({ ...chunk, data: null })).toMatch(/"data" must be a string, got null/);
+    expect(message({ ...chunk, size: -1 })).toMatch(/"size" must be a whole number >= 0/);
+    expect(message({ ...chunk, snapshotTerm: 2 ** 49 })).toMatch(/"snapshotTerm" must be at most/);
+    expect(message({ ...chunk, snapshotConfig: null })).toMatch(/"snapshotConfig" must be a JSON object/);
+    expect(message({ ...chunk, snapshotConfig: { voters: [], learners: [] } })).toMatch(/"snapshotConfig.voters" must name at least one voter/);
+    expect(message({ ...chunk, snapshotConfig: { voters: ['peer1', 'peer1'], learners: [] } })).toMatch(/"snapshotConfig" names a peer twice/);
+    expect(message({ ...chunk, snapshotConfig: { voters: ['peer1', '../x'], learners: [] } })).toMatch(/"snapshotConfig.voters\[1\]" must be a peer name/);
+    expect(message({ ...chunk, snapshotConfig: { voters: ['peer1'] } })).toMatch(/"snapshotConfig.learners" must be an array/);
+    expect(message({ ...reply, matchIndex: 'all' })).toMatch(/\(install_snapshot_reply\): "matchIndex" must be a whole number/);
+    expect(message({ ...reply, offset: undefined })).toMatch(/"offset" must be a whole number >= 0, got nothing/);
+  });
+});
+
 describe('admin request validation', () => {
   const peers = ['peer1', 'peer2', 'peer3'];
   const parse = (v: unknown) => parseAdminRequest(JSON.stringify(v), peers);

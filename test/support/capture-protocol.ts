@@ -463,6 +463,27 @@ function render(
   p('receiver start an election at once (leadership transfer, dissertation §3.10). Peers accept');
   p('and validate it; the current core does not send it, so this run has no example.');
   p();
+  p("### InstallSnapshot (paper §7): a leader sends its snapshot to a follower that needs compacted entries");
+  p();
+  p("In chunks of at most `max_bytes_per_append` characters of `data` (the snapshot's data: base64");
+  p("of gzipped JSON of the store and sessions, peer/snapshot-state.ts, so no JSON escapes), one at a");
+  p("time. `offset` is where the chunk starts, `size` the data's whole length, `snapshotConfig` the");
+  p("configuration as of `snapshotIndex`. Every field is validated like the other RPCs (a chunk that");
+  p("runs past `size`, a configuration without voters or naming a peer twice, are refused). Shapes");
+  p("(from the types; `data` shortened):");
+  p();
+  p("```json");
+  p("{\"type\":\"install_snapshot\",\"from\":\"peer1\",\"to\":\"peer3\",\"term\":4,\"snapshotIndex\":500,\"snapshotTerm\":4,\"snapshotConfig\":{\"voters\":[\"peer1\",\"peer2\",\"peer3\"],\"learners\":[]},\"offset\":0,\"size\":10476,\"data\":\"kv1:H4sIAAAAAAAAA…\",\"rid\":\"peer1:1795907661412101\"}");
+  p("```");
+  p();
+  p("The reply says how much of that snapshot the follower holds (`offset`: the leader continues");
+  p("from there); `matchIndex` is non-zero once it is installed (or was already covered by the");
+  p("follower's commit index):");
+  p();
+  p("```json");
+  p("{\"type\":\"install_snapshot_reply\",\"from\":\"peer3\",\"to\":\"peer1\",\"term\":4,\"snapshotIndex\":500,\"offset\":4096,\"matchIndex\":0,\"rid\":\"peer3:1795907661518101\"}");
+  p("```");
+  p();
 
   p('## Client contract: `/client`');
   p();
@@ -558,6 +579,20 @@ function render(
     p();
   }
   p(CONFIG_EVENT_DOC);
+  p("### rpc_send of an InstallSnapshot chunk, and its reply");
+  p();
+  p("An RPC summary of `install_snapshot` or `install_snapshot_reply` carries `chunk`: which snapshot");
+  p("(`index`), where the chunk starts (`offset`; in a reply, how much the follower holds), how many");
+  p("characters it carries (`bytes`, 0 in a reply) and the snapshot's `size` (0 in a reply); never the");
+  p("data. A reply's `ok` says the snapshot is installed. Shapes (from the types):");
+  p();
+  p("```json");
+  p("{\"type\":\"rpc_send\",\"to\":\"peer3\",\"rid\":\"peer1:1795907661412101\",\"rpc\":\"install_snapshot\",\"term\":4,\"heartbeat\":false,\"entries\":0,\"chunk\":{\"index\":500,\"offset\":0,\"bytes\":4096,\"size\":10476},\"peer\":\"peer1\",\"t\":1795907700000,\"seq\":812}");
+  p("```");
+  p("```json");
+  p("{\"type\":\"rpc_send\",\"to\":\"peer1\",\"rid\":\"peer3:1795907661518103\",\"rpc\":\"install_snapshot_reply\",\"term\":4,\"heartbeat\":false,\"entries\":0,\"ok\":true,\"chunk\":{\"index\":500,\"offset\":10476,\"bytes\":0,\"size\":0},\"peer\":\"peer3\",\"t\":1795907700040,\"seq\":97}");
+  p("```");
+  p();
 
   renderMonitorFields(events);
 
@@ -598,8 +633,8 @@ function renderMonitorFields(events: PeerEvent[]): void {
   p("The safety monitor (`game/relay/monitor/`, ARCHITECTURE.md \"The safety monitor\") checks Raft's");
   p('laws from the `-v` events alone. The fields below are optional in `shared/events.ts`, so that');
   p('a reader copes with a peer that sends none of them: a check whose field is missing is not made,');
-  p('never guessed. The peers send all of them; `snapshot` is not sent yet (peers do not compact');
-  p('their logs), so its frame is written to the type.');
+  p('never guessed. The peers send all of them (`snapshot` once they compact their logs; its frame');
+  p('here is written to the type, as are those of InstallSnapshot).');
   p();
   p('**Numbering.** Every event carries `seq`, counted per process lifetime and assigned when the');
   p("shell emits the event, before the reporter's queue (peer/reporter.ts): an event the reporter");
@@ -659,7 +694,9 @@ function renderMonitorFields(events: PeerEvent[]): void {
   p();
   p('`compacted`: the peer folded its own entries through `index` into a snapshot; `installed`: a');
   p("leader's snapshot replaced the log. The base keeps its prefix hash, so the laws go on holding");
-  p('above it. Not sent yet (written to the type):');
+  p("above it (the snapshot's data carries the prefix hash at its index, so an installing peer knows");
+  p('it). `hello.recovered.base` and `resync.base` name the same point once a log starts after a');
+  p('snapshot. Written to the type:');
   p();
   block({ type: 'snapshot', reason: 'compacted', index: 5000, term: 7, ph: 8817300264209113, lastIndex: 5123, peer: 'peer2', t: 1795907700000, seq: 20511 });
   p();
@@ -692,7 +729,7 @@ function renderMonitorFields(events: PeerEvent[]): void {
 const MONITOR_LAW_TABLE = [
   '| law | events and fields | needs |',
   '|---|---|---|',
-  '| Election Safety | `state.role` leader + `term`; `rpc_send`/`rpc_drop` (sender) of `append_entries`/`timeout_now` + `term`; `rpc_recv` of those (the sender led that term) | facts |',
+  '| Election Safety | `state.role` leader + `term`; `rpc_send`/`rpc_drop` (sender) of `append_entries`/`timeout_now`/`install_snapshot` + `term`; `rpc_recv` of those (the sender led that term) | facts |',
   '| Leader Append-Only | `log_truncate.term` in a term the peer led | facts |',
   "| | the end of the leader's log (`persisted.lastIndex` or the last tile of a `log_append` with `durable`, tiles' `ph`) never lost or changed by a write of its term | known log |",
   '| Log Matching | `ph` at equal (index, term): tiles, `persisted.last*`, `resync`, `hello.recovered`, `snapshot` | facts |',

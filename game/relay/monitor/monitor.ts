@@ -800,14 +800,14 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         if (e.preVote) return;
         durableTerm(ps, e.term, ref);
         const sent = `${e.type === 'rpc_send' ? 'sent' : 'dropped'} ${e.rpc} ${e.rid} of term ${e.term} to ${e.to}`;
-        if (e.rpc === 'append_entries' || e.rpc === 'timeout_now') claim(ps, e.term, ref, sent);
+        if (e.rpc === 'append_entries' || e.rpc === 'timeout_now' || e.rpc === 'install_snapshot') claim(ps, e.term, ref, sent);
         else if (e.rpc === 'request_vote') voteFact(ps, e.term, name, true, ref, `${sent} (it votes for itself)`);
         else if (e.rpc === 'request_vote_reply' && e.ok === true) voteFact(ps, e.term, e.to, true, ref, `${sent}, granting its vote`);
         return;
       }
       case 'rpc_recv':
         // What the sender did, seen from the receiver: only leadership, which needs no lifetime.
-        if (!e.preVote && (e.rpc === 'append_entries' || e.rpc === 'timeout_now')) {
+        if (!e.preVote && (e.rpc === 'append_entries' || e.rpc === 'timeout_now' || e.rpc === 'install_snapshot')) {
           leaderFact(e.from, e.term, ref, `received ${e.rpc} ${e.rid} of term ${e.term} from ${e.from}`);
         }
         return;
