@@ -28,8 +28,8 @@ export interface RecorderOptions {
   maxBytes: number;
   /** [relay] recordings_kept: files kept in `dir`, this run's included. */
   kept: number;
-  /** A snapshot frame of the picture as it is now (what a new browser would be sent). */
-  snapshot(): string;
+  /** The picture as it is now (what a new browser would be sent), for keyframes. */
+  picture(): unknown;
   now(): number;
   log(line: string): void;
   /** Least time between two keyframes while batches flow. Default 10 s. */
@@ -94,14 +94,14 @@ export class Recorder implements Sink, RecordingSource {
     if (!this.open) return;
     const head = lineHead(frame);
     if (!head.ok || head.kind === 'recording') return;
-    if (this.fd === null && !this.startFile(head.kind === 'snapshot' ? null : this.o.snapshot())) return;
+    if (this.fd === null && !this.startFile(head.kind === 'snapshot' ? null : this.keyframeText())) return;
     this.append(frame, head.kind, head.now);
     if (head.kind === 'batch' && head.now - this.lastKeyframe >= this.keyframeMs) this.keyframe();
     if (this.fileBytes >= this.o.maxBytes) {
       // The rest of the run goes on in a new file, which begins with the picture as it is now.
       this.write();
       this.closeFile();
-      this.startFile(this.o.snapshot());
+      this.startFile(this.keyframeText());
     } else if (this.pendingBytes >= WRITE_AT_BYTES) this.write();
   }
 
@@ -143,9 +143,18 @@ export class Recorder implements Sink, RecordingSource {
   // ---- internals ----
 
   private keyframe(): void {
-    const frame = this.o.snapshot();
+    const frame = this.keyframeText();
     const head = lineHead(frame);
     if (head.ok) this.append(frame, 'snapshot', head.now);
+  }
+
+  /**
+   * A snapshot frame marked `keyframe`: it repeats what the batches before it built, so a page
+   * folding forward skips it, and one seeking starts from it. (A snapshot without the mark is
+   * one the fan-out sent: the first, or a resync after the recorder fell behind; it counts.)
+   */
+  private keyframeText(): string {
+    return JSON.stringify({ type: 'snapshot', now: this.o.now(), picture: this.o.picture(), keyframe: true });
   }
 
   private append(line: string, kind: 'snapshot' | 'batch', now: number): void {

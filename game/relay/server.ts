@@ -101,6 +101,8 @@ export interface RelayOptions {
   lawsThrottleMs?: number;
   /** Where the flight recorder writes (recorder.ts). Default: [cluster] log_dir/village; null: no recording. */
   recordingDir?: string | null;
+  /** Least time between the recorder's keyframes. Default 10 s. */
+  recordingKeyframeMs?: number;
 }
 
 export interface RelayStats {
@@ -171,7 +173,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const recordingDir = opts.recordingDir === undefined ? join(config.logDir, 'village') : opts.recordingDir;
   const recorder =
     recordingDir !== null && config.relay.recordingBytes > 0
-      ? new Recorder({ dir: recordingDir, maxBytes: config.relay.recordingBytes, kept: config.relay.recordingsKept, now, log, snapshot: () => JSON.stringify({ type: 'snapshot', now: now(), picture: picture.snapshot() }) })
+      ? new Recorder({ dir: recordingDir, maxBytes: config.relay.recordingBytes, kept: config.relay.recordingsKept, now, log, picture: () => picture.snapshot(), ...(opts.recordingKeyframeMs !== undefined ? { keyframeMs: opts.recordingKeyframeMs } : {}) })
       : null;
   if (recorder) {
     fanout.add(recorder);

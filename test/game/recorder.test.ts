@@ -23,7 +23,7 @@ const snapshot = (t: number, term = 1) => JSON.stringify({ type: 'snapshot', now
 const batch = (t: number, pad = 0) => JSON.stringify({ type: 'batch', now: t, deltas: [{ type: 'counters', counters: { elections: 1, messages: t, droppedEvents: 0 } }], pad: 'x'.repeat(pad) });
 
 function recorder(over: Partial<ConstructorParameters<typeof Recorder>[0]> = {}): Recorder {
-  return new Recorder({ dir, maxBytes: 1 << 20, kept: 5, snapshot: () => snapshot(clock, 9), now: () => clock, log: (l) => logged.push(l), keyframeMs: 1000, flushMs: 60_000, ...over });
+  return new Recorder({ dir, maxBytes: 1 << 20, kept: 5, picture: () => ({ peers: [{ name: 'peer1', term: 9 }], kv: {} }), now: () => clock, log: (l) => logged.push(l), keyframeMs: 1000, flushMs: 60_000, ...over });
 }
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; now: number; part?: number });
@@ -42,6 +42,9 @@ describe('the flight recorder', () => {
     // 400, 800: no keyframe; 1200 is 1000 ms after the first snapshot: a keyframe right after that batch.
     expect(got.map((l) => l.type)).toEqual(['recording', 'snapshot', 'batch', 'batch', 'batch', 'snapshot', 'batch', 'batch']);
     expect(got[0]).toMatchObject({ type: 'recording', version: 1, part: 1 });
+    // The fan-out's snapshot counts when folding forward; the recorder's own keyframe is marked.
+    expect((got[1] as { keyframe?: boolean }).keyframe).toBeUndefined();
+    expect(got[5]).toMatchObject({ keyframe: true, now: clock - 800, picture: { peers: [{ name: 'peer1', term: 9 }] } });
     const scan = scanRecording(join(dir, files()[0]!));
     expect(scan.keyframes.map((k) => k.line)).toEqual([2, 6]);
     expect(scan.errors).toEqual([]);
