@@ -327,7 +327,10 @@ export class Timeline {
     else if (this.mode === 'replay') note = `replay of ${this.replayFile} · no cluster is running: the console, clicks on villagers and the attacks are off`;
     else if (this.mode === 'rewound') note = `rewound, view only: the cluster is not changed and goes on live · ${this.loading && this.shown === null ? 'loading…' : 'Live returns'}`;
     else note = 'drag back to see any moment of this run';
-    if (this.note.textContent !== note) this.note.textContent = note;
+    if (this.note.textContent !== note) {
+      this.note.textContent = note;
+      this.note.title = note;
+    }
   }
 }
 
