@@ -111,7 +111,7 @@ describe('the timeline on a real cluster', { timeout: 240_000 }, () => {
     await page.waitForFunction(() => window.__village?.connected() && window.__village.leader() !== null, null, { timeout: 60_000 });
     const name = (await leaderOf(page))!;
     firstLeader = { name, term: (await peersOf(page)).find((p) => p.name === name)!.term };
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, 6000));
     beforeKill = Date.now();
     await new Promise((r) => setTimeout(r, 1500));
     const killed = await village.relay.control.execute({ type: 'kill', peer: firstLeader.name });
@@ -123,7 +123,7 @@ describe('the timeline on a real cluster', { timeout: 240_000 }, () => {
     const liveLeader = await leaderOf(page);
     await new Promise((r) => setTimeout(r, 2000));
 
-    // Back to 1.5 s before the kill (a moment the first leader still led); a mouse is not
+    // Back to 2.5 s before the kill (a moment the first leader still led); a mouse is not
     // precise to the pixel, so further left if the drag fell short.
     let shown: TimelineProbe = await timelineOf(page);
     const tries: string[] = [];
@@ -131,7 +131,7 @@ describe('the timeline on a real cluster', { timeout: 240_000 }, () => {
       // The bar's end is now, so a fraction holds only for the moment it is taken.
       const bar = await timelineOf(page);
       const end = bar.mode === 'live' ? Date.now() : bar.end!;
-      const fraction = (beforeKill - 1500 * (i + 1) - bar.start!) / (end - bar.start!);
+      const fraction = (beforeKill - 2500 * (i + 1) - bar.start!) / (end - bar.start!);
       await dragTimeline(page, Math.max(0, fraction));
       await page.waitForFunction(() => {
         const t = window.__village!.timeline();
@@ -178,6 +178,7 @@ describe('the timeline on a real cluster', { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 1000));
     finalLive = { peers: await peersOf(page), rows: (await page.evaluate(() => window.__village!.logRows())) as Record<string, string[]> };
     // The relay stops first (the recorder writes what it holds), then the cluster.
+    recording = village.relay.recorder!.currentFile!;
     await village.relay.close();
 
     replay = spawn('npm', ['run', 'replay', '--', recording, '--port', '0'], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -55,6 +55,7 @@ export class Timeline {
   private error: string | null = null;
   private lastTick: number | null = null;
   private dragging = false;
+  private dragEnd: number | null = null;
   private retryAfter = 0;
   private drawnModel: VillageModel;
 
@@ -111,8 +112,15 @@ export class Timeline {
     this.live.addEventListener('click', () => this.goLive());
     this.play.addEventListener('click', () => this.togglePlay());
     this.speedSel.addEventListener('change', () => (this.speed = Number(this.speedSel.value) || 1));
-    this.range.addEventListener('pointerdown', () => (this.dragging = true));
-    el.ownerDocument.addEventListener('pointerup', () => (this.dragging = false));
+    this.range.addEventListener('pointerdown', () => {
+      this.dragging = true;
+      // While the thumb is held the bar's end stays where it was: a place on it keeps its moment.
+      this.dragEnd = this.end();
+    });
+    el.ownerDocument.addEventListener('pointerup', () => {
+      this.dragging = false;
+      this.dragEnd = null;
+    });
     this.range.addEventListener('input', () => this.onRange());
     if (this.mode === 'replay') {
       this.live.disabled = true;
@@ -156,7 +164,7 @@ export class Timeline {
     this.lastTick = localNow;
     if (localNow - this.infoAt > INFO_EVERY_MS && (this.mode !== 'replay' || this.info === null)) this.refreshInfo();
     if (this.mode === 'live') this.at = this.liveEdge();
-    else if (this.playing && !this.dragging && this.shown !== null) this.advance(dt * this.speed);
+    else if (this.playing && !this.dragging && this.window !== null) this.advance(dt * this.speed);
     this.draw();
   }
 
@@ -164,7 +172,7 @@ export class Timeline {
 
   private onRange(): void {
     const start = this.info?.start;
-    const end = this.end();
+    const end = this.dragEnd ?? this.end();
     if (start == null || end === null) return;
     const v = Number(this.range.value);
     if (this.mode === 'live') {
