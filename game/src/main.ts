@@ -28,7 +28,9 @@ const timeline = new Timeline(byId('timeline'), model, replayFile);
 const actions = new Actions(conn, model, () => timeline.liveOnly());
 const menu = new PeerMenu(byId('menu'), model, actions);
 const lawPanel = new LawPanel(byId('law-panel'), model);
-const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), byId('conn'), model, actions);
+// A replay has no relay: its badge says so, and the panel's connection state goes nowhere.
+const connBadge = replayFile === null ? byId('conn') : document.createElement('span');
+const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), connBadge, model, actions);
 
 const ctx: VillageContext = {
   // The scenes draw the live village, or the moment the timeline shows.
@@ -73,6 +75,8 @@ if (replayFile !== null) {
   input.disabled = true;
   input.placeholder = 'replay: no cluster is running';
   input.title = timeline.liveOnly() ?? '';
+  byId('conn').className = 'conn replay';
+  byId('conn').textContent = 'replay · no relay';
   model.addConsoleLine('info', `Replay of ${replayFile}. No cluster is running: the console, clicks on villagers and the attacks are off. Drag the timeline under the village, or play it.`, Date.now());
 }
 
