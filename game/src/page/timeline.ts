@@ -56,6 +56,7 @@ export class Timeline {
   private lastTick: number | null = null;
   private dragging = false;
   private dragEnd: number | null = null;
+  private pendingValue: number | null = null;
   private retryAfter = 0;
   private drawnModel: VillageModel;
 
@@ -122,12 +123,16 @@ export class Timeline {
       this.dragEnd = null;
     });
     this.range.addEventListener('input', () => this.onRange());
+    // A live page asks for the recording's extent only when someone reaches for the bar, and
+    // then while rewound: a page left live sends nothing but its WebSocket.
+    el.addEventListener('pointerenter', () => this.refreshInfo());
+    this.range.addEventListener('focus', () => this.refreshInfo());
     if (this.mode === 'replay') {
       this.live.disabled = true;
       this.live.title = 'a replay has no live village: no cluster is running';
       this.playing = true;
+      this.refreshInfo();
     }
-    this.refreshInfo();
   }
 
   /** The model the scenes draw: the live one, or the one rebuilt for the moment shown. */
@@ -162,7 +167,7 @@ export class Timeline {
   tick(localNow: number): void {
     const dt = this.lastTick === null ? 0 : Math.min(250, localNow - this.lastTick);
     this.lastTick = localNow;
-    if (localNow - this.infoAt > INFO_EVERY_MS && (this.mode !== 'replay' || this.info === null)) this.refreshInfo();
+    if (localNow - this.infoAt > INFO_EVERY_MS && (this.mode === 'rewound' || (this.mode === 'replay' && this.info === null))) this.refreshInfo();
     if (this.mode === 'live') this.at = this.liveEdge();
     else if (this.playing && !this.dragging && this.window !== null) this.advance(dt * this.speed);
     this.draw();
@@ -173,8 +178,13 @@ export class Timeline {
   private onRange(): void {
     const start = this.info?.start;
     const end = this.dragEnd ?? this.end();
-    if (start == null || end === null) return;
     const v = Number(this.range.value);
+    if (start == null || end === null) {
+      // The extent is on its way (asked for when the pointer came near): this place then.
+      this.pendingValue = v;
+      return;
+    }
+    this.pendingValue = null;
     if (this.mode === 'live') {
       if (v >= RANGE_STEPS) return;
       this.mode = 'rewound';
@@ -285,6 +295,12 @@ export class Timeline {
         const first = this.info === null;
         this.info = info;
         if (first && this.mode === 'replay' && info.start !== null) this.seek(info.start);
+        if (this.pendingValue !== null && info.start !== null) {
+          this.dragEnd ??= this.end();
+          this.range.value = String(this.pendingValue);
+          this.onRange();
+          if (!this.dragging) this.dragEnd = null;
+        }
         if (this.error?.startsWith('no recording')) this.error = null;
       })
       .catch((e: Error) => {
@@ -323,7 +339,8 @@ export class Timeline {
     this.play.disabled = !rewound;
     this.play.textContent = this.playing ? '❚❚' : '▶';
     this.play.title = rewound ? (this.playing ? 'pause' : 'play forward from the moment shown') : 'drag the bar back to a moment first';
-    this.range.disabled = start === null || end === null;
+    // Live, the bar works before the extent is known (it is asked for on the way); a replay waits for it.
+    this.range.disabled = this.mode === 'replay' && (start === null || end === null);
     if (!this.dragging && start !== null && end !== null) {
       const v = this.mode === 'live' ? RANGE_STEPS : Math.round(((this.at - start) / Math.max(1, end - start)) * RANGE_STEPS);
       if (String(v) !== this.range.value) this.range.value = String(Math.max(0, Math.min(RANGE_STEPS, v)));
