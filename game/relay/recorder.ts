@@ -85,8 +85,16 @@ export class Recorder implements Sink, RecordingSource {
     return !this.closed && this.failed === null;
   }
 
-  /** Lines not yet written: above the fan-out's high-water mark it skips us, then resyncs us with a snapshot. */
+  /**
+   * Never behind: the buffer is written whenever it reaches 256 KiB, synchronously, so it never
+   * holds more than that and a frame; the fan-out's backpressure is for browsers.
+   */
   get bufferedAmount(): number {
+    return 0;
+  }
+
+  /** Lines buffered and not yet written. */
+  get pendingBytesCount(): number {
     return this.pendingBytes;
   }
 
@@ -151,7 +159,7 @@ export class Recorder implements Sink, RecordingSource {
   /**
    * A snapshot frame marked `keyframe`: it repeats what the batches before it built, so a page
    * folding forward skips it, and one seeking starts from it. (A snapshot without the mark is
-   * one the fan-out sent: the first, or a resync after the recorder fell behind; it counts.)
+   * one the fan-out sent: the first, or a fresh one to every browser when the villagers changed; it counts.)
    */
   private keyframeText(): string {
     return JSON.stringify({ type: 'snapshot', now: this.o.now(), picture: this.o.picture(), keyframe: true });

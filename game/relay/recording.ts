@@ -7,7 +7,7 @@
 //   line 2     {"type":"snapshot","now":T,"picture":{...}}   the whole picture (a keyframe)
 //   then       {"type":"batch","now":T,"deltas":[...]}       every batch the browsers were sent
 //              {"type":"snapshot",...,"keyframe":true}        a keyframe at least every 10 s of batches
-//              {"type":"snapshot",...}                        a resync the fan-out sent (no mark)
+//              {"type":"snapshot",...}                        one the fan-out sent every browser (no mark)
 // The snapshot and batch lines are exactly the frames the relay sends on /village (their `now` is
 // the relay's wall clock, ms, never decreasing), so a page folds them into its model as it folds
 // the live stream, and seeking starts from the last keyframe before the moment instead of from

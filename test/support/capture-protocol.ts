@@ -385,8 +385,8 @@ function renderRecording(lines: string[]): void {
   p('2. a `snapshot` frame, exactly as a browser gets it: the whole picture;');
   p('3. then every `batch` frame the browsers were sent, exactly as sent, and at least every 10 s of');
   p('   batches a keyframe: a `snapshot` with `"keyframe":true`, the picture right after the batch');
-  p('   before it. A snapshot without the mark is one the fan-out itself sent (the recorder had');
-  p('   fallen behind and was resynchronized) and counts when folding forward.');
+  p('   before it. A snapshot without the mark is one the fan-out itself sent to every browser (the');
+  p("   village's villagers changed) and counts when folding forward.");
   p();
   p("`now` is the relay's wall clock (ms) and never decreases. A file grows to about");
   p('`[relay] recording_bytes`; the run then goes on in a new file that begins again with a header');
