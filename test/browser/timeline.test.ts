@@ -125,6 +125,9 @@ describe('the timeline on a real cluster', { timeout: 240_000 }, () => {
 
     // Back to 2.5 s before the kill (a moment the first leader still led); a mouse is not
     // precise to the pixel, so further left if the drag fell short.
+    // The page asks for the recording's extent when the pointer reaches the bar.
+    await page.hover('#timeline');
+    await page.waitForFunction(() => window.__village!.timeline().start !== null, null, { timeout: 60_000 });
     let shown: TimelineProbe = await timelineOf(page);
     const tries: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -136,7 +139,7 @@ describe('the timeline on a real cluster', { timeout: 240_000 }, () => {
       await page.waitForFunction(() => {
         const t = window.__village!.timeline();
         return t.mode === 'rewound' && t.ready;
-      }, null, { timeout: 20_000 });
+      }, null, { timeout: 60_000 });
       shown = await timelineOf(page);
       tries.push(`aimed at ${(fraction * 100).toFixed(1)}%, shown ${shown.at - beforeKill} ms from the kill's eve (bar ${shown.start}..${shown.end})`);
       if (shown.at < beforeKill) break;
