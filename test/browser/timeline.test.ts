@@ -105,7 +105,7 @@ let beforeKill = 0;
 let finalLive: { peers: Probe[]; rows: Record<string, string[]> };
 let recording = '';
 
-describe('the timeline on a real cluster', { timeout: 240_000 }, () => {
+describe('the timeline on a real cluster', { timeout: 420_000 }, () => {
   it('dragging the timeline back shows the leader and terms the recording holds for that moment, and Live returns', async () => {
     await page.goto(village.url, { timeout: 90_000 });
     await page.waitForFunction(() => window.__village?.connected() && window.__village.leader() !== null, null, { timeout: 60_000 });
