@@ -58,6 +58,13 @@ export interface RelayConfig {
   tls?: TlsPaths;
   attackIntervalS: number;
   reviveAfterS: number;
+  /**
+   * The flight recorder (game/relay/recorder.ts): the most one recording file of the village's
+   * event stream grows to before the run goes on in a new file; 0 turns recording off.
+   */
+  recordingBytes: number;
+  /** Recording files kept in <log_dir>/village/; the oldest are removed first. */
+  recordingsKept: number;
 }
 
 export interface Config {
@@ -189,10 +196,14 @@ export function parseConfig(text: string, file = 'raft_peer.ini', opts: { tlsFil
     port: int(relaySec, 'relay', 'port', 1),
     attackIntervalS: int(relaySec, 'relay', 'attack_interval_s', 1, 20),
     reviveAfterS: int(relaySec, 'relay', 'revive_after_s', 0, 15),
+    recordingBytes: int(relaySec, 'relay', 'recording_bytes', 0, 64 * 1024 * 1024),
+    recordingsKept: int(relaySec, 'relay', 'recordings_kept', 1, 20),
   };
   if (relay.port > 65535) fail('[relay] port', `expected a port from 1 to 65535, got ${relay.port}`);
   const clash = peers.find((p) => p.port === relay.port);
   if (clash) fail('[relay] port', `port ${relay.port} is already used by ${clash.name}`);
+  // A file must hold at least one picture of a large village (a keyframe) and some batches.
+  if (relay.recordingBytes !== 0 && relay.recordingBytes < 1024 * 1024) fail('[relay] recording_bytes', `expected 0 (no recording) or at least 1048576 (1 MiB), got ${relay.recordingBytes}`);
 
   let tls: TlsPaths | null = null;
   if (raw.tls !== undefined) {

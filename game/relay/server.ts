@@ -15,7 +15,7 @@
 // file builds those units, checks who may connect where, and listens.
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { Config, PeerAddress } from '../../shared/config.ts';
 import type { AdminReply, AdminRequest } from '../../shared/peer-protocol.ts';
@@ -32,6 +32,8 @@ import { LauncherEndpoint } from './launcher-endpoint.ts';
 import { Monster } from './monster.ts';
 import { PeerEndpoint } from './peer-endpoint.ts';
 import { Picture } from './picture.ts';
+import { Recorder } from './recorder.ts';
+import { answerRecording, type RecordingSource } from './recording.ts';
 import { Gate, secretOf, sameSecret } from './security.ts';
 import { DEFAULT_DIST, StaticSite } from './static.ts';
 import { VillageEndpoint } from './village-endpoint.ts';
@@ -97,6 +99,10 @@ export interface RelayOptions {
   evidenceDir?: string;
   /** Least time between two `laws` deltas to browsers. Default 250 ms. */
   lawsThrottleMs?: number;
+  /** Where the flight recorder writes (recorder.ts). Default: [cluster] log_dir/village; null: no recording. */
+  recordingDir?: string | null;
+  /** Least time between the recorder's keyframes. Default 10 s. */
+  recordingKeyframeMs?: number;
 }
 
 export interface RelayStats {
@@ -123,6 +129,8 @@ export interface Relay {
   readonly monster: Monster;
   /** The safety monitor over the peers' events, and what it told. */
   readonly laws: LawWatch;
+  /** The flight recorder; null when [relay] recording_bytes is 0. */
+  readonly recorder: Recorder | null;
   stats(): RelayStats;
   /** Stops the monster (no more attacks or revivals), e.g. while the cluster shuts down. */
   stopMonster(): void;
@@ -165,6 +173,16 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     minFlushSpacingMs: opts.minFlushSpacingMs ?? 8,
     now,
   });
+  // The flight recorder is one more browser of the fan-out: it is sent what browsers are sent.
+  const recordingDir = opts.recordingDir === undefined ? join(config.logDir, 'village') : opts.recordingDir;
+  const recorder =
+    recordingDir !== null && config.relay.recordingBytes > 0
+      ? new Recorder({ dir: recordingDir, maxBytes: config.relay.recordingBytes, kept: config.relay.recordingsKept, now, log, picture: () => picture.snapshot(), ...(opts.recordingKeyframeMs !== undefined ? { keyframeMs: opts.recordingKeyframeMs } : {}) })
+      : null;
+  if (recorder) {
+    fanout.add(recorder);
+    picture.watching = true;
+  }
   const evidenceDir = opts.evidenceDir ?? config.logDir;
   const laws = new LawWatch({
     publish: (status, added) => picture.setLaws(status, added),
@@ -190,13 +208,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     fanout,
     complaints,
     execute: (msg) => control.execute(msg),
-    watching: (on) => (picture.watching = on),
+    watching: (on) => (picture.watching = on || recorder !== null),
     commandsPerSecond: limits.browserCommandsPerSecond,
     now,
   });
   const monsterTimer = setInterval(() => control.monsterTick(), 200);
   const stopTimers = () => {
     fanout.stop();
+    recorder?.close();
     laws.close();
     clearInterval(monsterTimer);
   };
@@ -214,7 +233,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   // With a [tls] section: https and wss://, with the certificate of [relay] host.
   const web = config.tls ? 'https' : 'http';
-  const server = createEndpointServer(config.tls, config.relay.host, (req, res) => answerHttp(req, res, { gate, site, home: `${web}://${hostForUrl(host)}:${port}/`, picture: () => ({ now: now(), picture: picture.snapshot(), stats: relayStats() }) }));
+  const server = createEndpointServer(config.tls, config.relay.host, (req, res) => answerHttp(req, res, { gate, site, home: `${web}://${hostForUrl(host)}:${port}/`, picture: () => ({ now: now(), picture: picture.snapshot(), stats: relayStats() }), recording: recorder }));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.maxConnections = limits.maxBrowsers + limits.maxPeerStreams + limits.maxLaunchers + 64;
@@ -276,6 +295,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     control,
     monster,
     laws,
+    recorder,
     stats: relayStats,
     stopMonster(): void {
       clearInterval(monsterTimer);
@@ -303,6 +323,8 @@ interface HttpDeps {
   home: string;
   /** The body of /api/picture. */
   picture(): unknown;
+  /** What /api/recording serves (null: nothing recorded). */
+  recording: RecordingSource | null;
 }
 
 /** Plain HTTP: /api/picture, else the built game; only GET and HEAD, only for hosts the relay answers to. */
@@ -317,7 +339,12 @@ function answerHttp(req: IncomingMessage, res: ServerResponse, d: HttpDeps): voi
     res.end('only GET and HEAD\n');
     return;
   }
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0]!;
+  const reply = (status: number, type: string, body: string) => {
+    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+  if (answerRecording(path, new URL(req.url ?? '/', 'http://relay').searchParams, d.recording, reply)) return;
   if (path === '/api/picture') {
     const body = JSON.stringify(d.picture());
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });

@@ -12,6 +12,7 @@ import { installKeys, takeFocusOnPointer } from './page/keys.ts';
 import { LawPanel } from './page/lawPanel.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
+import { shownModel, Timeline, VILLAGE_REPLAY_META } from './page/timeline.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -20,15 +21,21 @@ function byId<T extends HTMLElement>(id: string): T {
 }
 
 const token = document.querySelector<HTMLMetaElement>(`meta[name="${VILLAGE_TOKEN_META}"]`)?.content || null;
+const replayFile = document.querySelector<HTMLMetaElement>(`meta[name="${VILLAGE_REPLAY_META}"]`)?.content || null;
 const model = new VillageModel();
 const conn = new RelayConnection(villageUrl(location, token), model);
-const actions = new Actions(conn, model);
+const timeline = new Timeline(byId('timeline'), model, replayFile);
+const actions = new Actions(conn, model, () => timeline.liveOnly());
 const menu = new PeerMenu(byId('menu'), model, actions);
 const lawPanel = new LawPanel(byId('law-panel'), model);
-const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), byId('conn'), model, actions);
+// A replay has no relay: its badge says so, and the panel's connection state goes nowhere.
+const connBadge = replayFile === null ? byId('conn') : document.createElement('span');
+const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), connBadge, model, actions);
 
 const ctx: VillageContext = {
-  model,
+  // The scenes draw the live village, or the moment the timeline shows.
+  model: shownModel(() => timeline.model()),
+  now: () => timeline.now(Date.now()),
   actions,
   view: null,
   hud: null,
@@ -43,6 +50,7 @@ const ctx: VillageContext = {
       if (want && !open && game.scene.getScene('Village')) game.scene.start('Help');
       if (!want && open) game.scene.stop('Help');
     },
+    liveOnly: () => timeline.liveOnly(),
   },
 };
 
@@ -59,12 +67,24 @@ installKeys(window, {
   focusConsole: () => consolePanel.focus(),
 });
 takeFocusOnPointer(byId('village'), document);
-installTestHook(window, ctx, game);
+installTestHook(window, ctx, game, timeline);
+
+if (replayFile !== null) {
+  // A replay: no relay to talk to. The console says so instead of sending.
+  const input = byId<HTMLInputElement>('console-input');
+  input.disabled = true;
+  input.placeholder = 'replay: no cluster is running';
+  input.title = timeline.liveOnly() ?? '';
+  byId('conn').className = 'conn replay';
+  byId('conn').textContent = 'replay · no relay';
+  model.addConsoleLine('info', `Replay of ${replayFile}. No cluster is running: the console, clicks on villagers and the attacks are off. Drag the timeline under the village, or play it.`, Date.now());
+}
 
 function tick(): void {
+  timeline.tick(Date.now());
   consolePanel.refresh();
   lawPanel.refresh();
   requestAnimationFrame(tick);
 }
 requestAnimationFrame(tick);
-conn.start();
+if (replayFile === null) conn.start();

@@ -185,7 +185,9 @@ export class VillageModel {
       if (end !== null) {
         if (localNow - end > linger) this.flights.delete(rid);
       } else if (localNow - f.sentAt > timeout) {
-        f.vanishedAt = localNow;
+        // Given up when its timeout ran out, not when this was called: the picture of a moment
+        // is then the same whatever the frame rate, and a rewound village can rebuild it exactly.
+        f.vanishedAt = f.sentAt + timeout;
         f.vanishReason = 'lost';
       }
     }

@@ -99,6 +99,21 @@ describe('raft_peer.ini loader', () => {
     expect(errorOf(good.replace('127.0.0.1:7003', 'localhost'))).toMatch(/\[peers\] peer3: expected host:port/);
   });
 
+  it('records the village by default: 64 MiB per file, 20 files kept', () => {
+    const c = parseConfig(good, 'test.ini');
+    expect(c.relay.recordingBytes).toBe(64 * 1024 * 1024);
+    expect(c.relay.recordingsKept).toBe(20);
+    const set = parseConfig(good + 'recording_bytes = 2097152\nrecordings_kept = 3\n', 'test.ini');
+    expect([set.relay.recordingBytes, set.relay.recordingsKept]).toEqual([2097152, 3]);
+    expect(parseConfig(good + 'recording_bytes = 0\n', 'test.ini').relay.recordingBytes).toBe(0);
+  });
+
+  it('reports a recording size too small to hold a picture, and no recording kept', () => {
+    expect(errorOf(good + 'recording_bytes = 1000\n')).toMatch(/\[relay\] recording_bytes: expected 0 \(no recording\) or at least 1048576 \(1 MiB\), got 1000/);
+    expect(errorOf(good + 'recordings_kept = 0\n')).toMatch(/\[relay\] recordings_kept: expected a number >= 1, got 0/);
+    expect(errorOf(good + 'recording_bytes = lots\n')).toMatch(/\[relay\] recording_bytes: expected a whole number, got "lots"/);
+  });
+
   it('reports an unreadable file with the way to point at another', () => {
     expect(() => loadConfig('/nonexistent/raft_peer.ini')).toThrow(/cannot read the config file.*--config FILE or set RAFT_CONFIG/);
   });

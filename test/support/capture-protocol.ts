@@ -206,6 +206,8 @@ interface VillageCapture {
   lawsDelta: Delta | undefined;
   /** A `laws` delta that carries a violation (a relay fed by stand-in peers). */
   broken: Delta | undefined;
+  /** Lines of the flight recorder's file of that run: header, first snapshot, a batch, a keyframe. */
+  recording: string[];
 }
 
 /** A real relay in front of a one-peer cluster, and a browser with the page's token. */
@@ -241,12 +243,17 @@ async function captureVillage(): Promise<VillageCapture> {
     const snapshot = received.find((m) => m.type === 'snapshot');
     const lawsDeltas = () => received.flatMap((m) => (m.type === 'batch' ? m.deltas.filter((d) => d.type === 'laws') : []));
     await waitFor('a laws delta', () => lawsDeltas().length > 0);
+    // Past the recorder's first keyframe (10 s of batches), then what it wrote.
+    const file = relay.recorder!.currentFile!;
+    await waitFor('a keyframe in the recording', () => readFileSync(file, 'utf8').includes('"keyframe":true'), 20_000);
+    const written = readFileSync(file, 'utf8').split('\n');
     return {
       exchanges,
       lines: lines(),
       laws: snapshot?.type === 'snapshot' ? snapshot.picture.laws : undefined,
       lawsDelta: lawsDeltas()[0],
       broken: await captureBrokenLaw(),
+      recording: [written[0]!, written[1]!, written.find((l) => l.includes('"type":"peer"') && l.length < 1500) ?? '', written.find((l) => l.includes('"keyframe":true'))!],
     };
   } finally {
     ws?.close();
@@ -357,6 +364,58 @@ function renderVillage(v: VillageCapture): void {
   p('every browser an `error` console line (`law broken: Election Safety. ...`).');
   p();
   block(v.broken ?? '(not seen)');
+  renderRecording(v.recording);
+}
+
+/** A keyframe's picture with each log cut to its last tile, to keep the example short. */
+function shortPicture(line: string): unknown {
+  const f = JSON.parse(line) as { picture: { peers: Array<{ log: unknown[] }> } };
+  return { ...f, picture: { ...f.picture, peers: f.picture.peers.map((p) => ({ ...p, log: p.log.slice(-1) })) } };
+}
+
+function renderRecording(lines: string[]): void {
+  p();
+  p('## Recordings: `[cluster] log_dir/village/<start time>.jsonl`');
+  p();
+  p("The relay's flight recorder (`game/relay/recorder.ts`) writes every frame the browsers are sent");
+  p('on `/village` to a file, one JSON object per line (JSON Lines, UTF-8, each line ended by `\\n`).');
+  p('The page\'s timeline and `npm run replay -- FILE` read it (`game/relay/recording.ts`). Lines:');
+  p();
+  p('1. a header: `{"type":"recording","version":1,"now":T,"run":ISO,"part":N}`; `run` is when the');
+  p("   relay started (shared by a run's files), `part` the file's number in the run;");
+  p('2. a `snapshot` frame, exactly as a browser gets it: the whole picture;');
+  p('3. then every `batch` frame the browsers were sent, exactly as sent, and at least every 10 s of');
+  p('   batches a keyframe: a `snapshot` with `"keyframe":true`, the picture right after the batch');
+  p('   before it. A snapshot without the mark is one the fan-out itself sent to every browser (the');
+  p("   village's villagers changed) and counts when folding forward.");
+  p();
+  p("`now` is the relay's wall clock (ms) and never decreases. A file grows to about");
+  p('`[relay] recording_bytes`; the run then goes on in a new file that begins again with a header');
+  p('and a snapshot, so every file can be replayed alone. Files beyond `[relay] recordings_kept` are');
+  p('removed, oldest first. Replies, and the console history a new browser gets, are not recorded.');
+  p();
+  p('Readers: a last line without its `\\n` (the relay died mid-write) is left out; a line that is');
+  p('not JSON, not an object, of another type, or without a numeric `now` is reported with its line');
+  p('number (`FILE line 57: not JSON (...); skipped`) and skipped.');
+  p();
+  p('Over HTTP (the relay for its own run, `npm run replay` for its file):');
+  p('`GET /api/recording` -> `{"mode":"live"|"replay","files":[...],"start":T,"end":T,"off":null|why}`;');
+  p('`GET /api/recording/frames?at=T&back=MS&ahead=MS` -> the lines (JSON Lines) from the last');
+  p('keyframe at or before `at - back` (default 10 s) to the first frame after `at + ahead`');
+  p('(default 20 s), at most 8 MiB; a bad query gets 400 and what was wrong.');
+  p();
+  p('### the header and the first snapshot of a file');
+  p();
+  block(lines[0] ? JSON.parse(lines[0]) : '(not seen)');
+  block(lines[1] ? shortPicture(lines[1]) : '(not seen)');
+  p();
+  p('### a batch');
+  p();
+  block(lines[2] ? JSON.parse(lines[2]) : '(not seen)');
+  p();
+  p('### a keyframe (logs cut to their last tile here)');
+  p();
+  block(lines[3] ? shortPicture(lines[3]) : '(not seen)');
 }
 
 function render(

@@ -12,6 +12,8 @@ export interface PageUi {
   menuClosedBy(event: Event | undefined): boolean;
   toggleHelp(show?: boolean): void;
   helpOpen(): boolean;
+  /** Why the controls that act on the cluster are off (a replay, a rewound village), or null. */
+  liveOnly(): string | null;
 }
 
 /** What the village scene tells the page about its drawing (for clicks and the test hook). */
@@ -41,7 +43,10 @@ export interface HudView {
 }
 
 export interface VillageContext {
+  /** The model drawn: the live village, or the moment the timeline shows (page/timeline.ts). */
   model: VillageModel;
+  /** The moment the scenes draw at, in the model's local ms: the wall clock while live. */
+  now(): number;
   actions: Actions;
   ui: PageUi;
   view: VillageView | null;

@@ -7,6 +7,8 @@ export class Actions {
   constructor(
     private readonly conn: RelayConnection,
     private readonly model: VillageModel,
+    /** Why commands are off now (a replay, a rewound village), or null; such a command is not sent. */
+    private readonly liveOnly: () => string | null = () => null,
   ) {}
 
   kill(peer: string): Promise<Reply> {
@@ -52,6 +54,11 @@ export class Actions {
 
   private async run(label: string, cmd: Command): Promise<Reply> {
     this.model.addConsoleLine('input', `• ${label}`, Date.now());
+    const off = this.liveOnly();
+    if (off !== null) {
+      this.model.addConsoleLine('error', `not done: ${off}`, Date.now());
+      return { ok: false, local: true, text: off };
+    }
     const reply = await this.conn.send(cmd);
     const text = reply.text || (reply.ok ? 'ok' : 'failed');
     this.model.addConsoleLine(reply.ok ? 'result' : 'error', text, Date.now());

@@ -17,10 +17,13 @@
 //   lawsLine()  the HUD's line about the laws of Raft, as drawn ('' while the relay is unreachable)
 //   lawPanel()  the broken law's panel as shown: { law, text } (its whole text), or null when hidden
 //   highlighted() the villagers and log tiles ("peer2:7") drawn highlighted for a broken law
+//   timeline()  the timeline bar: { mode: 'live'|'rewound'|'replay', at, start, end, playing, speed, ready, note }
+//               (times in relay ms); everything above then reads the moment shown
 // Nothing here changes the village.
 import type Phaser from 'phaser';
 import type { VillageContext } from '../game/context.ts';
 import type { Look } from '../model.ts';
+import type { Timeline, TimelineState } from './timeline.ts';
 
 export interface VillagerProbe {
   name: string;
@@ -48,6 +51,7 @@ export interface VillageHook {
   lawsLine(): string;
   lawPanel(): { law: string; text: string } | null;
   highlighted(): { villagers: string[]; tiles: string[] };
+  timeline(): TimelineState;
 }
 
 declare global {
@@ -56,7 +60,7 @@ declare global {
   }
 }
 
-export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game): void {
+export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game, timeline: Timeline): void {
   const toPage = (x: number, y: number) => {
     const rect = game.canvas.getBoundingClientRect();
     return {
@@ -89,5 +93,6 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
       return { law: shown.law, text: el.textContent ?? '' };
     },
     highlighted: () => ctx.view?.highlighted() ?? { villagers: [], tiles: [] },
+    timeline: () => timeline.state(),
   });
 }

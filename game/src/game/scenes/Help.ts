@@ -14,6 +14,8 @@ export const HELP_LINES: [string, string][] = [
   ['Esc', 'close this help or the menu; in the console, leave it'],
   ['console ↑ / ↓', 'previous / next command'],
   ['Dismiss (broken law panel)', 'close it; the next broken law shows, if any'],
+  ['timeline (under the village)', 'drag back to a moment (view only); ▶ plays on; Live returns'],
+  ['npm run replay -- FILE', 'a recorded run (logs/village/) in this page, no cluster'],
 ];
 
 export const CONSOLE_EXAMPLES = [
@@ -35,7 +37,7 @@ export class Help extends Phaser.Scene {
     g.fillStyle(0x000000, 0.6);
     g.fillRect(0, 0, w, h);
     const bw = 760;
-    const bh = 520;
+    const bh = 580;
     const x = (w - bw) / 2;
     const y = (h - bh) / 2;
     g.fillStyle(0xf3e9cf);

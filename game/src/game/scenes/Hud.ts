@@ -66,10 +66,15 @@ export class Hud extends Phaser.Scene {
 
   override update(): void {
     const model = this.ctx.model;
-    const now = Date.now();
+    const now = this.ctx.now();
     this.status.setText(statusLine(model));
     const live = model.connection.state === 'open' && model.hasPicture;
-    if (!live) {
+    const liveOnly = this.ctx.ui.liveOnly();
+    if (liveOnly) {
+      // A replay or a rewound village: the switch shows what was, and does nothing.
+      this.attacks.setText(`Attacks ${model.attacks ? 'ON' : 'OFF'} · ${liveOnly.startsWith('replay') ? 'replay: no cluster' : 'rewound: view only'}`);
+      setBackground(this.attacks, '#555555');
+    } else if (!live) {
       this.attacks.setText('Attacks ?  (relay unreachable)');
       setBackground(this.attacks, '#555555');
     } else if (model.attacks) {
