@@ -10,6 +10,14 @@ import { Village } from './scenes/Village.ts';
 
 export function createGame(parent: HTMLElement, ctx: VillageContext): Phaser.Game {
   return new Phaser.Game({
+    ...gameConfig(parent),
+    scene: [new Preloader(ctx), new Village(ctx), new Hud(ctx), new Help(ctx)],
+  });
+}
+
+/** Everything of the game's config but its scenes (the bench's empty scene runs with the same). */
+export function gameConfig(parent: HTMLElement): Phaser.Types.Core.GameConfig {
+  return {
     type: Phaser.AUTO,
     parent,
     width: WIDTH,
@@ -20,6 +28,5 @@ export function createGame(parent: HTMLElement, ctx: VillageContext): Phaser.Gam
     // Keys are read from the page (keys.ts) so that typing in the console never reaches the game.
     input: { keyboard: false },
     disableContextMenu: true,
-    scene: [new Preloader(ctx), new Village(ctx), new Hud(ctx), new Help(ctx)],
-  });
+  };
 }
