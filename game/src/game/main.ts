@@ -23,6 +23,8 @@ export function gameConfig(parent: HTMLElement): Phaser.Types.Core.GameConfig {
     width: WIDTH,
     height: HEIGHT,
     backgroundColor: COLOURS.background,
+    // The canvas shows the backdrop behind it (views/Backdrop.ts) where nothing is drawn.
+    transparent: true,
     banner: false,
     scale: { mode: Phaser.Scale.FIT, autoCenter: Phaser.Scale.CENTER_BOTH },
     // Keys are read from the page (keys.ts) so that typing in the console never reaches the game.
