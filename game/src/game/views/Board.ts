@@ -1,6 +1,7 @@
 // The village board: the replicated key-value store as the most advanced peer applied it.
-// Its frame and title never change (`still`: the scene draws them into the backdrop); the text is
-// rewritten only when the KV picture changed, and a lighter board covers it for a moment after.
+// Its posts and face never change (`still`: the scene draws them into the backdrop); the text is
+// rewritten only when the KV picture changed, on a lighter face for a moment after (the title
+// stays a Phaser object, above that face).
 import Phaser from 'phaser';
 import { BOARD } from '../layout.ts';
 import { short, type VillageModel } from '../../model.ts';
@@ -8,7 +9,7 @@ import { short, type VillageModel } from '../../model.ts';
 const MAX_ROWS = 12;
 
 export class Board {
-  /** What never changes: the posts, the board and the title. */
+  /** What never changes: the posts and the board's face and frame. */
   readonly still: Phaser.GameObjects.GameObject[];
   private readonly flash: Phaser.GameObjects.Graphics;
   private readonly body: Phaser.GameObjects.Text;
@@ -25,10 +26,10 @@ export class Board {
     drawBoard(bg, false);
     this.flash = scene.add.graphics().setDepth(1).setVisible(false);
     drawBoard(this.flash, true);
-    const title = scene.add
+    scene.add
       .text(BOARD.x + 14, BOARD.y + 10, 'Village board (key-value store)', { fontFamily: 'Verdana, sans-serif', fontSize: '14px', fontStyle: 'bold', color: '#3b2a14' })
       .setDepth(2);
-    this.still = [bg, title];
+    this.still = [bg];
     this.body = scene.add
       .text(BOARD.x + 16, BOARD.y + 38, '', { fontFamily: 'Menlo, Consolas, monospace', fontSize: '14px', color: '#2a1d0c', lineSpacing: 4 })
       .setDepth(2);
