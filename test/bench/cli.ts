@@ -432,6 +432,7 @@ async function main(): Promise<number> {
           runW4({
             rep,
             ...o.w4,
+            screenshots: o.out,
             log: progress,
             track: (s) => live.add(s),
             untrack: (s) => live.delete(s),

@@ -159,6 +159,8 @@ export interface W4Options {
   track: (s: OursCluster) => void;
   untrack: (s: OursCluster) => void;
   quiet: () => Promise<void>;
+  /** Where the village's screenshots go (w4-village-idle.png, w4-village-load.png), to compare pictures. */
+  screenshots: string;
   figure: (key: string, value: number) => void;
   run: (r: RunRecord) => void;
 }
@@ -209,6 +211,7 @@ export async function runW4(o: W4Options): Promise<void> {
           await open(which);
           const w = await countFrames(page, o.windowMs);
           got[which].push(w);
+          if (which === 'village' && i === 0) await page.screenshot({ path: join(o.screenshots, `w4-village-${condition === 'idle' ? 'idle' : 'load'}.png`) });
           o.log(`    W4 ${condition}, ${which === 'village' ? 'village' : 'empty scene'}: ${fmtNumber(w.fps)} frames/s, Chromium CPU ${fmtNumber(w.cpuMsPerFrame)} ms, ${fmtNumber(w.drawsPerFrame)} draw calls and ${fmtNumber(w.uploadsPerFrame)} texture uploads per frame`);
         }
       }
