@@ -14,10 +14,11 @@ import { distribution, fmtNumber } from './stats.ts';
 import type { BenchSystem } from './system.ts';
 import { closedLoop, failoverTrial, pushCommands, rssOf } from './workloads.ts';
 import { RELAY_MAIN, runW3 } from './w3.ts';
+import { runW4 } from './w4.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const WORKLOADS = ['floor', 'w1', 'w2', 'w3', 'rss'] as const;
+const WORKLOADS = ['floor', 'w1', 'w2', 'w3', 'w4', 'rss'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench [-- options]
@@ -55,6 +56,7 @@ interface Options {
   out: string;
   floorIterations: number;
   w3Ms: number;
+  w4: { windowMs: number; warmupMs: number; windows: number };
 }
 
 function parseArgs(argv: string[]): Options | string {
@@ -74,6 +76,7 @@ function parseArgs(argv: string[]): Options | string {
     out: resolve(REPO_ROOT, 'test-output/bench'),
     floorIterations: 2000,
     w3Ms: 10_000,
+    w4: { windowMs: 5000, warmupMs: 2000, windows: 2 },
   };
   const set: Record<string, boolean> = {};
   const list = (v: string | undefined, name: string) => {
@@ -161,6 +164,7 @@ function parseArgs(argv: string[]): Options | string {
     if (!set['--no-wait']) o.wait = false;
     o.floorIterations = 200;
     o.w3Ms = 1000;
+    o.w4 = { windowMs: 2000, warmupMs: 1000, windows: 1 };
   }
   return o;
 }
@@ -417,6 +421,26 @@ async function main(): Promise<number> {
             run: (r) => runs.push(r),
           });
         });
+      }
+
+      // ---- W4: the village's frame rate in Chromium (ours only) ----
+      if (o.only.has('w4') && systems.includes('ours') && !existsSync(RELAY_MAIN)) {
+        if (rep === 1) notes.push(`W4 skipped: the relay (${RELAY_MAIN}) is missing`);
+      } else if (o.only.has('w4') && systems.includes('ours')) {
+        progress(`rep ${rep}/${o.reps} W4: the village's frames per second in headless Chromium, against an empty Phaser scene`);
+        await attempt(`rep ${rep} W4`, () =>
+          runW4({
+            rep,
+            ...o.w4,
+            screenshots: o.out,
+            log: progress,
+            track: (s) => live.add(s),
+            untrack: (s) => live.delete(s),
+            quiet,
+            figure: (k, v) => add('ours', rep, k, v),
+            run: (r) => runs.push(r),
+          }),
+        );
       }
     }
   } finally {

@@ -10,16 +10,25 @@ import { Village } from './scenes/Village.ts';
 
 export function createGame(parent: HTMLElement, ctx: VillageContext): Phaser.Game {
   return new Phaser.Game({
+    ...gameConfig(parent),
+    scene: [new Preloader(ctx), new Village(ctx), new Hud(ctx), new Help(ctx)],
+  });
+}
+
+/** Everything of the game's config but its scenes (the bench's empty scene runs with the same). */
+export function gameConfig(parent: HTMLElement): Phaser.Types.Core.GameConfig {
+  return {
     type: Phaser.AUTO,
     parent,
     width: WIDTH,
     height: HEIGHT,
     backgroundColor: COLOURS.background,
+    // The canvas shows the backdrop behind it (views/Backdrop.ts) where nothing is drawn.
+    transparent: true,
     banner: false,
     scale: { mode: Phaser.Scale.FIT, autoCenter: Phaser.Scale.CENTER_BOTH },
     // Keys are read from the page (keys.ts) so that typing in the console never reaches the game.
     input: { keyboard: false },
     disableContextMenu: true,
-    scene: [new Preloader(ctx), new Village(ctx), new Hud(ctx), new Help(ctx)],
-  });
+  };
 }

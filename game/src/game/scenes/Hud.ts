@@ -5,7 +5,7 @@ import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import type { VillageModel } from '../../model.ts';
 import { lawsLine, type LawsTone } from '../lawsLine.ts';
-import { setBackground, setColour } from '../views/text.ts';
+import { setBackground, setColour, setTextAtMost } from '../views/text.ts';
 
 const LAWS_COLOURS: Record<LawsTone, string> = { hold: '#8fe388', partial: '#ffd166', broken: '#ff6b6b', unknown: '#d8d2bf' };
 
@@ -18,6 +18,7 @@ export class Hud extends Phaser.Scene {
   private laws!: Phaser.GameObjects.Text;
   /** The laws line as drawn. */
   private lawsText = '';
+  private lawsTone: LawsTone = 'unknown';
   private banner!: Phaser.GameObjects.Container;
   private bannerText!: Phaser.GameObjects.Text;
   private toast!: Phaser.GameObjects.Text;
@@ -66,8 +67,8 @@ export class Hud extends Phaser.Scene {
 
   override update(): void {
     const model = this.ctx.model;
-    const now = this.ctx.now();
-    this.status.setText(statusLine(model));
+    const now = this.ctx.now(); // the model's time: live, or the moment a rewound page shows
+    setTextAtMost(this.status, statusLine(model));
     const live = model.connection.state === 'open' && model.hasPicture;
     const liveOnly = this.ctx.ui.liveOnly();
     if (liveOnly) {
@@ -92,10 +93,11 @@ export class Hud extends Phaser.Scene {
     if (model.hasPicture && silent.length) warnings.push(`unreachable: ${silent.join(', ')} (no event stream)`);
     this.warning.setText(warnings.join('\n'));
     const laws = live ? lawsLine(model) : { text: '', tone: 'unknown' as const };
-    if (laws.text !== this.lawsText) {
-      this.lawsText = laws.text;
-      this.laws.setText(laws.text);
-    }
+    // Its count of events checked grows with every event; its tone shows at once.
+    if (laws.tone !== this.lawsTone) this.laws.setText(laws.text);
+    else setTextAtMost(this.laws, laws.text);
+    this.lawsTone = laws.tone;
+    this.lawsText = this.laws.text;
     setColour(this.laws, LAWS_COLOURS[laws.tone]);
     const weight = laws.tone === 'broken' ? 'bold' : '';
     if (this.laws.style.fontStyle !== weight) this.laws.setFontStyle(weight);

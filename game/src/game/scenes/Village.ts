@@ -1,9 +1,11 @@
 // The village square: villagers on a circle, letters flying between them, the monster, the
 // key-value board, a legend and the log table. Draws the model every frame; sends intents
-// through the context when a villager is clicked.
+// through the context when a villager is clicked. What never changes (the ground, the legend,
+// the frames of the board and the log table) is drawn once into the backdrop behind the canvas.
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import { BOARD, SQUARE, villagerPositions, type Point } from '../layout.ts';
+import { Backdrop } from '../views/Backdrop.ts';
 import { Board } from '../views/Board.ts';
 import { CutLinks } from '../views/CutLinks.ts';
 import { LETTER_TINTS } from '../letterMotion.ts';
@@ -19,6 +21,7 @@ export class Village extends Phaser.Scene {
   private monster!: MonsterView;
   private board!: Board;
   private logTable!: LogTable;
+  private backdrop!: Backdrop;
   private layoutKey = '';
   private drawnVersion = -1;
 
@@ -27,10 +30,14 @@ export class Village extends Phaser.Scene {
   }
 
   create(): void {
+    this.backdrop = new Backdrop(this.game, this.scale.width, this.scale.height);
+    const first = this.children.list.length;
     this.drawGround();
     this.drawLegend();
+    const still = this.children.list.slice(first);
     this.board = new Board(this, this.ctx.model);
-    this.logTable = new LogTable(this, this.ctx.model);
+    this.logTable = new LogTable(this, this.ctx.model, this.backdrop);
+    this.backdrop.bake(this, 'village-still', [...still, ...this.board.still, ...this.logTable.still]);
     this.monster = new MonsterView(this, this.ctx.model);
     this.letters = new Letters(this, this.ctx.model);
     this.cutLinks = new CutLinks(this, this.ctx.model);
@@ -48,7 +55,10 @@ export class Village extends Phaser.Scene {
       if (over.length === 0) this.ctx.ui.closeMenu();
     });
     this.scene.launch('Hud');
-    this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => (this.ctx.view = null));
+    this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => {
+      this.ctx.view = null;
+      this.backdrop.destroy();
+    });
   }
 
   override update(_time: number, delta: number): void {
@@ -56,6 +66,7 @@ export class Village extends Phaser.Scene {
     const now = this.ctx.now();
     model.prune(now);
     this.syncVillagers();
+    this.backdrop.update(this.cameras.main);
     const marked = model.lawHighlight().villagers;
     for (const [name, v] of this.villagers) {
       const p = model.peers.get(name);

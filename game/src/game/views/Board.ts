@@ -1,4 +1,7 @@
 // The village board: the replicated key-value store as the most advanced peer applied it.
+// Its posts and face never change (`still`: the scene draws them into the backdrop); the text is
+// rewritten only when the KV picture changed, on a lighter face for a moment after (the title
+// stays a Phaser object, above that face).
 import Phaser from 'phaser';
 import { BOARD } from '../layout.ts';
 import { short, type VillageModel } from '../../model.ts';
@@ -6,7 +9,9 @@ import { short, type VillageModel } from '../../model.ts';
 const MAX_ROWS = 12;
 
 export class Board {
-  private readonly bg: Phaser.GameObjects.Graphics;
+  /** What never changes: the posts and the board's face and frame. */
+  readonly still: Phaser.GameObjects.GameObject[];
+  private readonly flash: Phaser.GameObjects.Graphics;
   private readonly body: Phaser.GameObjects.Text;
   private lastText = '';
   private flashUntil = 0;
@@ -17,14 +22,17 @@ export class Board {
     scene: Phaser.Scene,
     private readonly model: VillageModel,
   ) {
-    this.bg = scene.add.graphics().setDepth(1);
+    const bg = scene.add.graphics().setDepth(1);
+    drawBoard(bg, false);
+    this.flash = scene.add.graphics().setDepth(1).setVisible(false);
+    drawBoard(this.flash, true);
     scene.add
       .text(BOARD.x + 14, BOARD.y + 10, 'Village board (key-value store)', { fontFamily: 'Verdana, sans-serif', fontSize: '14px', fontStyle: 'bold', color: '#3b2a14' })
       .setDepth(2);
+    this.still = [bg];
     this.body = scene.add
       .text(BOARD.x + 16, BOARD.y + 38, '', { fontFamily: 'Menlo, Consolas, monospace', fontSize: '14px', color: '#2a1d0c', lineSpacing: 4 })
       .setDepth(2);
-    this.draw(false);
   }
 
   update(now: number): void {
@@ -35,7 +43,7 @@ export class Board {
     const flash = now < this.flashUntil;
     if (flash !== this.drawnFlash) {
       this.drawnFlash = flash;
-      this.draw(flash);
+      this.flash.setVisible(flash);
     }
   }
 
@@ -59,16 +67,15 @@ export class Board {
   get lines(): string[] {
     return this.lastText.split('\n');
   }
+}
 
-  private draw(flash: boolean): void {
-    const g = this.bg;
-    g.clear();
-    g.fillStyle(0x6b4a2b);
-    g.fillRect(BOARD.x + 30, BOARD.y + BOARD.height, 10, 30);
-    g.fillRect(BOARD.x + BOARD.width - 40, BOARD.y + BOARD.height, 10, 30);
-    g.fillStyle(flash ? 0xfff6c9 : 0xe9d8a6);
-    g.fillRoundedRect(BOARD.x, BOARD.y, BOARD.width, BOARD.height, 8);
-    g.lineStyle(4, 0x8a6a3c);
-    g.strokeRoundedRect(BOARD.x, BOARD.y, BOARD.width, BOARD.height, 8);
-  }
+/** The board's posts, face and frame; `flash`: the lighter face shown right after a change. */
+function drawBoard(g: Phaser.GameObjects.Graphics, flash: boolean): void {
+  g.fillStyle(0x6b4a2b);
+  g.fillRect(BOARD.x + 30, BOARD.y + BOARD.height, 10, 30);
+  g.fillRect(BOARD.x + BOARD.width - 40, BOARD.y + BOARD.height, 10, 30);
+  g.fillStyle(flash ? 0xfff6c9 : 0xe9d8a6);
+  g.fillRoundedRect(BOARD.x, BOARD.y, BOARD.width, BOARD.height, 8);
+  g.lineStyle(4, 0x8a6a3c);
+  g.strokeRoundedRect(BOARD.x, BOARD.y, BOARD.width, BOARD.height, 8);
 }

@@ -1,110 +1,131 @@
 // The logs side by side, like RaftScope's log table: one row per villager, one column per log
 // index, each entry a tile in its term's colour, solid once the peer knows it is committed,
 // outlined until then. Equal columns mean equal indexes, so differences between logs show.
-// Tiles a broken law involves get a thick white frame.
+// Tiles a broken law involves get a thick white frame. Drawn with the 2D API into the backdrop
+// (views/Backdrop.ts), only when the model changed: the table costs nothing on other frames.
 import Phaser from 'phaser';
 import { LOG_TABLE, logColumns, logWindow } from '../layout.ts';
 import type { VillageModel } from '../../model.ts';
 import { COLOURS, termColour } from '../palette.ts';
-import { setColour } from './text.ts';
+import type { Backdrop } from './Backdrop.ts';
+
+const FONT = 'Verdana, sans-serif';
+/** The part of the backdrop the table repaints: its title, index labels, rows and law frames. */
+const AREA = { x: LOG_TABLE.x - 8, y: LOG_TABLE.y - 22, w: LOG_TABLE.width + 16, h: LOG_TABLE.height + 28 };
 
 export class LogTable {
-  private readonly g: Phaser.GameObjects.Graphics;
+  /** What never changes: the table's dark ground (the scene draws it into the backdrop). */
+  readonly still: Phaser.GameObjects.GameObject[];
   private readonly columns = logColumns();
-  private readonly names: Phaser.GameObjects.Text[] = [];
-  private readonly cells: Phaser.GameObjects.Text[][] = [];
-  private readonly indexLabels: Phaser.GameObjects.Text[] = [];
-  private readonly title: Phaser.GameObjects.Text;
   /** What the last update drew, per villager: "index:term" + "c" (solid) or "o" (outlined). */
   drawn: Record<string, string[]> = {};
   /** The tiles the last update framed for a broken law, as "peer:index". */
   marked: string[] = [];
 
   constructor(
-    private readonly scene: Phaser.Scene,
+    scene: Phaser.Scene,
     private readonly model: VillageModel,
+    private readonly backdrop: Backdrop,
   ) {
-    this.g = scene.add.graphics().setDepth(1);
-    this.title = scene.add
-      .text(LOG_TABLE.x + 4, LOG_TABLE.y - 4, '', { fontFamily: 'Verdana, sans-serif', fontSize: '12px', color: '#f4f1e8' })
-      .setOrigin(0, 1)
-      .setDepth(2);
-    for (let c = 0; c < this.columns; c++) {
-      this.indexLabels.push(
-        scene.add
-          .text(this.colX(c) + LOG_TABLE.tile / 2, LOG_TABLE.y + 2, '', { fontFamily: 'Verdana, sans-serif', fontSize: '9px', color: '#b9b4a4' })
-          .setOrigin(0.5, 0)
-          .setDepth(2),
-      );
-    }
+    const ground = scene.add.graphics().setDepth(1);
+    ground.fillStyle(0x000000, 0.28);
+    ground.fillRoundedRect(LOG_TABLE.x - 6, LOG_TABLE.y - 2, LOG_TABLE.width + 12, LOG_TABLE.height + 4, 6);
+    this.still = [ground];
   }
 
+  /** Draws the table again (the scene calls it when the model changed): one repaint of its part of the backdrop. */
   update(): void {
     const peers = [...this.model.peers.values()];
-    this.ensureRows(peers.length);
     const { first } = logWindow(this.model.maxIndex(), this.columns);
-    const g = this.g;
-    g.clear();
-    g.fillStyle(0x000000, 0.28);
-    g.fillRoundedRect(LOG_TABLE.x - 6, LOG_TABLE.y - 2, LOG_TABLE.width + 12, LOG_TABLE.height + 4, 6);
-    this.title.setText(`Logs by index (solid = committed, outlined = not yet; colour = term)   commit ${this.model.commitIndex()}`);
-    for (let c = 0; c < this.columns; c++) {
-      const index = first + c;
-      this.indexLabels[c]!.setText(index === 1 || index % 5 === 0 ? String(index) : '');
-    }
     const drawn: Record<string, string[]> = {};
     const marked: string[] = [];
     const lawTiles = this.model.lawHighlight().tiles;
     const rowH = this.rowHeight(peers.length);
     const tile = Math.min(LOG_TABLE.tile, rowH - 3);
-    peers.forEach((p, r) => {
-      const y = LOG_TABLE.y + 16 + r * rowH;
+    const title = `Logs by index (solid = committed, outlined = not yet; colour = term)   commit ${this.model.commitIndex()}`;
+    const rows = peers.map((p, r) => {
       const look = this.model.lookOf(p);
       const dim = look === 'grave' || look === 'unreachable';
-      const name = this.names[r]!;
-      name.setText(`${look === 'leader' ? '♛ ' : ''}${p.name}`);
-      name.setPosition(LOG_TABLE.x + LOG_TABLE.nameWidth - 8, y + tile / 2);
-      setColour(name, dim ? '#8d8a80' : look === 'leader' ? '#ffd700' : '#f4f1e8');
+      const cells: Array<{ index: number; term: number; committed: boolean; law: boolean }> = [];
       const row: string[] = (drawn[p.name] = []);
       for (let c = 0; c < this.columns; c++) {
         const index = first + c;
-        const x = this.colX(c);
-        const cell = this.cells[r]![c]!;
         const t = this.model.tileAt(p, index);
-        if (!t) {
-          g.lineStyle(1, 0xffffff, 0.08);
-          g.strokeRect(x, y, tile, tile);
-          cell.setText('');
-          continue;
-        }
-        const colour = termColour(t.term);
-        const alpha = dim ? 0.45 : 1;
+        if (!t) continue;
         const committed = this.model.isCommitted(p, index);
         row.push(`${index}:${t.term}${committed ? 'c' : 'o'}`);
-        if (committed) {
-          g.fillStyle(colour, alpha);
-          g.fillRect(x, y, tile, tile);
-        } else {
-          g.fillStyle(colour, 0.12 * alpha);
-          g.fillRect(x, y, tile, tile);
-          g.lineStyle(2, colour, alpha);
-          g.strokeRect(x + 1, y + 1, tile - 2, tile - 2);
-        }
-        if (lawTiles.has(`${p.name}:${index}`)) {
-          g.lineStyle(4, 0x000000, 0.6);
-          g.strokeRect(x - 3, y - 3, tile + 6, tile + 6);
-          g.lineStyle(2, COLOURS.law, 1);
-          g.strokeRect(x - 3, y - 3, tile + 6, tile + 6);
-          marked.push(`${p.name}:${index}`);
-        }
-        cell.setText(String(t.term));
-        cell.setPosition(x + tile / 2, y + tile / 2);
-        setColour(cell, committed ? '#111111' : '#f4f1e8');
-        cell.setAlpha(alpha);
+        const law = lawTiles.has(`${p.name}:${index}`);
+        if (law) marked.push(`${p.name}:${index}`);
+        cells.push({ index, term: t.term, committed, law });
       }
+      return { name: `${look === 'leader' ? '♛ ' : ''}${p.name}`, y: LOG_TABLE.y + 16 + r * rowH, look, dim, cells };
     });
     this.drawn = drawn;
     this.marked = marked;
+
+    this.backdrop.paint(AREA.x, AREA.y, AREA.w, AREA.h, (g) => {
+      g.textBaseline = 'bottom';
+      g.textAlign = 'left';
+      g.font = `12px ${FONT}`;
+      g.fillStyle = '#f4f1e8';
+      g.fillText(title, LOG_TABLE.x + 4, LOG_TABLE.y - 4);
+      g.textBaseline = 'top';
+      g.textAlign = 'center';
+      g.font = `9px ${FONT}`;
+      g.fillStyle = '#b9b4a4';
+      for (let c = 0; c < this.columns; c++) {
+        const index = first + c;
+        if (index === 1 || index % 5 === 0) g.fillText(String(index), this.colX(c) + LOG_TABLE.tile / 2, LOG_TABLE.y + 2);
+      }
+      for (const row of rows) {
+        const y = row.y;
+        g.globalAlpha = 1;
+        g.textAlign = 'right';
+        g.textBaseline = 'middle';
+        g.font = `12px ${FONT}`;
+        g.fillStyle = row.dim ? '#8d8a80' : row.look === 'leader' ? '#ffd700' : '#f4f1e8';
+        g.fillText(row.name, LOG_TABLE.x + LOG_TABLE.nameWidth - 8, y + tile / 2);
+        // Empty slots: a faint outline.
+        g.strokeStyle = 'rgba(255, 255, 255, 0.08)';
+        g.lineWidth = 1;
+        const filled = new Set(row.cells.map((c) => c.index));
+        for (let c = 0; c < this.columns; c++) if (!filled.has(first + c)) g.strokeRect(this.colX(c) + 0.5, y + 0.5, tile - 1, tile - 1);
+        const alpha = row.dim ? 0.45 : 1;
+        g.textAlign = 'center';
+        g.font = `10px ${FONT}`;
+        for (const cell of row.cells) {
+          const x = this.colX(cell.index - first);
+          const colour = css(termColour(cell.term));
+          if (cell.committed) {
+            g.globalAlpha = alpha;
+            g.fillStyle = colour;
+            g.fillRect(x, y, tile, tile);
+          } else {
+            g.globalAlpha = 0.12 * alpha;
+            g.fillStyle = colour;
+            g.fillRect(x, y, tile, tile);
+            g.globalAlpha = alpha;
+            g.strokeStyle = colour;
+            g.lineWidth = 2;
+            g.strokeRect(x + 1, y + 1, tile - 2, tile - 2);
+          }
+          if (cell.law) {
+            g.globalAlpha = 0.6;
+            g.strokeStyle = '#000000';
+            g.lineWidth = 4;
+            g.strokeRect(x - 3, y - 3, tile + 6, tile + 6);
+            g.globalAlpha = 1;
+            g.strokeStyle = css(COLOURS.law);
+            g.lineWidth = 2;
+            g.strokeRect(x - 3, y - 3, tile + 6, tile + 6);
+          }
+          g.globalAlpha = alpha;
+          g.fillStyle = cell.committed ? '#111111' : '#f4f1e8';
+          g.fillText(String(cell.term), x + tile / 2, y + tile / 2 + 1);
+        }
+      }
+      g.globalAlpha = 1;
+    });
   }
 
   private rowHeight(n: number): number {
@@ -114,21 +135,8 @@ export class LogTable {
   private colX(c: number): number {
     return LOG_TABLE.x + LOG_TABLE.nameWidth + c * (LOG_TABLE.tile + LOG_TABLE.gap);
   }
+}
 
-  private ensureRows(n: number): void {
-    while (this.names.length < n) {
-      this.names.push(
-        this.scene.add.text(0, 0, '', { fontFamily: 'Verdana, sans-serif', fontSize: '12px', color: '#f4f1e8' }).setOrigin(1, 0.5).setDepth(2),
-      );
-      const row: Phaser.GameObjects.Text[] = [];
-      for (let c = 0; c < this.columns; c++) {
-        row.push(this.scene.add.text(0, 0, '', { fontFamily: 'Verdana, sans-serif', fontSize: '10px', color: '#111111' }).setOrigin(0.5).setDepth(2));
-      }
-      this.cells.push(row);
-    }
-    while (this.names.length > n) {
-      this.names.pop()!.destroy();
-      for (const t of this.cells.pop()!) t.destroy();
-    }
-  }
+function css(colour: number): string {
+  return `#${colour.toString(16).padStart(6, '0')}`;
 }

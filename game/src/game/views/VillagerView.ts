@@ -7,7 +7,7 @@ import type { VillageContext } from '../context.ts';
 import type { Point } from '../layout.ts';
 import type { Look, Villager } from '../../model.ts';
 import { COLOURS, termColour } from '../palette.ts';
-import { setColour } from './text.ts';
+import { setColour, setTextAtMost } from './text.ts';
 
 const RING_RADIUS = 40;
 const BUBBLE_MS = 2500;
@@ -108,15 +108,16 @@ export class VillagerView {
     this.nosignal.setVisible(look === 'unreachable');
     if (look !== 'grave' && !this.tweening()) this.body.setAlpha(look === 'unreachable' ? 0.4 : 1);
 
-    this.infoText.setText(this.infoLine(p, look));
+    // Under load the log and commit indexes change on every frame: a few updates a second show them.
+    setTextAtMost(this.infoText, this.infoLine(p, look));
     const cut = look === 'grave' ? [] : model.cutFrom(p.name);
-    this.stateText.setText(this.stateLine(p, look, model.isolated(p.name), cut));
+    setTextAtMost(this.stateText, this.stateLine(p, look, model.isolated(p.name), cut));
     setColour(this.stateText, look === 'grave' || cut.length ? '#ff9e9e' : look === 'unreachable' ? '#ffd166' : '#d8d2bf');
     setColour(this.nameText, this.hover ? '#ffe27a' : '#ffffff');
 
     const a = p.lastApply;
     if (a && localNow - a.at < BUBBLE_MS && look !== 'grave') {
-      this.bubble.setText(`#${a.index} ${a.label} → ${a.result}`);
+      setTextAtMost(this.bubble, `#${a.index} ${a.label} → ${a.result}`);
       this.bubble.setVisible(true);
       this.bubble.setAlpha(Math.min(1, (BUBBLE_MS - (localNow - a.at)) / 500));
     } else {
