@@ -33,13 +33,13 @@ describe('configuration entries in the write-ahead log', () => {
     await again.close();
   });
 
-  it('keeps configuration entries when compaction rewrites the live records', async () => {
+  it('keeps configuration entries when the WAL rewrite copies the live records', async () => {
     const dir = tempDir();
     const { log } = DurableLog.open(dir);
     await log.save({ term: 1, vote: null, commit: 0 }, [cmd(1, 1), conf(2, 1, ['a', 'b'], ['c']), cmd(3, 1)]);
     for (let t = 2; t < 20; t++) await log.save({ term: t, vote: null, commit: 0 }, []);
-    await log.compact();
-    expect(log.stats().compactions).toBe(1);
+    await log.rewrite();
+    expect(log.stats().rewrites).toBe(1);
     await log.close();
     const { log: again, state } = DurableLog.open(dir);
     expect(state.entries[1]).toEqual(conf(2, 1, ['a', 'b'], ['c']));
