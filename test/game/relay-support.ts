@@ -6,7 +6,8 @@ import type { RelayToBrowser } from '../../shared/village.ts';
 
 export const SECRET = 'test-secret-relay';
 
-export function testConfig(opts: { peers?: number; attackIntervalS?: number; reviveAfterS?: number; maxFrameBytes?: number } = {}): Config {
+/** A relay config for tests; the flight recorder is off unless `recordingBytes` is given (it would write under /tmp/logs). */
+export function testConfig(opts: { peers?: number; attackIntervalS?: number; reviveAfterS?: number; maxFrameBytes?: number; recordingBytes?: number } = {}): Config {
   const n = opts.peers ?? 5;
   const peers = Array.from({ length: n }, (_, i) => `peer${i + 1} = 127.0.0.1:${40001 + i}`).join('\n');
   return parseConfig(
@@ -23,6 +24,7 @@ host = 127.0.0.1
 port = 40100
 attack_interval_s = ${opts.attackIntervalS ?? 20}
 revive_after_s = ${opts.reviveAfterS ?? 0}
+recording_bytes = ${opts.recordingBytes ?? 0}
 [limits]
 max_frame_bytes = ${opts.maxFrameBytes ?? 65536}
 `,

@@ -49,7 +49,7 @@ let wantMoment = false;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rewind-test-'));
   relay = await startRelay({
-    config: testConfig({ peers: 3 }),
+    config: testConfig({ peers: 3, recordingBytes: 64 * 1024 * 1024 }),
     port: 0,
     attacks: false,
     distDir: join(dir, 'no-dist'),
