@@ -10,6 +10,7 @@ import { RelayConnection, villageUrl } from './page/connection.ts';
 import { ConsolePanel } from './page/consolePanel.ts';
 import { installKeys, takeFocusOnPointer } from './page/keys.ts';
 import { LawPanel } from './page/lawPanel.ts';
+import { installLessons } from './page/lessons/index.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
 
@@ -25,6 +26,7 @@ const conn = new RelayConnection(villageUrl(location, token), model);
 const actions = new Actions(conn, model);
 const menu = new PeerMenu(byId('menu'), model, actions);
 const lawPanel = new LawPanel(byId('law-panel'), model);
+const lessons = installLessons(window, byId('lessons'), model, actions, conn);
 const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), byId('conn'), model, actions);
 
 const ctx: VillageContext = {
@@ -54,7 +56,9 @@ installKeys(window, {
   closeOverlays: () => {
     menu.close();
     ctx.ui.toggleHelp(false);
+    lessons.close();
   },
+  lessons: () => lessons.toggle(),
   heal: () => void actions.heal(),
   focusConsole: () => consolePanel.focus(),
 });

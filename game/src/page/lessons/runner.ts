@@ -80,7 +80,7 @@ export interface RunnerDeps {
   model: VillageModel;
   actions: Actions;
   /** Sends a lesson request to the relay (RelayConnection.send). */
-  send(cmd: Omit<LessonRequest, 'id'>): Promise<Reply>;
+  send(cmd: LessonRequest): Promise<Reply>;
   view: LessonView;
   /** Check mode: Continue is pressed at once, and a retry is taken (up to maxAttempts). */
   check: boolean;
