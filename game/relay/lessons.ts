@@ -51,6 +51,12 @@ export function parseLessonRequest(o: Record<string, unknown>): { ok: true; valu
     }
     value.timeoutMs = o.timeoutMs;
   }
+  if (o.cutOff !== undefined) {
+    if (!Array.isArray(o.cutOff) || o.cutOff.length > 64 || !o.cutOff.every((x) => typeof x === 'string' && NAME.test(x) && x !== peer)) {
+      return bad('cutOff: expected a list of peer names other than the peer itself');
+    }
+    value.cutOff = o.cutOff as string[];
+  }
   return { ok: true, value };
 }
 
@@ -68,6 +74,16 @@ export async function lessonRequest(msg: LessonRequest, d: LessonDeps): Promise<
       return { ok: true, text: `${peer.name}'s own store: ${JSON.stringify(value.kv)}`, value };
     } catch (e) {
       return { ok: false, text: `could not read ${peer.name}'s store: ${(e as Error).message}` };
+    }
+  }
+  if (msg.cutOff) {
+    const unknown = msg.cutOff.filter((n) => !d.peers.some((p) => p.name === n));
+    if (unknown.length) return { ok: false, text: `cutOff: ${unknown.join(', ')} not in the village; villagers: ${d.peers.map((p) => p.name).join(', ')}` };
+    try {
+      const r = await d.admin(peer, { type: 'faults', blocked: msg.cutOff });
+      if (r.type === 'error') return { ok: false, text: `${peer.name} refused the faults: ${r.message}` };
+    } catch (e) {
+      return { ok: false, text: `could not cut ${peer.name} off: ${(e as Error).message}` };
     }
   }
   const id = `lesson-${nextRequest++}`;

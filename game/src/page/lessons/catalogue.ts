@@ -149,13 +149,15 @@ const partition: Lesson = {
     ctx.caption(`We cut the leader ${l.name} off from the others: a partition with ${l.name} alone on the minority side and ${ctx.model.peers.size - 1} villagers on the other.`, '§5.3');
     await ctx.pause();
     const mark = ctx.journal.mark();
-    await ctx.act({ kind: 'isolate', peer: l.name });
     let answered: ReturnType<typeof commandResult> = null;
-    const reply = ctx.act({ kind: 'request', peer: l.name, command: ['p', 'add', '1'], timeoutMs: Math.min(60_000, ctx.patience) }).then((r) => {
+    // The cut starts at the leader itself, in the relay's turn that sends the command, so the
+    // command arrives before the leader can notice it is alone (CheckQuorum) and step down.
+    const reply = ctx.act({ kind: 'request', peer: l.name, command: ['p', 'add', '1'], timeoutMs: Math.min(60_000, ctx.patience), cutOff: followers(ctx, l.name) }).then((r) => {
       answered = commandResult(r);
       ctx.recheck();
       return answered;
     });
+    await ctx.act({ kind: 'isolate', peer: l.name });
     const at = await ctx.waitFor(() => {
       if (answered && answered.error === 'not_leader') return 'too late';
       const p = ctx.model.peers.get(l.name)!;
@@ -204,13 +206,15 @@ const figure8: Lesson = {
     if (others.length < 3) ctx.caption(`This lesson needs at least four villagers; this village has ${others.length + 1}.`);
     ctx.caption(`Figure 8 of the paper shows why a leader may not call an entry of an earlier term committed just because a majority holds it. We build the start of it: an entry of term ${t0} that only ${l.name} and ${keep} hold.`, '§5.4.2, Figure 8');
     await ctx.pause();
-    await Promise.all(gone.map((p) => ctx.act({ kind: 'kill', peer: p })));
     let answered: ReturnType<typeof commandResult> = null;
-    const reply = ctx.act({ kind: 'request', peer: l.name, command: ['f', 'add', '1'], timeoutMs: 2000 }).then((r) => {
+    // The leader stops hearing them first (its own faults, in the turn that sends the command),
+    // so the command arrives before it can notice it has no majority and step down.
+    const reply = ctx.act({ kind: 'request', peer: l.name, command: ['f', 'add', '1'], timeoutMs: 2000, cutOff: gone }).then((r) => {
       answered = commandResult(r);
       ctx.recheck();
       return answered;
     });
+    await Promise.all(gone.map((p) => ctx.act({ kind: 'kill', peer: p })));
     const at = await ctx.waitFor(() => {
       if (answered && answered.error === 'not_leader') return 'too late';
       const a = ctx.model.peers.get(l.name)!.log.find((x) => x.label === 'f add 1' && x.term === t0 && x.index > ctx.model.peers.get(l.name)!.commitIndex);
@@ -253,7 +257,9 @@ const figure8: Lesson = {
     }
     await ctx.pause();
     await ctx.act({ kind: 'revive', peer: l.name });
-    await settled(ctx);
+    await ctx.act({ kind: 'heal' });
+    const s = await settled(ctx);
+    ctx.caption(`${l.name} is back; every villager follows ${s.name} in term ${s.term}.`, '§5.2');
   },
 };
 

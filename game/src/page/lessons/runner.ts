@@ -21,7 +21,7 @@ export type LessonAction =
   /** One villager's own key-value store (game/relay/lessons.ts). */
   | { kind: 'peek'; peer: string }
   /** One client-contract command to one villager (game/relay/lessons.ts). */
-  | { kind: 'request'; peer: string; command: string[]; client?: string; seq?: number; timeoutMs?: number };
+  | { kind: 'request'; peer: string; command: string[]; client?: string; seq?: number; timeoutMs?: number; cutOff?: string[] };
 
 export interface Caption {
   text: string;
@@ -223,14 +223,22 @@ class Attempt implements LessonContext {
         return r;
       case 'request': {
         const { kind: _k, ...rest } = a;
+        if (a.cutOff?.length) this.faults = true;
         r = await this.d.send({ type: 'lesson', op: 'request', ...rest });
         this.live();
+        if (r.local) throw new RetryLesson(`the relay did not answer "${describe(a)}" (${r.text})`);
         return r;
       }
     }
     this.live();
-    if (!r.ok) throw new ClaimFailed(`the village refused "${describe(a)}": ${r.text}`);
-    return r;
+    if (r.ok) return r;
+    // Someone else (the monster's reviver, a person) got there first: the village is as asked.
+    const peer = 'peer' in a ? this.model.peers.get(a.peer) : undefined;
+    if (a.kind === 'revive' && / is already up/.test(r.text) && peer) return r;
+    if (a.kind === 'kill' && / is already down/.test(r.text) && peer) return r;
+    // The page or the relay could not carry it out in time (a loaded machine): not a claim of the lesson.
+    if (r.local) throw new RetryLesson(`the relay did not answer "${describe(a)}" (${r.text})`);
+    throw new ClaimFailed(`the village refused "${describe(a)}": ${r.text}`);
   }
 
   waitFor<T>(probe: () => T | null | undefined | false, claim: string, timeoutMs?: number): Promise<T> {
