@@ -40,7 +40,7 @@ export async function checkLessons(opts: { timeoutMs?: number; screenshotDir?: s
     const page = await watchedPage(browser, problems);
     // Only the navigation is awaited: on a loaded machine the page's load event can take long.
     await page.goto(`${village.url}?lessons=check`, { waitUntil: 'commit', timeout: 60_000 });
-    const deadline = Date.now() + (opts.timeoutMs ?? 240_000);
+    const deadline = Date.now() + (opts.timeoutMs ?? 480_000);
     let shown = 0;
     let shot = false;
     for (;;) {
@@ -55,7 +55,7 @@ export async function checkLessons(opts: { timeoutMs?: number; screenshotDir?: s
       if (Date.now() > deadline) {
         const captions = await page.evaluate(() => window.__lessons?.captions() ?? []);
         const last = captions[captions.length - 1];
-        throw new Error(`the lessons did not finish within ${Math.round((opts.timeoutMs ?? 240_000) / 1000)} s; ${state.results.length} finished; last caption: ${last ? last.text : 'none'}`);
+        throw new Error(`the lessons did not finish within ${Math.round((opts.timeoutMs ?? 480_000) / 1000)} s; ${state.results.length} finished; last caption: ${last ? last.text : 'none'}`);
       }
       await page.waitForTimeout(250);
     }

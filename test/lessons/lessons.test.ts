@@ -12,8 +12,8 @@ let report: CheckReport;
 
 beforeAll(async () => {
   ensureChromium();
-  report = await checkLessons({ timeoutMs: 300_000, screenshotDir: join(REPO_ROOT, 'test-output') });
-}, 420_000);
+  report = await checkLessons({ timeoutMs: 480_000, screenshotDir: join(REPO_ROOT, 'test-output') });
+}, 600_000);
 
 afterAll(() => {
   if (report) process.stdout.write(`${reportLines(report.results).join('\n')}\n`);
