@@ -75,7 +75,7 @@ const reelect: Lesson = {
       const lead = ctx.model.leader();
       return p.process === 'up' && p.reporting && p.role === 'follower' && lead && p.leader === lead.name && p.term === lead.term ? { term: p.term, leader: lead.name } : null;
     }, `${l.name} comes back and follows the new leader`);
-    ctx.claim(back.term > t0, `${l.name} came back from its disk in term ${t0} or so, saw the newer term ${back.term} and follows ${back.leader}: a server that sees a newer term becomes a follower.`, '§5.1');
+    ctx.claim(back.term > t0, `${l.name} came back from its disk, learned the newer term ${back.term} and follows ${back.leader}: a server that sees a newer term becomes a follower.`, '§5.1');
   },
 };
 
