@@ -5,7 +5,39 @@
 // the model has shown (names and numbers filled in from it); when the cluster goes another way
 // the lesson says what really happened, and goes on or offers to run again.
 import { appendAcks, appendedAt, candidatesIn, commitsOf, helloOf, leadersSince, preVoteRequests, votesFor } from './journal.ts';
-import { commandResult, living, majority, newLeader, settledLeader, tile, type Lesson, type LessonContext } from './runner.ts';
+import { commandResult, living, majority, newLeader, settledLeader, tile, type Lesson, type LessonAction, type LessonContext } from './runner.ts';
+
+/**
+ * A request sent while the script goes on: its command result once answered (the waits are
+ * checked again then). A failure to carry it out is thrown by the next result() call, so it
+ * ends the lesson the way a failed act would.
+ */
+function inBackground(ctx: LessonContext, action: LessonAction) {
+  let answer: ReturnType<typeof commandResult> = null;
+  let failure: unknown = null;
+  const promise = ctx.act(action).then(
+    (r) => {
+      answer = commandResult(r);
+      ctx.recheck();
+      return answer;
+    },
+    (e: unknown) => {
+      failure = e;
+      ctx.recheck();
+      return null;
+    },
+  );
+  return {
+    promise: promise.then((r) => {
+      if (failure) throw failure;
+      return r;
+    }),
+    result: () => {
+      if (failure) throw failure;
+      return answer;
+    },
+  };
+}
 
 const settled = (ctx: LessonContext) => ctx.waitFor(() => settledLeader(ctx.model), 'the village settles with one leader that every villager follows');
 const list = (names: readonly string[]) => (names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
@@ -43,7 +75,7 @@ const electing: Lesson = {
     ctx.caption(`${f} is a candidate in term ${t1} and voted for itself. Each voter grants one vote per term, first come, first served, and only to a candidate whose log is at least as up to date as its own.`, '§5.2, §5.4.1');
     const won = await electionResult(ctx, mark, t0);
     if (won.name === f && won.term === t1) {
-      ctx.claim(won.voters.length >= majority(ctx.model), `${f} won term ${t1} with the votes of ${list(won.voters)}: ${won.voters.length} of ${n}, a majority (${majority(ctx.model)}). It became the leader and sends heartbeats at once.`, '§5.2');
+      ctx.claim(won.voters.length >= majority(ctx.model), `${f} won term ${t1} with the votes of ${list(won.voters)}: ${won.voters.length} of ${n}, a majority (${majority(ctx.model)}). It became the leader.`, '§5.2');
     } else {
       ctx.caption(`Not ${f}: ${won.name} won term ${won.term} with the votes of ${list(won.voters)} (${won.voters.length} of ${n}). Another timer ran out too, and that candidate collected a majority first.`, '§5.2');
     }
@@ -90,6 +122,7 @@ const replication: Lesson = {
     await ctx.pause();
     const mark = ctx.journal.mark();
     const reply = ctx.act({ kind: 'console', line: 'x add 100' });
+    reply.catch(() => {}); // awaited below; a lesson that stops before then leaves it unread
     const at = await ctx.waitFor(() => appendedAt(ctx.journal.since(mark), l.name, 'x add 100'), `${l.name} appends x add 100 to its log`);
     ctx.caption(`${l.name} appended "x add 100" at index ${at.index} in term ${at.term} (an outlined tile: not committed yet) and sends it to the followers in AppendEntries.`, '§5.3');
     await ctx.pause();
@@ -149,16 +182,12 @@ const partition: Lesson = {
     ctx.caption(`We cut the leader ${l.name} off from the others: a partition with ${l.name} alone on the minority side and ${ctx.model.peers.size - 1} villagers on the other.`, '§5.3');
     await ctx.pause();
     const mark = ctx.journal.mark();
-    let answered: ReturnType<typeof commandResult> = null;
     // The cut starts at the leader itself, in the relay's turn that sends the command, so the
     // command arrives before the leader can notice it is alone (CheckQuorum) and step down.
-    const reply = ctx.act({ kind: 'request', peer: l.name, command: ['p', 'add', '1'], timeoutMs: Math.min(60_000, ctx.patience), cutOff: followers(ctx, l.name) }).then((r) => {
-      answered = commandResult(r);
-      ctx.recheck();
-      return answered;
-    });
+    const sent = inBackground(ctx, { kind: 'request', peer: l.name, command: ['p', 'add', '1'], timeoutMs: 5000, cutOff: followers(ctx, l.name) });
     await ctx.act({ kind: 'isolate', peer: l.name });
     const at = await ctx.waitFor(() => {
+      const answered = sent.result();
       if (answered && answered.error === 'not_leader') return 'too late';
       const p = ctx.model.peers.get(l.name)!;
       const t = p.log.find((x) => x.label === 'p add 1' && x.term === t0 && x.index > p.commitIndex);
@@ -175,7 +204,7 @@ const partition: Lesson = {
       return p.role !== 'leader' ? { term: p.term } : null;
     }, `${l.name} stops acting as leader`);
     ctx.claim(down.term === t0, `${l.name} stepped down by itself, still in term ${t0}: it had not heard from a majority for an election timeout (CheckQuorum).`, 'dissertation §6.2');
-    const res = await reply;
+    const res = await sent.promise;
     ctx.caption(res ? `The client's request to ${l.name} ended with "${res.ok ? 'ok' : res.error}"${res.ok ? '' : ': the outcome is unknown to the client, it may or may not take effect'}.` : `The client got no usable answer from ${l.name}.`, '§8');
     await ctx.pause();
     const r5 = await ctx.act({ kind: 'console', line: 'p add 5' });
@@ -206,16 +235,12 @@ const figure8: Lesson = {
     if (others.length < 3) ctx.caption(`This lesson needs at least four villagers; this village has ${others.length + 1}.`);
     ctx.caption(`Figure 8 of the paper shows why a leader may not call an entry of an earlier term committed just because a majority holds it. We build the start of it: an entry of term ${t0} that only ${l.name} and ${keep} hold.`, '§5.4.2, Figure 8');
     await ctx.pause();
-    let answered: ReturnType<typeof commandResult> = null;
     // The leader stops hearing them first (its own faults, in the turn that sends the command),
     // so the command arrives before it can notice it has no majority and step down.
-    const reply = ctx.act({ kind: 'request', peer: l.name, command: ['f', 'add', '1'], timeoutMs: 2000, cutOff: gone }).then((r) => {
-      answered = commandResult(r);
-      ctx.recheck();
-      return answered;
-    });
+    const sent = inBackground(ctx, { kind: 'request', peer: l.name, command: ['f', 'add', '1'], timeoutMs: 3000, cutOff: gone });
     await Promise.all(gone.map((p) => ctx.act({ kind: 'kill', peer: p })));
     const at = await ctx.waitFor(() => {
+      const answered = sent.result();
       if (answered && answered.error === 'not_leader') return 'too late';
       const a = ctx.model.peers.get(l.name)!.log.find((x) => x.label === 'f add 1' && x.term === t0 && x.index > ctx.model.peers.get(l.name)!.commitIndex);
       return a && tile(ctx.model, keep, a.index)?.term === t0 ? a : null;
@@ -224,7 +249,7 @@ const figure8: Lesson = {
     const cl = ctx.model.peers.get(l.name)!.commitIndex;
     const ck = ctx.model.peers.get(keep)!.commitIndex;
     ctx.claim(cl < at.index && ck < at.index, `With ${list(gone)} killed, ${l.name} appended "f add 1" at index ${at.index} (term ${t0}) and ${keep} stored it: 2 of ${others.length + 1}, no majority, so nobody committed it (commit indexes ${cl} and ${ck}).`, '§5.3');
-    await reply;
+    await sent.promise;
     await ctx.pause();
     ctx.caption(`Now ${l.name} dies and ${list(gone)} come back. We start an election at ${keep}, the one survivor holding the term-${t0} entry.`, '§5.4.1');
     const mark = ctx.journal.mark();
@@ -280,7 +305,7 @@ const preVote: Lesson = {
       return k >= 2 * (ctx.model.peers.size - 1) ? k : null;
     }, `${f}'s timer runs out and it asks for pre-votes, more than once`);
     const fp = ctx.model.peers.get(f)!;
-    ctx.claim(fp.term === t0, `Cut off, ${f}'s timer ran out again and again: it sent ${asked} pre-vote requests, none got through, and its term is still ${t0}.`, 'dissertation §9.6');
+    ctx.claim(fp.term === t0, `Cut off, ${f}'s timer ran out again and again: it has asked for pre-votes ${asked} times (one request per villager per round), and its term is still ${t0}: a pre-vote raises no term.`, 'dissertation §9.6');
     await ctx.pause();
     await ctx.act({ kind: 'heal' });
     await ctx.waitFor(() => {

@@ -166,7 +166,7 @@ class Attempt implements LessonContext {
     this.model = d.model;
     const electionMax = d.model.timing?.electionMaxMs ?? 7500;
     const latency = d.model.timing?.latencyMs ?? 0;
-    this.patience = Math.max(15_000, 25 * electionMax + 40 * latency);
+    this.patience = Math.max(30_000, 25 * electionMax + 40 * latency);
   }
 
   private now(): number {
