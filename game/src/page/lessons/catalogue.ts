@@ -67,8 +67,10 @@ const electing: Lesson = {
     const f = followers(ctx, l.name)[0]!;
     ctx.caption(`We make ${f}'s timer run out now (a forced election at ${f}). A candidate adds one to its term, votes for itself and asks every other villager for its vote.`, '§5.2');
     const mark = ctx.journal.mark();
-    await ctx.act({ kind: 'campaign', peer: f });
+    // What the election does is read from the model; the relay's reply may come later than that.
+    const asked = inBackground(ctx, { kind: 'campaign', peer: f });
     const t1 = await ctx.waitFor(() => {
+      asked.result();
       const p = ctx.model.peers.get(f)!;
       return p.term > t0 && p.vote === f ? p.term : null;
     }, `${f} moves to a term above ${t0} and votes for itself`);
