@@ -27,11 +27,14 @@ function inBackground(ctx: LessonContext, action: LessonAction) {
       return null;
     },
   );
+  const settledPromise = promise.then((r) => {
+    if (failure) throw failure;
+    return r;
+  });
+  // A lesson that never awaits it (or stops first) learns of a failure through result().
+  settledPromise.catch(() => {});
   return {
-    promise: promise.then((r) => {
-      if (failure) throw failure;
-      return r;
-    }),
+    promise: settledPromise,
     result: () => {
       if (failure) throw failure;
       return answer;
