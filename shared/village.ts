@@ -209,7 +209,22 @@ export type BrowserToRelay = { id?: string } & (
   | { type: 'attacks'; on: boolean }
   /** A line typed in the web console, as typed: `x add 100`, `kill peer2`, `status`. */
   | { type: 'console'; line: string }
+  /** What a lesson asks of one villager (game/relay/lessons.ts). */
+  | LessonRequest
 );
+
+/**
+ * A lesson's look at one villager: `peek` reads its own key-value store through /admin
+ * (status with kv), the store as that villager has applied it, stale or not; `request` sends one
+ * command of the client contract to that villager only (no leader search, no retry), with the
+ * session fields when given, and replies with the peer's command_result as it came. With
+ * `cutOff`, the villager is first made to drop all traffic with those peers (its own faults,
+ * as an isolation does), in the same turn, so that the command reaches a leader cut off from
+ * them before it can notice (CheckQuorum) and step down.
+ */
+export type LessonRequest =
+  | { type: 'lesson'; op: 'peek'; peer: string }
+  | { type: 'lesson'; op: 'request'; peer: string; command: string[]; client?: string; seq?: number; timeoutMs?: number; cutOff?: string[] };
 
 /** The relay injects `<meta name="village-token" content="...">` into the page it serves. */
 export const VILLAGE_TOKEN_META = 'village-token';

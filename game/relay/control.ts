@@ -10,6 +10,7 @@ import type { AdminReply, AdminRequest } from '../../shared/peer-protocol.ts';
 import type { CommandResult } from '../../shared/client-protocol.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
 import { CONSOLE_HELP, formatKv, parseConsoleLine, type ConsoleCommand, type KvValue } from './console.ts';
+import { lessonRequest } from './lessons.ts';
 import type { Monster, MonsterAction } from './monster.ts';
 import type { Picture } from './picture.ts';
 
@@ -71,6 +72,7 @@ export class Control {
    */
   async execute(msg: BrowserToRelay): Promise<Reply> {
     if (msg.type === 'console') return this.consoleLine(msg.line);
+    if (msg.type === 'lesson') return lessonRequest(msg, { peers: this.cluster(), admin: this.d.admin });
     if (msg.type === 'heal') return this.run({ kind: 'heal' }, 'the village');
     if (msg.type === 'attacks') return this.run({ kind: 'attacks', on: msg.on }, 'the village');
     return this.run({ kind: msg.type, peer: msg.peer }, 'the village');

@@ -5,6 +5,7 @@ import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recove
 import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
 import { parseMembership, type Membership, type MembershipError, type MembershipResult } from '../../shared/membership.ts';
+import { parseLessonRequest } from './lessons.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -453,8 +454,12 @@ export function parseBrowserMessage(input: unknown): Parsed<BrowserToRelay> {
         return withId({ type, on: bool(o, 'on') });
       case 'console':
         return withId({ type, line: str(o, 'line', 2000) });
+      case 'lesson': {
+        const lesson = parseLessonRequest(o);
+        return lesson.ok ? withId(lesson.value) : fail(lesson.message);
+      }
       default:
-        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks or console`);
+        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks, console or lesson`);
     }
   });
 }

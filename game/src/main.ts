@@ -10,6 +10,7 @@ import { RelayConnection, villageUrl } from './page/connection.ts';
 import { ConsolePanel } from './page/consolePanel.ts';
 import { installKeys, takeFocusOnPointer } from './page/keys.ts';
 import { LawPanel } from './page/lawPanel.ts';
+import { installLessons } from './page/lessons/index.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
 import { shownModel, Timeline, VILLAGE_REPLAY_META } from './page/timeline.ts';
@@ -31,6 +32,7 @@ const lawPanel = new LawPanel(byId('law-panel'), model);
 // A replay has no relay: its badge says so, and the panel's connection state goes nowhere.
 const connBadge = replayFile === null ? byId('conn') : document.createElement('span');
 const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), connBadge, model, actions);
+const lessons = installLessons(window, byId('lessons'), model, actions, conn);
 
 const ctx: VillageContext = {
   // The scenes draw the live village, or the moment the timeline shows.
@@ -62,7 +64,9 @@ installKeys(window, {
   closeOverlays: () => {
     menu.close();
     ctx.ui.toggleHelp(false);
+    lessons.close();
   },
+  lessons: () => lessons.toggle(),
   heal: () => void actions.heal(),
   focusConsole: () => consolePanel.focus(),
 });

@@ -57,6 +57,12 @@ export interface Flight {
   vanishReason: 'blocked' | 'dropped' | 'disconnected' | 'lost' | null;
 }
 
+/** A reader of the model's input (VillageModel.watchers). */
+export interface ModelWatcher {
+  event?(ev: PeerEvent, localNow: number): void;
+  changed?(localNow: number): void;
+}
+
 export type MonsterAction = 'wander' | 'hunt' | 'strike';
 
 export interface MonsterState {
@@ -134,6 +140,11 @@ export class VillageModel {
   version = 0;
   /** The relay's safety monitor verdict; null when the relay sent none (it runs no monitor). */
   laws: LawsView | null = null;
+  /**
+   * Readers of the same stream beside the drawing (the lessons): each gets every peer event the
+   * relay passes on, and a call after every message folded in. They must not change the model.
+   */
+  readonly watchers = new Set<ModelWatcher>();
   /** Violations the user dismissed (by number and time, so a restarted relay's new ones show). */
   private readonly dismissed = new Set<string>();
   private consoleSeq = 0;
@@ -158,6 +169,7 @@ export class VillageModel {
         this.ignored++;
     }
     this.version++;
+    for (const w of this.watchers) w.changed?.(localNow);
   }
 
   setConnection(state: ConnectionState, localNow: number, opts: { error?: string | null; retryAt?: number | null } = {}): void {
@@ -461,6 +473,7 @@ export class VillageModel {
       this.ignored++;
       return;
     }
+    for (const w of this.watchers) w.event?.(ev, localNow);
     // Letters need no villager entry (a peer outside the picture can still be a sender).
     switch (ev.type) {
       case 'rpc_send':

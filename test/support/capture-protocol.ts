@@ -238,6 +238,11 @@ async function captureVillage(): Promise<VillageCapture> {
     };
     await ask({ type: 'console', id: 'c1', line: 'x add 100' });
     await ask({ type: 'kill', id: 'c2', peer: 'peer1' });
+    await ask({ type: 'lesson', id: 'c3', op: 'peek', peer: 'peer1' });
+    await ask({ type: 'lesson', id: 'c4', op: 'request', peer: 'peer1', command: ['n', 'add', '1'], client: 'lesson-7f2c', seq: 1 });
+    const bad = JSON.stringify({ type: 'lesson', id: 'c5', op: 'request', peer: 'peer1', command: ['n', 'add', '1'], seq: 1 });
+    sock.send(bad);
+    exchanges.push({ sent: bad, reply: await waitFor('the reply c5', () => received.find((m) => m.type === 'reply' && m.id === 'c5'), 10_000) });
     const lines = () => received.slice(from).flatMap((m) => (m.type === 'batch' ? m.deltas.filter((d) => d.type === 'console') : []));
     await waitFor('the console lines of both', () => lines().length >= 2);
     const snapshot = received.find((m) => m.type === 'snapshot');
@@ -322,7 +327,13 @@ function renderVillage(v: VillageCapture): void {
   p('its outcome, `event` what happened in the village, `info` anything else. `at` is when the');
   p('relay wrote it.');
   p();
-  const titles = ['a console line and its reply', 'a command of the page (kill) refused: no launcher is connected'];
+  const titles = [
+    'a console line and its reply',
+    'a command of the page (kill) refused: no launcher is connected',
+    "a lesson's peek: one villager's own key-value store, through its /admin",
+    "a lesson's request: one command of the client contract to one villager, its command_result as the value",
+    'a lesson message refused: seq without client',
+  ];
   v.exchanges.forEach((e, i) => {
     p(`### ${titles[i] ?? 'command'}`);
     p();

@@ -6,6 +6,8 @@ export interface KeyActions {
   closeOverlays(): void;
   heal(): void;
   focusConsole(): void;
+  /** The Lessons panel (game/src/page/lessons/). */
+  lessons?(): void;
 }
 
 export function isTypingTarget(t: EventTarget | null): boolean {
@@ -34,6 +36,11 @@ export function installKeys(target: Window, keys: KeyActions): void {
         break;
       case '`':
         keys.focusConsole();
+        break;
+      case 'l':
+      case 'L':
+        if (!keys.lessons) return;
+        keys.lessons();
         break;
       default:
         return;
