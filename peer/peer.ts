@@ -12,7 +12,6 @@
 // save (group commit): under load, one fsync covers many commands.
 // The timer is a single setTimeout re-armed to node.nextDeadline(). What the peer says about all
 // this (log lines, -v events) is the Narrator's job; /client and /admin are their own modules.
-import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, PeerAddress, Timing } from '../shared/config.ts';
 import { badCommandResult, notLeaderResult, okResult, type CommandResult, type RequestCommand } from '../shared/client-protocol.ts';
@@ -29,7 +28,8 @@ import { Narrator, narrateRecovery, narrateStart, stateOf } from './narrator.ts'
 import type { Entry, HardState, PeerId, PersistedState, PlantedBug, Ready } from './raft/types.ts';
 import { plantRecovered } from './planted.ts';
 import { DurableLog, type RecoveryReport } from './storage.ts';
-import { Transport } from './transport.ts';
+import { Transport, wireTap } from './transport.ts';
+import { PeerClock } from './village-clock.ts';
 
 export interface PeerShellOptions {
   config: Config;
@@ -65,17 +65,14 @@ interface ReadWaiter {
   reply(r: CommandResult): void;
 }
 
-/** The monotonic clock the core runs on: ms since the epoch, but never going backwards. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 export class PeerShell implements CommandHandler, AdminHandler {
   readonly name: PeerId;
   private readonly node: RaftNode;
   private readonly kv = new KvStore();
   private readonly log: DurableLog;
   private readonly transport: Transport;
+  /** The core's clock: real time, or the village's when the relay offers a clock (village-clock.ts). */
+  private readonly clock: PeerClock;
   private readonly logger: PeerLogger;
   private readonly narrator: Narrator;
   private readonly cluster: PeerId[];
@@ -116,6 +113,8 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.maxEntryBytes = Math.floor(config.limits.maxFrameBytes / 2) - 1024;
     const persisted = opened.state;
     this.saved = persisted.hardState;
+    const clock = (this.clock = new PeerClock({ name: self.name, maxPauseMs: config.relay.maxPauseS * 1000, deliver: (envs) => this.receive(envs), fire: () => this.onTimer(),
+      nextDeadline: () => this.node.nextDeadline(), rearm: () => this.arm(true), report: (b) => this.narrator.clockReport(b), log: (l) => this.logger.important(l) }));
     this.node = new RaftNode(
       {
         id: self.name,
@@ -133,11 +132,11 @@ export class PeerShell implements CommandHandler, AdminHandler {
         plantBug: opts.plantBug,
       },
       persisted,
-      now(),
+      clock.now(),
     );
     this.role = this.node.status().role;
     this.term = this.node.status().term;
-    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: opened, now });
+    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: opened, now: () => clock.now(), clock });
 
     this.transport = new Transport({
       self,
@@ -150,6 +149,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
       onAdmin: (ws) => serveAdmin(ws, this, this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`)),
       tap: opts.wireTap ? wireTap(opts.wireTap, self.name) : undefined,
       observer: this.narrator,
+      hold: (envs, latencyMs) => clock.hold(envs, latencyMs),
     });
     this.sweeper = setInterval(() => this.sweep(), 100);
     this.sweeper.unref();
@@ -192,7 +192,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
 
   private receive(envs: PeerEnvelope[]): void {
     if (this.stopped) return;
-    const t = now();
+    const t = this.clock.now();
     for (const env of envs) {
       this.narrator.received(env);
       this.guard(() => this.node.step(env, t));
@@ -204,7 +204,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.timer = null;
     this.armedFor = Infinity;
     if (this.stopped) return;
-    this.guard(() => this.node.tick(now()));
+    this.guard(() => this.node.tick(this.clock.now()));
     this.afterInput();
   }
 
@@ -215,7 +215,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     if (!parsed.ok) return reply(badCommandResult(req.id, parsed.message));
     const st = this.node.status();
     if (st.role !== 'leader') return reply(notLeaderResult(req.id, st.leader));
-    const t = now();
+    const t = this.clock.now();
     const deadline = t + this.commandTimeoutMs;
     if (isReadOnly(parsed.command)) {
       const ctx = `${this.name}:${++this.readSeq}`;
@@ -275,14 +275,14 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.arm();
   }
 
-  private arm(): void {
+  private arm(force = false): void {
     const at = this.node.nextDeadline();
-    if (at === this.armedFor && this.timer) return;
+    if (at === this.armedFor && this.timer && !force) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.armedFor = at;
-    if (!Number.isFinite(at)) return;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - now()));
+    const wait = this.clock.delay(at); // Infinity: no deadline, or the village is paused
+    if (Number.isFinite(wait)) this.timer = setTimeout(() => this.onTimer(), wait);
   }
 
   private async flush(): Promise<void> {
@@ -400,7 +400,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
 
   /** Answers requests that waited too long. */
   private sweep(): void {
-    const t = now();
+    const t = this.clock.now();
     for (const w of this.writes.values()) {
       if (w.deadline > t) continue;
       this.writes.delete(w.index);
@@ -423,7 +423,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
 
   campaign(): void {
     this.logger.important('forced election requested (admin)');
-    this.guard(() => this.node.campaign(now()));
+    this.guard(() => this.node.campaign(this.clock.now()));
     this.afterInput();
   }
 
@@ -458,6 +458,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     clearInterval(this.sweeper);
+    this.clock.close();
     for (const w of this.writes.values()) w.reply(unknown(w.id, 'the peer is stopping'));
     this.writes.clear();
     for (const r of this.reads.values()) r.reply(unknown(r.id, 'the peer is stopping'));
@@ -486,12 +487,6 @@ export function mergeForSave(batch: readonly Ready[]): { hardState: HardState | 
     entries = entries.concat(rd.entries);
   }
   return { hardState, entries };
-}
-
-function wireTap(dir: string, name: PeerId): (to: PeerId, frame: string) => void {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.jsonl`);
-  return (to, frame) => appendFileSync(file, `${JSON.stringify({ t: Date.now(), from: name, to, frame })}\n`);
 }
 
 function unknown(id: string, message: string): CommandResult {

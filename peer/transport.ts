@@ -12,7 +12,9 @@
 // and jitter. Incoming messages are delivered after the profile's latency plus any injected
 // latency: that is what makes the slow-motion profile real.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { CLIENT_PATH } from '../shared/client-protocol.ts';
@@ -65,6 +67,8 @@ export interface TransportOptions {
   observer?: TransportObserver;
   /** Sees every /raft frame this peer writes, as written (a debugging aid: RAFT_WIRE_TAP). */
   tap?(to: PeerId, frame: string): void;
+  /** The village clock (peer/village-clock.ts): true when it took the messages to deliver on its own time. */
+  hold?(messages: PeerEnvelope[], latencyMs: number): boolean;
 }
 
 /** Connection limits per path: a flood of sockets cannot exhaust the peer. */
@@ -361,6 +365,7 @@ export class Transport {
       }
       if (ok.length === 0) return;
       const delay = this.opts.latencyMs + this.faults.latencyMs;
+      if (this.opts.hold?.(ok, delay)) return;
       if (delay <= 0) {
         this.opts.deliver(ok);
         return;
@@ -392,6 +397,13 @@ function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return q >= 0 ? url.slice(0, q) : url;
+}
+
+/** A tap (TransportOptions.tap) that appends every frame this peer sends to DIR/NAME.jsonl (RAFT_WIRE_TAP). */
+export function wireTap(dir: string, name: PeerId): (to: PeerId, frame: string) => void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.jsonl`);
+  return (to, frame) => appendFileSync(file, `${JSON.stringify({ t: Date.now(), from: name, to, frame })}\n`);
 }
 
 /** Printable ASCII only, short: safe to echo in an HTTP status body. */

@@ -48,6 +48,8 @@ export interface RelayConfig {
   tls?: TlsPaths;
   attackIntervalS: number;
   reviveAfterS: number;
+  /** Peers on the village clock resume by themselves this long after the relay went away while paused. */
+  maxPauseS: number;
 }
 
 export interface Config {
@@ -179,6 +181,7 @@ export function parseConfig(text: string, file = 'raft_peer.ini', opts: { tlsFil
     port: int(relaySec, 'relay', 'port', 1),
     attackIntervalS: int(relaySec, 'relay', 'attack_interval_s', 1, 20),
     reviveAfterS: int(relaySec, 'relay', 'revive_after_s', 0, 15),
+    maxPauseS: int(relaySec, 'relay', 'max_pause_s', 1, 300),
   };
   if (relay.port > 65535) fail('[relay] port', `expected a port from 1 to 65535, got ${relay.port}`);
   const clash = peers.find((p) => p.port === relay.port);

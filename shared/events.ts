@@ -4,6 +4,7 @@
 //   /launcher  the cluster launcher: LauncherReport up, LauncherCommand down
 //   /village   browsers: RelayToBrowser down, BrowserToRelay up
 import type { Timing } from './config.ts';
+import type { ClockReport } from './village-clock.ts';
 
 export type RpcKind = 'request_vote' | 'request_vote_reply' | 'append_entries' | 'append_entries_reply' | 'timeout_now';
 export type PeerRole = 'follower' | 'precandidate' | 'candidate' | 'leader';
@@ -167,6 +168,8 @@ export type PeerEvent = Base &
         /** The last entries of the log (the reporter's tail of tiles, each with `ph`), in index order. */
         tail: LogTile[];
       }
+    /** A peer on the village clock: its clock, the letters it holds and its timer (shared/village-clock.ts). */
+    | ({ type: 'clock' } & ClockReport)
   );
 
 export type PeerEventType = PeerEvent['type'];

@@ -851,6 +851,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         goBlind(ps, e.seq ?? ps.expected, `the reporter dropped ${e.count} events`);
         return;
       case 'faults':
+      case 'clock':
         return;
       default: {
         const never: never = e;
