@@ -23,6 +23,7 @@ import { VILLAGE_TOKEN_PARAM } from '../../shared/village.ts';
 import { createEndpointServer } from '../../shared/tls.ts';
 import { hostForUrl } from '../../shared/ws.ts';
 import { adminRequest } from '../../shared/admin-client.ts';
+import { RelayClock } from './clock.ts';
 import { Complaints } from './complaints.ts';
 import { Control, type KvClient } from './control.ts';
 import { writeEvidence } from './evidence.ts';
@@ -97,6 +98,10 @@ export interface RelayOptions {
   evidenceDir?: string;
   /** Least time between two `laws` deltas to browsers. Default 250 ms. */
   lawsThrottleMs?: number;
+  /** Offer the village clock to the peers (pause, speed, step; clock.ts). Default true. */
+  clock?: boolean;
+  /** How long a reporting peer has to take the clock before pages list it as unpausable. Default 3000 ms. */
+  clockJoinWaitMs?: number;
 }
 
 export interface RelayStats {
@@ -123,6 +128,8 @@ export interface Relay {
   readonly monster: Monster;
   /** The safety monitor over the peers' events, and what it told. */
   readonly laws: LawWatch;
+  /** The village clock (pause, speed, step). */
+  readonly clock: RelayClock;
   stats(): RelayStats;
   /** Stops the monster (no more attacks or revivals), e.g. while the cluster shuts down. */
   stopMonster(): void;
@@ -151,7 +158,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
   const complaints = new Complaints(now, log);
   const launchers = new LauncherEndpoint({ picture, complaints, log, processReported: (peer, alive) => control.processReported(peer, alive) });
-  const control = new Control({ config, picture, monster, sendLauncher: (cmd) => launchers.send(cmd), admin, kvClient: opts.kvClient, now, log });
+  const clock = new RelayClock({ offered: opts.clock ?? true, picture, sendPeer: (p, text) => peers.send(p, text), streams: () => peers.names(), now, log, ...(opts.clockJoinWaitMs !== undefined ? { joinWaitMs: opts.clockJoinWaitMs } : {}) });
+  const kvClient = (list: PeerAddress[]) => clock.wrapClient(opts.kvClient(list));
+  const control = new Control({ config, picture, monster, sendLauncher: (cmd) => launchers.send(cmd), admin, kvClient, now, log });
   if (opts.attacks ?? true) control.attacks(true);
   const fanout = new Fanout({
     source: picture,
@@ -178,23 +187,32 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     complaints,
     admin,
     log,
-    reporting: (peer) => void control.reapplyFaults(peer),
+    reporting: (peer) => {
+      void control.reapplyFaults(peer);
+      clock.reporting(peer);
+    },
     framed: () => fanout.flushSoon(),
-    observe: (e) => laws.observe(e),
+    observe: (e) => {
+      laws.observe(e);
+      if (e.type === 'clock') clock.report(e);
+    },
+    closed: (peer) => clock.streamClosed(peer),
   });
   const village = new VillageEndpoint({
     fanout,
     complaints,
-    execute: (msg) => control.execute(msg),
+    execute: (msg) => (msg.type === 'clock' ? clock.command(msg, 'a visitor') : control.execute(msg)),
     watching: (on) => (picture.watching = on),
     commandsPerSecond: limits.browserCommandsPerSecond,
     now,
   });
-  const monsterTimer = setInterval(() => control.monsterTick(), 200);
+  // The monster does not strike (nor revive) while the village is paused.
+  const monsterTimer = setInterval(() => clock.paused || control.monsterTick(), 200);
   const stopTimers = () => {
     fanout.stop();
     laws.close();
     clearInterval(monsterTimer);
+    clock.close();
   };
   const relayStats = (): RelayStats => ({
     browsers: village.connections,
@@ -272,6 +290,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     control,
     monster,
     laws,
+    clock,
     stats: relayStats,
     stopMonster(): void {
       clearInterval(monsterTimer);

@@ -4,6 +4,7 @@
 import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, RpcKind, RpcSummary } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
+import { MAX_HELD_REPORTED, MAX_SPEED, MIN_SPEED } from '../../shared/village-clock.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -343,6 +344,20 @@ function peerEventBody(o: Obj): PeerEvent {
         durable: nested(o, 'durable', durable),
         tail: tail(o),
       };
+    case 'clock': {
+      const held = o.held;
+      if (!Array.isArray(held) || held.length > MAX_HELD_REPORTED) fail(`held: expected a list of at most ${MAX_HELD_REPORTED} letters`);
+      const clock: PeerEvent = {
+        peer, t, type, paused: bool(o, 'paused'), speed: num(o, 'speed'), timerInMs: nullableNum(o, 'timerInMs'),
+        held: held.map((h, i) => {
+          const x = obj(h, `held[${i}]`);
+          return { rid: str(x, 'rid', 80), from: name(x, 'from'), rpc: str(x, 'rpc', 32), inMs: num(x, 'inMs') };
+        }),
+      };
+      if (o.step !== undefined) clock.step = nat(o, 'step');
+      if (o.did !== undefined) clock.did = str(o, 'did', 200);
+      return clock;
+    }
     default:
       return fail(`type: unknown event type ${JSON.stringify(type)}`);
   }
@@ -406,8 +421,15 @@ export function parseBrowserMessage(input: unknown): Parsed<BrowserToRelay> {
         return withId({ type, on: bool(o, 'on') });
       case 'console':
         return withId({ type, line: str(o, 'line', 2000) });
+      case 'clock': {
+        const action = oneOf(o, 'action', ['pause', 'resume', 'step', 'speed'] as const);
+        if (action !== 'speed') return withId({ type, action });
+        const speed = num(o, 'speed');
+        if (speed < MIN_SPEED || speed > MAX_SPEED) fail(`speed: expected a number from ${MIN_SPEED} to ${MAX_SPEED}, got ${speed}`);
+        return withId({ type, action, speed });
+      }
       default:
-        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks or console`);
+        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks, console or clock`);
     }
   });
 }

@@ -191,6 +191,8 @@ export class FakeVillageRelay {
         return { ok: true, text: `${msg.peer} starts an election` };
       case 'console':
         return this.consoleLine(msg.line);
+      case 'clock':
+        return { ok: false, text: 'this stand-in relay has no village clock' };
     }
   }
 
