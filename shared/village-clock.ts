@@ -99,7 +99,7 @@ export function nudgeSpeed(speed: number, up: boolean): number {
 
 /** How a speed is written: `0.25x`. */
 export function speedLabel(speed: number): string {
-  return `${speed >= 0.1 ? speed.toFixed(2).replace(/0$/, '') : speed.toFixed(3).replace(/0$/, '')}x`;
+  return `${Number(speed.toFixed(3))}x`;
 }
 
 // ---- the wire: relay to peer (on the /peer stream) ----

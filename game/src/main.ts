@@ -12,6 +12,8 @@ import { installKeys, takeFocusOnPointer } from './page/keys.ts';
 import { LawPanel } from './page/lawPanel.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
+import { ClockBar } from './page/clockBar.ts';
+import { VillageTime } from './villageTime.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -21,7 +23,9 @@ function byId<T extends HTMLElement>(id: string): T {
 
 const token = document.querySelector<HTMLMetaElement>(`meta[name="${VILLAGE_TOKEN_META}"]`)?.content || null;
 const model = new VillageModel();
-const conn = new RelayConnection(villageUrl(location, token), model);
+const time = new VillageTime(Date.now());
+const conn = new RelayConnection(villageUrl(location, token), model, time);
+const clockBar = new ClockBar(byId('village'), time, conn, model);
 const actions = new Actions(conn, model);
 const menu = new PeerMenu(byId('menu'), model, actions);
 const lawPanel = new LawPanel(byId('law-panel'), model);
@@ -29,6 +33,7 @@ const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>
 
 const ctx: VillageContext = {
   model,
+  time: { now: (wall) => time.now(wall) },
   actions,
   view: null,
   hud: null,
@@ -57,13 +62,15 @@ installKeys(window, {
   },
   heal: () => void actions.heal(),
   focusConsole: () => consolePanel.focus(),
+  clock: { toggle: () => void clockBar.toggle(), slower: () => void clockBar.slower(), faster: () => void clockBar.faster(), step: () => void clockBar.step() },
 });
 takeFocusOnPointer(byId('village'), document);
-installTestHook(window, ctx, game);
+installTestHook(window, ctx, game, clockBar);
 
 function tick(): void {
   consolePanel.refresh();
   lawPanel.refresh();
+  clockBar.refresh();
   requestAnimationFrame(tick);
 }
 requestAnimationFrame(tick);

@@ -42,6 +42,8 @@ export interface HudView {
 
 export interface VillageContext {
   model: VillageModel;
+  /** The village time the scenes draw with (frozen while paused, slowed with the village): game/src/villageTime.ts. */
+  time?: { now(wall: number): number };
   actions: Actions;
   ui: PageUi;
   view: VillageView | null;

@@ -6,6 +6,8 @@ export interface KeyActions {
   closeOverlays(): void;
   heal(): void;
   focusConsole(): void;
+  /** The village clock (page/clockBar.ts): space, [, ], . */
+  clock?: { toggle(): void; slower(): void; faster(): void; step(): void };
 }
 
 export function isTypingTarget(t: EventTarget | null): boolean {
@@ -34,6 +36,22 @@ export function installKeys(target: Window, keys: KeyActions): void {
         break;
       case '`':
         keys.focusConsole();
+        break;
+      case ' ':
+        if (!keys.clock) return;
+        keys.clock.toggle();
+        break;
+      case '[':
+        if (!keys.clock) return;
+        keys.clock.slower();
+        break;
+      case ']':
+        if (!keys.clock) return;
+        keys.clock.faster();
+        break;
+      case '.':
+        if (!keys.clock) return;
+        keys.clock.step();
         break;
       default:
         return;

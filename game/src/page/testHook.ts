@@ -17,6 +17,7 @@
 //   lawsLine()  the HUD's line about the laws of Raft, as drawn ('' while the relay is unreachable)
 //   lawPanel()  the broken law's panel as shown: { law, text } (its whole text), or null when hidden
 //   highlighted() the villagers and log tiles ("peer2:7") drawn highlighted for a broken law
+//   clock()     the clock bar as shown: { status, note, speed, paused }, null without a bar
 // Nothing here changes the village.
 import type Phaser from 'phaser';
 import type { VillageContext } from '../game/context.ts';
@@ -48,6 +49,8 @@ export interface VillageHook {
   lawsLine(): string;
   lawPanel(): { law: string; text: string } | null;
   highlighted(): { villagers: string[]; tiles: string[] };
+  /** The clock bar as shown: status and note lines, the speed label, and whether paused. */
+  clock(): { status: string; note: string; speed: string; paused: boolean } | null;
 }
 
 declare global {
@@ -56,7 +59,7 @@ declare global {
   }
 }
 
-export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game): void {
+export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game, clockBar?: { text(): { status: string; note: string; speed: string; paused: boolean } }): void {
   const toPage = (x: number, y: number) => {
     const rect = game.canvas.getBoundingClientRect();
     return {
@@ -89,5 +92,6 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
       return { law: shown.law, text: el.textContent ?? '' };
     },
     highlighted: () => ctx.view?.highlighted() ?? { villagers: [], tiles: [] },
+    clock: () => clockBar?.text() ?? null,
   });
 }

@@ -66,7 +66,7 @@ export class Hud extends Phaser.Scene {
 
   override update(): void {
     const model = this.ctx.model;
-    const now = Date.now();
+    const now = this.ctx.time?.now(Date.now()) ?? Date.now();
     this.status.setText(statusLine(model));
     const live = model.connection.state === 'open' && model.hasPicture;
     if (!live) {

@@ -53,7 +53,7 @@ export class Village extends Phaser.Scene {
 
   override update(_time: number, delta: number): void {
     const model = this.ctx.model;
-    const now = Date.now();
+    const now = this.ctx.time?.now(Date.now()) ?? Date.now();
     model.prune(now);
     this.syncVillagers();
     const marked = model.lawHighlight().villagers;
