@@ -14,8 +14,8 @@
 
 export const MIN_SPEED = 0.05;
 export const MAX_SPEED = 1;
-/** How far `[` and `]` move the speed: one of 12 steps of the log scale from 0.05 to 1. */
-export const SPEED_STEP = Math.pow(MAX_SPEED / MIN_SPEED, 1 / 12);
+/** The speeds `[` and `]` move between (roughly even steps on the log scale). */
+export const SPEED_LADDER = [0.05, 0.075, 0.1, 0.15, 0.25, 0.35, 0.5, 0.75, 1] as const;
 
 export class VirtualClock {
   private baseV: number;
@@ -89,12 +89,10 @@ export function positionOf(speed: number): number {
   return Math.log(clampSpeed(speed) / MIN_SPEED) / Math.log(MAX_SPEED / MIN_SPEED);
 }
 
-/** One step of `[` (down) or `]` (up); lands exactly on the ends. */
+/** The next speed of the ladder above (`]`) or below (`[`) `speed`; stays at the ends. */
 export function nudgeSpeed(speed: number, up: boolean): number {
-  const next = up ? speed * SPEED_STEP : speed / SPEED_STEP;
-  if (next > MAX_SPEED * 0.999) return MAX_SPEED;
-  if (next < MIN_SPEED * 1.001) return MIN_SPEED;
-  return Math.round(next * 1000) / 1000;
+  if (up) return SPEED_LADDER.find((s) => s > speed * 1.001) ?? MAX_SPEED;
+  return [...SPEED_LADDER].reverse().find((s) => s < speed * 0.999) ?? MIN_SPEED;
 }
 
 /** How a speed is written: `0.25x`. */

@@ -42,10 +42,10 @@ export class ClockBar {
       el.append(b);
       return b;
     };
-    this.playBtn = button('⏸', 'pause the village (space)');
+    this.playBtn = button('❚❚ Pause', 'pause the village (space)');
     this.playBtn.id = 'clock-play';
     this.playBtn.addEventListener('click', () => void this.toggle());
-    this.stepBtn = button('⏭', 'step: the next letter or timer (. while paused)');
+    this.stepBtn = button('Step ›', 'step: the next letter or timer (. while paused)');
     this.stepBtn.id = 'clock-step';
     this.stepBtn.addEventListener('click', () => void this.step());
     this.slider = doc.createElement('input');
@@ -102,7 +102,7 @@ export class ClockBar {
     this.el.hidden = !v || !v.offered;
     if (!v || !v.offered) return;
     this.el.classList.toggle('paused', v.paused);
-    this.playBtn.textContent = v.paused ? '▶' : '⏸';
+    this.playBtn.textContent = v.paused ? '▶ Resume' : '❚❚ Pause';
     this.playBtn.title = v.paused ? 'resume the village (space)' : 'pause the village (space)';
     this.stepBtn.disabled = !v.paused;
     if (this.el.ownerDocument.activeElement !== this.slider) this.slider.value = String(Math.round(positionOf(v.speed) * SLIDER_STEPS));
@@ -113,6 +113,7 @@ export class ClockBar {
       : v.speed < 1
         ? `Slowed to ${speedLabel(v.speed)} by ${v.by ?? 'someone'}: ] speeds up`
         : '';
+    this.status.title = this.status.textContent;
     this.note.textContent = v.unclocked.length > 0 ? `cannot be paused (not on the village clock): ${v.unclocked.join(', ')}` : '';
   }
 
