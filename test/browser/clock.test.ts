@@ -37,7 +37,7 @@ beforeAll(async () => {
   await new Promise((r, j) => (sub.once('open', r), sub.once('error', j)));
   browser = await launchChromium();
   page = await watchedPage(browser, problems);
-  await page.goto(village.url);
+  await page.goto(village.url, { timeout: 120_000 });
   await page.waitForFunction(() => window.__village?.connected(), null, { timeout: 90_000 });
   await waitFor('a leader', () => village.relay.picture.leader() !== null, 20_000);
 }, 600_000);
@@ -84,7 +84,7 @@ describe('the village clock on a real cluster, in Chromium', { timeout: 90_000 }
     const before = state();
     const from = Date.now();
     const second = await browser.context.newPage();
-    await second.goto(village.url);
+    await second.goto(village.url, { timeout: 120_000 });
     await second.waitForFunction(() => window.__village?.connected() && window.__village.clock()?.paused, null, { timeout: 60_000 });
     expect((await second.evaluate(() => window.__village!.clock()))!.status).toMatch(/^Paused by a visitor at .*space or ▶ resumes/);
     await second.close();
