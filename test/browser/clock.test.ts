@@ -73,7 +73,7 @@ async function pauseAndSettle(): Promise<void> {
   await pageCaughtUp();
   await key('Space');
   await waitFor(`the relay's clock paused${context()}`, () => clock().paused, 5000);
-  await page.waitForFunction(() => window.__village!.clock()?.paused, null, { timeout: 10_000 });
+  await page.waitForFunction(() => window.__village!.clock()?.paused, null, { timeout: 60_000 });
   // Letters already written to a socket arrive and are held; give them and the events time.
   await sleep(500);
 }
