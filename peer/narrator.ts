@@ -15,6 +15,7 @@ import type { Config, PeerAddress, Timing } from '../shared/config.ts';
 import type { AppliedEntry, LogPoint, LogStart, PeerRole, RpcSummary } from '../shared/events.ts';
 import { entryHash } from '../shared/log-hash.ts';
 import type { Faults, PeerEnvelope } from '../shared/peer-protocol.ts';
+import type { ClockReport } from '../shared/village-clock.ts';
 import { commandWords, formatCommand } from '../shared/kv-commands.ts';
 import { clientTls, endpointUrl } from '../shared/tls.ts';
 import { decodeEntry, entryLabel, type ApplyOutcome, type KvStore } from './kv.ts';
@@ -50,6 +51,8 @@ export interface NarratorOptions {
   recovered: { state: PersistedState; report: RecoveryReport; base?: LogPoint | null };
   /** The core's clock (the shell's `now`): election deadlines are on it. */
   now: () => number;
+  /** The village clock: the relay's messages on the -v stream, and the stream going up and down. */
+  clock?: { fromRelay(msg: unknown): void; relayLink(up: boolean): void };
 }
 
 export class Narrator implements TransportObserver {
@@ -106,6 +109,7 @@ export class Narrator implements TransportObserver {
         return [this.stateEvent(), { type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs }, ...(m ? [{ type: 'config' as const, voters: m.voters.slice(), learners: m.learners.slice() }] : [])];
       },
       log: (text) => this.logger.important(text),
+      ...(this.opts.clock ? { fromRelay: (m: unknown) => this.opts.clock!.fromRelay(m), link: (up: boolean) => this.opts.clock!.relayLink(up) } : {}),
       maxQueue: this.opts.reporterQueue,
       maxFrameBytes: config.limits.maxFrameBytes,
     });
@@ -113,6 +117,11 @@ export class Narrator implements TransportObserver {
 
   close(): void {
     this.reporter?.close();
+  }
+
+  /** With -v on the village clock: what it holds and when its timer is due. */
+  clockReport(body: ClockReport): void {
+    this.reporter?.emit({ type: 'clock', ...body });
   }
 
   // ---- what the core did ----

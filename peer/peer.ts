@@ -33,6 +33,7 @@ import type { DurableLog } from './storage.ts';
 import { mergeForSave } from './group-commit.ts';
 import { openDurableState, Snapshots, type OpenedState } from './snapshots.ts';
 import { fileTap, Transport } from './transport.ts';
+import { PeerClock } from './village-clock.ts';
 
 export interface PeerShellOptions {
   config: Config;
@@ -70,17 +71,14 @@ interface ReadWaiter {
   reply(r: CommandResult): void;
 }
 
-/** The monotonic clock the core runs on: ms since the epoch, but never going backwards. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 export class PeerShell implements CommandHandler, AdminHandler {
   readonly name: PeerId;
   private readonly node: RaftNode;
   private readonly kv = new KvStore();
   private readonly log: DurableLog;
   private readonly transport: Transport;
+  /** The core's clock: real time, or the village's when the relay offers a clock (village-clock.ts). */
+  private readonly clock: PeerClock;
   private readonly logger: PeerLogger;
   private readonly narrator: Narrator;
   readonly membership: MembershipKeeper;
@@ -123,6 +121,8 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.maxEntryBytes = Math.floor(config.limits.maxFrameBytes / 2) - 1024;
     const persisted = opened.state;
     this.saved = persisted.hardState;
+    const clock = (this.clock = new PeerClock({ name: self.name, maxPauseMs: config.relay.maxPauseS * 1000, deliver: (envs) => this.receive(envs), fire: () => this.onTimer(),
+      nextDeadline: () => this.node.nextDeadline(), rearm: () => this.arm(true), report: (b) => this.narrator.clockReport(b), log: (l) => this.logger.important(l) }));
     this.node = new RaftNode(
       {
         id: self.name,
@@ -141,17 +141,17 @@ export class PeerShell implements CommandHandler, AdminHandler {
         plantBug: opts.plantBug,
       },
       persisted,
-      now(),
+      clock.now(),
     );
     this.role = this.node.status().role;
     this.term = this.node.status().term;
-    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: { ...opened, base: opened.snapshot?.base }, now });
+    this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: { ...opened, base: opened.snapshot?.base }, now: () => clock.now(), clock });
     const [guard, kick, fatal] = [(fn: () => void) => this.guard(fn), () => this.afterInputsOfThisTurn(), (e: Error) => this.fatal(e)];
     const so = { dir: this.log.dir, limits: config.limits, log: this.log, node: this.node, kv: this.kv, narrator: this.narrator, guard, kick, fatal };
     this.snapshots = new Snapshots(so, opened.snapshot, persisted.snapshot?.index ?? 0);
 
     this.membership = new MembershipKeeper(membershipDeps(opts, persisted.hardState.commit, this.node, logger, {
-      now, kick: () => this.afterInput(), report: (c) => this.narrator.configuration(c), removed: (why) => void this.stop().then(() => opts.onRemoved?.(why)),
+      now: () => clock.now(), kick: () => this.afterInput(), report: (c) => this.narrator.configuration(c), removed: (why) => void this.stop().then(() => opts.onRemoved?.(why)),
     }));
     this.transport = new Transport({
       self,
@@ -165,6 +165,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
       onAdmin: (ws) => serveAdmin(ws, this, config.peers.map((p) => p.name), (m) => this.logger.line(`admin: bad frame (${m})`)),
       tap: opts.wireTap ? fileTap(opts.wireTap, self.name) : undefined,
       observer: this.narrator,
+      hold: (envs, latencyMs) => clock.hold(envs, latencyMs),
     });
     this.sweeper = setInterval(() => this.sweep(), 100);
     this.sweeper.unref();
@@ -208,7 +209,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
 
   private receive(envs: PeerEnvelope[]): void {
     if (this.stopped) return;
-    const t = now();
+    const t = this.clock.now();
     for (const env of envs) {
       this.narrator.received(env);
       this.guard(() => this.node.step(env, t));
@@ -220,7 +221,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.timer = null;
     this.armedFor = Infinity;
     if (this.stopped) return;
-    this.guard(() => this.node.tick(now()));
+    this.guard(() => this.node.tick(this.clock.now()));
     this.afterInput();
   }
 
@@ -231,7 +232,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     if (!parsed.ok) return reply(badCommandResult(req.id, parsed.message));
     const st = this.node.status();
     if (st.role !== 'leader') return reply(notLeaderResult(req.id, st.leader));
-    const t = now();
+    const t = this.clock.now();
     const deadline = t + this.commandTimeoutMs;
     if (isReadOnly(parsed.command)) {
       const ctx = `${this.name}:${++this.readSeq}`;
@@ -292,14 +293,14 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.arm();
   }
 
-  private arm(): void {
+  private arm(force = false): void {
     const at = this.node.nextDeadline();
-    if (at === this.armedFor && this.timer) return;
+    if (at === this.armedFor && this.timer && !force) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.armedFor = at;
-    if (!Number.isFinite(at)) return;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - now()));
+    const wait = this.clock.delay(at); // Infinity: no deadline, or the village is paused
+    if (Number.isFinite(wait)) this.timer = setTimeout(() => this.onTimer(), wait);
   }
 
   private async flush(): Promise<void> {
@@ -424,7 +425,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
 
   /** Answers requests that waited too long. */
   private sweep(): void {
-    const t = now();
+    const t = this.clock.now();
     for (const w of this.writes.values()) {
       if (w.deadline > t) continue;
       this.writes.delete(w.index);
@@ -447,7 +448,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
 
   campaign(): void {
     this.logger.important('forced election requested (admin)');
-    this.guard(() => this.node.campaign(now()));
+    this.guard(() => this.node.campaign(this.clock.now()));
     this.afterInput();
   }
 
@@ -483,6 +484,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     if (this.timer) clearTimeout(this.timer);
     clearInterval(this.sweeper);
     this.membership.stop();
+    this.clock.close();
     for (const w of this.writes.values()) w.reply(unknown(w.id, 'the peer is stopping'));
     this.writes.clear();
     for (const r of this.reads.values()) r.reply(unknown(r.id, 'the peer is stopping'));

@@ -15,10 +15,11 @@
 // relay was down or dropped from a full queue leaves a hole a reader can see; after a drop the
 // reporter sends `reporter_dropped` and then a `resync` as soon as the queue has room.
 // When -v is off there is no Reporter and the shell builds no event objects at all.
-import { WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import type { PeerEvent } from '../shared/events.ts';
 import { SECRET_HEADER } from '../shared/peer-protocol.ts';
 import type { ClientTlsOptions } from '../shared/tls.ts';
+import { rawText } from '../shared/ws.ts';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** A PeerEvent without `peer` and `t`, which the reporter fills in. */
@@ -48,6 +49,10 @@ export interface ReporterOptions {
   /** The least time between two frames (default DEFAULT_MIN_SPACING_MS); 0: one per turn. */
   minSpacingMs?: number;
   log?(text: string): void;
+  /** A frame the relay sent on the stream, parsed JSON (the village clock's messages). */
+  fromRelay?(msg: unknown): void;
+  /** The stream opened (true) or closed (false). */
+  link?(up: boolean): void;
 }
 
 const BACKOFF_MIN_MS = 200;
@@ -160,17 +165,31 @@ export class Reporter {
       this.resyncDue = true;
       this.owed();
       for (const e of this.opts.catchUp()) this.emit(e);
+      this.opts.link?.(true);
     });
-    ws.on('message', () => {}); // the relay sends nothing on /peer
+    // The relay speaks on /peer only to offer and steer the village clock.
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!this.opts.fromRelay || this.ws !== ws) return;
+      let msg: unknown;
+      try {
+        msg = isBinary ? undefined : JSON.parse(rawText(data));
+      } catch {
+        msg = undefined;
+      }
+      if (msg === undefined) this.opts.log?.('the relay sent a frame that is not JSON text; ignored');
+      else this.opts.fromRelay(msg);
+    });
     ws.on('error', () => {});
     ws.on('close', () => {
       if (this.ws !== ws) return;
-      if (this.open) this.opts.log?.(`lost the relay at ${this.opts.url}; retrying`);
+      const wasOpen = this.open;
+      if (wasOpen) this.opts.log?.(`lost the relay at ${this.opts.url}; retrying`);
       this.open = false;
       this.ws = null;
       this.queue = [];
       this.head = 0;
       this.stateAt = -1;
+      if (wasOpen) this.opts.link?.(false);
       if (this.closed) return;
       const delay = this.backoffMs * (0.5 + Math.random());
       this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);

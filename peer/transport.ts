@@ -72,6 +72,8 @@ export interface TransportOptions {
   observer?: TransportObserver;
   /** Sees every /raft frame this peer writes, as written (a debugging aid: RAFT_WIRE_TAP). */
   tap?(to: PeerId, frame: string): void;
+  /** The village clock (peer/village-clock.ts): true when it took the messages to deliver on its own time. */
+  hold?(messages: PeerEnvelope[], latencyMs: number): boolean;
 }
 
 /** Connection limits per path: a flood of sockets cannot exhaust the peer. */
@@ -372,6 +374,7 @@ export class Transport {
       }
       if (ok.length === 0) return;
       const delay = this.opts.latencyMs + this.faults.latencyMs;
+      if (this.opts.hold?.(ok, delay)) return;
       if (delay <= 0) {
         this.opts.deliver(ok);
         return;

@@ -65,6 +65,8 @@ export interface RelayConfig {
   recordingBytes: number;
   /** Recording files kept in <log_dir>/village/; the oldest are removed first. */
   recordingsKept: number;
+  /** Peers on the village clock resume by themselves this long after the relay went away while paused. */
+  maxPauseS: number;
 }
 
 export interface Config {
@@ -198,6 +200,7 @@ export function parseConfig(text: string, file = 'raft_peer.ini', opts: { tlsFil
     reviveAfterS: int(relaySec, 'relay', 'revive_after_s', 0, 15),
     recordingBytes: int(relaySec, 'relay', 'recording_bytes', 0, 64 * 1024 * 1024),
     recordingsKept: int(relaySec, 'relay', 'recordings_kept', 1, 20),
+    maxPauseS: int(relaySec, 'relay', 'max_pause_s', 1, 300),
   };
   if (relay.port > 65535) fail('[relay] port', `expected a port from 1 to 65535, got ${relay.port}`);
   const clash = peers.find((p) => p.port === relay.port);

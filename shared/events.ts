@@ -5,6 +5,7 @@
 //   /village   browsers: RelayToBrowser down, BrowserToRelay up
 import type { Timing } from './config.ts';
 import type { Membership, MembershipResult } from './membership.ts';
+import type { ClockReport } from './village-clock.ts';
 
 export type RpcKind =
   | 'request_vote'
@@ -214,6 +215,8 @@ export type PeerEvent = Base &
         /** The configuration in force (as in `config`); absent from peers that do not send it. */
         config?: Membership;
       }
+    /** A peer on the village clock: its clock, the letters it holds and its timer (shared/village-clock.ts). */
+    | ({ type: 'clock' } & ClockReport)
   );
 
 export type PeerEventType = PeerEvent['type'];

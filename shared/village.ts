@@ -5,6 +5,7 @@
 // not on every batch.
 import type { LogTile, PeerEvent, PeerRole } from './events.ts';
 import type { Timing } from './config.ts';
+import type { ClockView } from './village-clock.ts';
 
 /** The relay's latest picture of one peer. */
 export interface PeerView {
@@ -162,6 +163,8 @@ export interface VillagePicture {
   launcher: boolean;
   /** The safety monitor's verdict so far (absent from relays without a monitor). */
   laws?: LawsView;
+  /** The village clock (absent from relays without one): paused, speed, who paused. */
+  clock?: ClockView;
 }
 
 /**
@@ -192,7 +195,9 @@ export type Delta =
    */
   | { type: 'laws'; laws: LawsStatus; violations: LawViolation[] }
   /** A console line; `at` is when the relay wrote it (wall ms), so replayed history keeps its times. */
-  | { type: 'console'; line: string; level: ConsoleLevel; at?: number };
+  | { type: 'console'; line: string; level: ConsoleLevel; at?: number }
+  /** The village clock changed (paused, resumed, speed, a step, who cannot be paused). */
+  | { type: 'clock'; clock: ClockView };
 
 export type RelayToBrowser =
   | { type: 'snapshot'; now: number; picture: VillagePicture }
@@ -211,6 +216,8 @@ export type BrowserToRelay = { id?: string } & (
   | { type: 'console'; line: string }
   /** What a lesson asks of one villager (game/relay/lessons.ts). */
   | LessonRequest
+  /** The village clock: pause, resume, step (while paused), or set the speed (0.05..1). */
+  | { type: 'clock'; action: 'pause' | 'resume' | 'step' | 'speed'; speed?: number }
 );
 
 /**

@@ -75,6 +75,7 @@ export class Control {
     if (msg.type === 'lesson') return lessonRequest(msg, { peers: this.cluster(), admin: this.d.admin });
     if (msg.type === 'heal') return this.run({ kind: 'heal' }, 'the village');
     if (msg.type === 'attacks') return this.run({ kind: 'attacks', on: msg.on }, 'the village');
+    if (msg.type === 'clock') return { ok: false, text: 'this relay has no village clock' };
     return this.run({ kind: msg.type, peer: msg.peer }, 'the village');
   }
 

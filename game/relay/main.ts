@@ -1,21 +1,24 @@
-// `npm run game -- [--config FILE] [--port P] [--host H] [--attacks on|off]`: runs the relay.
+// `npm run game -- [--config FILE] [--port P] [--host H] [--attacks on|off] [--clock on|off]`: runs the relay.
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../../shared/config.ts';
 import { ClusterClient } from '../../shared/client.ts';
 import { startRelay, type Relay } from './server.ts';
 
-const USAGE = `usage: npm run game -- [--config FILE] [--port P] [--host H] [--attacks on|off]
+const USAGE = `usage: npm run game -- [--config FILE] [--port P] [--host H] [--attacks on|off] [--clock on|off]
   --config   the ini file (default: ./raft_peer.ini or $RAFT_CONFIG)
   --port     listen port (default: [relay] port); peers find the relay through the ini, so
              change [relay] port there too if the peers are to connect
   --host     bind address (default: [relay] host, normally 127.0.0.1)
-  --attacks  whether the monster attacks from the start (default: on)`;
+  --attacks  whether the monster attacks from the start (default: on)
+  --clock    offer the village clock (pause, speed, step) to the peers (default: on)`;
 
 export interface RelayArgs {
   config: string | undefined;
   port: number | undefined;
   host: string | undefined;
   attacks: boolean;
+  /** Offer the village clock; absent: on. */
+  clock?: boolean;
 }
 
 export function parseRelayArgs(argv: readonly string[]): RelayArgs | string {
@@ -49,6 +52,12 @@ export function parseRelayArgs(argv: readonly string[]): RelayArgs | string {
           args.attacks = v === 'on';
           break;
         }
+        case '--clock': {
+          const v = value();
+          if (v !== 'on' && v !== 'off') return `--clock takes on or off, got ${JSON.stringify(v)}`;
+          args.clock = v === 'on';
+          break;
+        }
         case '--no-attacks':
           args.attacks = false;
           break;
@@ -73,6 +82,7 @@ export async function runRelay(config: Config, args: Omit<RelayArgs, 'config'>, 
     ...(args.host !== undefined ? { host: args.host } : {}),
     ...(args.port !== undefined ? { port: args.port } : {}),
     attacks: args.attacks,
+    ...(args.clock !== undefined ? { clock: args.clock } : {}),
     kvClient: (peers) => new ClusterClient({ peers, clientId: `relay-${process.pid}-${Date.now().toString(36)}`, timeoutMs: commandTimeoutMs(relay) }),
     ...(log ? { log } : {}),
   });

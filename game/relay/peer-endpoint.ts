@@ -27,6 +27,8 @@ export interface PeerEndpointDeps {
   framed(): void;
   /** Each validated event of a peer's current stream, in arrival order (the safety watch). */
   observe(e: PeerEvent): void;
+  /** A peer's current stream closed. */
+  closed?(peer: string): void;
   log(line: string): void;
 }
 
@@ -46,6 +48,19 @@ export class PeerEndpoint {
   /** Peers with a stream that said hello. */
   get reporting(): number {
     return this.streams.size;
+  }
+
+  /** Peers with a current stream. */
+  names(): string[] {
+    return [...this.streams.keys()];
+  }
+
+  /** Sends a frame on a peer's current stream (the village clock's messages); false if it has none. */
+  send(peer: string, text: string): boolean {
+    const ws = this.streams.get(peer);
+    if (!ws || ws.readyState !== ws.OPEN) return false;
+    ws.send(text);
+    return true;
   }
 
   accept(ws: WebSocket): void {
@@ -102,6 +117,7 @@ export class PeerEndpoint {
       if (name && this.streams.get(name) === ws) {
         this.streams.delete(name);
         picture.streamClosed(name);
+        this.d.closed?.(name);
         this.d.log(`${name} stopped reporting`);
       }
     });

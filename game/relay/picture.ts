@@ -2,6 +2,7 @@
 // folded into, and that hands out the deltas browsers need. No sockets or timers here, so it
 // can be tested by feeding it events.
 import type { AppliedEntry, LauncherReport, LogTile, PeerEvent } from '../../shared/events.ts';
+import type { ClockView } from '../../shared/village-clock.ts';
 import {
   emptyLaws,
   emptyPeerView,
@@ -50,6 +51,7 @@ export class Picture {
   private readonly droppedPid = new Map<string, number>();
   private countersDirty = false;
   private attacks = false;
+  private clock: ClockView | undefined;
   private nextAttackAt: number | null = null;
   private launcher = false;
   private timing: VillagePicture['timing'] = null;
@@ -94,6 +96,7 @@ export class Picture {
       counters: { ...this.counters },
       launcher: this.launcher,
       laws: { ...this.laws, violations: this.laws.violations.slice(), blind: this.laws.blind.slice() },
+      ...(this.clock ? { clock: this.clock } : {}),
     };
   }
 
@@ -151,6 +154,7 @@ export class Picture {
       // For the safety monitor: what they change reaches browsers in `peer` deltas, and the page
       // animates none of them, so they are not passed on as events.
       case 'persisted':
+      case 'clock': // the relay's clock unit reads these (clock.ts)
         return;
       case 'resync':
       case 'snapshot':
@@ -347,6 +351,12 @@ export class Picture {
         }
       }
     }
+  }
+
+  /** The village clock's view for browsers (clock.ts). */
+  setClock(view: ClockView): void {
+    this.clock = view;
+    this.others.push({ type: 'clock', clock: view });
   }
 
   setAttacks(on: boolean, nextAttackAt: number | null): void {

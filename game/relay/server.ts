@@ -23,6 +23,7 @@ import { VILLAGE_TOKEN_PARAM } from '../../shared/village.ts';
 import { createEndpointServer } from '../../shared/tls.ts';
 import { hostForUrl } from '../../shared/ws.ts';
 import { adminRequest } from '../../shared/admin-client.ts';
+import { RelayClock } from './clock.ts';
 import { Complaints } from './complaints.ts';
 import { Control, type KvClient } from './control.ts';
 import { writeEvidence } from './evidence.ts';
@@ -103,6 +104,10 @@ export interface RelayOptions {
   recordingDir?: string | null;
   /** Least time between the recorder's keyframes. Default 10 s. */
   recordingKeyframeMs?: number;
+  /** Offer the village clock to the peers (pause, speed, step; clock.ts). Default true. */
+  clock?: boolean;
+  /** How long a reporting peer has to take the clock before pages list it as unpausable. Default 3000 ms. */
+  clockJoinWaitMs?: number;
 }
 
 export interface RelayStats {
@@ -131,6 +136,8 @@ export interface Relay {
   readonly laws: LawWatch;
   /** The flight recorder; null when [relay] recording_bytes is 0. */
   readonly recorder: Recorder | null;
+  /** The village clock (pause, speed, step). */
+  readonly clock: RelayClock;
   stats(): RelayStats;
   /** Stops the monster (no more attacks or revivals), e.g. while the cluster shuts down. */
   stopMonster(): void;
@@ -163,7 +170,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     processReported: (peer, alive) => control.processReported(peer, alive),
     membershipReported: (result) => control.membershipReported(result),
   });
-  const control = new Control({ config, picture, monster, sendLauncher: (cmd) => launchers.send(cmd), admin, kvClient: opts.kvClient, now, log });
+  const clock = new RelayClock({ offered: opts.clock ?? true, picture, sendPeer: (p, text) => peers.send(p, text), streams: () => peers.names(), now, log, ...(opts.clockJoinWaitMs !== undefined ? { joinWaitMs: opts.clockJoinWaitMs } : {}) });
+  const kvClient = (list: PeerAddress[]) => clock.wrapClient(opts.kvClient(list));
+  const control = new Control({ config, picture, monster, sendLauncher: (cmd) => launchers.send(cmd), admin, kvClient, now, log });
   if (opts.attacks ?? true) control.attacks(true);
   const fanout = new Fanout({
     source: picture,
@@ -200,24 +209,33 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     complaints,
     admin,
     log,
-    reporting: (peer) => void control.reapplyFaults(peer),
+    reporting: (peer) => {
+      void control.reapplyFaults(peer);
+      clock.reporting(peer);
+    },
     framed: () => fanout.flushSoon(),
-    observe: (e) => laws.observe(e),
+    observe: (e) => {
+      laws.observe(e);
+      if (e.type === 'clock') clock.report(e);
+    },
+    closed: (peer) => clock.streamClosed(peer),
   });
   const village = new VillageEndpoint({
     fanout,
     complaints,
-    execute: (msg) => control.execute(msg),
+    execute: (msg) => (msg.type === 'clock' ? clock.command(msg, 'a visitor') : control.execute(msg)),
     watching: (on) => (picture.watching = on || recorder !== null),
     commandsPerSecond: limits.browserCommandsPerSecond,
     now,
   });
-  const monsterTimer = setInterval(() => control.monsterTick(), 200);
+  // The monster does not strike (nor revive) while the village is paused.
+  const monsterTimer = setInterval(() => clock.paused || control.monsterTick(), 200);
   const stopTimers = () => {
     fanout.stop();
     recorder?.close();
     laws.close();
     clearInterval(monsterTimer);
+    clock.close();
   };
   const relayStats = (): RelayStats => ({
     browsers: village.connections,
@@ -296,6 +314,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     monster,
     laws,
     recorder,
+    clock,
     stats: relayStats,
     stopMonster(): void {
       clearInterval(monsterTimer);

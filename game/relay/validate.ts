@@ -6,6 +6,7 @@ import type { BrowserToRelay } from '../../shared/village.ts';
 import type { Timing } from '../../shared/config.ts';
 import { parseMembership, type Membership, type MembershipError, type MembershipResult } from '../../shared/membership.ts';
 import { parseLessonRequest } from './lessons.ts';
+import { MAX_HELD_REPORTED, MAX_SPEED, MIN_SPEED } from '../../shared/village-clock.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -370,6 +371,20 @@ function peerEventBody(o: Obj): PeerEvent {
         tail: tail(o),
         ...(o.config === undefined ? {} : { config: membership(obj(o.config, 'config'), 'config.') }),
       };
+    case 'clock': {
+      const held = o.held;
+      if (!Array.isArray(held) || held.length > MAX_HELD_REPORTED) fail(`held: expected a list of at most ${MAX_HELD_REPORTED} letters`);
+      const clock: PeerEvent = {
+        peer, t, type, paused: bool(o, 'paused'), speed: num(o, 'speed'), timerInMs: nullableNum(o, 'timerInMs'),
+        held: held.map((h, i) => {
+          const x = obj(h, `held[${i}]`);
+          return { rid: str(x, 'rid', 80), from: name(x, 'from'), rpc: str(x, 'rpc', 32), inMs: num(x, 'inMs') };
+        }),
+      };
+      if (o.step !== undefined) clock.step = nat(o, 'step');
+      if (o.did !== undefined) clock.did = str(o, 'did', 200);
+      return clock;
+    }
     default:
       return fail(`type: unknown event type ${JSON.stringify(type)}`);
   }
@@ -458,8 +473,15 @@ export function parseBrowserMessage(input: unknown): Parsed<BrowserToRelay> {
         const lesson = parseLessonRequest(o);
         return lesson.ok ? withId(lesson.value) : fail(lesson.message);
       }
+      case 'clock': {
+        const action = oneOf(o, 'action', ['pause', 'resume', 'step', 'speed'] as const);
+        if (action !== 'speed') return withId({ type, action });
+        const speed = num(o, 'speed');
+        if (speed < MIN_SPEED || speed > MAX_SPEED) fail(`speed: expected a number from ${MIN_SPEED} to ${MAX_SPEED}, got ${speed}`);
+        return withId({ type, action, speed });
+      }
       default:
-        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks, console or lesson`);
+        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks, console, lesson or clock`);
     }
   });
 }

@@ -14,6 +14,8 @@ import { installLessons } from './page/lessons/index.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
 import { shownModel, Timeline, VILLAGE_REPLAY_META } from './page/timeline.ts';
+import { ClockBar } from './page/clockBar.ts';
+import { VillageTime } from './villageTime.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -24,7 +26,9 @@ function byId<T extends HTMLElement>(id: string): T {
 const token = document.querySelector<HTMLMetaElement>(`meta[name="${VILLAGE_TOKEN_META}"]`)?.content || null;
 const replayFile = document.querySelector<HTMLMetaElement>(`meta[name="${VILLAGE_REPLAY_META}"]`)?.content || null;
 const model = new VillageModel();
-const conn = new RelayConnection(villageUrl(location, token), model);
+const time = new VillageTime(Date.now());
+const conn = new RelayConnection(villageUrl(location, token), model, time);
+const clockBar = new ClockBar(byId('village'), time, conn, model);
 const timeline = new Timeline(byId('timeline'), model, replayFile);
 const actions = new Actions(conn, model, () => timeline.liveOnly());
 const menu = new PeerMenu(byId('menu'), model, actions);
@@ -35,9 +39,10 @@ const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>
 const lessons = installLessons(window, byId('lessons'), model, actions, conn);
 
 const ctx: VillageContext = {
-  // The scenes draw the live village, or the moment the timeline shows.
+  // The scenes draw the live village, or the moment the timeline shows; the live one on village
+  // time (frozen while the village is paused, slowed with it).
   model: shownModel(() => timeline.model()),
-  now: () => timeline.now(Date.now()),
+  now: () => timeline.now(time.now(Date.now())),
   actions,
   view: null,
   hud: null,
@@ -69,9 +74,10 @@ installKeys(window, {
   lessons: () => lessons.toggle(),
   heal: () => void actions.heal(),
   focusConsole: () => consolePanel.focus(),
+  clock: { toggle: () => void clockBar.toggle(), slower: () => void clockBar.slower(), faster: () => void clockBar.faster(), step: () => void clockBar.step() },
 });
 takeFocusOnPointer(byId('village'), document);
-installTestHook(window, ctx, game, timeline);
+installTestHook(window, ctx, game, timeline, clockBar);
 
 if (replayFile !== null) {
   // A replay: no relay to talk to. The console says so instead of sending.
@@ -88,6 +94,7 @@ function tick(): void {
   timeline.tick(Date.now());
   consolePanel.refresh();
   lawPanel.refresh();
+  clockBar.refresh();
   requestAnimationFrame(tick);
 }
 requestAnimationFrame(tick);

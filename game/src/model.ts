@@ -463,6 +463,8 @@ export class VillageModel {
         if (typeof d.line === 'string') this.addConsoleLine(level, text, typeof t === 'number' && Number.isFinite(t) ? this.toLocal(t) : localNow);
         break;
       }
+      case 'clock': // read by the page's village time (villageTime.ts), before the model
+        break;
       default:
         this.ignored++;
     }

@@ -45,7 +45,10 @@ export async function startRelay(configFile: string, port: number, logDir: strin
     : {};
   const logFile = join(logDir, `${label}.stdout`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const p: ChildProcess = spawn(process.execPath, ['--import', tsxLoader(), RELAY_MAIN, '--config', configFile, '--port', String(port), '--attacks', 'off'], {
+  // The village clock stays off (peers started by the bench never run on it) unless
+  // RAFT_BENCH_CLOCK=on asks for it, to measure what an unpaused clock costs.
+  const clock = process.env.RAFT_BENCH_CLOCK === 'on' ? 'on' : 'off';
+  const p: ChildProcess = spawn(process.execPath, ['--import', tsxLoader(), RELAY_MAIN, '--config', configFile, '--port', String(port), '--attacks', 'off', '--clock', clock], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, RAFT_EXIT_WITH_STDIN: '1', ...profEnv },

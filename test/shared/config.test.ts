@@ -95,6 +95,13 @@ describe('raft_peer.ini loader', () => {
     expect(errorOf(good.replace('heartbeat_ms = 50', 'heartbeat_ms = fast'))).toMatch(/\[profile.fast\] heartbeat_ms: expected a whole number, got "fast"/);
   });
 
+  it('reads [relay] max_pause_s (300 s when absent) and refuses one that is not a whole number of at least 1', () => {
+    expect(parseConfig(good, 'test.ini').relay.maxPauseS).toBe(300);
+    expect(parseConfig(`${good}max_pause_s = 7\n`, 'test.ini').relay.maxPauseS).toBe(7);
+    expect(errorOf(`${good}max_pause_s = 0\n`)).toMatch(/\[relay\] max_pause_s.*expected a number >= 1, got 0/);
+    expect(errorOf(`${good}max_pause_s = soon\n`)).toMatch(/\[relay\] max_pause_s.*expected a whole number, got "soon"/);
+  });
+
   it('reports a malformed peer address', () => {
     expect(errorOf(good.replace('127.0.0.1:7003', 'localhost'))).toMatch(/\[peers\] peer3: expected host:port/);
   });

@@ -860,6 +860,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       // The laws need no configuration: none of them counts a majority (each is checked on what
       // single peers said), so peers joining and leaving change nothing here.
       case 'config':
+      case 'clock':
         return;
       default: {
         const never: never = e;

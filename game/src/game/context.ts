@@ -45,7 +45,7 @@ export interface HudView {
 export interface VillageContext {
   /** The model drawn: the live village, or the moment the timeline shows (page/timeline.ts). */
   model: VillageModel;
-  /** The moment the scenes draw at, in the model's local ms: the wall clock while live. */
+  /** The moment the scenes draw at, in the model's local ms: village time while live (frozen while the village is paused, slowed with it: villageTime.ts), or the moment a rewound page shows. */
   now(): number;
   actions: Actions;
   ui: PageUi;

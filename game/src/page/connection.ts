@@ -3,6 +3,7 @@
 // reconnects by itself (0.5 s, doubling to 5 s) whenever the relay goes away.
 import { VILLAGE_TOKEN_PARAM, type BrowserToRelay } from '../../../shared/village.ts';
 import type { VillageModel } from '../model.ts';
+import type { VillageTime } from '../villageTime.ts';
 import { parseRelayFrame } from './wire.ts';
 
 /** A command without its id (the connection adds one). */
@@ -31,6 +32,8 @@ export class RelayConnection {
   constructor(
     private readonly url: string,
     private readonly model: VillageModel,
+    /** The village clock: the model is fed village time, and a reply's wait counts village time. */
+    private readonly time?: VillageTime,
   ) {}
 
   start(): void {
@@ -56,10 +59,20 @@ export class RelayConnection {
     }
     const id = `b${this.nextId++}`;
     return new Promise<Reply>((resolve) => {
-      const timer = setTimeout(() => {
+      // The wait counts village time: a command waiting out a pause (or a slowed village) is not given up on.
+      const started = this.time?.now(Date.now()) ?? 0;
+      const expire = () => {
+        const waited = this.time ? this.time.now(Date.now()) - started : REPLY_TIMEOUT_MS;
+        const p = this.pending.get(id);
+        if (!p) return;
+        if (waited < REPLY_TIMEOUT_MS) {
+          p.timer = setTimeout(expire, 1000);
+          return;
+        }
         this.pending.delete(id);
-        resolve({ ok: false, local: true, text: `no reply from the relay within ${REPLY_TIMEOUT_MS / 1000} s` });
-      }, REPLY_TIMEOUT_MS);
+        resolve({ ok: false, local: true, text: `no reply from the relay within ${REPLY_TIMEOUT_MS / 1000} s${this.time?.paused ? ' (the village is paused)' : ''}` });
+      };
+      const timer = setTimeout(expire, REPLY_TIMEOUT_MS);
       this.pending.set(id, { resolve, timer });
       ws.send(JSON.stringify({ ...cmd, id }));
     });
@@ -109,7 +122,9 @@ export class RelayConnection {
       p.resolve({ ok: msg.ok, text: msg.text, ...('value' in msg ? { value: msg.value } : {}) });
       return;
     }
-    this.model.receive(msg, Date.now());
+    const wall = Date.now();
+    this.time?.observe(msg, wall);
+    this.model.receive(msg, this.time?.now(wall) ?? wall);
   }
 
   private failPending(text: string): void {

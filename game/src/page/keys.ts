@@ -8,6 +8,8 @@ export interface KeyActions {
   focusConsole(): void;
   /** The Lessons panel (game/src/page/lessons/). */
   lessons?(): void;
+  /** The village clock (page/clockBar.ts): space, [, ], . */
+  clock?: { toggle(): void; slower(): void; faster(): void; step(): void };
 }
 
 export function isTypingTarget(t: EventTarget | null): boolean {
@@ -41,6 +43,22 @@ export function installKeys(target: Window, keys: KeyActions): void {
       case 'L':
         if (!keys.lessons) return;
         keys.lessons();
+        break;
+      case ' ':
+        if (!keys.clock) return;
+        keys.clock.toggle();
+        break;
+      case '[':
+        if (!keys.clock) return;
+        keys.clock.slower();
+        break;
+      case ']':
+        if (!keys.clock) return;
+        keys.clock.faster();
+        break;
+      case '.':
+        if (!keys.clock) return;
+        keys.clock.step();
         break;
       default:
         return;

@@ -19,6 +19,7 @@
 //   highlighted() the villagers and log tiles ("peer2:7") drawn highlighted for a broken law
 //   timeline()  the timeline bar: { mode: 'live'|'rewound'|'replay', at, start, end, playing, speed, ready, note }
 //               (times in relay ms); everything above then reads the moment shown
+//   clock()     the clock bar as shown: { status, note, speed, paused }, null without a bar
 // Nothing here changes the village.
 import type Phaser from 'phaser';
 import type { VillageContext } from '../game/context.ts';
@@ -52,6 +53,8 @@ export interface VillageHook {
   lawPanel(): { law: string; text: string } | null;
   highlighted(): { villagers: string[]; tiles: string[] };
   timeline(): TimelineState;
+  /** The clock bar as shown: status and note lines, the speed label, and whether paused. */
+  clock(): { status: string; note: string; speed: string; paused: boolean } | null;
 }
 
 declare global {
@@ -60,7 +63,7 @@ declare global {
   }
 }
 
-export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game, timeline: Timeline): void {
+export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game, timeline: Timeline, clockBar?: { text(): { status: string; note: string; speed: string; paused: boolean } }): void {
   const toPage = (x: number, y: number) => {
     const rect = game.canvas.getBoundingClientRect();
     return {
@@ -94,5 +97,6 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
     },
     highlighted: () => ctx.view?.highlighted() ?? { villagers: [], tiles: [] },
     timeline: () => timeline.state(),
+    clock: () => clockBar?.text() ?? null,
   });
 }

@@ -193,6 +193,8 @@ export class FakeVillageRelay {
         return this.consoleLine(msg.line);
       case 'lesson':
         return { ok: false, text: 'this stand-in relay runs no lessons' };
+      case 'clock':
+        return { ok: false, text: 'this stand-in relay has no village clock' };
     }
   }
 

@@ -16,6 +16,8 @@ export interface VillageOptions {
   peers?: number;
   profile?: 'fast' | 'slow';
   attacks?: boolean;
+  /** Appended to the generated ini (e.g. "[relay]\nmax_pause_s = 3"). */
+  ini?: string;
 }
 
 export interface TestVillage {
@@ -50,7 +52,7 @@ function killGroup(l: ChildProcess): void {
 export async function startVillage(opts: VillageOptions = {}): Promise<TestVillage> {
   const n = opts.peers ?? 5;
   const profile = opts.profile ?? 'fast';
-  const cluster = await startCluster({ peers: n, verbose: true, start: false, profile });
+  const cluster = await startCluster({ peers: n, verbose: true, start: false, profile, ...(opts.ini ? { ini: opts.ini } : {}) });
   let out = '';
   const relay = await runRelay(cluster.config, { host: '127.0.0.1', port: cluster.relayPort, attacks: opts.attacks ?? false }, (line) => {
     out += `relay | ${line}\n`;

@@ -11,6 +11,9 @@ export const HELP_LINES: [string, string][] = [
   ['?', 'show / hide this help'],
   ['h', 'heal every partition'],
   ['l', 'lessons: guided scenarios on this cluster, citing the Raft paper'],
+  ['space (or ⏸ / ▶ at the top)', 'pause / resume the whole village: timers and letters stop'],
+  ['[  /  ]', 'slower / faster: 0.05x to 1x of the profile\'s pace'],
+  ['. (while paused)', 'step: deliver the next letter or fire the next timer'],
   ['` (backquote)', 'jump to the console'],
   ['Esc', 'close this help or the menu; in the console, leave it'],
   ['console ↑ / ↓', 'previous / next command'],
@@ -38,7 +41,7 @@ export class Help extends Phaser.Scene {
     g.fillStyle(0x000000, 0.6);
     g.fillRect(0, 0, w, h);
     const bw = 760;
-    const bh = 600;
+    const bh = 686;
     const x = (w - bw) / 2;
     const y = (h - bh) / 2;
     g.fillStyle(0xf3e9cf);
