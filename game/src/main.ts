@@ -36,7 +36,7 @@ const lawPanel = new LawPanel(byId('law-panel'), model);
 // A replay has no relay: its badge says so, and the panel's connection state goes nowhere.
 const connBadge = replayFile === null ? byId('conn') : document.createElement('span');
 const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), connBadge, model, actions);
-const lessons = installLessons(window, byId('lessons'), model, actions, conn);
+const lessons = installLessons(window, byId('lessons'), model, actions, conn, time);
 
 const ctx: VillageContext = {
   // The scenes draw the live village, or the moment the timeline shows; the live one on village

@@ -44,7 +44,7 @@ describe('the Lessons panel on a real village', { timeout: 120_000 }, () => {
     await page.locator('#lessons').waitFor({ state: 'hidden' });
   });
 
-  it('a lesson holds at Continue with a caption naming the real leader, and goes on when it is clicked', async () => {
+  it('a lesson holds at Continue with a caption naming the real leader, the village paused, and goes on when it is clicked', async () => {
     await page.keyboard.press('l');
     await page.locator('#lessons [data-lesson="crash"]').click();
     await page.locator('#lessons .lesson-continue').waitFor({ state: 'visible', timeout: 60_000 });
@@ -52,8 +52,10 @@ describe('the Lessons panel on a real village', { timeout: 120_000 }, () => {
     expect(await panelText()).toContain(`${leader} leads term`);
     mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: join(OUT, 'lessons-caption.png') });
-    // Held: nothing is killed while Continue waits.
+    // Held: nothing is killed while Continue waits, and the village clock is paused meanwhile
+    // (the re-election awaited after Continue shows it was resumed).
     expect(village.relay.picture.peer(leader)?.process).toBe('up');
+    await page.waitForFunction(() => window.__village?.clock()?.paused === true, null, { timeout: 30_000 });
     await page.locator('#lessons .lesson-continue').click();
     await waitFor(`${leader} killed by the lesson`, () => village.relay.picture.peer(leader)?.process === 'down', 30_000);
     await page.locator('#lessons .lesson-continue').waitFor({ state: 'visible', timeout: 60_000 });

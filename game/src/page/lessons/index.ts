@@ -3,6 +3,7 @@
 // published on window.__lessons for `npm run lessons -- --check`.
 import type { VillageModel } from '../../model.ts';
 import type { Actions } from '../actions.ts';
+import type { VillageTime } from '../../villageTime.ts';
 import type { RelayConnection } from '../connection.ts';
 import { LESSONS } from './catalogue.ts';
 import { LessonPanel } from './panel.ts';
@@ -38,7 +39,7 @@ export interface LessonsUi {
   close(): void;
 }
 
-export function installLessons(win: Window, el: HTMLElement, model: VillageModel, actions: Actions, conn: RelayConnection): LessonsUi {
+export function installLessons(win: Window, el: HTMLElement, model: VillageModel, actions: Actions, conn: RelayConnection, time?: VillageTime): LessonsUi {
   const check = new URLSearchParams(win.location.search).get('lessons') === 'check';
   const results: LessonResult[] = [];
   const captions: { lesson: string; text: string; cite: string }[] = [];
@@ -65,7 +66,17 @@ export function installLessons(win: Window, el: HTMLElement, model: VillageModel
       panel.finished(l, o);
     },
   };
-  runner = new LessonRunner({ model, actions, send: (cmd) => conn.send(cmd), view, check });
+  // A lesson's pause pauses the village too, when the relay offers a clock and nobody paused it already.
+  const clock = time && {
+    pause: async () => {
+      if (!time.view?.offered || time.paused) return false;
+      return (await conn.send({ type: 'clock', action: 'pause' })).ok;
+    },
+    resume: async () => {
+      if (time.paused) await conn.send({ type: 'clock', action: 'resume' });
+    },
+  };
+  runner = new LessonRunner({ model, actions, send: (cmd) => conn.send(cmd), view, check, ...(clock ? { clock } : {}) });
   const start = async (l: Lesson) => {
     if (runner.running) return;
     await runner.run(l);

@@ -86,6 +86,12 @@ export interface RunnerDeps {
   check: boolean;
   maxAttempts?: number;
   now?: () => number;
+  /**
+   * The village clock, when the relay offers one: a lesson's pause also pauses the village (the
+   * letters stay in the air while the caption is read) and Continue resumes it. `pause` resolves
+   * true only if this call paused it (a village someone else paused stays as it was).
+   */
+  clock?: { pause(): Promise<boolean>; resume(): Promise<void> };
 }
 
 export class LessonRunner {
@@ -297,20 +303,26 @@ class Attempt implements LessonContext {
   }
 
   /**
-   * The one place a lesson holds still. Today it holds the script at Continue; the village
-   * clock, once it exists, is paused and resumed here too.
+   * The one place a lesson holds still: the script waits at Continue, and the village clock (when
+   * the relay offers one) is paused meanwhile and resumed on Continue, or when the lesson is left.
    */
   async pause(): Promise<void> {
     this.live();
     if (this.d.check) return;
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(new LessonLeft('left'));
-      this.abortHooks.add(onAbort);
-      void this.d.view.waitContinue().then(() => {
-        this.abortHooks.delete(onAbort);
-        resolve();
+    const clock = this.d.clock;
+    const paused = clock ? await clock.pause() : false;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(new LessonLeft('left'));
+        this.abortHooks.add(onAbort);
+        void this.d.view.waitContinue().then(() => {
+          this.abortHooks.delete(onAbort);
+          resolve();
+        });
       });
-    });
+    } finally {
+      if (paused) await clock!.resume();
+    }
     this.live();
   }
 
