@@ -147,7 +147,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
       latencyMs: timing.latencyMs,
       deliver: (envs) => this.receive(envs),
       onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
-      onAdmin: (ws) => serveAdmin(ws, this, this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`)),
+      onAdmin: (ws) => serveAdmin(ws, this, this.cluster, (m) => this.logger.line(`admin: bad frame (${m})`), this.node),
       tap: opts.wireTap ? wireTap(opts.wireTap, self.name) : undefined,
       observer: this.narrator,
     });
