@@ -21,6 +21,20 @@ export interface RpcSummary {
   preVote?: boolean;
   /** request_vote_reply.granted / append_entries_reply.success */
   ok?: boolean;
+  // What the letter says, in small numbers (the entries themselves are fetched on demand over
+  // /admin: they are prevLogIndex + 1 .. prevLogIndex + entries of the sender's log).
+  /** RequestVote: the candidate's last log entry (§5.4.1). */
+  lastLogIndex?: number;
+  lastLogTerm?: number;
+  /** AppendEntries: the entry just before the new ones, and the leader's commitIndex. */
+  prevLogIndex?: number;
+  prevLogTerm?: number;
+  leaderCommit?: number;
+  /** AppendEntries reply: the follower's match (on success) or its hint (on refusal). */
+  matchIndex?: number;
+  /** AppendEntries refusal: where the logs first differ (fast backtracking), when known. */
+  conflictIndex?: number;
+  conflictTerm?: number;
 }
 
 interface Base {

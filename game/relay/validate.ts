@@ -244,6 +244,15 @@ function rpcOptions<T extends RpcSummary>(s: T, o: Obj): T {
   if (preVote !== undefined) s.preVote = preVote;
   const ok = optBool(o, 'ok');
   if (ok !== undefined) s.ok = ok;
+  // What the letter says (shared/events.ts RpcSummary): each one only when the peer sent it.
+  if (o.lastLogIndex !== undefined) s.lastLogIndex = nat(o, 'lastLogIndex');
+  if (o.lastLogTerm !== undefined) s.lastLogTerm = nat(o, 'lastLogTerm');
+  if (o.prevLogIndex !== undefined) s.prevLogIndex = nat(o, 'prevLogIndex');
+  if (o.prevLogTerm !== undefined) s.prevLogTerm = nat(o, 'prevLogTerm');
+  if (o.leaderCommit !== undefined) s.leaderCommit = nat(o, 'leaderCommit');
+  if (o.matchIndex !== undefined) s.matchIndex = nat(o, 'matchIndex');
+  if (o.conflictIndex !== undefined) s.conflictIndex = nat(o, 'conflictIndex');
+  if (o.conflictTerm !== undefined) s.conflictTerm = nat(o, 'conflictTerm');
   return s;
 }
 
