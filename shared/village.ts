@@ -5,6 +5,7 @@
 // not on every batch.
 import type { LogTile, PeerEvent, PeerRole } from './events.ts';
 import type { Timing } from './config.ts';
+import type { FollowerStatus, LogWindow, PeerStatus, StatusLog } from './peer-protocol.ts';
 
 /** The relay's latest picture of one peer. */
 export interface PeerView {
@@ -209,7 +210,19 @@ export type BrowserToRelay = { id?: string } & (
   | { type: 'attacks'; on: boolean }
   /** A line typed in the web console, as typed: `x add 100`, `kill peer2`, `status`. */
   | { type: 'console'; line: string }
+  /**
+   * Look inside a peer: the relay asks its /admin for a status with a window of its log (default
+   * the last DEFAULT_INSPECT_ENTRIES) and a leader's progress, and replies with it as `value`
+   * (an InspectView). Reading only: a watch-only connection may ask too.
+   */
+  | { type: 'inspect'; peer: string; log?: LogWindow }
 );
+
+/** How many of a peer's last log entries an `inspect` without `log` asks for. */
+export const DEFAULT_INSPECT_ENTRIES = 50;
+
+/** The value of an `inspect` reply: the peer's /admin status, its log window and progress included. */
+export type InspectView = PeerStatus & { log: StatusLog; progress: FollowerStatus[] | null };
 
 /** The relay injects `<meta name="village-token" content="...">` into the page it serves. */
 export const VILLAGE_TOKEN_META = 'village-token';

@@ -3,6 +3,7 @@
 // after that the relay trusts the types.
 import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, RpcKind, RpcSummary } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
+import { parseLogWindow } from '../../shared/peer-protocol.ts';
 import type { Timing } from '../../shared/config.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -415,8 +416,14 @@ export function parseBrowserMessage(input: unknown): Parsed<BrowserToRelay> {
         return withId({ type, on: bool(o, 'on') });
       case 'console':
         return withId({ type, line: str(o, 'line', 2000) });
+      case 'inspect': {
+        if (o.log === undefined) return withId({ type, peer: name(o, 'peer') });
+        const log = parseLogWindow(o.log);
+        if (!log.ok) return fail(`log: ${log.message}`);
+        return withId({ type, peer: name(o, 'peer'), log: log.value });
+      }
       default:
-        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks or console`);
+        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks, console or inspect`);
     }
   });
 }

@@ -191,6 +191,8 @@ export class FakeVillageRelay {
         return { ok: true, text: `${msg.peer} starts an election` };
       case 'console':
         return this.consoleLine(msg.line);
+      case 'inspect':
+        return { ok: false, text: 'this stand-in relay has no peers to look inside' };
     }
   }
 
