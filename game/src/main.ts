@@ -1,5 +1,5 @@
 // Boots the page: the model, the connection to the relay, the console, the menu, the panel of a
-// broken law, the keys, and the Phaser game that draws it all.
+// broken law, the inspector, the letter panel, the keys, and the Phaser game that draws it all.
 import './page/style.css';
 import { VILLAGE_TOKEN_META } from '../../shared/village.ts';
 import type { VillageContext } from './game/context.ts';
@@ -8,8 +8,10 @@ import { VillageModel } from './model.ts';
 import { Actions } from './page/actions.ts';
 import { RelayConnection, villageUrl } from './page/connection.ts';
 import { ConsolePanel } from './page/consolePanel.ts';
+import { InspectorPanel } from './page/inspector.ts';
 import { installKeys, takeFocusOnPointer } from './page/keys.ts';
 import { LawPanel } from './page/lawPanel.ts';
+import { LetterPanel } from './page/letterPanel.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
 
@@ -23,7 +25,9 @@ const token = document.querySelector<HTMLMetaElement>(`meta[name="${VILLAGE_TOKE
 const model = new VillageModel();
 const conn = new RelayConnection(villageUrl(location, token), model);
 const actions = new Actions(conn, model);
-const menu = new PeerMenu(byId('menu'), model, actions);
+const inspector = new InspectorPanel(byId('inspector'), model, (cmd) => conn.send(cmd));
+const letterPanel = new LetterPanel(byId('letter-panel'), model, (cmd) => conn.send(cmd));
+const menu = new PeerMenu(byId('menu'), model, actions, (peer) => inspector.open(peer));
 const lawPanel = new LawPanel(byId('law-panel'), model);
 const consolePanel = new ConsolePanel(byId('console-out'), byId<HTMLFormElement>('console-form'), byId<HTMLInputElement>('console-input'), byId('conn'), model, actions);
 
@@ -34,7 +38,11 @@ const ctx: VillageContext = {
   hud: null,
   ui: {
     openMenu: (peer, x, y) => menu.open(peer, x, y),
-    closeMenu: () => menu.close(),
+    closeMenu: () => {
+      menu.close();
+      letterPanel.close();
+    },
+    openLetter: (rid, x, y) => void letterPanel.open(rid, x, y),
     menuClosedBy: (e) => menu.closedBy(e),
     helpOpen: () => game.scene.isActive('Help'),
     toggleHelp: (show) => {
@@ -53,17 +61,21 @@ installKeys(window, {
   toggleHelp: () => ctx.ui.toggleHelp(),
   closeOverlays: () => {
     menu.close();
+    letterPanel.close();
+    inspector.close();
     ctx.ui.toggleHelp(false);
   },
   heal: () => void actions.heal(),
   focusConsole: () => consolePanel.focus(),
 });
 takeFocusOnPointer(byId('village'), document);
-installTestHook(window, ctx, game);
+installTestHook(window, ctx, game, { inspector: () => inspector.probe(), letter: () => letterPanel.probe() });
 
 function tick(): void {
   consolePanel.refresh();
   lawPanel.refresh();
+  inspector.refresh(Date.now());
+  letterPanel.refresh();
   requestAnimationFrame(tick);
 }
 requestAnimationFrame(tick);

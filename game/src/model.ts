@@ -13,7 +13,7 @@
 // is a little off the relay's.
 import type { LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
 import type { Timing } from '../../shared/config.ts';
-import { letterSays, type LetterSays } from './letterSays.ts';
+import { letterSays, type LetterSays } from '../../shared/letter-says.ts';
 import {
   emptyPeerView,
   MAX_LAW_VIOLATIONS,
@@ -56,7 +56,7 @@ export interface Flight {
   /** Local ms when it was dropped (or given up on); null otherwise. */
   vanishedAt: number | null;
   vanishReason: 'blocked' | 'dropped' | 'disconnected' | 'lost' | null;
-  /** What the letter says: its RPC's small numbers, as far as the events carry them (letterSays.ts). */
+  /** What the letter says: its RPC's small numbers, as far as the events carry them (shared/letter-says.ts). */
   said: LetterSays;
 }
 

@@ -12,6 +12,8 @@ export interface PageUi {
   menuClosedBy(event: Event | undefined): boolean;
   toggleHelp(show?: boolean): void;
   helpOpen(): boolean;
+  /** Opens the panel that reads the letter `rid`, near a page position (CSS px). */
+  openLetter(rid: string, clientX: number, clientY: number): void;
 }
 
 /** What the village scene tells the page about its drawing (for clicks and the test hook). */
@@ -30,6 +32,10 @@ export interface VillageView {
   boardLines(): string[];
   /** How many letters are in the air on screen. */
   letters(): number;
+  /** The letter drawn at (or within a few px of) a canvas point, or null. */
+  letterAt(x: number, y: number): string | null;
+  /** Where each letter is drawn, in canvas coordinates. */
+  letterPoints(): { rid: string; x: number; y: number }[];
   /** The villagers and log tiles ("peer2:7") drawn highlighted for a broken law. */
   highlighted(): { villagers: string[]; tiles: string[] };
 }

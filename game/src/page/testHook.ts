@@ -17,10 +17,15 @@
 //   lawsLine()  the HUD's line about the laws of Raft, as drawn ('' while the relay is unreachable)
 //   lawPanel()  the broken law's panel as shown: { law, text } (its whole text), or null when hidden
 //   highlighted() the villagers and log tiles ("peer2:7") drawn highlighted for a broken law
+//   letterList() the letters drawn: [{ rid, rpc, from, to, x, y, inAirMs, landed, vanished }] (x, y page px)
+//   inspector() the inspector as shown: { peer, fields, log, progress, error } (inspector.ts), or null
+//   letter()    the letter panel as shown: { rid, title, fields, entries, state, actions } (letterPanel.ts), or null
 // Nothing here changes the village.
 import type Phaser from 'phaser';
 import type { VillageContext } from '../game/context.ts';
 import type { Look } from '../model.ts';
+import type { InspectorProbe } from './inspector.ts';
+import type { LetterProbe } from './letterPanel.ts';
 
 export interface VillagerProbe {
   name: string;
@@ -48,6 +53,26 @@ export interface VillageHook {
   lawsLine(): string;
   lawPanel(): { law: string; text: string } | null;
   highlighted(): { villagers: string[]; tiles: string[] };
+  letterList(): LetterPoint[];
+  inspector(): InspectorProbe | null;
+  letter(): LetterProbe | null;
+}
+
+export interface LetterPoint {
+  rid: string;
+  rpc: string;
+  from: string;
+  to: string;
+  x: number;
+  y: number;
+  /** ms since it was sent, while in the air; null once it landed or vanished. */
+  inAirMs: number | null;
+}
+
+/** The page's panels, for the hook to report. */
+export interface PanelProbes {
+  inspector(): InspectorProbe | null;
+  letter(): LetterProbe | null;
 }
 
 declare global {
@@ -56,7 +81,7 @@ declare global {
   }
 }
 
-export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game): void {
+export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game, panels: PanelProbes): void {
   const toPage = (x: number, y: number) => {
     const rect = game.canvas.getBoundingClientRect();
     return {
@@ -89,5 +114,14 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
       return { law: shown.law, text: el.textContent ?? '' };
     },
     highlighted: () => ctx.view?.highlighted() ?? { villagers: [], tiles: [] },
+    letterList: () =>
+      (ctx.view?.letterPoints() ?? []).flatMap((l) => {
+        const f = ctx.model.flights.get(l.rid);
+        if (!f) return [];
+        const inAir = f.landedAt === null && f.vanishedAt === null;
+        return [{ rid: l.rid, rpc: f.rpc, from: f.from, to: f.to, ...toPage(l.x, l.y), inAirMs: inAir ? Date.now() - f.sentAt : null }];
+      }),
+    inspector: () => panels.inspector(),
+    letter: () => panels.letter(),
   });
 }

@@ -1,7 +1,7 @@
 // What a letter says beyond its kind and term: the small numbers of its RPC that the -v events
 // carry (shared/events.ts RpcSummary), read defensively from an event (a field of the wrong type
 // is left out, never trusted). The letter panel shows them; the model keeps them on each Flight.
-import type { RpcSummary } from '../../shared/events.ts';
+import type { RpcSummary } from './events.ts';
 
 export const SAID_FIELDS = ['lastLogIndex', 'lastLogTerm', 'prevLogIndex', 'prevLogTerm', 'leaderCommit', 'matchIndex', 'conflictIndex', 'conflictTerm'] as const;
 
