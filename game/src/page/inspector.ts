@@ -138,7 +138,13 @@ export class InspectorPanel {
     const parts: Node[] = [head];
     if (this.error) parts.push(h('p', 'inspect-error', `Could not refresh: ${this.error}`));
     if (v) parts.push(...this.body(v));
+    // Keep the reader's place in the log across refreshes; follow the newest entries when at the end.
+    const old = this.el.querySelector('.inspect-scroll');
+    const atEnd = !old || old.scrollTop + old.clientHeight >= old.scrollHeight - 4;
+    const top = old?.scrollTop ?? 0;
     this.el.replaceChildren(...parts);
+    const scroll = this.el.querySelector('.inspect-scroll');
+    if (scroll) scroll.scrollTop = atEnd ? scroll.scrollHeight : top;
   }
 
   private body(v: InspectView): Node[] {

@@ -17,7 +17,8 @@
 //   lawsLine()  the HUD's line about the laws of Raft, as drawn ('' while the relay is unreachable)
 //   lawPanel()  the broken law's panel as shown: { law, text } (its whole text), or null when hidden
 //   highlighted() the villagers and log tiles ("peer2:7") drawn highlighted for a broken law
-//   letterList() the letters drawn: [{ rid, rpc, from, to, x, y, inAirMs, landed, vanished }] (x, y page px)
+//   letterList() the letters drawn: [{ rid, rpc, from, to, entries, x, y, inAirMs }] (x, y page px;
+//               inAirMs null once it landed or vanished)
 //   inspector() the inspector as shown: { peer, fields, log, progress, error } (inspector.ts), or null
 //   letter()    the letter panel as shown: { rid, title, fields, entries, state, actions } (letterPanel.ts), or null
 // Nothing here changes the village.
@@ -63,6 +64,7 @@ export interface LetterPoint {
   rpc: string;
   from: string;
   to: string;
+  entries: number;
   x: number;
   y: number;
   /** ms since it was sent, while in the air; null once it landed or vanished. */
@@ -119,7 +121,7 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
         const f = ctx.model.flights.get(l.rid);
         if (!f) return [];
         const inAir = f.landedAt === null && f.vanishedAt === null;
-        return [{ rid: l.rid, rpc: f.rpc, from: f.from, to: f.to, ...toPage(l.x, l.y), inAirMs: inAir ? Date.now() - f.sentAt : null }];
+        return [{ rid: l.rid, rpc: f.rpc, from: f.from, to: f.to, entries: f.entries, ...toPage(l.x, l.y), inAirMs: inAir ? Date.now() - f.sentAt : null }];
       }),
     inspector: () => panels.inspector(),
     letter: () => panels.letter(),
