@@ -67,6 +67,7 @@ export class InspectorPanel {
   close(): void {
     if (this.peer === null) return;
     this.generation++;
+    this.rendered = '';
     this.peer = null;
     this.view = null;
     this.el.hidden = true;
@@ -122,10 +123,16 @@ export class InspectorPanel {
     });
   }
 
+  /** What the panel showed last: rebuilt only when an answer says something new. */
+  private rendered = '';
+
   private render(): void {
     const peer = this.peer;
     if (peer === null) return;
     const v = this.view;
+    const key = JSON.stringify([peer, v, this.error, this.entries]);
+    if (key === this.rendered && this.el.childElementCount > 0) return;
+    this.rendered = key;
     const head = h('header', 'inspect-head');
     const title = h('h2', 'inspect-title', v ? `${peer} · ${v.role} · term ${v.term}` : `${peer} · looking inside…`);
     title.id = 'inspector-title';
