@@ -202,13 +202,20 @@ describe('looking inside the village, in Chromium with a real cluster', { timeou
 
   it('an AppendEntries with entries shows their commands, read from the leader\'s log', async () => {
     const leader = await leaderName();
-    let writing = true;
-    const writes = (async () => {
-      for (let i = 0; writing && i < 200; i++) await village.cluster.request(leader, ['letter', 'add', 1]).catch(() => {});
-    })();
-    const rid = await clickLetter({ rpc: 'append_entries', from: leader, minEntries: 1 }, 20_000);
-    writing = false;
-    await writes;
+    // Entries letters follow each other on the same way within moments: delay what one follower
+    // receives, so that one write's letter to it flies long enough, alone, to be clicked.
+    const slow = village.cluster.names.find((n) => n !== leader)!;
+    await village.cluster.admin(slow, { type: 'faults', latencyMs: 1500 });
+    let rid: string | null = null;
+    try {
+      for (let i = 0; i < 3 && rid === null; i++) {
+        const clicked = clickLetter({ rpc: 'append_entries', from: leader, minEntries: 1 }, 6_000);
+        await village.cluster.request(leader, ['letter', 'add', 1]).catch(() => {});
+        rid = await clicked;
+      }
+    } finally {
+      await village.cluster.admin(slow, { type: 'faults', latencyMs: 0 });
+    }
     expect(rid, 'an AppendEntries with entries to click').not.toBeNull();
     const sent = await sentEvent(rid!);
     const shown = await waitFor('the commands read from the leader', async () => {
