@@ -2,10 +2,13 @@
 // validates them with shared/peer-protocol.ts and hands them to the shell; writes back exactly
 // one reply per frame. A frame that is not a valid request gets a bad_frame error and changes
 // nothing. The transport has already checked the secret before the connection got here.
+// A status may add a window of the log and a leader's progress, read from the core
+// (inspect-status.ts).
 import type { WebSocket, RawData } from 'ws';
 import { badFrame, parseAdminRequest, type AdminReply, type Faults, type PeerStatus } from '../shared/peer-protocol.ts';
 import type { MembershipOp, MembershipResult } from '../shared/membership.ts';
 import type { PeerId } from './raft/types.ts';
+import { logWindowOf, progressOf, type InspectableCore } from './inspect-status.ts';
 import { rawText } from '../shared/ws.ts';
 
 export interface AdminHandler {
@@ -27,7 +30,8 @@ export interface AdminMembership {
   removedNotice(by: PeerId, index: number, term: number): void;
 }
 
-export function serveAdmin(ws: WebSocket, handler: AdminHandler, cluster: readonly PeerId[], onBadFrame?: (message: string) => void): void {
+/** `core`: where a status's `log` and `progress` are read; without one, asking for them is a bad frame. */
+export function serveAdmin(ws: WebSocket, handler: AdminHandler, cluster: readonly PeerId[], onBadFrame?: (message: string) => void, core?: InspectableCore): void {
   const send = (r: AdminReply) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(r));
   };
@@ -49,8 +53,11 @@ export function serveAdmin(ws: WebSocket, handler: AdminHandler, cluster: readon
         handler.campaign();
         return send({ type: 'campaign', ...id, ok: true });
       case 'status': {
+        if ((req.log || req.progress) && !core) return send(badFrame('this endpoint shows no log or progress; ask for the status without "log" and "progress"', req.id));
         const reply: AdminReply = { type: 'status', ...id, ...handler.status() };
         if (req.kv) reply.kv = handler.kvEntries();
+        if (req.log && core) reply.log = logWindowOf(core, req.log);
+        if (req.progress && core) reply.progress = progressOf(core);
         return send(reply);
       }
       case 'membership':

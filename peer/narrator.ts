@@ -428,13 +428,36 @@ export function narrateRecovery(logger: NarratorLog, dataDir: string, report: Re
 
 function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
   const s: RpcSummary = { rid: m.rid, rpc: m.type, term: m.term, heartbeat, entries: m.type === 'append_entries' ? m.entries.length : 0 };
-  if (m.type === 'request_vote' || m.type === 'request_vote_reply') s.preVote = m.preVote;
-  if (m.type === 'request_vote_reply') s.ok = m.granted;
-  if (m.type === 'append_entries_reply') s.ok = m.success;
-  if (m.type === 'install_snapshot') s.chunk = { index: m.snapshotIndex, offset: m.offset, bytes: m.data.length, size: m.size };
-  if (m.type === 'install_snapshot_reply') {
-    s.ok = m.matchIndex > 0;
-    s.chunk = { index: m.snapshotIndex, offset: m.offset, bytes: 0, size: 0 };
+  switch (m.type) {
+    case 'request_vote':
+      s.preVote = m.preVote;
+      s.lastLogIndex = m.lastLogIndex;
+      s.lastLogTerm = m.lastLogTerm;
+      break;
+    case 'request_vote_reply':
+      s.preVote = m.preVote;
+      s.ok = m.granted;
+      break;
+    case 'append_entries':
+      s.prevLogIndex = m.prevLogIndex;
+      s.prevLogTerm = m.prevLogTerm;
+      s.leaderCommit = m.leaderCommit;
+      break;
+    case 'append_entries_reply':
+      s.ok = m.success;
+      s.matchIndex = m.matchIndex;
+      if (m.conflictIndex !== undefined) s.conflictIndex = m.conflictIndex;
+      if (m.conflictTerm !== undefined) s.conflictTerm = m.conflictTerm;
+      break;
+    case 'install_snapshot':
+      s.chunk = { index: m.snapshotIndex, offset: m.offset, bytes: m.data.length, size: m.size };
+      break;
+    case 'install_snapshot_reply':
+      s.ok = m.matchIndex > 0;
+      s.chunk = { index: m.snapshotIndex, offset: m.offset, bytes: 0, size: 0 };
+      break;
+    case 'timeout_now':
+      break;
   }
   return s;
 }

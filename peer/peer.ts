@@ -162,7 +162,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
       latencyMs: timing.latencyMs,
       deliver: (envs) => this.receive(envs),
       onClient: (ws) => serveClient(ws, this, config.limits.maxFrameBytes, (m) => this.logger.line(`client: bad frame (${m})`)),
-      onAdmin: (ws) => serveAdmin(ws, this, config.peers.map((p) => p.name), (m) => this.logger.line(`admin: bad frame (${m})`)),
+      onAdmin: (ws) => serveAdmin(ws, this, config.peers.map((p) => p.name), (m) => this.logger.line(`admin: bad frame (${m})`), this.node),
       tap: opts.wireTap ? fileTap(opts.wireTap, self.name) : undefined,
       observer: this.narrator,
       hold: (envs, latencyMs) => clock.hold(envs, latencyMs),

@@ -30,6 +30,20 @@ export interface RpcSummary {
   preVote?: boolean;
   /** request_vote_reply.granted / append_entries_reply.success / install_snapshot_reply: the snapshot is installed (matchIndex > 0) */
   ok?: boolean;
+  // What the letter says, in small numbers (the entries themselves are fetched on demand over
+  // /admin: they are prevLogIndex + 1 .. prevLogIndex + entries of the sender's log).
+  /** RequestVote: the candidate's last log entry (§5.4.1). */
+  lastLogIndex?: number;
+  lastLogTerm?: number;
+  /** AppendEntries: the entry just before the new ones, and the leader's commitIndex. */
+  prevLogIndex?: number;
+  prevLogTerm?: number;
+  leaderCommit?: number;
+  /** AppendEntries reply: the follower's match (on success) or its hint (on refusal). */
+  matchIndex?: number;
+  /** AppendEntries refusal: where the logs first differ (fast backtracking), when known. */
+  conflictIndex?: number;
+  conflictTerm?: number;
   /**
    * install_snapshot and its reply: which snapshot (its last index), where the chunk starts (for
    * a reply: how much the follower holds), how many characters it carries (0 in a reply) and the

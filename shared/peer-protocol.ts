@@ -40,8 +40,11 @@ export type AdminRequest =
   | { type: 'faults'; id?: string; blocked?: PeerId[]; dropRate?: number; latencyMs?: number }
   /** Start an election now (the game's "force election"). */
   | { type: 'campaign'; id?: string }
-  /** The peer's state; with `kv: true` also the whole key-value store. */
-  | { type: 'status'; id?: string; kv?: boolean }
+  /**
+   * The peer's state; with `kv: true` also the whole key-value store, with `log` a window of its
+   * log, with `progress: true` a leader's nextIndex and matchIndex per follower.
+   */
+  | { type: 'status'; id?: string; kv?: boolean; log?: LogWindow; progress?: boolean }
   /**
    * A membership change, asked of the leader (shared/membership.ts): `join` adds the peer as a
    * learner and promotes it to voter once it has caught up; `leave` removes it. The reply comes
@@ -53,6 +56,44 @@ export type AdminRequest =
    * replicates to it, so this is how it learns. It replies, then exits.
    */
   | { type: 'removed'; id?: string; by: PeerId; index: number; term: number };
+
+/** The most log entries one status reply carries. */
+export const MAX_STATUS_ENTRIES = 200;
+/** A command longer than this is cut (ending in …) in a status reply's log. */
+export const MAX_STATUS_COMMAND_CHARS = 160;
+
+/**
+ * Which entries a status request asks for: the last `last` of the log, or `from` through `to`
+ * (inclusive). At most MAX_STATUS_ENTRIES either way.
+ */
+export type LogWindow = { last: number } | { from: number; to: number };
+
+/** One log entry as a status reply shows it. */
+export interface StatusEntry {
+  index: number;
+  term: number;
+  /** As a user would type it ('x add 100'), 'noop', 'config voters=a,b learners=c', or '?' when it does not decode. */
+  command: string;
+}
+
+/** The window of the log a status reply carries. */
+export interface StatusLog {
+  /** The first index still in the log (entries before it were folded into a snapshot). */
+  first: number;
+  /** The last index of the log. */
+  last: number;
+  /** The window sent, `from` through `to`, clipped to first..last; `from` > `to` when it holds nothing. */
+  from: number;
+  to: number;
+  entries: StatusEntry[];
+}
+
+/** A leader's view of one follower's replication (Figure 2: nextIndex[], matchIndex[]). */
+export interface FollowerStatus {
+  peer: PeerId;
+  nextIndex: number;
+  matchIndex: number;
+}
 
 export interface PeerStatus {
   peer: PeerId;
@@ -72,6 +113,10 @@ export interface PeerStatus {
   /** Peers this one currently has an open outgoing connection to. */
   connected: PeerId[];
   profile: string;
+  /** With `log` in the request: the window of the log asked for. */
+  log?: StatusLog;
+  /** With `progress: true` in the request: one per follower on a leader, null on any other role. */
+  progress?: FollowerStatus[] | null;
 }
 
 export type AdminReply =
@@ -381,6 +426,8 @@ export function parseAdminRequest(text: string, peers: readonly PeerId[]): Parse
         const r: AdminRequest = { type: 'status' };
         if (id !== undefined) r.id = id;
         if (o.kv !== undefined) r.kv = bool(o, 'kv');
+        if (o.log !== undefined) r.log = logWindow(o.log);
+        if (o.progress !== undefined) r.progress = bool(o, 'progress');
         return { ok: true, value: r, id };
       }
       case 'membership': {
@@ -405,6 +452,35 @@ export function parseAdminRequest(text: string, peers: readonly PeerId[]): Parse
   } catch (e) {
     const message = e instanceof Invalid ? e.message : invalidFrame(e);
     return id === undefined ? { ok: false, message } : { ok: false, message, id };
+  }
+}
+
+/** A status request's `log`: exactly {"last": n} or {"from": a, "to": b}, within MAX_STATUS_ENTRIES. */
+function logWindow(v: unknown): LogWindow {
+  const o = obj(v, '"log"');
+  const unknown = Object.keys(o).filter((k) => k !== 'last' && k !== 'from' && k !== 'to');
+  if (unknown.length) fail(`"log" takes {"last": n} or {"from": a, "to": b}; it has no ${unknown.map((k) => show(k)).join(', ')}`);
+  if (o.last !== undefined) {
+    if (o.from !== undefined || o.to !== undefined) fail('"log" takes either "last" or "from" and "to", not both');
+    const last = nat(o, 'last');
+    if (last < 1 || last > MAX_STATUS_ENTRIES) fail(`"last" must be from 1 to ${MAX_STATUS_ENTRIES}, got ${last}`);
+    return { last };
+  }
+  if (o.from === undefined || o.to === undefined) fail('"log" needs "last", or both "from" and "to"');
+  const from = nat(o, 'from');
+  const to = nat(o, 'to');
+  if (from < 1) fail('"from" must be at least 1 (the first index of a log)');
+  if (to < from) fail(`"to" must be at least "from" (${from}), got ${to}`);
+  if (to - from + 1 > MAX_STATUS_ENTRIES) fail(`"log" asks for ${to - from + 1} entries; at most ${MAX_STATUS_ENTRIES} at once`);
+  return { from, to };
+}
+
+/** Parses a log window from any edge (the relay's browser messages too): the window, or why not. */
+export function parseLogWindow(v: unknown): Parsed<LogWindow> {
+  try {
+    return { ok: true, value: logWindow(v) };
+  } catch (e) {
+    return { ok: false, message: e instanceof Invalid ? e.message : invalidFrame(e) };
   }
 }
 

@@ -6,6 +6,7 @@
 import type { LogTile, PeerEvent, PeerRole } from './events.ts';
 import type { Timing } from './config.ts';
 import type { ClockView } from './village-clock.ts';
+import type { FollowerStatus, LogWindow, PeerStatus, StatusLog } from './peer-protocol.ts';
 
 /** The relay's latest picture of one peer. */
 export interface PeerView {
@@ -218,7 +219,19 @@ export type BrowserToRelay = { id?: string } & (
   | LessonRequest
   /** The village clock: pause, resume, step (while paused), or set the speed (0.05..1). */
   | { type: 'clock'; action: 'pause' | 'resume' | 'step' | 'speed'; speed?: number }
+  /**
+   * Look inside a peer: the relay asks its /admin for a status with a window of its log (default
+   * the last DEFAULT_INSPECT_ENTRIES) and a leader's progress, and replies with it as `value`
+   * (an InspectView). Reading only: a watch-only connection may ask too.
+   */
+  | { type: 'inspect'; peer: string; log?: LogWindow }
 );
+
+/** How many of a peer's last log entries an `inspect` without `log` asks for. */
+export const DEFAULT_INSPECT_ENTRIES = 50;
+
+/** The value of an `inspect` reply: the peer's /admin status, its log window and progress included. */
+export type InspectView = PeerStatus & { log: StatusLog; progress: FollowerStatus[] | null };
 
 /**
  * A lesson's look at one villager: `peek` reads its own key-value store through /admin

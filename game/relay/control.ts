@@ -70,7 +70,7 @@ export class Control {
    * Runs one browser message: a line typed in the console, or one of the page's buttons and
    * keys, which ask for the same commands a console line can.
    */
-  async execute(msg: BrowserToRelay): Promise<Reply> {
+  async execute(msg: Exclude<BrowserToRelay, { type: 'inspect' }>): Promise<Reply> {
     if (msg.type === 'console') return this.consoleLine(msg.line);
     if (msg.type === 'lesson') return lessonRequest(msg, { peers: this.cluster(), admin: this.d.admin });
     if (msg.type === 'heal') return this.run({ kind: 'heal' }, 'the village');

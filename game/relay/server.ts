@@ -10,9 +10,10 @@
 // (picture.ts); the fan-out (fanout.ts) sends its deltas to every browser, soon after peer
 // events arrive and on an interval otherwise, and resynchronizes a browser whose socket backs
 // up instead of queueing for it. Commands from browsers and the monster go through Control
-// (control.ts). Every peer event also goes to the safety watch (law-watch.ts), which runs the
-// safety monitor and tells the picture, the console and the log directory what it finds. This
-// file builds those units, checks who may connect where, and listens.
+// (control.ts); a browser's `inspect` is fetched from the peer's /admin on demand (inspect.ts).
+// Every peer event also goes to the safety watch (law-watch.ts), which runs the safety monitor
+// and tells the picture, the console and the log directory what it finds. This file builds
+// those units, checks who may connect where, and listens.
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join, resolve } from 'node:path';
@@ -28,6 +29,7 @@ import { Complaints } from './complaints.ts';
 import { Control, type KvClient } from './control.ts';
 import { writeEvidence } from './evidence.ts';
 import { Fanout, nodeScheduler } from './fanout.ts';
+import { Inspect } from './inspect.ts';
 import { LawWatch } from './law-watch.ts';
 import { LauncherEndpoint } from './launcher-endpoint.ts';
 import { Monster } from './monster.ts';
@@ -174,6 +176,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const kvClient = (list: PeerAddress[]) => clock.wrapClient(opts.kvClient(list));
   const control = new Control({ config, picture, monster, sendLauncher: (cmd) => launchers.send(cmd), admin, kvClient, now, log });
   if (opts.attacks ?? true) control.attacks(true);
+  const inspect = new Inspect({ config, admin, names: () => picture.names() });
   const fanout = new Fanout({
     source: picture,
     highWaterBytes: limits.browserHighWaterBytes,
@@ -223,7 +226,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const village = new VillageEndpoint({
     fanout,
     complaints,
-    execute: (msg) => (msg.type === 'clock' ? clock.command(msg, 'a visitor') : control.execute(msg)),
+    execute: (msg) => (msg.type === 'clock' ? clock.command(msg, 'a visitor') : msg.type === 'inspect' ? inspect.inspect(msg.peer, msg.log) : control.execute(msg)),
     watching: (on) => (picture.watching = on || recorder !== null),
     commandsPerSecond: limits.browserCommandsPerSecond,
     now,

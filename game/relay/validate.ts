@@ -3,6 +3,7 @@
 // after that the relay trusts the types.
 import type { AppliedEntry, LauncherReport, LogPoint, LogTile, PeerEvent, Recovered, LogStart, RpcKind, RpcSummary, SnapshotChunk } from '../../shared/events.ts';
 import type { BrowserToRelay } from '../../shared/village.ts';
+import { parseLogWindow } from '../../shared/peer-protocol.ts';
 import type { Timing } from '../../shared/config.ts';
 import { parseMembership, type Membership, type MembershipError, type MembershipResult } from '../../shared/membership.ts';
 import { parseLessonRequest } from './lessons.ts';
@@ -251,6 +252,15 @@ function rpcOptions<T extends RpcSummary>(s: T, o: Obj): T {
     if (s.rpc !== 'install_snapshot' && s.rpc !== 'install_snapshot_reply') fail(`chunk: only an install_snapshot or its reply has one, not ${s.rpc}`);
     s.chunk = nested(o, 'chunk', snapshotChunk);
   }
+  // What the letter says (shared/events.ts RpcSummary): each one only when the peer sent it.
+  if (o.lastLogIndex !== undefined) s.lastLogIndex = nat(o, 'lastLogIndex');
+  if (o.lastLogTerm !== undefined) s.lastLogTerm = nat(o, 'lastLogTerm');
+  if (o.prevLogIndex !== undefined) s.prevLogIndex = nat(o, 'prevLogIndex');
+  if (o.prevLogTerm !== undefined) s.prevLogTerm = nat(o, 'prevLogTerm');
+  if (o.leaderCommit !== undefined) s.leaderCommit = nat(o, 'leaderCommit');
+  if (o.matchIndex !== undefined) s.matchIndex = nat(o, 'matchIndex');
+  if (o.conflictIndex !== undefined) s.conflictIndex = nat(o, 'conflictIndex');
+  if (o.conflictTerm !== undefined) s.conflictTerm = nat(o, 'conflictTerm');
   return s;
 }
 
@@ -480,8 +490,14 @@ export function parseBrowserMessage(input: unknown): Parsed<BrowserToRelay> {
         if (speed < MIN_SPEED || speed > MAX_SPEED) fail(`speed: expected a number from ${MIN_SPEED} to ${MAX_SPEED}, got ${speed}`);
         return withId({ type, action, speed });
       }
+      case 'inspect': {
+        if (o.log === undefined) return withId({ type, peer: name(o, 'peer') });
+        const log = parseLogWindow(o.log);
+        if (!log.ok) return fail(`log: ${log.message}`);
+        return withId({ type, peer: name(o, 'peer'), log: log.value });
+      }
       default:
-        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks, console, lesson or clock`);
+        return fail(`type: unknown message ${JSON.stringify(type)}; expected kill, revive, isolate, heal, campaign, attacks, console, lesson, clock or inspect`);
     }
   });
 }

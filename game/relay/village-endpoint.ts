@@ -74,7 +74,8 @@ export class VillageEndpoint {
       complaints.rejectedFrames++;
       return reply(id, false, `not understood: ${parsed.message}`);
     }
-    if (!b.control) {
+    // Looking inside a peer changes nothing: a watch-only page may do it (rate limited all the same).
+    if (!b.control && parsed.value.type !== 'inspect') {
       return reply(id, false, 'this connection may watch but not control the village: control needs the page served by the relay (its token and origin)');
     }
     const rate = this.d.commandsPerSecond;

@@ -1,5 +1,5 @@
 // Boots the page: the model, the connection to the relay, the console, the menu, the panel of a
-// broken law, the keys, and the Phaser game that draws it all.
+// broken law, the inspector, the letter panel, the keys, and the Phaser game that draws it all.
 import './page/style.css';
 import { VILLAGE_TOKEN_META } from '../../shared/village.ts';
 import type { VillageContext } from './game/context.ts';
@@ -8,9 +8,11 @@ import { VillageModel } from './model.ts';
 import { Actions } from './page/actions.ts';
 import { RelayConnection, villageUrl } from './page/connection.ts';
 import { ConsolePanel } from './page/consolePanel.ts';
+import { InspectorPanel } from './page/inspector.ts';
 import { installKeys, takeFocusOnPointer } from './page/keys.ts';
 import { LawPanel } from './page/lawPanel.ts';
 import { installLessons } from './page/lessons/index.ts';
+import { LetterPanel } from './page/letterPanel.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
 import { shownModel, Timeline, VILLAGE_REPLAY_META } from './page/timeline.ts';
@@ -31,7 +33,9 @@ const conn = new RelayConnection(villageUrl(location, token), model, time);
 const clockBar = new ClockBar(byId('village'), time, conn, model);
 const timeline = new Timeline(byId('timeline'), model, replayFile);
 const actions = new Actions(conn, model, () => timeline.liveOnly());
-const menu = new PeerMenu(byId('menu'), model, actions);
+const inspector = new InspectorPanel(byId('inspector'), model, (cmd) => conn.send(cmd));
+const letterPanel = new LetterPanel(byId('letter-panel'), model, (cmd) => conn.send(cmd));
+const menu = new PeerMenu(byId('menu'), model, actions, (peer) => inspector.open(peer));
 const lawPanel = new LawPanel(byId('law-panel'), model);
 // A replay has no relay: its badge says so, and the panel's connection state goes nowhere.
 const connBadge = replayFile === null ? byId('conn') : document.createElement('span');
@@ -48,7 +52,11 @@ const ctx: VillageContext = {
   hud: null,
   ui: {
     openMenu: (peer, x, y) => menu.open(peer, x, y),
-    closeMenu: () => menu.close(),
+    closeMenu: () => {
+      menu.close();
+      letterPanel.close();
+    },
+    openLetter: (rid, x, y) => void letterPanel.open(rid, x, y),
     menuClosedBy: (e) => menu.closedBy(e),
     helpOpen: () => game.scene.isActive('Help'),
     toggleHelp: (show) => {
@@ -68,6 +76,8 @@ installKeys(window, {
   toggleHelp: () => ctx.ui.toggleHelp(),
   closeOverlays: () => {
     menu.close();
+    letterPanel.close();
+    inspector.close();
     ctx.ui.toggleHelp(false);
     lessons.close();
   },
@@ -77,7 +87,7 @@ installKeys(window, {
   clock: { toggle: () => void clockBar.toggle(), slower: () => void clockBar.slower(), faster: () => void clockBar.faster(), step: () => void clockBar.step() },
 });
 takeFocusOnPointer(byId('village'), document);
-installTestHook(window, ctx, game, timeline, clockBar);
+installTestHook(window, ctx, game, timeline, { inspector: () => inspector.probe(), letter: () => letterPanel.probe() }, clockBar);
 
 if (replayFile !== null) {
   // A replay: no relay to talk to. The console says so instead of sending.
@@ -95,6 +105,8 @@ function tick(): void {
   consolePanel.refresh();
   lawPanel.refresh();
   clockBar.refresh();
+  inspector.refresh(Date.now());
+  letterPanel.refresh();
   requestAnimationFrame(tick);
 }
 requestAnimationFrame(tick);

@@ -13,6 +13,7 @@
 // is a little off the relay's.
 import type { LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
 import type { Timing } from '../../shared/config.ts';
+import { letterSays, type LetterSays } from '../../shared/letter-says.ts';
 import {
   emptyPeerView,
   MAX_LAW_VIOLATIONS,
@@ -55,6 +56,8 @@ export interface Flight {
   /** Local ms when it was dropped (or given up on); null otherwise. */
   vanishedAt: number | null;
   vanishReason: 'blocked' | 'dropped' | 'disconnected' | 'lost' | null;
+  /** What the letter says: its RPC's small numbers, as far as the events carry them (shared/letter-says.ts). */
+  said: LetterSays;
 }
 
 /** A reader of the model's input (VillageModel.watchers). */
@@ -622,6 +625,7 @@ function flightFields(rid: string, from: string, to: string, s: RpcFields) {
     entries: num(s.entries, 0),
     preVote: !!s.preVote,
     ok: typeof s.ok === 'boolean' ? s.ok : null,
+    said: letterSays(s),
   };
 }
 

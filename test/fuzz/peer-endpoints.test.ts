@@ -117,11 +117,21 @@ describe('a peer under random and mutated frames', () => {
       { type: 'status', id: 'a2', kv: true },
       { type: 'faults', id: 'a3' },
       { type: 'faults', id: 'a4', blocked: [], dropRate: 0, latencyMs: 0 },
+      { type: 'status', id: 'a5', log: { last: 20 }, progress: true },
+      { type: 'status', id: 'a6', log: { from: 1, to: 200 } },
     ];
+    const windows = fc.oneof(
+      fc.record({ last: nastyNumber }),
+      fc.record({ from: nastyNumber, to: nastyNumber }),
+      fc.record({ last: nastyNumber, from: nastyNumber }, { requiredKeys: [] }),
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(nastyNumber, fc.jsonValue({ maxDepth: 1 })), { maxKeys: 3 }),
+      fc.jsonValue({ maxDepth: 2 }),
+    );
     const frames: Frame[] = [
       ...sample(mutate(valid).map(text), 200, 4),
+      ...sample(fc.tuple(windows, fc.oneof(fc.constant(undefined), fc.boolean(), nastyNumber)).map(([log, progress]) => text({ type: 'status', id: 'w', log, progress })), 120, 6),
       ...sample(junkFrame, 100, 5),
-      ...deepFrames(20_000, [(n) => `{"type":"faults","blocked":${n}}`, (n) => `{"type":${n}}`, (n) => `{"type":"status","id":${n}}`]),
+      ...deepFrames(20_000, [(n) => `{"type":"faults","blocked":${n}}`, (n) => `{"type":${n}}`, (n) => `{"type":"status","id":${n}}`, (n) => `{"type":"status","log":${n}}`]),
       ...oversized((pad) => ({ type: 'status', id: pad })),
     ];
     const xs = await survive('the /admin fuzzing', () =>
@@ -131,6 +141,15 @@ describe('a peer under random and mutated frames', () => {
       }),
     );
     expectAnsweredOrRefused(xs, (r) => (r.type === 'error' && r.error === 'bad_frame') || ['status', 'faults', 'campaign'].includes(r.type as string));
+    // A status that was answered carries a log window only when one was asked for, never over the limit.
+    for (const x of xs) {
+      const r = x.replies[0];
+      if (r?.type !== 'status' || r.log === undefined) continue;
+      const log = r.log as { from: number; to: number; entries: { index: number }[] };
+      expect(log.entries.length, describeFrame(x.frame)).toBeLessThanOrEqual(200);
+      expect(log.entries.map((e) => e.index)).toEqual(Array.from({ length: Math.max(0, log.to - log.from + 1) }, (_, i) => log.from + i));
+    }
+    expect(xs.some((x) => x.replies[0]?.type === 'status' && x.replies[0].log !== undefined)).toBe(true);
     // Mutated frames may have set real faults on the peer: take them off.
     await c.faults(target, { blocked: [], dropRate: 0, latencyMs: 0 });
     expect(pidAlive(pid)).toBe(true);

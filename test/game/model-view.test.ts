@@ -81,6 +81,7 @@ describe('how a letter moves', () => {
     landedAt: null,
     vanishedAt: null,
     vanishReason: null,
+    said: {},
     ...over,
   });
 

@@ -39,8 +39,8 @@ function batch(m: VillageModel, deltas: Delta[], now = T0, localNow = now): void
 function rpc(type: 'rpc_send' | 'rpc_recv' | 'rpc_drop', from: string, to: string, rid: string, kind: RpcKind = 'append_entries', extra: object = {}): Delta {
   const base = { t: T0, rid, rpc: kind, term: 1, heartbeat: false, entries: 1 };
   let event: PeerEvent;
-  if (type === 'rpc_send') event = { ...base, type, peer: from, to };
-  else if (type === 'rpc_recv') event = { ...base, type, peer: to, from };
+  if (type === 'rpc_send') event = { ...base, type, peer: from, to, ...extra } as PeerEvent;
+  else if (type === 'rpc_recv') event = { ...base, type, peer: to, from, ...extra } as PeerEvent;
   else event = { ...base, type, peer: from, to, reason: 'dropped', ...extra } as PeerEvent;
   return { type: 'event', event };
 }
@@ -183,6 +183,14 @@ describe('letters in the air', () => {
     expect(f).toMatchObject({ from: 'peer1', to: 'peer2', rpc: 'request_vote', sentAt: T0 + 10, landedAt: null, vanishedAt: null });
     batch(m, [rpc('rpc_recv', 'peer1', 'peer2', 'peer1:7', 'request_vote')], T0, T0 + 60);
     expect(m.flights.get('peer1:7')!.landedAt).toBe(T0 + 60);
+  });
+
+  it('a letter keeps what it says: the numbers of its RPC that are whole numbers, nothing else', () => {
+    const m = villageWith();
+    batch(m, [rpc('rpc_send', 'peer1', 'peer2', 'peer1:5', 'append_entries', { entries: 2, prevLogIndex: 7, prevLogTerm: 3, leaderCommit: 6, matchIndex: -1, conflictTerm: '2' })], T0, T0);
+    expect(m.flights.get('peer1:5')!.said).toEqual({ prevLogIndex: 7, prevLogTerm: 3, leaderCommit: 6 });
+    batch(m, [rpc('rpc_send', 'peer1', 'peer2', 'peer1:6', 'request_vote', { lastLogIndex: 9, lastLogTerm: 3 })], T0, T0);
+    expect(m.flights.get('peer1:6')!.said).toEqual({ lastLogIndex: 9, lastLogTerm: 3 });
   });
 
   it('a receive heard before its send is a letter that already landed; the late send changes nothing', () => {

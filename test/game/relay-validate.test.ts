@@ -98,6 +98,17 @@ describe('parsePeerEvent', () => {
     expect(r).toEqual({ ok: false, message: 'entries[1].index: indexes must ascend' });
   });
 
+  it('keeps what a letter says (vote, append and reply numbers) and refuses one that is not a whole number', () => {
+    const said = [
+      { peer: 'peer1', t: 5, type: 'rpc_send', to: 'peer2', rid: 'peer1:8', rpc: 'request_vote', term: 4, heartbeat: false, entries: 0, preVote: false, lastLogIndex: 9, lastLogTerm: 3 },
+      { peer: 'peer1', t: 5, type: 'rpc_send', to: 'peer2', rid: 'peer1:9', rpc: 'append_entries', term: 4, heartbeat: false, entries: 2, prevLogIndex: 7, prevLogTerm: 3, leaderCommit: 6 },
+      { peer: 'peer2', t: 5, type: 'rpc_recv', from: 'peer3', ...rpc, ok: false, matchIndex: 5, conflictIndex: 6, conflictTerm: 2 },
+    ];
+    for (const e of said) expect(parsePeerEvent(e)).toEqual({ ok: true, value: e });
+    expect(parsePeerEvent({ ...said[1], leaderCommit: -1 })).toEqual({ ok: false, message: 'leaderCommit: expected a whole number >= 0' });
+    expect(parsePeerEvent({ ...said[0], lastLogTerm: '3' })).toEqual({ ok: false, message: 'lastLogTerm: expected a number' });
+  });
+
   it('names the field that is wrong', () => {
     expect(parsePeerEvent({ peer: 'peer1', t: 1, type: 'rpc_drop', to: 'peer2', reason: 'lost', ...rpc })).toEqual({ ok: false, message: 'reason: expected one of blocked, dropped, disconnected' });
     expect(parsePeerEvent({ peer: 'peer1', t: 1, type: 'log_append', entries: [5] })).toEqual({ ok: false, message: 'entries[0]: expected a JSON object' });

@@ -177,4 +177,21 @@ describe('narrator with -v: the fields the safety monitor reads', () => {
     expect(resync.seq).toBe(again.events.filter((e) => e.type === 'log_append' && e.durable?.w === 2).at(-1)!.seq! + 1);
     expect(events('resync')).toHaveLength(1); // the first relay's
   });
+
+  it('says in each letter\'s event what the letter says, in small numbers (entries as a count)', async () => {
+    const { n, relay } = await verbose(empty, 0);
+    const from = relay.events.length;
+    n.sent({ type: 'request_vote', from: 'peer1', to: 'peer2', term: 4, lastLogIndex: 9, lastLogTerm: 3, preVote: false, rid: 'peer1:1' });
+    n.sent({ type: 'append_entries', from: 'peer1', to: 'peer3', term: 4, prevLogIndex: 7, prevLogTerm: 3, entries: [entry(8, 4), entry(9, 4)], leaderCommit: 6, rid: 'peer1:2' });
+    n.received({ type: 'append_entries_reply', from: 'peer3', to: 'peer1', term: 4, success: false, matchIndex: 5, conflictIndex: 6, conflictTerm: 2, rid: 'peer3:1' });
+    n.received({ type: 'request_vote_reply', from: 'peer2', to: 'peer1', term: 4, granted: true, preVote: false, rid: 'peer2:1' });
+    await waitFor('the four letters', () => relay.events.length >= from + 4);
+    const got = relay.events.slice(from).map(({ peer: _p, t: _t, seq: _s, ...rest }) => rest);
+    expect(got).toEqual([
+      { type: 'rpc_send', to: 'peer2', rid: 'peer1:1', rpc: 'request_vote', term: 4, heartbeat: false, entries: 0, preVote: false, lastLogIndex: 9, lastLogTerm: 3 },
+      { type: 'rpc_send', to: 'peer3', rid: 'peer1:2', rpc: 'append_entries', term: 4, heartbeat: false, entries: 2, prevLogIndex: 7, prevLogTerm: 3, leaderCommit: 6 },
+      { type: 'rpc_recv', from: 'peer3', rid: 'peer3:1', rpc: 'append_entries_reply', term: 4, heartbeat: false, entries: 0, ok: false, matchIndex: 5, conflictIndex: 6, conflictTerm: 2 },
+      { type: 'rpc_recv', from: 'peer2', rid: 'peer2:1', rpc: 'request_vote_reply', term: 4, heartbeat: false, entries: 0, preVote: false, ok: true },
+    ]);
+  });
 });

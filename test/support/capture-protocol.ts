@@ -113,6 +113,8 @@ async function main(): Promise<void> {
     // ---- admin ----
     put('status', 'status', await admin(c, follower, { type: 'status', id: 'a1' }));
     put('statuskv', 'status with the key-value store', await admin(c, leader, { type: 'status', kv: true }));
+    put('statuslog', "status with a window of the log and the leader's progress (what the village's inspector shows)", await admin(c, leader, { type: 'status', id: 'a2', log: { last: 3 }, progress: true }));
+    put('statusbadlog', 'status with a log window that is too large', await admin(c, leader, { type: 'status', log: { from: 1, to: 500 } }));
     put('faultsread', 'read the faults', await admin(c, follower, { type: 'faults' }));
     put('faultsbad', 'bad admin frame', await admin(c, follower, { type: 'faults', blocked: ['peer7'] }));
 
@@ -321,6 +323,12 @@ function renderVillage(v: VillageCapture): void {
   p("relay's own Origin (the page the relay serves carries the token) may send commands; each");
   p('gets a `reply` with its `id`. Without the token every command is refused; the village still');
   p('shows.');
+  p();
+  p('`{"type":"inspect","peer":"peer2","id":"b7"}` (optional `log`: a window as in the admin');
+  p("`status`, default `{\"last\":50}`) looks inside a peer: the relay asks the peer's `/admin` for");
+  p('`status` with `log` and `progress: true` and replies with it as `value` (without `type`, `id`');
+  p('and `kv`). Reading only: a page without the token may inspect too. Asks for the same peer and');
+  p('window that overlap share one `/admin` round trip.');
   p();
   p('Console lines go to every browser as `console` deltas; `level` says what a line is:');
   p('`input` a line someone typed, as typed (the page shows it as `> line`), `result` or `error`');
@@ -592,7 +600,15 @@ function render(
   p('outgoing message), `latencyMs` (added to every incoming message, on top of the profile\'s');
   p('`latency_ms`). The reply is the peer\'s faults after the change.');
   p();
-  for (const key of ['status', 'statuskv', 'faultsset', 'heal', 'faultsread', 'campaign', 'faultsbad']) {
+  p('`status` may ask for more: `kv: true` the whole store; `log` a window of the log, either');
+  p('`{"last": n}` (its last n entries) or `{"from": a, "to": b}` (inclusive), at most 200 entries,');
+  p('anything else refused; `progress: true` a leader\'s `nextIndex` and `matchIndex` per follower');
+  p('(Figure 2), `null` on any other role. The reply\'s `log` says where the log starts (`first`:');
+  p('entries before it are in a snapshot) and ends (`last`), and which part it holds (`from`..`to`,');
+  p('clipped to the log); each entry\'s `command` is as a user would type it (`noop` for a');
+  p('leader\'s no-op, `config voters=...` for a membership entry), cut at 160 characters.');
+  p();
+  for (const key of ['status', 'statuskv', 'statuslog', 'statusbadlog', 'faultsset', 'heal', 'faultsread', 'campaign', 'faultsbad']) {
     const e = ex[key];
     if (!e) continue;
     p(`### ${e.title}`);
@@ -618,6 +634,13 @@ function render(
   p('`reporter_dropped.count` is the total number of events this peer could not send since it');
   p('started (its bounded queue was full); a `resync` follows it.');
   p();
+  p('What a letter says, for reading it in the village (small numbers only): a `request_vote`');
+  p('carries `lastLogIndex` and `lastLogTerm`; an `append_entries` `prevLogIndex`, `prevLogTerm`');
+  p('and `leaderCommit`, its entries as the count `entries` (they are `prevLogIndex + 1` ..');
+  p('`prevLogIndex + entries` of the sender\'s log, which `/admin` `status` with `log` shows); an');
+  p('`append_entries_reply` `matchIndex` and, on a refusal, `conflictIndex` / `conflictTerm` when');
+  p('the follower knows them. `ok` is `granted` or `success` of a reply.');
+  p();
   const eventSections: Array<[string, (e: PeerEvent) => boolean]> = [
     ['hello', (e) => e.type === 'hello'],
     ['state of a follower', (e) => e.type === 'state' && e.role === 'follower' && e.leader !== null],
@@ -628,6 +651,7 @@ function render(
     ['rpc_send of a heartbeat', (e) => e.type === 'rpc_send' && e.heartbeat],
     ['rpc_send of a vote request', (e) => e.type === 'rpc_send' && e.rpc === 'request_vote'],
     ['rpc_recv of a vote reply', (e) => e.type === 'rpc_recv' && e.rpc === 'request_vote_reply'],
+    ['rpc_recv of an append reply', (e) => e.type === 'rpc_recv' && e.rpc === 'append_entries_reply'],
     ['rpc_drop by the sender', (e) => e.type === 'rpc_drop' && e.peer !== e.to],
     ['rpc_drop by the receiver', (e) => e.type === 'rpc_drop' && e.peer === e.to],
     ['log_append', (e) => e.type === 'log_append' && e.entries.some((t) => t.label !== 'noop')],

@@ -14,6 +14,8 @@ export interface PageUi {
   helpOpen(): boolean;
   /** Why the controls that act on the cluster are off (a replay, a rewound village), or null. */
   liveOnly(): string | null;
+  /** Opens the panel that reads the letter `rid`, near a page position (CSS px). */
+  openLetter(rid: string, clientX: number, clientY: number): void;
 }
 
 /** What the village scene tells the page about its drawing (for clicks and the test hook). */
@@ -32,6 +34,10 @@ export interface VillageView {
   boardLines(): string[];
   /** How many letters are in the air on screen. */
   letters(): number;
+  /** The letter drawn at (or within a few px of) a canvas point, or null. */
+  letterAt(x: number, y: number): string | null;
+  /** Where each letter is drawn, in canvas coordinates. */
+  letterPoints(): { rid: string; x: number; y: number }[];
   /** The villagers and log tiles ("peer2:7") drawn highlighted for a broken law. */
   highlighted(): { villagers: string[]; tiles: string[] };
 }

@@ -1,4 +1,5 @@
-// The villager menu (shift-click or right-click): the actions that make sense for that peer now.
+// The villager menu (shift-click or right-click): the actions that make sense for that peer now,
+// and Inspect, which opens the panel with its state and log.
 import type { Actions } from './actions.ts';
 import type { VillageModel } from '../model.ts';
 
@@ -10,6 +11,8 @@ export class PeerMenu {
     private readonly el: HTMLElement,
     private readonly model: VillageModel,
     private readonly actions: Actions,
+    /** Opens the inspector on a villager (inspector.ts). */
+    private readonly inspect?: (peer: string) => void,
   ) {
     // The same events Phaser reads (mouse and touch), seen first (capture), so the village
     // can tell that a click outside the menu only closed it.
@@ -44,6 +47,8 @@ export class PeerMenu {
     }
     if (!this.model.isolated(peer)) items.push([`Isolate ${peer}`, () => this.actions.isolate(peer)]);
     items.push(['Heal all partitions', () => this.actions.heal()]);
+    const inspect = this.inspect;
+    if (inspect && !dead) items.push([`Inspect ${peer} (its state and log)`, () => inspect(peer)]);
 
     const head = document.createElement('div');
     head.className = 'head';

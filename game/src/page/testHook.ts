@@ -20,11 +20,17 @@
 //   timeline()  the timeline bar: { mode: 'live'|'rewound'|'replay', at, start, end, playing, speed, ready, note }
 //               (times in relay ms); everything above then reads the moment shown
 //   clock()     the clock bar as shown: { status, note, speed, paused }, null without a bar
+//   letterList() the letters drawn: [{ rid, rpc, from, to, entries, x, y, inAirMs }] (x, y page px;
+//               inAirMs null once it landed or vanished)
+//   inspector() the inspector as shown: { peer, fields, log, progress, error } (inspector.ts), or null
+//   letter()    the letter panel as shown: { rid, title, fields, entries, state, actions } (letterPanel.ts), or null
 // Nothing here changes the village.
 import type Phaser from 'phaser';
 import type { VillageContext } from '../game/context.ts';
 import type { Look } from '../model.ts';
 import type { Timeline, TimelineState } from './timeline.ts';
+import type { InspectorProbe } from './inspector.ts';
+import type { LetterProbe } from './letterPanel.ts';
 
 export interface VillagerProbe {
   name: string;
@@ -55,6 +61,27 @@ export interface VillageHook {
   timeline(): TimelineState;
   /** The clock bar as shown: status and note lines, the speed label, and whether paused. */
   clock(): { status: string; note: string; speed: string; paused: boolean } | null;
+  letterList(): LetterPoint[];
+  inspector(): InspectorProbe | null;
+  letter(): LetterProbe | null;
+}
+
+export interface LetterPoint {
+  rid: string;
+  rpc: string;
+  from: string;
+  to: string;
+  entries: number;
+  x: number;
+  y: number;
+  /** ms since it was sent, while in the air; null once it landed or vanished. */
+  inAirMs: number | null;
+}
+
+/** The page's panels, for the hook to report. */
+export interface PanelProbes {
+  inspector(): InspectorProbe | null;
+  letter(): LetterProbe | null;
 }
 
 declare global {
@@ -63,7 +90,14 @@ declare global {
   }
 }
 
-export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.Game, timeline: Timeline, clockBar?: { text(): { status: string; note: string; speed: string; paused: boolean } }): void {
+export function installTestHook(
+  win: Window,
+  ctx: VillageContext,
+  game: Phaser.Game,
+  timeline: Timeline,
+  panels: PanelProbes,
+  clockBar?: { text(): { status: string; note: string; speed: string; paused: boolean } },
+): void {
   const toPage = (x: number, y: number) => {
     const rect = game.canvas.getBoundingClientRect();
     return {
@@ -98,5 +132,14 @@ export function installTestHook(win: Window, ctx: VillageContext, game: Phaser.G
     highlighted: () => ctx.view?.highlighted() ?? { villagers: [], tiles: [] },
     timeline: () => timeline.state(),
     clock: () => clockBar?.text() ?? null,
+    letterList: () =>
+      (ctx.view?.letterPoints() ?? []).flatMap((l) => {
+        const f = ctx.model.flights.get(l.rid);
+        if (!f) return [];
+        const inAir = f.landedAt === null && f.vanishedAt === null;
+        return [{ rid: l.rid, rpc: f.rpc, from: f.from, to: f.to, entries: f.entries, ...toPage(l.x, l.y), inAirMs: inAir ? ctx.now() - f.sentAt : null }];
+      }),
+    inspector: () => panels.inspector(),
+    letter: () => panels.letter(),
   });
 }

@@ -195,6 +195,8 @@ export class FakeVillageRelay {
         return { ok: false, text: 'this stand-in relay runs no lessons' };
       case 'clock':
         return { ok: false, text: 'this stand-in relay has no village clock' };
+      case 'inspect':
+        return { ok: false, text: 'this stand-in relay has no peers to look inside' };
     }
   }
 

@@ -5,7 +5,8 @@ import type { VillageContext } from '../context.ts';
 export const HELP_LINES: [string, string][] = [
   ['click a villager', 'kill its peer process (a real SIGKILL)'],
   ['click a gravestone', 'revive the peer from its durable state'],
-  ['shift-click / right-click', 'villager menu: kill or revive, isolate, heal, force election'],
+  ['shift-click / right-click', 'villager menu: kill or revive, isolate, heal, force election, inspect'],
+  ['click a letter in flight', 'read it: its RPC\'s term, indexes and entries, and where it is'],
   ['click "Attacks" (top right)', 'same as s'],
   ['s', 'stop / start the monster\'s attacks'],
   ['?', 'show / hide this help'],
@@ -15,7 +16,7 @@ export const HELP_LINES: [string, string][] = [
   ['[  /  ]', 'slower / faster: 0.05x to 1x of the profile\'s pace'],
   ['. (while paused)', 'step: deliver the next letter or fire the next timer'],
   ['` (backquote)', 'jump to the console'],
-  ['Esc', 'close this help or the menu; in the console, leave it'],
+  ['Esc', 'close this help, the menu, the inspector or a letter; in the console, leave it'],
   ['console ↑ / ↓', 'previous / next command'],
   ['Dismiss (broken law panel)', 'close it; the next broken law shows, if any'],
   ['timeline (under the village)', 'drag back to a moment (view only); ▶ plays on; Live returns'],
@@ -41,7 +42,7 @@ export class Help extends Phaser.Scene {
     g.fillStyle(0x000000, 0.6);
     g.fillRect(0, 0, w, h);
     const bw = 760;
-    const bh = 686;
+    const bh = 714;
     const x = (w - bw) / 2;
     const y = (h - bh) / 2;
     g.fillStyle(0xf3e9cf);

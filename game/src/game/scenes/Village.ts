@@ -49,10 +49,18 @@ export class Village extends Phaser.Scene {
       logRows: () => this.logTable.drawn,
       boardLines: () => this.board.lines,
       letters: () => this.letters.count,
+      letterAt: (x, y) => this.letters.at(x, y),
+      letterPoints: () => this.letters.drawn(),
       highlighted: () => ({ villagers: [...this.villagers.values()].filter((v) => v.currentMark).map((v) => v.name), tiles: this.logTable.marked.slice() }),
     };
-    this.input.on('pointerdown', (_p: Phaser.Input.Pointer, over: Phaser.GameObjects.GameObject[]) => {
-      if (over.length === 0) this.ctx.ui.closeMenu();
+    this.input.on('pointerdown', (p: Phaser.Input.Pointer, over: Phaser.GameObjects.GameObject[]) => {
+      if (over.length !== 0) return;
+      this.ctx.ui.closeMenu();
+      // A click on a letter in flight reads it (letters are not interactive objects: one hit
+      // test per click costs less than input checks on every letter every frame).
+      const rid = this.ctx.ui.menuClosedBy(p.event) ? null : this.letters.at(p.x, p.y);
+      const ev = p.event as MouseEvent | undefined;
+      if (rid) this.ctx.ui.openLetter(rid, ev?.clientX ?? 0, ev?.clientY ?? 0);
     });
     this.scene.launch('Hud');
     this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => {

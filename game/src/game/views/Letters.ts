@@ -58,4 +58,23 @@ export class Letters {
   get count(): number {
     return this.sprites.size;
   }
+
+  /** The letter drawn nearest to (x, y) within `radius` (canvas px), for a click; null if none. */
+  at(x: number, y: number, radius = 16): string | null {
+    let best: string | null = null;
+    let bestD = radius * radius;
+    for (const [rid, s] of this.sprites) {
+      const d = (s.x - x) ** 2 + (s.y - y) ** 2;
+      if (d <= bestD) {
+        best = rid;
+        bestD = d;
+      }
+    }
+    return best;
+  }
+
+  /** Where each letter is drawn (canvas px). */
+  drawn(): { rid: string; x: number; y: number }[] {
+    return [...this.sprites].map(([rid, s]) => ({ rid, x: s.x, y: s.y }));
+  }
 }
