@@ -143,13 +143,11 @@ export class PeerShell implements CommandHandler, AdminHandler {
       persisted,
       clock.now(),
     );
-    this.role = this.node.status().role;
-    this.term = this.node.status().term;
+    ({ role: this.role, term: this.term } = this.node.status());
     this.narrator = new Narrator({ ...opts, logger, name: this.name, cluster: this.cluster, core: this.node, store: this.kv, recovered: { ...opened, base: opened.snapshot?.base }, now: () => clock.now(), clock });
     const [guard, kick, fatal] = [(fn: () => void) => this.guard(fn), () => this.afterInputsOfThisTurn(), (e: Error) => this.fatal(e)];
     const so = { dir: this.log.dir, limits: config.limits, log: this.log, node: this.node, kv: this.kv, narrator: this.narrator, guard, kick, fatal };
     this.snapshots = new Snapshots(so, opened.snapshot, persisted.snapshot?.index ?? 0);
-
     this.membership = new MembershipKeeper(membershipDeps(opts, persisted.hardState.commit, this.node, logger, {
       now: () => clock.now(), kick: () => this.afterInput(), report: (c) => this.narrator.configuration(c), removed: (why) => void this.stop().then(() => opts.onRemoved?.(why)),
     }));
