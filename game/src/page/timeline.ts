@@ -348,7 +348,8 @@ export class Timeline {
     this.time.textContent = start === null ? '' : this.mode === 'live' ? `live · ${clock(this.at)}` : `${clock(this.at)} · ${ago(this.at, end)}`;
     let note: string;
     if (this.error) note = this.error;
-    else if (start === null) note = this.info?.off ?? (this.mode === 'replay' ? 'reading the recording…' : 'nothing recorded yet');
+    // Live, the recording's extent is asked for only when the pointer comes to the bar: until then nothing is known of it.
+    else if (start === null) note = this.info ? (this.info.off ?? 'nothing recorded yet') : this.mode === 'replay' ? 'reading the recording…' : 'drag back to see any moment of this run';
     else if (this.mode === 'replay') note = `replay of ${this.replayFile} · no cluster is running: the console, clicks on villagers and the attacks are off`;
     else if (this.mode === 'rewound') note = `rewound, view only: the cluster is not changed and goes on live · ${this.loading && this.shown === null ? 'loading…' : 'Live returns'}`;
     else note = 'drag back to see any moment of this run';

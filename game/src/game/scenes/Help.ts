@@ -12,7 +12,7 @@ export const HELP_LINES: [string, string][] = [
   ['?', 'show / hide this help'],
   ['h', 'heal every partition'],
   ['l', 'lessons: guided scenarios on this cluster, citing the Raft paper'],
-  ['space (or ⏸ / ▶ at the top)', 'pause / resume the whole village: timers and letters stop'],
+  ['space (or ❚❚ / ▶ at the top)', 'pause / resume the whole village: timers and letters stop'],
   ['[  /  ]', 'slower / faster: 0.05x to 1x of the profile\'s pace'],
   ['. (while paused)', 'step: deliver the next letter or fire the next timer'],
   ['` (backquote)', 'jump to the console'],
@@ -27,6 +27,7 @@ export const CONSOLE_EXAMPLES = [
   'x add 100     set y 5     get x     del y     cas x 100 7',
   "['x','add','100']   (the original client's form)",
   'kill peer2   revive peer2   isolate peer3   heal   campaign peer1',
+  'join peer6   leave peer2   (membership: names from raft_peer.ini)',
   'attacks off | on     status     help     clear (empties this panel)',
 ];
 
@@ -42,7 +43,7 @@ export class Help extends Phaser.Scene {
     g.fillStyle(0x000000, 0.6);
     g.fillRect(0, 0, w, h);
     const bw = 760;
-    const bh = 714;
+    const bh = 732;
     const x = (w - bw) / 2;
     const y = (h - bh) / 2;
     g.fillStyle(0xf3e9cf);
