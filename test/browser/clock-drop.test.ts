@@ -108,29 +108,41 @@ describe('dropping a held letter while the village is paused, in Chromium with a
   it('paused: Drop on a write\'s letter its receiver holds drops it there unread; after resume Raft sends again and the write commits', async () => {
     const leader = await leaderName();
     const follower = village.cluster.names.find((n) => n !== leader)!;
-    // Letters to the follower take 1 s to be delivered, so the pause catches one held there; the
-    // page draws a letter's flight shorter than that (then it waits at the receiver, on a pile),
-    // so the pause must come while it is still drawn on its way to be clicked alone.
-    await village.cluster.admin(follower, { type: 'faults', latencyMs: 1000 });
+    // At 0.05x a letter the page draws in 420 village ms flies for 8 s, and the follower holds
+    // what it receives 400 village ms (8 s): time enough to pause while one of the write's
+    // letters is drawn on its way, off the villagers, so it can be clicked, and still held.
+    await village.relay.clock.command({ type: 'clock', action: 'speed', speed: 0.05 }, 'a test');
+    await village.cluster.admin(follower, { type: 'faults', latencyMs: 400 });
     let rid: string | null = null;
     let answer: Promise<unknown> | null = null;
     const tried: string[] = [];
     try {
-      for (let i = 0; i < 6 && rid === null; i++) {
+      for (let i = 0; i < 3 && rid === null; i++) {
         await page.keyboard.press('Escape');
         if (clock().paused) {
           await key('Space');
           await waitFor(`running${context()}`, () => !clock().paused, 5000);
-          await page.waitForFunction(() => window.__village!.clock()?.paused === false, null, { timeout: 30_000 });
         }
+        await page.waitForFunction(() => window.__village!.clock()?.paused === false && window.__village!.clock()?.speed === '0.05x', null, { timeout: 30_000 });
         const from = events.length;
-        answer = village.cluster.request(leader, ['dropped', 'set', i]).catch((e: Error) => e);
+        answer = village.cluster.request(leader, ['dropped', 'set', i], {}, 90_000).catch((e: Error) => e);
         const sent = await waitFor(
           'the write\'s AppendEntries to the follower',
           () => events.slice(from).find((e): e is Extract<PeerEvent, { type: 'rpc_send' }> => e.type === 'rpc_send' && e.peer === leader && e.to === follower && e.rpc === 'append_entries' && e.entries > 0),
-          10_000,
+          20_000,
         );
-        await sleep(60);
+        // Pause once the page draws it away from the villagers (letters are drawn at most 0.88 of the way).
+        await page
+          .waitForFunction(
+            (rid) => {
+              const v = window.__village!;
+              const l = v.letterList().find((x) => x.rid === rid);
+              return l !== undefined && v.peers().every((p) => Math.abs(p.x - l.x) > 60 || Math.abs(p.y - 6 - l.y) > 70);
+            },
+            sent.rid,
+            { timeout: 10_000 },
+          )
+          .catch(() => {});
         await key('Space');
         await waitFor(`paused${context()}`, () => clock().paused, 5000);
         await page.waitForFunction(() => window.__village!.clock()?.paused, null, { timeout: 30_000 });
@@ -168,6 +180,7 @@ describe('dropping a held letter while the village is paused, in Chromium with a
     const after = peerOf(follower);
     expect({ term: after.term, lastIndex: after.lastIndex, commit: after.commitIndex }).toEqual({ term: before.term, lastIndex: before.lastIndex, commit: before.commitIndex });
 
+    await village.relay.clock.command({ type: 'clock', action: 'speed', speed: 1 }, 'a test');
     await key('Space');
     await waitFor(`running again${context()}`, () => !clock().paused, 5000);
     const r = (await answer) as { ok?: boolean };
