@@ -239,11 +239,12 @@ export class RelayClock {
     if (r) this.reports.set(peer, { ...r, held: r.held.filter((h) => h.rid !== rid) });
     if (this.heldChanged()) this.publish();
     const did = await answered;
+    const ok = did !== null && did.startsWith('dropped');
     const text = did === null ? `${peer} was told to drop ${label} (${rid}) but has not said it did` : `${peer} ${did} (${rid}), as ${by} asked`;
-    this.d.picture.say(did === null ? text : `${by} dropped ${label} held by ${peer} (${rid}): its Raft never sees it`, did === null ? 'error' : 'event');
+    this.d.picture.say(ok ? `${by} dropped ${label} held by ${peer} (${rid}): its Raft never sees it` : text, ok ? 'event' : 'error');
     this.view = { ...this.view, lastStep: `drop: ${text}` };
     this.publish();
-    return { ok: did !== null && did.startsWith('dropped'), text };
+    return { ok, text };
   }
 
   private sendClock(peer: string): void {
