@@ -121,7 +121,7 @@ export class PeerShell implements CommandHandler, AdminHandler {
     this.maxEntryBytes = Math.floor(config.limits.maxFrameBytes / 2) - 1024;
     const persisted = opened.state;
     this.saved = persisted.hardState;
-    const clock = (this.clock = new PeerClock({ name: self.name, maxPauseMs: config.relay.maxPauseS * 1000, deliver: (envs) => this.receive(envs), fire: () => this.onTimer(),
+    const clock = (this.clock = new PeerClock({ name: self.name, maxPauseMs: config.relay.maxPauseS * 1000, deliver: (envs) => this.receive(envs), dropped: (env) => this.narrator.dropped(env, 'dropped', true), fire: () => this.onTimer(),
       nextDeadline: () => this.node.nextDeadline(), rearm: () => this.arm(true), report: (b) => this.narrator.clockReport(b), log: (l) => this.logger.important(l) }));
     this.node = new RaftNode(
       {

@@ -11,6 +11,8 @@
 //   speed a letter with no latency goes straight through, as without the clock;
 // - while paused it reports (a `clock` event) the letters it holds and when its timer is due, so
 //   the relay can pick the one thing in the whole village due first and step it;
+// - while paused the relay may tell it to drop a letter it holds (`clock_drop`): the letter is
+//   thrown away here, reported as dropped, and the core never sees it (Raft retries);
 // - if the relay goes away while the village is paused, it resumes by itself after
 //   [relay] max_pause_s and says so in its log: a lost relay never freezes a cluster for good.
 import type { PeerEnvelope } from '../shared/peer-protocol.ts';
@@ -26,6 +28,8 @@ export interface PeerClockDeps {
   name: string;
   /** Hands letters to the core (the shell's receive). */
   deliver(envs: PeerEnvelope[]): void;
+  /** Reports a held letter thrown away at the relay's word (`rpc_drop` with this peer as `to`); the core never sees it. */
+  dropped(env: PeerEnvelope): void;
   /** Fires the core's timer now (a step). */
   fire(): void;
   /** The core's next deadline (village time), Infinity if none. */
@@ -146,9 +150,14 @@ export class PeerClock {
       this.change({ paused: msg.paused, speed: msg.speed });
       return;
     }
-    // A step: everyone's time moves on to the thing due first; its peer carries it out.
     const v = this.v;
     if (v === null || !v.paused) return;
+    if (msg.type === 'clock_drop') {
+      if (msg.peer !== this.d.name) return;
+      this.drop(msg.n, msg.rid);
+      return;
+    }
+    // A step: everyone's time moves on to the thing due first; its peer carries it out.
     v.advance(msg.advanceMs);
     if (msg.peer !== this.d.name) {
       this.reportNow();
@@ -173,6 +182,19 @@ export class PeerClock {
         this.lastStep = { n: msg.n, did };
         this.d.deliver([h!.env]);
       }
+    }
+    this.reportNow();
+  }
+
+  private drop(n: number, rid: string): void {
+    const i = this.held.findIndex((h) => h.env.rid === rid);
+    if (i < 0) {
+      this.lastStep = { n, did: `had no letter ${rid} to drop (already delivered)` };
+    } else {
+      const [h] = this.held.splice(i, 1);
+      this.lastStep = { n, did: `dropped ${h!.env.type} from ${h!.env.from}` };
+      this.d.log(`village clock: dropped ${h!.env.type} ${rid} from ${h!.env.from} unread, as the relay asked`);
+      this.d.dropped(h!.env);
     }
     this.reportNow();
   }

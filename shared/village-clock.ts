@@ -111,7 +111,13 @@ export type RelayToPeer =
    * A step while paused: every peer moves its clock forward by `advanceMs`; `peer` then
    * delivers the letter `rid` it holds, or fires its timer. `n` numbers the steps.
    */
-  | ({ type: 'clock_step'; n: number; advanceMs: number; peer: string } & StepTarget);
+  | ({ type: 'clock_step'; n: number; advanceMs: number; peer: string } & StepTarget)
+  /**
+   * Drop while paused: `peer` (the receiver) throws away the letter `rid` it holds, so its core
+   * never sees it, and reports it (`rpc_drop`, and `did` for drop `n` in its next `clock` event).
+   * Only the receiver is sent one.
+   */
+  | { type: 'clock_drop'; n: number; peer: string; rid: string };
 
 export function parseRelayToPeer(v: unknown): { ok: true; msg: RelayToPeer } | { ok: false; message: string } {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, message: 'expected a JSON object' };
@@ -130,7 +136,13 @@ export function parseRelayToPeer(v: unknown): { ok: true; msg: RelayToPeer } | {
     if (o.what === 'letter' && typeof o.rid === 'string' && o.rid.length > 0 && o.rid.length <= 80) return { ok: true, msg: { ...base, what: 'letter', rid: o.rid } };
     return { ok: false, message: 'clock_step.what: expected "timer", or "letter" with a rid' };
   }
-  return { ok: false, message: `type: expected clock or clock_step, got ${JSON.stringify(o.type)}` };
+  if (o.type === 'clock_drop') {
+    if (!Number.isSafeInteger(o.n) || (o.n as number) < 0) return { ok: false, message: 'clock_drop.n: expected a whole number' };
+    if (typeof o.peer !== 'string' || o.peer.length === 0 || o.peer.length > 64) return { ok: false, message: 'clock_drop.peer: expected a peer name' };
+    if (typeof o.rid !== 'string' || o.rid.length === 0 || o.rid.length > 80) return { ok: false, message: 'clock_drop.rid: expected the rid of a held letter' };
+    return { ok: true, msg: { type: 'clock_drop', n: o.n as number, peer: o.peer, rid: o.rid } };
+  }
+  return { ok: false, message: `type: expected clock, clock_step or clock_drop, got ${JSON.stringify(o.type)}` };
 }
 
 // ---- the wire: what a peer on the clock reports (a PeerEvent of type `clock`) ----
@@ -174,6 +186,8 @@ export interface ClockView {
   unclocked: string[];
   /** The last step, said in words ("peer2 delivered append_entries from peer1"). */
   lastStep: string | null;
+  /** While paused: the rids of the letters their receivers hold (and so can drop); absent or empty while running. */
+  held?: string[];
 }
 
 export function defaultClockView(offered: boolean): ClockView {

@@ -217,8 +217,8 @@ export type BrowserToRelay = { id?: string } & (
   | { type: 'console'; line: string }
   /** What a lesson asks of one villager (game/relay/lessons.ts). */
   | LessonRequest
-  /** The village clock: pause, resume, step (while paused), or set the speed (0.05..1). */
-  | { type: 'clock'; action: 'pause' | 'resume' | 'step' | 'speed'; speed?: number }
+  /** The village clock: pause, resume, step (while paused), set the speed (0.05..1), or drop the held letter `rid` (while paused). */
+  | { type: 'clock'; action: 'pause' | 'resume' | 'step' | 'speed' | 'drop'; speed?: number; rid?: string }
   /**
    * Look inside a peer: the relay asks its /admin for a status with a window of its log (default
    * the last DEFAULT_INSPECT_ENTRIES) and a leader's progress, and replies with it as `value`

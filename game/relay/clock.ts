@@ -13,6 +13,11 @@
 // Steps run one at a time: each waits for its peer's report of what it did (and a short settle
 // for the letters that step sent to be reported by their receivers) before the next is picked.
 //
+// Drop: while paused, a page may ask for a held letter to be dropped. The relay tells only the
+// peer that holds it (`clock_drop`); that peer throws it away unread (its core never sees it),
+// reports the drop (`rpc_drop`, to = itself) and says it did. The view lists the held rids, so a
+// page offers Drop only for a letter its receiver holds.
+//
 // The console's key-value commands go through `wrapClient`: typed while paused, a command waits
 // at the relay (the console says so) and goes to the cluster when the village resumes, so none of
 // its time-outs runs while time stands still; a command already under way whose answer did not
@@ -112,7 +117,7 @@ export class RelayClock {
     const { peer, type: _type, t: _t, seq: _seq, ...body } = e;
     void _type, void _t, void _seq;
     this.reports.set(peer, body);
-    if (this.unclocked.delete(peer)) this.publish();
+    if (this.unclocked.delete(peer) || this.heldChanged()) this.publish();
     if (e.step !== undefined) {
       const w = this.stepWaiters.get(e.step);
       if (w && w.peer === peer) {
@@ -150,6 +155,12 @@ export class RelayClock {
         this.steps = run.catch(() => {});
         return run;
       }
+      case 'drop': {
+        const rid = msg.rid ?? '';
+        const run = this.steps.then(() => this.drop(rid, by));
+        this.steps = run.catch(() => {});
+        return run;
+      }
     }
   }
 
@@ -184,9 +195,56 @@ export class RelayClock {
 
   private change(c: { paused?: boolean; speed?: number }, by: string): void {
     this.view = { ...this.view, ...c, by, at: this.d.now() };
+    if (!this.view.paused) this.view.held = [];
     this.d.log(`village clock: ${this.view.paused ? 'paused' : 'running'} at ${speedLabel(this.view.speed)} (${by})`);
     for (const peer of this.d.streams()) this.sendClock(peer);
     this.publish();
+  }
+
+  /** The rids held now (while paused), sorted; true if they differ from the view's. */
+  private heldChanged(): boolean {
+    const held: string[] = [];
+    if (this.view.paused) for (const r of this.reports.values()) if (r.paused) for (const h of r.held) held.push(h.rid);
+    held.sort();
+    const was = this.view.held ?? [];
+    if (held.length === was.length && held.every((r, i) => r === was[i])) return false;
+    this.view = { ...this.view, held };
+    return true;
+  }
+
+  private async drop(rid: string, by: string): Promise<Reply> {
+    if (!this.view.paused) return { ok: false, text: 'drop works while the village is paused: press space to pause it first' };
+    let holder: string | null = null;
+    let label = '';
+    for (const [peer, r] of this.reports) {
+      const h = r.paused ? r.held.find((x) => x.rid === rid) : undefined;
+      if (h) (holder = peer), (label = `${h.rpc} from ${h.from}`);
+    }
+    if (holder === null) return { ok: false, text: `no villager holds letter ${rid}: only a letter its receiver holds while paused can be dropped` };
+    const peer = holder;
+    const n = ++this.n;
+    const answered = new Promise<string | null>((done) => {
+      const t = setTimeout(() => {
+        this.stepWaiters.delete(n);
+        done(null);
+      }, STEP_ANSWER_MS);
+      this.stepWaiters.set(n, { peer, done: (did) => (clearTimeout(t), done(did)) });
+    });
+    const msg: RelayToPeer = { type: 'clock_drop', n, peer, rid };
+    if (!this.d.sendPeer(peer, JSON.stringify(msg))) {
+      this.stepWaiters.get(n)?.done(null);
+      return { ok: false, text: `${peer} has no stream to the relay now: letter ${rid} was not dropped` };
+    }
+    const r = this.reports.get(peer);
+    if (r) this.reports.set(peer, { ...r, held: r.held.filter((h) => h.rid !== rid) });
+    if (this.heldChanged()) this.publish();
+    const did = await answered;
+    const ok = did !== null && did.startsWith('dropped');
+    const text = did === null ? `${peer} was told to drop ${label} (${rid}) but has not said it did` : `${peer} ${did} (${rid}), as ${by} asked`;
+    this.d.picture.say(ok ? `${by} dropped ${label} held by ${peer} (${rid}): its Raft never sees it` : text, ok ? 'event' : 'error');
+    this.view = { ...this.view, lastStep: `drop: ${text}` };
+    this.publish();
+    return { ok, text };
   }
 
   private sendClock(peer: string): void {

@@ -6,6 +6,7 @@
 //   busy village change on almost every event.
 // - A violation, at once: its evidence to a file in the relay's log directory (evidence.ts), a
 //   line on the relay's console, and an error line in every browser's console panel.
+// - The first violation: `firstViolation` (the relay pauses the village clock, if it offers one).
 //
 // No sockets; time and files come in as functions, so test/game/relay-laws.test.ts runs it with
 // a clock turned by hand.
@@ -35,6 +36,8 @@ export interface LawWatchOptions {
   after(ms: number, fn: () => void): () => void;
   /** Least time between two `laws` deltas (default 250 ms). */
   throttleMs?: number;
+  /** Called once, after the first violation is told (the relay pauses the village on it). */
+  firstViolation?(): void;
 }
 
 export class LawWatch {
@@ -102,6 +105,7 @@ export class LawWatch {
       at: v.at,
       file,
     });
+    if (n === 1) this.o.firstViolation?.();
   }
 
   private publishSoon(): void {

@@ -205,6 +205,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     monotonic: nodeScheduler.monotonic,
     after: nodeScheduler.after,
     ...(opts.lawsThrottleMs !== undefined ? { throttleMs: opts.lawsThrottleMs } : {}),
+    // On a violation the village pauses (only with a clock; never resumed by itself).
+    firstViolation: () => void (clock.paused || clock.command({ type: 'clock', action: 'pause' }, 'the safety monitor')),
   });
   const peers = new PeerEndpoint({
     config,

@@ -484,7 +484,12 @@ export function parseBrowserMessage(input: unknown): Parsed<BrowserToRelay> {
         return lesson.ok ? withId(lesson.value) : fail(lesson.message);
       }
       case 'clock': {
-        const action = oneOf(o, 'action', ['pause', 'resume', 'step', 'speed'] as const);
+        const action = oneOf(o, 'action', ['pause', 'resume', 'step', 'speed', 'drop'] as const);
+        if (action === 'drop') {
+          const rid = str(o, 'rid', 80);
+          if (rid.length === 0) fail('rid: expected the rid of a held letter, got an empty string');
+          return withId({ type, action, rid });
+        }
         if (action !== 'speed') return withId({ type, action });
         const speed = num(o, 'speed');
         if (speed < MIN_SPEED || speed > MAX_SPEED) fail(`speed: expected a number from ${MIN_SPEED} to ${MAX_SPEED}, got ${speed}`);

@@ -12,6 +12,7 @@ import { InspectorPanel } from './page/inspector.ts';
 import { installKeys, takeFocusOnPointer } from './page/keys.ts';
 import { LawPanel } from './page/lawPanel.ts';
 import { installLessons } from './page/lessons/index.ts';
+import { dropAction } from './page/letterDrop.ts';
 import { LetterPanel } from './page/letterPanel.ts';
 import { PeerMenu } from './page/menu.ts';
 import { installTestHook } from './page/testHook.ts';
@@ -34,7 +35,7 @@ const clockBar = new ClockBar(byId('village'), time, conn, model);
 const timeline = new Timeline(byId('timeline'), model, replayFile);
 const actions = new Actions(conn, model, () => timeline.liveOnly());
 const inspector = new InspectorPanel(byId('inspector'), model, (cmd) => conn.send(cmd));
-const letterPanel = new LetterPanel(byId('letter-panel'), model, (cmd) => conn.send(cmd));
+const letterPanel = new LetterPanel(byId('letter-panel'), model, (cmd) => conn.send(cmd), [dropAction(time, model, (cmd) => conn.send(cmd))]);
 const menu = new PeerMenu(byId('menu'), model, actions, (peer) => inspector.open(peer));
 const lawPanel = new LawPanel(byId('law-panel'), model);
 // A replay has no relay: its badge says so, and the panel's connection state goes nowhere.

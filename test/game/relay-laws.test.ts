@@ -14,7 +14,7 @@ import type { Violation } from '../../game/relay/monitor/laws.ts';
 import { Picture } from '../../game/relay/picture.ts';
 import { startRelay, type Relay } from '../../game/relay/server.ts';
 import { FakePeer as StreamWriter } from '../monitor/fake-peer.ts';
-import { browser, PeerStreams, testConfig, until, type Recorder } from './relay-support.ts';
+import { browser, fakePeerSocket, PeerStreams, testConfig, until, type Recorder } from './relay-support.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -49,7 +49,7 @@ class Clock {
   }
 }
 
-function watch(opts: { save?: ((v: Violation, n: number) => string) | null } = {}) {
+function watch(opts: { save?: ((v: Violation, n: number) => string) | null; firstViolation?: () => void } = {}) {
   const clock = new Clock();
   const published: { status: LawsStatus; added: LawViolation[] }[] = [];
   const said: string[] = [];
@@ -70,6 +70,7 @@ function watch(opts: { save?: ((v: Violation, n: number) => string) | null } = {
     monotonic: clock.monotonic,
     after: clock.after,
     throttleMs: 250,
+    ...(opts.firstViolation ? { firstViolation: opts.firstViolation } : {}),
   });
   return { w, clock, published, said, logged, saved };
 }
@@ -142,6 +143,18 @@ describe('the safety watch (law-watch.ts)', () => {
     });
     expect(added[0]!.evidence.map((e) => e.peer)).toEqual(['peer1', 'peer2']);
     expect(published.at(-1)!.status.violationCount).toBe(1);
+  });
+
+  it('tells of the first violation once (after saying it), not of later ones, and not of a clean village', () => {
+    const calls: number[] = [];
+    const { w } = watch({ firstViolation: () => calls.push(w.status().violationCount) });
+    for (const e of cleanVillage(5)) w.observe(e);
+    expect(calls).toEqual([]);
+    const { w: w2, said } = watch({ firstViolation: () => calls.push(said.length) });
+    const [p4, p5] = [new StreamWriter('peer4'), new StreamWriter('peer5')];
+    for (const e of [...twoLeaders(), p4.hello(), p5.hello(), ...p4.campaign(2), ...p4.lead(), ...p5.campaign(2), ...p5.lead()]) w2.observe(e);
+    expect(w2.status().violationCount).toBeGreaterThan(1);
+    expect(calls).toEqual([1]);
   });
 
   it('when the evidence cannot be written, says why and still tells the browsers', () => {
@@ -242,8 +255,9 @@ describe('the relay runs the monitor over its peers\' streams', () => {
     relay = null;
   });
 
-  async function start(evidenceDir: string, lines: string[]): Promise<Relay> {
+  async function start(evidenceDir: string, lines: string[], clock = true): Promise<Relay> {
     relay = await startRelay({
+      clock,
       config: testConfig({ peers: 3 }),
       port: 0,
       attacks: false,
@@ -306,5 +320,51 @@ describe('the relay runs the monitor over its peers\' streams', () => {
     expect(last.blind).toEqual([]);
     expect(deltas.length).toBeLessThan(events.length / 10);
     expect(existsSync(dir)).toBe(false);
+    expect(r.picture.snapshot().clock).toMatchObject({ offered: true, paused: false, by: null });
+  });
+
+  const clockOf = (b: Recorder<RelayToBrowser>) =>
+    b.messages.flatMap((m) => (m.type === 'batch' ? m.deltas.filter((d): d is Extract<Delta, { type: 'clock' }> => d.type === 'clock').map((d) => d.clock) : []));
+
+  it('on the first violation the village pauses, by the safety monitor: browsers and peers are told, and it stays paused', async () => {
+    const r = await start(join(tempDir(), 'logs'), []);
+    const b = browser(r.port);
+    sockets.push(b as Recorder);
+    await b.next((m) => m.type === 'snapshot');
+    // A third peer's stream, offered the clock running, is told when it pauses.
+    const p3 = fakePeerSocket(r.port);
+    sockets.push(p3);
+    await p3.opened;
+    p3.send(new StreamWriter('peer3').hello());
+    await p3.next((m) => (m as { type?: string }).type === 'clock');
+    expect(p3.messages).toEqual([{ type: 'clock', paused: false, speed: 1 }]);
+    const streams = new PeerStreams(r);
+    closers.push(() => streams.close());
+    await streams.send(twoLeaders());
+    await until(() => clockOf(b).some((c) => c.paused), 'a clock delta saying paused');
+    await p3.next((m) => (m as { paused?: boolean }).paused === true);
+    expect(clockOf(b).find((c) => c.paused)).toMatchObject({ paused: true, by: 'the safety monitor' });
+    await b.next((m) => m.type === 'batch' && m.deltas.some((d) => d.type === 'console' && d.line.startsWith('the safety monitor paused the village')));
+    expect(r.laws.status().violationCount).toBe(1);
+    await new Promise((res) => setTimeout(res, 1000));
+    expect(r.clock.paused).toBe(true);
+    expect(r.picture.snapshot().clock).toMatchObject({ paused: true, by: 'the safety monitor' });
+    expect(clockOf(b).filter((c) => !c.paused)).toEqual([]);
+    expect(p3.messages).toEqual([{ type: 'clock', paused: false, speed: 1 }, { type: 'clock', paused: true, speed: 1 }]);
+  });
+
+  it('a relay without a clock (--clock off) shows the violation and pauses nothing', async () => {
+    const r = await start(join(tempDir(), 'logs'), [], false);
+    const b = browser(r.port);
+    sockets.push(b as Recorder);
+    await b.next((m) => m.type === 'snapshot');
+    const streams = new PeerStreams(r);
+    closers.push(() => streams.close());
+    await streams.send(twoLeaders());
+    await until(() => lawsOf(b).some((d) => d.violations.length > 0), 'a laws delta with the violation');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(r.clock.paused).toBe(false);
+    expect(r.picture.snapshot().clock).toMatchObject({ offered: false, paused: false, by: null });
+    expect(clockOf(b)).toEqual([]);
   });
 });

@@ -126,6 +126,10 @@ describe('relay-to-peer clock messages', () => {
     expect(parseRelayToPeer({ type: 'clock_step', n: 4, advanceMs: 0, peer: 'peer2', what: 'timer' }).ok).toBe(true);
   });
 
+  it('reads a drop, keeping only its fields', () => {
+    expect(parseRelayToPeer({ type: 'clock_drop', n: 5, peer: 'peer2', rid: 'peer1:9', extra: 1 })).toEqual({ ok: true, msg: { type: 'clock_drop', n: 5, peer: 'peer2', rid: 'peer1:9' } });
+  });
+
   it('refuses malformed ones with a reason naming the field', () => {
     const bad: [unknown, RegExp][] = [
       [null, /JSON object/],
@@ -136,7 +140,12 @@ describe('relay-to-peer clock messages', () => {
       [{ type: 'clock_step', n: 1, advanceMs: Infinity, peer: 'p', what: 'timer' }, /advanceMs/],
       [{ type: 'clock_step', n: 1, advanceMs: 1, peer: '', what: 'timer' }, /clock_step\.peer/],
       [{ type: 'clock_step', n: 1, advanceMs: 1, peer: 'p', what: 'letter' }, /clock_step\.what/],
-      [{ type: 'kill' }, /expected clock or clock_step/],
+      [{ type: 'clock_drop', n: 1.5, peer: 'p', rid: 'a:1' }, /clock_drop\.n/],
+      [{ type: 'clock_drop', n: 1, peer: 7, rid: 'a:1' }, /clock_drop\.peer/],
+      [{ type: 'clock_drop', n: 1, peer: 'p' }, /clock_drop\.rid/],
+      [{ type: 'clock_drop', n: 1, peer: 'p', rid: '' }, /clock_drop\.rid/],
+      [{ type: 'clock_drop', n: 1, peer: 'p', rid: 'x'.repeat(81) }, /clock_drop\.rid/],
+      [{ type: 'kill' }, /expected clock, clock_step or clock_drop/],
     ];
     for (const [input, why] of bad) {
       const r = parseRelayToPeer(input);
