@@ -15,6 +15,7 @@ import { installLessons } from './page/lessons/index.ts';
 import { dropAction } from './page/letterDrop.ts';
 import { LetterPanel } from './page/letterPanel.ts';
 import { PeerMenu } from './page/menu.ts';
+import { shieldFromGame } from './page/shield.ts';
 import { installTestHook } from './page/testHook.ts';
 import { shownModel, Timeline, VILLAGE_REPLAY_META } from './page/timeline.ts';
 import { ClockBar } from './page/clockBar.ts';
@@ -88,6 +89,7 @@ installKeys(window, {
   clock: { toggle: () => void clockBar.toggle(), slower: () => void clockBar.slower(), faster: () => void clockBar.faster(), step: () => void clockBar.step() },
 });
 takeFocusOnPointer(byId('village'), document);
+shieldFromGame(byId('menu'), byId('inspector'), byId('letter-panel'), byId('lessons'), byId('law-panel'), byId('timeline'), document.getElementById('clock-bar'));
 installTestHook(window, ctx, game, timeline, { inspector: () => inspector.probe(), letter: () => letterPanel.probe() }, clockBar);
 
 if (replayFile !== null) {

@@ -139,6 +139,30 @@ describe('the village in Chromium with a real cluster', { timeout: 60_000 }, () 
     );
   });
 
+  it('a press on a panel drawn over a villager stays in the panel: the villager under the menu lives', async () => {
+    const victim = (await peers()).find((p) => p.look !== 'grave' && p.look !== 'leader')!;
+    const pid = village.pid(victim.name)!;
+    await page.mouse.click(victim.x, victim.y, { button: 'right' });
+    const item = page.locator('#menu button', { hasText: 'Inspect' });
+    await item.waitFor({ state: 'visible', timeout: 10_000 });
+    // Move the menu so that its Inspect button sits right over the villager, then press it.
+    const box = (await item.boundingBox())!;
+    const shift = [victim.x - (box.x + box.width / 2), victim.y - (box.y + box.height / 2)] as const;
+    await page.evaluate(([dx, dy]) => {
+      const m = document.getElementById('menu')!;
+      const r = m.getBoundingClientRect();
+      m.style.left = `${r.left + dx}px`;
+      m.style.top = `${r.top + dy}px`;
+    }, shift);
+    await page.mouse.click(victim.x, victim.y);
+    await page.locator('#inspector').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.waitForTimeout(1500);
+    expect(pidAlive(pid), `${victim.name} was killed by a press on the menu over it${context()}`).toBe(true);
+    expect((await peers()).find((p) => p.name === victim.name)?.look).not.toBe('grave');
+    await page.keyboard.press('Escape');
+    await page.locator('#inspector').waitFor({ state: 'hidden', timeout: 10_000 });
+  });
+
   it('a click on the leader ends its process; it becomes a gravestone and another villager leads', async () => {
     const [leader] = await leaders();
     expect(leader).toBeDefined();
