@@ -186,6 +186,7 @@ export class Picture {
         p.appliedIndex = e.appliedIndex;
         p.lastIndex = e.lastIndex;
         p.lastTerm = e.lastTerm;
+        if (e.log) p.logStart = { ...e.log };
         // A duration from the peer (its clock may differ from ours) becomes a deadline on the relay's clock.
         p.electionDeadline = e.electionInMs === undefined ? e.electionDeadline : e.electionInMs === null ? null : this.now() + e.electionInMs;
         if (e.role === 'leader') this.leaderSeen(e.peer, e.term);
@@ -205,6 +206,9 @@ export class Picture {
         const tail = e.tail.length > MAX_TILES ? e.tail.slice(e.tail.length - MAX_TILES) : e.tail;
         p.log.length = 0;
         for (const t of tail) p.log.push(t);
+        if (e.base) p.logStart = { firstIndex: e.base.index + 1, snapshotIndex: e.base.index, snapshotTerm: e.base.term };
+        else delete p.logStart;
+        if (e.config) p.config = { voters: e.config.voters.slice(), learners: e.config.learners.slice() };
         this.logChanged(p.name, 0);
         if (e.role === 'leader') this.leaderSeen(e.peer, e.term);
         this.checkBoardEpoch();
@@ -216,6 +220,7 @@ export class Picture {
         cutFrom(p.log, e.lastIndex + 1);
         cutThrough(p.log, e.index);
         p.lastIndex = e.lastIndex;
+        p.logStart = { firstIndex: e.index + 1, snapshotIndex: e.index, snapshotTerm: e.term };
         this.logChanged(p.name, e.lastIndex + 1);
         break;
       case 'rpc_send':
@@ -249,6 +254,10 @@ export class Picture {
           p.appliedIndex = a.index;
           this.applyToBoard(a);
         }
+        break;
+      case 'config':
+        // Passed on as an event too (the console says it); the picture keeps what each peer holds.
+        p.config = { voters: e.voters.slice(), learners: e.learners.slice() };
         break;
       case 'faults':
         p.blocked = [...e.blocked];
@@ -535,6 +544,8 @@ function fieldsOf(p: PeerView): PeerFields {
     dropRate: p.dropRate,
     latencyMs: p.latencyMs,
     reporterDropped: p.reporterDropped,
+    ...(p.config ? { config: { voters: p.config.voters.slice(), learners: p.config.learners.slice() } } : {}),
+    ...(p.logStart ? { logStart: { ...p.logStart } } : {}),
   };
 }
 
