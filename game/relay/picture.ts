@@ -286,6 +286,20 @@ export class Picture {
     this.others.push({ type: 'laws', laws: { ...status, blind: status.blind.slice() }, violations: shown });
   }
 
+  /**
+   * Whether the configuration in force (the one the leader reports, else the one of the highest
+   * term) lists the peer neither as a voter nor as a learner. False while no peer reported one.
+   */
+  private leftConfig(name: string): boolean {
+    let best: PeerView | null = null;
+    const rank = (v: PeerView) => (v.role === 'leader' ? 1e12 : 0) + v.term;
+    for (const p of this.peers.values()) {
+      if (p.name === name || !p.config || p.process === 'down' || !p.reporting) continue;
+      if (!best || rank(p) > rank(best)) best = p;
+    }
+    return !!best?.config && !best.config.voters.includes(name) && !best.config.learners.includes(name);
+  }
+
   private leaderSeen(peer: string, term: number): void {
     if (this.leaderTerms.has(term)) return;
     this.leaderTerms.add(term);
@@ -324,8 +338,10 @@ export class Picture {
         return;
       }
       case 'process': {
-        if (!r.alive && this.launcherPeers && !this.launcherPeers.includes(r.peer)) {
-          // Not a member any more (it left the cluster), and now down: it leaves the village.
+        if (!r.alive && ((this.launcherPeers && !this.launcherPeers.includes(r.peer)) || this.leftConfig(r.peer))) {
+          // Not a member any more (it left the cluster), and now down: it leaves the village. The
+          // peer exits as soon as its removal commits, often before the launcher names the new
+          // members: the configuration the leader reports already says it left.
           if (this.peers.delete(r.peer)) {
             this.membershipChanged = true;
             this.say(`${r.peer} left the village`, 'event');

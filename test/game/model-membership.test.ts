@@ -103,6 +103,29 @@ describe('newcomers: learners of the configuration in force', () => {
   });
 });
 
+describe('a villager moving out', () => {
+  it('a removed peer that exits leaves the village, with no gravestone, even before the launcher names the new members', () => {
+    const { picture, live } = village();
+    picture.applyLauncherReport({ type: 'launcher_hello', peers: NAMES, profile: 'fast' });
+    picture.applyEvent(config('peer1', ['peer1', 'peer3', 'peer4'], []));
+    picture.applyLauncherReport({ type: 'process', peer: 'peer2', pid: null, alive: false, exitCode: 0, signal: null });
+    const { resync, deltas } = picture.takeDeltas();
+    expect(resync).toBe(true);
+    live.receive(wire({ type: 'snapshot', now: T, picture: picture.snapshot() }), T);
+    live.receive(wire({ type: 'batch', now: T, deltas }), T);
+    expect(looks(live)).toEqual({ peer1: 'leader', peer3: 'follower', peer4: 'follower' });
+  });
+
+  it('a member that goes down is a gravestone: a crash is not a removal', () => {
+    const { picture, live, flush } = village();
+    picture.applyLauncherReport({ type: 'launcher_hello', peers: NAMES, profile: 'fast' });
+    picture.applyEvent(config('peer1', ['peer1', 'peer2', 'peer3', 'peer4'], []));
+    picture.applyLauncherReport({ type: 'process', peer: 'peer2', pid: null, alive: false, exitCode: null, signal: 'SIGKILL' });
+    flush();
+    expect(looks(live)).toEqual({ peer1: 'leader', peer2: 'grave', peer3: 'follower', peer4: 'follower' });
+  });
+});
+
 describe('where a log begins after a snapshot', () => {
   it('a compaction moves the log\'s start: the snapshot\'s last index and term, and no tiles at or below it', () => {
     const { picture, live, flush } = village();
