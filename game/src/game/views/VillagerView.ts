@@ -281,11 +281,11 @@ export class VillagerView {
 }
 
 /** Where a villager's house stands: behind it, away from the well (`by` px further out), kept on the square's ground. */
-function housePoint(p: Point, by = 46): Point {
+function housePoint(p: Point, by = 58): Point {
   const dx = p.x - SQUARE.x;
   const dy = p.y - SQUARE.y;
   const d = Math.hypot(dx, dy) || 1;
-  return { x: Math.round(Math.min(740, Math.max(30, p.x + (dx / d) * by))), y: Math.round(Math.min(585, Math.max(40, p.y + (dy / d) * by - 12))) };
+  return { x: Math.round(Math.min(740, Math.max(30, p.x + (dx / d) * by))), y: Math.round(Math.min(585, Math.max(40, p.y + (dy / d) * by - 30))) };
 }
 
 /** A term colour halfway to white: a newcomer's shirt. */
