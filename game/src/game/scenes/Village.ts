@@ -93,15 +93,15 @@ export class Village extends Phaser.Scene {
   }
 
   /**
-   * One view per peer, on the circle, in the cluster's order. Once the village was drawn with
-   * its villagers, one that appears moves in (walks in from its house) and one that is gone from
-   * the picture moved out (walks away); a new picture (a reconnect, a rewind) just redraws.
+   * One view per peer, on the circle, in the cluster's order. Once the live village was drawn
+   * with its villagers, one that appears moves in (walks in from its house) and one that is gone
+   * from the picture moved out (walks away); a rewound or replayed village just redraws.
    */
   private syncVillagers(): void {
     const names = this.ctx.model.names();
     const key = names.join(',');
     if (key === this.layoutKey) return;
-    const settled = this.layoutKey !== '' && this.ctx.model.hasPicture;
+    const settled = this.layoutKey !== '' && this.ctx.model.hasPicture && this.ctx.ui.liveOnly() === null;
     this.layoutKey = key;
     const points = villagerPositions(names.length);
     for (const [name, v] of this.villagers) {
