@@ -32,6 +32,7 @@ export class VillagerView {
   private readonly bubble: Phaser.GameObjects.Text;
   private readonly zone: Phaser.GameObjects.Zone;
   private look: Look | null = null;
+  private walk: Phaser.Tweens.Tween | null = null;
   private hover = false;
   private fenced = false;
   private marked = false;
@@ -89,6 +90,9 @@ export class VillagerView {
   moveTo(point: Point): void {
     this.point = point;
     const { x, y } = point;
+    // A walk in that was under way ends where the villager now stands.
+    this.walk?.stop();
+    this.walk = null;
     this.body.setPosition(x, y);
     this.grave.setPosition(x, y + 4);
     const h = housePoint(point);
@@ -144,7 +148,7 @@ export class VillagerView {
   walkIn(): void {
     const h = housePoint(this.point);
     this.body.setPosition(h.x, h.y + 10);
-    this.scene.tweens.add({ targets: this.body, x: this.point.x, y: this.point.y, duration: 1200, ease: 'Sine.easeInOut' });
+    this.walk = this.scene.tweens.add({ targets: this.body, x: this.point.x, y: this.point.y, duration: 1200, ease: 'Sine.easeInOut', onComplete: () => (this.walk = null) });
   }
 
   /**
@@ -233,8 +237,14 @@ export class VillagerView {
 
   private changeLook(from: Look | null, to: Look): void {
     const tweens = this.scene.tweens;
-    tweens.killTweensOf(this.body);
+    // A walk in goes on through a change of look (a newcomer starts reporting on its way), unless it dies.
+    for (const t of tweens.getTweensOf(this.body)) if (t !== this.walk) t.stop();
     tweens.killTweensOf(this.grave);
+    if (to === 'grave' && this.walk) {
+      this.walk.stop();
+      this.walk = null;
+      this.body.setPosition(this.point.x, this.point.y);
+    }
     if (to === 'grave') {
       if (from === null) {
         this.body.setVisible(false);
