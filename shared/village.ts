@@ -3,7 +3,8 @@
 // `batch` frames of deltas. A `peer` delta carries the peer's fields and only what changed in
 // its log since the previous delta (a LogChange), so a log of hundreds of tiles is sent once,
 // not on every batch.
-import type { LogTile, PeerEvent, PeerRole } from './events.ts';
+import type { LogStart, LogTile, PeerEvent, PeerRole } from './events.ts';
+import type { Membership } from './membership.ts';
 import type { Timing } from './config.ts';
 import type { ClockView } from './village-clock.ts';
 import type { FollowerStatus, LogWindow, PeerStatus, StatusLog } from './peer-protocol.ts';
@@ -31,6 +32,10 @@ export interface PeerView {
   dropRate: number;
   latencyMs: number;
   reporterDropped: number;
+  /** The configuration in force on this peer (its last `config` or `resync`); absent until it tells one. */
+  config?: Membership;
+  /** Where its log begins once it has a snapshot (entries through snapshotIndex are compacted); absent before. */
+  logStart?: LogStart;
 }
 
 /** A peer the relay has not heard from yet: every field at its starting value. */

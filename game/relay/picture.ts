@@ -186,6 +186,7 @@ export class Picture {
         p.appliedIndex = e.appliedIndex;
         p.lastIndex = e.lastIndex;
         p.lastTerm = e.lastTerm;
+        if (e.log) p.logStart = { ...e.log };
         // A duration from the peer (its clock may differ from ours) becomes a deadline on the relay's clock.
         p.electionDeadline = e.electionInMs === undefined ? e.electionDeadline : e.electionInMs === null ? null : this.now() + e.electionInMs;
         if (e.role === 'leader') this.leaderSeen(e.peer, e.term);
@@ -205,6 +206,9 @@ export class Picture {
         const tail = e.tail.length > MAX_TILES ? e.tail.slice(e.tail.length - MAX_TILES) : e.tail;
         p.log.length = 0;
         for (const t of tail) p.log.push(t);
+        if (e.base) p.logStart = { firstIndex: e.base.index + 1, snapshotIndex: e.base.index, snapshotTerm: e.base.term };
+        else delete p.logStart;
+        if (e.config) p.config = { voters: e.config.voters.slice(), learners: e.config.learners.slice() };
         this.logChanged(p.name, 0);
         if (e.role === 'leader') this.leaderSeen(e.peer, e.term);
         this.checkBoardEpoch();
@@ -216,6 +220,7 @@ export class Picture {
         cutFrom(p.log, e.lastIndex + 1);
         cutThrough(p.log, e.index);
         p.lastIndex = e.lastIndex;
+        p.logStart = { firstIndex: e.index + 1, snapshotIndex: e.index, snapshotTerm: e.term };
         this.logChanged(p.name, e.lastIndex + 1);
         break;
       case 'rpc_send':
@@ -250,6 +255,10 @@ export class Picture {
           this.applyToBoard(a);
         }
         break;
+      case 'config':
+        // Passed on as an event too (the console says it); the picture keeps what each peer holds.
+        p.config = { voters: e.voters.slice(), learners: e.learners.slice() };
+        break;
       case 'faults':
         p.blocked = [...e.blocked];
         p.dropRate = e.dropRate;
@@ -275,6 +284,20 @@ export class Picture {
     }
     this.laws = { ...status, violations };
     this.others.push({ type: 'laws', laws: { ...status, blind: status.blind.slice() }, violations: shown });
+  }
+
+  /**
+   * Whether the configuration in force (the one the leader reports, else the one of the highest
+   * term) lists the peer neither as a voter nor as a learner. False while no peer reported one.
+   */
+  private leftConfig(name: string): boolean {
+    let best: PeerView | null = null;
+    const rank = (v: PeerView) => (v.role === 'leader' ? 1e12 : 0) + v.term;
+    for (const p of this.peers.values()) {
+      if (p.name === name || !p.config || p.process === 'down' || !p.reporting) continue;
+      if (!best || rank(p) > rank(best)) best = p;
+    }
+    return !!best?.config && !best.config.voters.includes(name) && !best.config.learners.includes(name);
   }
 
   private leaderSeen(peer: string, term: number): void {
@@ -315,8 +338,10 @@ export class Picture {
         return;
       }
       case 'process': {
-        if (!r.alive && this.launcherPeers && !this.launcherPeers.includes(r.peer)) {
-          // Not a member any more (it left the cluster), and now down: it leaves the village.
+        if (!r.alive && ((this.launcherPeers && !this.launcherPeers.includes(r.peer)) || this.leftConfig(r.peer))) {
+          // Not a member any more (it left the cluster), and now down: it leaves the village. The
+          // peer exits as soon as its removal commits, often before the launcher names the new
+          // members: the configuration the leader reports already says it left.
           if (this.peers.delete(r.peer)) {
             this.membershipChanged = true;
             this.say(`${r.peer} left the village`, 'event');
@@ -535,6 +560,8 @@ function fieldsOf(p: PeerView): PeerFields {
     dropRate: p.dropRate,
     latencyMs: p.latencyMs,
     reporterDropped: p.reporterDropped,
+    ...(p.config ? { config: { voters: p.config.voters.slice(), learners: p.config.learners.slice() } } : {}),
+    ...(p.logStart ? { logStart: { ...p.logStart } } : {}),
   };
 }
 

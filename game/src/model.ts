@@ -11,7 +11,8 @@
 // the next attack) are converted to local time with an offset learned from the relay's `now`
 // on every frame, so a ring drawn from them drains in real time even if the browser's clock
 // is a little off the relay's.
-import type { LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
+import type { LogStart, LogTile, PeerEvent, RpcKind } from '../../shared/events.ts';
+import type { Membership } from '../../shared/membership.ts';
 import type { Timing } from '../../shared/config.ts';
 import { letterSays, type LetterSays } from '../../shared/letter-says.ts';
 import {
@@ -106,7 +107,7 @@ export interface LawHighlight {
 const NO_HIGHLIGHT: LawHighlight = { villagers: new Set(), tiles: new Set() };
 
 /** What a villager looks like; the test hook reports it, the scene draws it. */
-export type Look = 'leader' | 'candidate' | 'precandidate' | 'follower' | 'grave' | 'unreachable';
+export type Look = 'leader' | 'candidate' | 'precandidate' | 'follower' | 'newcomer' | 'grave' | 'unreachable';
 
 export const MAX_FLIGHTS = 400;
 export const MAX_CONSOLE_LINES = 500;
@@ -218,6 +219,8 @@ export class VillageModel {
   lookOf(p: PeerView): Look {
     if (p.process === 'down') return 'grave';
     if (!p.reporting || !this.hasPicture) return 'unreachable';
+    // A learner (joined, catching up, not voting yet) is a newcomer whatever its role says.
+    if (this.isLearner(p.name)) return 'newcomer';
     switch (p.role) {
       case 'leader':
         return 'leader';
@@ -228,6 +231,31 @@ export class VillageModel {
       default:
         return 'follower';
     }
+  }
+
+  /**
+   * The configuration the village is in: the one the leader holds (the latest in its log), else
+   * the one held by the reporting peer of the highest term; null before any peer told one.
+   */
+  membership(): Membership | null {
+    let best: Villager | null = null;
+    const rank = (v: Villager) => (v.role === 'leader' ? 1e12 : 0) + v.term;
+    for (const p of this.peers.values()) {
+      if (!p.config || !Array.isArray(p.config.learners) || p.process === 'down' || !p.reporting) continue;
+      if (!best || rank(p) > rank(best)) best = p;
+    }
+    return best?.config ?? null;
+  }
+
+  /** Whether a villager is a learner of the village's configuration (drawn as a newcomer). */
+  isLearner(name: string): boolean {
+    return this.membership()?.learners.includes(name) ?? false;
+  }
+
+  /** Where a villager's log begins: the snapshot that holds its first entries, or null without one. */
+  logStartOf(p: PeerView): LogStart | null {
+    const s = p.logStart;
+    return s && typeof s.snapshotIndex === 'number' && typeof s.snapshotTerm === 'number' && s.snapshotIndex > 0 ? s : null;
   }
 
   /** The leader everyone should follow: a living, reporting leader with the highest term. */
@@ -551,6 +579,9 @@ export class VillageModel {
       ...emptyPeerView(pv.name),
       ...old,
       ...pv,
+      // Carried in full by every delta: absent means the peer has none (any more).
+      config: pv.config,
+      logStart: pv.logStart,
       log,
       blocked: Array.isArray(pv.blocked) ? [...pv.blocked] : (old?.blocked ?? []),
       deadlineLocal: typeof pv.electionDeadline === 'number' ? this.toLocal(pv.electionDeadline) : null,

@@ -3,6 +3,8 @@
 import type { Actions } from '../page/actions.ts';
 import type { Point } from './layout.ts';
 import type { Look, VillageModel } from '../model.ts';
+import type { LetterShape } from './views/Letters.ts';
+import type { SnapshotBlock } from './views/LogTable.ts';
 
 export interface PageUi {
   /** Opens the villager menu at a page position (CSS px). */
@@ -30,6 +32,8 @@ export interface VillageView {
   cutLinks(): string[];
   /** The log table as drawn: per villager, "index:term" + "c" (committed, solid) or "o" (outlined). */
   logRows(): Record<string, string[]>;
+  /** The log table's snapshot blocks as drawn, per villager (rows without one are absent). */
+  snapshotBlocks(): Record<string, SnapshotBlock>;
   /** The lines written on the key-value board. */
   boardLines(): string[];
   /** How many letters are in the air on screen. */
@@ -37,7 +41,7 @@ export interface VillageView {
   /** The letter drawn at (or within a few px of) a canvas point, or null. */
   letterAt(x: number, y: number): string | null;
   /** Where each letter is drawn, in canvas coordinates. */
-  letterPoints(): { rid: string; x: number; y: number }[];
+  letterPoints(): { rid: string; x: number; y: number; shape: LetterShape }[];
   /** The villagers and log tiles ("peer2:7") drawn highlighted for a broken law. */
   highlighted(): { villagers: string[]; tiles: string[] };
 }

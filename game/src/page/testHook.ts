@@ -2,7 +2,8 @@
 // devtools console): window.__village.
 //
 //   peers()     [{ name, look, role, term, process, reporting, fenced, x, y }] — look is what is drawn
-//               ('leader' | 'candidate' | 'precandidate' | 'follower' | 'grave' | 'unreachable');
+//               ('leader' | 'candidate' | 'precandidate' | 'follower' | 'newcomer' | 'grave' | 'unreachable';
+//               newcomer: a learner, drawn lighter with no timer ring, before its house);
 //               fenced: the isolated villager's fence is drawn around it;
 //               x, y are the villager's centre in page (CSS) pixels, ready for mouse.click.
 //   attacks()   whether the monster's attacks are on, as the relay said
@@ -13,6 +14,8 @@
 //   letters()   how many letters are in the air on screen
 //   cutLinks()  the links drawn cut between villagers, as "peer1-peer3"
 //   logRows()   the log table as drawn: { peer: ["12:3c", "13:3o", ...] } (c solid, o outlined)
+//   snapshotBlocks() the log table's snapshot blocks as drawn: { peer: { index, term, from, to } }
+//               (the snapshot's last index and term; the first and last column it covers)
 //   helpOpen()  whether the help overlay is shown
 //   lawsLine()  the HUD's line about the laws of Raft, as drawn ('' while the relay is unreachable)
 //   lawPanel()  the broken law's panel as shown: { law, text } (its whole text), or null when hidden
@@ -20,8 +23,8 @@
 //   timeline()  the timeline bar: { mode: 'live'|'rewound'|'replay', at, start, end, playing, speed, ready, note }
 //               (times in relay ms); everything above then reads the moment shown
 //   clock()     the clock bar as shown: { status, note, speed, paused }, null without a bar
-//   letterList() the letters drawn: [{ rid, rpc, from, to, entries, x, y, inAirMs }] (x, y page px;
-//               inAirMs null once it landed or vanished)
+//   letterList() the letters drawn: [{ rid, rpc, from, to, entries, shape, x, y, inAirMs }] (x, y page px;
+//               shape 'book' | 'envelope' | 'heartbeat' | 'puff'; inAirMs null once it landed or vanished)
 //   inspector() the inspector as shown: { peer, fields, log, progress, error } (inspector.ts), or null
 //   letter()    the letter panel as shown: { rid, title, fields, entries, state, actions } (letterPanel.ts), or null
 // Nothing here changes the village.
@@ -54,6 +57,7 @@ export interface VillageHook {
   letters(): number;
   cutLinks(): string[];
   logRows(): Record<string, string[]>;
+  snapshotBlocks(): Record<string, { index: number; term: number; from: number; to: number }>;
   helpOpen(): boolean;
   lawsLine(): string;
   lawPanel(): { law: string; text: string } | null;
@@ -72,6 +76,8 @@ export interface LetterPoint {
   from: string;
   to: string;
   entries: number;
+  /** What it is drawn as: a book (InstallSnapshot), an envelope, a small one (heartbeat), or a puff. */
+  shape: string;
   x: number;
   y: number;
   /** ms since it was sent, while in the air; null once it landed or vanished. */
@@ -121,6 +127,7 @@ export function installTestHook(
     letters: () => ctx.view?.letters() ?? 0,
     cutLinks: () => ctx.view?.cutLinks() ?? [],
     logRows: () => ctx.view?.logRows() ?? {},
+    snapshotBlocks: () => ctx.view?.snapshotBlocks() ?? {},
     helpOpen: () => ctx.ui.helpOpen(),
     lawsLine: () => ctx.hud?.lawsLine() ?? '',
     lawPanel: () => {
@@ -137,7 +144,7 @@ export function installTestHook(
         const f = ctx.model.flights.get(l.rid);
         if (!f) return [];
         const inAir = f.landedAt === null && f.vanishedAt === null;
-        return [{ rid: l.rid, rpc: f.rpc, from: f.from, to: f.to, entries: f.entries, ...toPage(l.x, l.y), inAirMs: inAir ? ctx.now() - f.sentAt : null }];
+        return [{ rid: l.rid, rpc: f.rpc, from: f.from, to: f.to, entries: f.entries, shape: l.shape, ...toPage(l.x, l.y), inAirMs: inAir ? ctx.now() - f.sentAt : null }];
       }),
     inspector: () => panels.inspector(),
     letter: () => panels.letter(),

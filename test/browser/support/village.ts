@@ -14,10 +14,15 @@ import { startCluster, waitFor, type TestCluster } from '../../support/cluster.t
 
 export interface VillageOptions {
   peers?: number;
-  profile?: 'fast' | 'slow';
+  /** How many of the peers the launcher starts (default all): the others are in the ini only, to join later. */
+  members?: number;
+  /** 'fast', 'slow', or a profile the `ini` text adds. */
+  profile?: string;
   attacks?: boolean;
   /** Appended to the generated ini (e.g. "[relay]\nmax_pause_s = 3"). */
   ini?: string;
+  /** Replaces the generated [limits] section (e.g. a small snapshot_entries). */
+  limits?: string;
 }
 
 export interface TestVillage {
@@ -50,9 +55,10 @@ function killGroup(l: ChildProcess): void {
 }
 
 export async function startVillage(opts: VillageOptions = {}): Promise<TestVillage> {
-  const n = opts.peers ?? 5;
+  const all = opts.peers ?? 5;
+  const n = opts.members ?? all;
   const profile = opts.profile ?? 'fast';
-  const cluster = await startCluster({ peers: n, verbose: true, start: false, profile, ...(opts.ini ? { ini: opts.ini } : {}) });
+  const cluster = await startCluster({ peers: all, verbose: true, start: false, profile, ...(opts.ini ? { ini: opts.ini } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
   let out = '';
   const relay = await runRelay(cluster.config, { host: '127.0.0.1', port: cluster.relayPort, attacks: opts.attacks ?? false }, (line) => {
     out += `relay | ${line}\n`;

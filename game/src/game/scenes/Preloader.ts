@@ -112,6 +112,36 @@ export class Preloader extends Phaser.Scene {
       g.lineBetween(1, 1, 11, 8);
       g.lineBetween(11, 8, 21, 1);
     });
+    // An InstallSnapshot: a book (a brown cover, the pages' edge, a bookmark), not an envelope.
+    this.bake('book', 22, 18, (g) => {
+      g.fillStyle(0xf3ead2);
+      g.fillRect(3, 2, 18, 15);
+      g.fillStyle(0x7a4a22);
+      g.fillRect(1, 1, 17, 15);
+      g.lineStyle(1.5, 0x3d2410);
+      g.strokeRect(1, 1, 17, 15);
+      g.lineBetween(4, 1, 4, 16);
+      g.fillStyle(0xffd166);
+      g.fillRect(8, 6, 7, 2);
+      g.fillStyle(0xd7263d);
+      g.fillTriangle(13, 16, 16, 16, 14.5, 18);
+    });
+    // A newcomer's house: walls, a red roof, a door.
+    this.bake('house', 46, 42, (g) => {
+      g.fillStyle(0xe9d8b4);
+      g.fillRect(6, 18, 34, 23);
+      g.lineStyle(1.5, 0x6b4a2b);
+      g.strokeRect(6, 18, 34, 23);
+      g.fillStyle(0xb5452b);
+      g.fillTriangle(1, 20, 23, 2, 45, 20);
+      g.lineStyle(1.5, 0x6e2614);
+      g.strokeTriangle(1, 20, 23, 2, 45, 20);
+      g.fillStyle(0x6b4a2b);
+      g.fillRect(19, 27, 9, 14);
+      g.fillStyle(0x9fd3ff);
+      g.fillRect(10, 24, 6, 6);
+      g.fillRect(31, 24, 6, 6);
+    });
     this.bake('letter-small', 12, 9, (g) => {
       g.fillStyle(0xffffff);
       g.fillRect(0.5, 0.5, 11, 8);

@@ -47,6 +47,7 @@ export class Village extends Phaser.Scene {
       villagerFenced: (name) => this.villagers.get(name)?.currentFence ?? false,
       cutLinks: () => this.cutLinks.links(),
       logRows: () => this.logTable.drawn,
+      snapshotBlocks: () => ({ ...this.logTable.snapshots }),
       boardLines: () => this.board.lines,
       letters: () => this.letters.count,
       letterAt: (x, y) => this.letters.at(x, y),
@@ -91,23 +92,33 @@ export class Village extends Phaser.Scene {
     }
   }
 
-  /** One view per peer, on the circle, in the cluster's order. */
+  /**
+   * One view per peer, on the circle, in the cluster's order. Once the live village was drawn
+   * with its villagers, one that appears moves in (walks in from its house) and one that is gone
+   * from the picture moved out (walks away); a rewound or replayed village just redraws.
+   */
   private syncVillagers(): void {
     const names = this.ctx.model.names();
     const key = names.join(',');
     if (key === this.layoutKey) return;
+    const settled = this.layoutKey !== '' && this.ctx.model.hasPicture && this.ctx.ui.liveOnly() === null;
     this.layoutKey = key;
     const points = villagerPositions(names.length);
     for (const [name, v] of this.villagers) {
       if (!names.includes(name)) {
-        v.destroy();
+        if (settled) v.walkOut();
+        else v.destroy();
         this.villagers.delete(name);
       }
     }
     names.forEach((name, i) => {
       const existing = this.villagers.get(name);
       if (existing) existing.moveTo(points[i]!);
-      else this.villagers.set(name, new VillagerView(this, this.ctx, name, points[i]!));
+      else {
+        const v = new VillagerView(this, this.ctx, name, points[i]!);
+        this.villagers.set(name, v);
+        if (settled) v.walkIn();
+      }
     });
   }
 
@@ -175,6 +186,8 @@ export class Village extends Phaser.Scene {
     letter(5, 0, LETTER_TINTS.append_entries, 'heartbeat', true);
     letter(5, 140, LETTER_TINTS.append_ok, 'append ok');
     letter(6, 0, LETTER_TINTS.append_refused, 'append refused (logs differ)');
+    this.add.image(x + 18 + 200, row(6), 'book').setScale(0.8).setDepth(2);
+    this.add.text(x + 34 + 200, row(6), 'snapshot', style).setOrigin(0, 0.5).setDepth(2);
     this.add.text(x + 10, row(7) + 6, 'shirt colour = term · click: kill / revive', { ...style, color: '#d8d2bf' }).setOrigin(0, 0.5).setDepth(2);
     this.add.text(x + 10, row(8) + 6, 'shift-click / right-click: menu · ? help', { ...style, color: '#d8d2bf' }).setOrigin(0, 0.5).setDepth(2);
   }

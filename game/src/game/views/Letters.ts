@@ -8,6 +8,9 @@ import type { VillageModel } from '../../model.ts';
 
 const MAX_SPRITES = 260;
 
+export type LetterShape = 'book' | 'envelope' | 'heartbeat' | 'puff';
+const SHAPES: Record<string, LetterShape> = { book: 'book', letter: 'envelope', 'letter-small': 'heartbeat', puff: 'puff' };
+
 export class Letters {
   private readonly sprites = new Map<string, Phaser.GameObjects.Image>();
   private readonly pool: Phaser.GameObjects.Image[] = [];
@@ -32,8 +35,10 @@ export class Letters {
       if (!s) {
         s = this.pool.pop() ?? this.scene.add.image(0, 0, 'letter').setDepth(30);
         s.setVisible(true);
-        s.setTexture(f.heartbeat ? 'letter-small' : f.vanishedAt !== null && f.sentAt === f.vanishedAt ? 'puff' : 'letter');
-        s.setTint(letterTint(f));
+        s.setTexture(f.heartbeat ? 'letter-small' : f.vanishedAt !== null && f.sentAt === f.vanishedAt ? 'puff' : f.rpc === 'install_snapshot' ? 'book' : 'letter');
+        // A book keeps its own colours; envelopes are tinted by kind.
+        if (s.texture.key === 'book') s.clearTint();
+        else s.setTint(letterTint(f));
         this.sprites.set(f.rid, s);
       }
       // Letters fly between the villagers' chests; a vote request a bit higher than a reply.
@@ -73,8 +78,8 @@ export class Letters {
     return best;
   }
 
-  /** Where each letter is drawn (canvas px). */
-  drawn(): { rid: string; x: number; y: number }[] {
-    return [...this.sprites].map(([rid, s]) => ({ rid, x: s.x, y: s.y }));
+  /** Where each letter is drawn (canvas px), and as what: a book, an envelope, a small envelope (heartbeat) or a puff. */
+  drawn(): { rid: string; x: number; y: number; shape: LetterShape }[] {
+    return [...this.sprites].map(([rid, s]) => ({ rid, x: s.x, y: s.y, shape: SHAPES[s.texture.key] ?? 'envelope' }));
   }
 }

@@ -1,10 +1,13 @@
 // One villager on the square: body (shirt in the term's colour), crown for a leader, a raised
 // hand for a candidate, the election-timer ring, name and state lines, a gravestone when its
 // process is down, a white ring when a broken law involves it, and the click target that
-// kills, revives or opens the menu.
+// kills, revives or opens the menu. A newcomer (a learner: it receives the log but does not vote
+// yet) is drawn lighter, with no timer ring, before the house it moved into; a villager that
+// appears after the village was first drawn walks in from that house, and one that moves out
+// walks away and fades.
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
-import type { Point } from '../layout.ts';
+import { SQUARE, type Point } from '../layout.ts';
 import type { Look, Villager } from '../../model.ts';
 import { COLOURS, termColour } from '../palette.ts';
 import { setColour, setTextAtMost } from './text.ts';
@@ -20,6 +23,7 @@ export class VillagerView {
   private readonly crown: Phaser.GameObjects.Image;
   private readonly hand: Phaser.GameObjects.Image;
   private readonly grave: Phaser.GameObjects.Image;
+  private readonly house: Phaser.GameObjects.Image;
   private readonly nosignal: Phaser.GameObjects.Image;
   private readonly ring: Phaser.GameObjects.Graphics;
   private readonly nameText: Phaser.GameObjects.Text;
@@ -28,6 +32,7 @@ export class VillagerView {
   private readonly bubble: Phaser.GameObjects.Text;
   private readonly zone: Phaser.GameObjects.Zone;
   private look: Look | null = null;
+  private walk: Phaser.Tweens.Tween | null = null;
   private hover = false;
   private fenced = false;
   private marked = false;
@@ -42,6 +47,8 @@ export class VillagerView {
     this.point = point;
     const { x, y } = point;
     this.ring = scene.add.graphics().setDepth(9);
+    const h = housePoint(point);
+    this.house = scene.add.image(h.x, h.y, 'house').setDepth(8).setVisible(false);
     const legs = scene.add.image(0, 19, 'legs');
     this.shirt = scene.add.image(0, 2, 'shirt');
     const head = scene.add.image(0, -23, 'head');
@@ -83,8 +90,13 @@ export class VillagerView {
   moveTo(point: Point): void {
     this.point = point;
     const { x, y } = point;
+    // A walk in that was under way ends where the villager now stands.
+    this.walk?.stop();
+    this.walk = null;
     this.body.setPosition(x, y);
     this.grave.setPosition(x, y + 4);
+    const h = housePoint(point);
+    this.house.setPosition(h.x, h.y);
     this.nosignal.setPosition(x + 22, y - 36);
     this.nameText.setPosition(x, y + 44);
     this.infoText.setPosition(x, y + 63);
@@ -101,18 +113,20 @@ export class VillagerView {
     if (look !== this.look) this.changeLook(this.look, look);
     this.look = look;
 
-    this.shirt.setTint(termColour(p.term));
+    const newcomer = look === 'newcomer';
+    this.shirt.setTint(newcomer ? lighter(termColour(p.term)) : termColour(p.term));
+    this.house.setVisible(newcomer);
     this.crown.setVisible(look === 'leader');
     this.hand.setVisible(look === 'candidate' || look === 'precandidate');
     this.hand.setAlpha(look === 'precandidate' ? 0.55 : 1);
     this.nosignal.setVisible(look === 'unreachable');
-    if (look !== 'grave' && !this.tweening()) this.body.setAlpha(look === 'unreachable' ? 0.4 : 1);
+    if (look !== 'grave' && !this.tweening()) this.body.setAlpha(look === 'unreachable' ? 0.4 : newcomer ? 0.75 : 1);
 
     // Under load the log and commit indexes change on every frame: a few updates a second show them.
     setTextAtMost(this.infoText, this.infoLine(p, look));
     const cut = look === 'grave' ? [] : model.cutFrom(p.name);
     setTextAtMost(this.stateText, this.stateLine(p, look, model.isolated(p.name), cut));
-    setColour(this.stateText, look === 'grave' || cut.length ? '#ff9e9e' : look === 'unreachable' ? '#ffd166' : '#d8d2bf');
+    setColour(this.stateText, look === 'grave' || cut.length ? '#ff9e9e' : look === 'unreachable' ? '#ffd166' : newcomer ? '#bfe6ff' : '#d8d2bf');
     setColour(this.nameText, this.hover ? '#ffe27a' : '#ffffff');
 
     const a = p.lastApply;
@@ -127,7 +141,26 @@ export class VillagerView {
   }
 
   destroy(): void {
-    for (const o of [this.ring, this.body, this.grave, this.nosignal, this.nameText, this.infoText, this.stateText, this.bubble, this.zone]) o.destroy();
+    for (const o of [this.ring, this.house, this.body, this.grave, this.nosignal, this.nameText, this.infoText, this.stateText, this.bubble, this.zone]) o.destroy();
+  }
+
+  /** Moving in: it walks from its house (at the edge of the village) to its place. */
+  walkIn(): void {
+    const h = housePoint(this.point);
+    this.body.setPosition(h.x, h.y + 10);
+    this.walk = this.scene.tweens.add({ targets: this.body, x: this.point.x, y: this.point.y, duration: 1200, ease: 'Sine.easeInOut', onComplete: () => (this.walk = null) });
+  }
+
+  /**
+   * Moving out (it left the cluster): everything but its body goes at once, and the body walks
+   * away from the well, fading, then is destroyed. No gravestone: a removal is not a crash.
+   */
+  walkOut(): void {
+    for (const o of [this.ring, this.house, this.grave, this.nosignal, this.nameText, this.infoText, this.stateText, this.bubble, this.zone]) o.destroy();
+    const away = housePoint(this.point, 90);
+    this.scene.tweens.killTweensOf(this.body);
+    this.body.setVisible(true).setAngle(0);
+    this.scene.tweens.add({ targets: this.body, x: away.x, y: away.y, alpha: 0, duration: 1200, ease: 'Sine.easeIn', onComplete: () => this.body.destroy() });
   }
 
   private infoLine(p: Villager, look: Look): string {
@@ -179,6 +212,8 @@ export class VillagerView {
         g.strokePath();
       }
     }
+    // A newcomer does not vote or campaign: no election timer is drawn for it.
+    if (look === 'newcomer') return;
     if (look === 'leader') {
       g.lineStyle(3, 0xffd700, 0.55);
       g.strokeCircle(cx, cy, RING_RADIUS);
@@ -202,8 +237,14 @@ export class VillagerView {
 
   private changeLook(from: Look | null, to: Look): void {
     const tweens = this.scene.tweens;
-    tweens.killTweensOf(this.body);
+    // A walk in goes on through a change of look (a newcomer starts reporting on its way), unless it dies.
+    for (const t of tweens.getTweensOf(this.body)) if (t !== this.walk) t.stop();
     tweens.killTweensOf(this.grave);
+    if (to === 'grave' && this.walk) {
+      this.walk.stop();
+      this.walk = null;
+      this.body.setPosition(this.point.x, this.point.y);
+    }
     if (to === 'grave') {
       if (from === null) {
         this.body.setVisible(false);
@@ -247,4 +288,18 @@ export class VillagerView {
     if (this.ctx.model.lookOf(p) === 'grave') void this.ctx.actions.revive(this.name);
     else void this.ctx.actions.kill(this.name);
   }
+}
+
+/** Where a villager's house stands: behind it, away from the well (`by` px further out), kept on the square's ground. */
+function housePoint(p: Point, by = 58): Point {
+  const dx = p.x - SQUARE.x;
+  const dy = p.y - SQUARE.y;
+  const d = Math.hypot(dx, dy) || 1;
+  return { x: Math.round(Math.min(740, Math.max(30, p.x + (dx / d) * by))), y: Math.round(Math.min(585, Math.max(40, p.y + (dy / d) * by - 30))) };
+}
+
+/** A term colour halfway to white: a newcomer's shirt. */
+function lighter(c: number): number {
+  const mix = (v: number) => Math.round(v + (255 - v) * 0.55);
+  return (mix((c >> 16) & 0xff) << 16) | (mix((c >> 8) & 0xff) << 8) | mix(c & 0xff);
 }
