@@ -447,9 +447,10 @@ async function main(): Promise<number> {
           add('ours', rep, 'long.restart.caughtUp', r.toCaughtUpMs / 1000);
           add('ours', rep, 'long.restart.read', r.toReadMs / 1000);
           progress(
-            `  long run: ${fmtNumber(r.commands)} commands in ${r.seconds.toFixed(0)} s (${fmtNumber(r.commands / r.seconds)} ops/s, ${r.errors} errors); ` +
+            `  long run: ${fmtNumber(r.commands)} commands in ${r.seconds.toFixed(0)} s (${fmtNumber(r.commands / r.seconds)} ops/s; ${r.errors} writes failed and were sent again${r.firstError ? `, the first: ${r.firstError}` : ''}; ${r.elections.leaderChanges} leader change(s)); ` +
               `RSS ${Object.entries(r.rss).map(([m, v]) => `${m} ${v.toFixed(1)}`).join(', ')} MiB; data ${Object.entries(r.dataMiB).map(([m, v]) => `${m} ${v.toFixed(1)} MiB (${r.snapshots[m]} snapshot files)`).join(', ')}; ${fmtBusy(busy)}`,
           );
+          if (r.elections.leaderChanges) progress(`  long run: leader changes: ${r.elections.lines.slice(0, 6).join(' | ')}`);
           progress(
             `  long run: ${r.restarted} restarted: status after ${ms(r.toStatusMs)}, applied through ${fmtNumber(r.commitAtKill)} after ${ms(r.toCaughtUpMs)}, ` +
               `a linearizable read served after ${ms(r.toReadMs)}; it said: ${r.startLine ?? '(no snapshot)'}`,
@@ -458,7 +459,7 @@ async function main(): Promise<number> {
       }
       if (rep === 1 && o.only.has('install') && systems.includes('ours')) {
         await quiet();
-        progress(`InstallSnapshot: ${fmtNumber(o.installMiB)} MiB of big values, then a new member joins`);
+        progress(`InstallSnapshot: ${o.installMiB} MiB of big values, then a new member joins`);
         await attempt('InstallSnapshot', async () => {
           const meter = new BusyMeter(() => []);
           const r = await runInstall({ mib: o.installMiB, valueBytes: 60_000, ...hooks });
@@ -471,6 +472,7 @@ async function main(): Promise<number> {
             `  InstallSnapshot: ${r.stateMiB.toFixed(1)} MiB (${r.values} values of ${fmtNumber(r.valueBytes)} bytes); ${r.newcomer} joined: caught up through ${fmtNumber(r.commitAtJoin)} after ` +
               `${(r.toCaughtUpMs / 1000).toFixed(2)} s, a voter after ${(r.toVoterMs / 1000).toFixed(2)} s; its RSS ${r.rssMiB.toFixed(1)} MiB; ${fmtBusy(busy)}`,
           );
+          if (r.elections.leaderChanges) progress(`  InstallSnapshot: ${r.elections.leaderChanges} leader change(s) while filling (${r.fillErrors} writes sent again): ${r.elections.lines.slice(0, 6).join(' | ')}`);
           progress(`  InstallSnapshot: ${r.newcomer} said: ${r.installedLine ?? '(nothing about a snapshot: it got the log by AppendEntries)'}`);
           if (!r.installedLine) notes.push(`InstallSnapshot: ${r.newcomer} caught up without installing a snapshot`);
           progress(

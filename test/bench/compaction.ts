@@ -17,7 +17,6 @@ import { BusyMeter, rssMiB as rssMiBOf } from './machine.ts';
 import { OursCluster } from './ours.ts';
 import { startOurPeers, type OurPeers } from './peers.ts';
 import { median } from './stats.ts';
-import type { BenchClient } from './system.ts';
 import { closedLoop, pushCommands, rssOf } from './workloads.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,6 +36,28 @@ function fileSize(file: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Elections in the members' log files: how many times a member became leader after the first,
+ * and the lines (with their times) of every election timeout and leader change, to say when.
+ */
+export function elections(peers: OurPeers, members: readonly string[]): { leaderChanges: number; lines: string[] } {
+  const lines: string[] = [];
+  let leaders = 0;
+  for (const m of members) {
+    let text = '';
+    try {
+      text = readFileSync(join(peers.dir, 'logs', `${m}.log`), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const l of text.split('\n')) {
+      if (/became LEADER/.test(l)) leaders++;
+      if (/became LEADER|election timeout|stepped down/.test(l)) lines.push(`${m}: ${l.trim()}`);
+    }
+  }
+  return { leaderChanges: Math.max(0, leaders - 1), lines: lines.sort().slice(0, 40) };
 }
 
 /** Bytes under a directory (files only, recursively). */
@@ -79,7 +100,11 @@ async function commandOn(peers: OurPeers, name: string, command: unknown[], time
 export interface LongRunResult {
   commands: number;
   seconds: number;
+  /** Writes that failed and were sent again (to a new leader). */
   errors: number;
+  firstError: string | null;
+  /** Leader changes while the commands were sent (from the members' logs). */
+  elections: { leaderChanges: number; lines: string[] };
   rss: Record<string, number>;
   dataMiB: Record<string, number>;
   /** Snapshot files in each member's data directory. */
@@ -105,6 +130,7 @@ export async function runLongRun(o: { commands: number; clients: number } & Hook
       }
     });
     const rss = rssOf(sys);
+    const during = elections(peers, sys.members);
     const dataMiB: Record<string, number> = {};
     const snapshots: Record<string, number> = {};
     for (const m of sys.members) {
@@ -151,7 +177,7 @@ export async function runLongRun(o: { commands: number; clients: number } & Hook
     if (Number.isNaN(toReadMs)) throw new Error(`${member} served no linearizable read within 120 s of its restart`);
     const said = readFileSync(logFile, 'utf8').slice(logBefore);
     const startLine = /starting from snapshot[^\n]*/.exec(said)?.[0] ?? null;
-    return { commands: o.commands, seconds: pushed.seconds, errors: pushed.errors, rss, dataMiB, snapshots, restarted: member, commitAtKill, toStatusMs, toCaughtUpMs, toReadMs, startLine };
+    return { commands: o.commands, seconds: pushed.seconds, errors: pushed.errors, firstError: pushed.firstError, elections: during, rss, dataMiB, snapshots, restarted: member, commitAtKill, toStatusMs, toCaughtUpMs, toReadMs, startLine };
   });
 }
 
@@ -162,6 +188,9 @@ export interface InstallResult {
   values: number;
   valueBytes: number;
   fillSeconds: number;
+  fillErrors: number;
+  /** Leader changes while the store was filled (from the members' logs). */
+  elections: { leaderChanges: number; lines: string[] };
   /** Small commands written after the big values, until the log was cut past them. */
   smallCommands: number;
   newcomer: string;
@@ -182,24 +211,9 @@ export async function runInstall(o: { mib: number; valueBytes: number } & Hooks)
     // Random base64: a snapshot of it does not compress away, as a real store's might.
     const value = (i: number) => `${String(i).padStart(8, '0')}${randomBytes(Math.ceil((o.valueBytes * 3) / 4)).toString('base64').slice(0, o.valueBytes - 8)}`;
     const t0 = performance.now();
-    const clients: BenchClient[] = [];
-    try {
-      for (let i = 0; i < 4; i++) clients.push(await sys.client());
-      let next = 0;
-      await Promise.all(
-        clients.map(async (c) => {
-          for (;;) {
-            const i = next++;
-            if (i >= values) return;
-            await c.put(`big-${i}`, value(i));
-          }
-        }),
-      );
-    } finally {
-      for (const c of clients) c.close();
-    }
+    const filled = await pushCommands(sys, values, 4, undefined, value, (_c, i) => `big-${i}`);
     const fillSeconds = (performance.now() - t0) / 1000;
-    o.log(`    ${values} values of ${o.valueBytes} bytes written in ${fillSeconds.toFixed(1)} s`);
+    o.log(`    ${values} values of ${o.valueBytes} bytes written in ${fillSeconds.toFixed(1)} s${filled.errors ? ` (${filled.errors} failed and sent again; the first: ${filled.firstError})` : ''}`);
     const config = loadConfig(peers.configFile);
     const newcomer = config.peers[3]!.name;
     let leader = await sys.waitForLeader(10_000);
@@ -218,6 +232,7 @@ export async function runInstall(o: { mib: number; valueBytes: number } & Hooks)
     }
     o.log(`    ${fmtInt(small)} small commands after them, until every member's snapshot is past index ${fmtInt(bigIndex + trailing + 1)}`);
     leader = await sys.waitForLeader(10_000);
+    const during = elections(peers, sys.members);
     const commitAtJoin = Number((await sys.adminStatus(leader))?.commitIndex ?? 0);
     peers.startJoiner(newcomer);
     const addr = config.peers[3]!;
@@ -254,7 +269,7 @@ export async function runInstall(o: { mib: number; valueBytes: number } & Hooks)
       }
     })();
     const installedLine = /installed a snapshot[^\n]*/.exec(said)?.[0] ?? null;
-    return { stateMiB: (values * o.valueBytes) / 2 ** 20, values, valueBytes: o.valueBytes, fillSeconds, smallCommands: small, newcomer, commitAtJoin, toCaughtUpMs, toVoterMs, rssMiB, installedLine };
+    return { stateMiB: (values * o.valueBytes) / 2 ** 20, values, valueBytes: o.valueBytes, fillSeconds, fillErrors: filled.errors, elections: during, smallCommands: small, newcomer, commitAtJoin, toCaughtUpMs, toVoterMs, rssMiB, installedLine };
   });
 }
 

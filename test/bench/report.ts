@@ -176,7 +176,7 @@ export const FIGURES: FigureDef[] = [
 /** The snapshot figures' labels name the sizes used (--long-commands, --install-mib). */
 export function compactionLabels(o: { longCommands: number; installMiB: number }): Record<string, string> {
   const n = fmtNumber(o.longCommands);
-  const mib = fmtNumber(o.installMiB);
+  const mib = String(o.installMiB);
   return {
     'long.commands': 'Long run: commands sent (64 clients)',
     'long.ops': `Long run: throughput over the ${n} commands`,
