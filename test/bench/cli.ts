@@ -442,12 +442,13 @@ async function main(): Promise<number> {
           runs.push({ system: 'ours', rep, workload: 'long run', busy, detail: r });
           add('ours', rep, 'long.commands', r.commands);
           add('ours', rep, 'long.ops', r.commands / r.seconds);
+          add('ours', rep, 'long.elections', r.elections.leaderChanges);
           add('ours', rep, 'long.rss.max', Math.max(...Object.values(r.rss)));
           add('ours', rep, 'long.data.max', Math.max(...Object.values(r.dataMiB)));
           add('ours', rep, 'long.restart.caughtUp', r.toCaughtUpMs / 1000);
           add('ours', rep, 'long.restart.read', r.toReadMs / 1000);
           progress(
-            `  long run: ${fmtNumber(r.commands)} commands in ${r.seconds.toFixed(0)} s (${fmtNumber(r.commands / r.seconds)} ops/s; ${r.errors} writes failed and were sent again${r.firstError ? `, the first: ${r.firstError}` : ''}; ${r.elections.leaderChanges} leader change(s)); ` +
+            `  long run: ${fmtNumber(r.commands)} commands in ${r.seconds.toFixed(0)} s (${fmtNumber(r.commands / r.seconds)} ops/s; ${r.errors} writes failed and were sent again${r.firstError ? `, the first: ${r.firstError}` : ''}; terms ${r.elections.termsBefore} -> ${r.elections.termsAfter}); ` +
               `RSS ${Object.entries(r.rss).map(([m, v]) => `${m} ${v.toFixed(1)}`).join(', ')} MiB; data ${Object.entries(r.dataMiB).map(([m, v]) => `${m} ${v.toFixed(1)} MiB (${r.snapshots[m]} snapshot files)`).join(', ')}; ${fmtBusy(busy)}`,
           );
           if (r.elections.leaderChanges) progress(`  long run: leader changes: ${r.elections.lines.slice(0, 6).join(' | ')}`);
@@ -468,11 +469,12 @@ async function main(): Promise<number> {
           add('ours', rep, 'install.caughtUp', r.toCaughtUpMs / 1000);
           add('ours', rep, 'install.voter', r.toVoterMs / 1000);
           add('ours', rep, 'install.rss', r.rssMiB);
+          add('ours', rep, 'install.elections', r.elections.leaderChanges);
           progress(
             `  InstallSnapshot: ${r.stateMiB.toFixed(1)} MiB (${r.values} values of ${fmtNumber(r.valueBytes)} bytes); ${r.newcomer} joined: caught up through ${fmtNumber(r.commitAtJoin)} after ` +
               `${(r.toCaughtUpMs / 1000).toFixed(2)} s, a voter after ${(r.toVoterMs / 1000).toFixed(2)} s; its RSS ${r.rssMiB.toFixed(1)} MiB; ${fmtBusy(busy)}`,
           );
-          if (r.elections.leaderChanges) progress(`  InstallSnapshot: ${r.elections.leaderChanges} leader change(s) while filling (${r.fillErrors} writes sent again): ${r.elections.lines.slice(0, 6).join(' | ')}`);
+          if (r.elections.leaderChanges) progress(`  InstallSnapshot: terms ${r.elections.termsBefore} -> ${r.elections.termsAfter} while filling (${r.fillErrors} writes sent again): ${r.elections.lines.slice(0, 6).join(' | ')}`);
           progress(`  InstallSnapshot: ${r.newcomer} said: ${r.installedLine ?? '(nothing about a snapshot: it got the log by AppendEntries)'}`);
           if (!r.installedLine) notes.push(`InstallSnapshot: ${r.newcomer} caught up without installing a snapshot`);
           progress(

@@ -39,10 +39,11 @@ function fileSize(file: string): number {
 }
 
 /**
- * Elections in the members' log files: how many times a member became leader after the first,
- * and the lines (with their times) of every election timeout and leader change, to say when.
+ * Elections while a workload ran: how many terms began (from /admin status before and after),
+ * and the lines (with their times) of every election timeout and leader change still in the
+ * members' log files (they rotate), to say when.
  */
-export function elections(peers: OurPeers, members: readonly string[]): { leaderChanges: number; lines: string[] } {
+export function elections(peers: OurPeers, members: readonly string[], terms: { before: number; after: number }): { leaderChanges: number; termsBefore: number; termsAfter: number; lines: string[] } {
   const lines: string[] = [];
   let leaders = 0;
   for (const m of members) {
@@ -57,7 +58,9 @@ export function elections(peers: OurPeers, members: readonly string[]): { leader
       if (/became LEADER|election timeout|stepped down/.test(l)) lines.push(`${m}: ${l.trim()}`);
     }
   }
-  return { leaderChanges: Math.max(0, leaders - 1), lines: lines.sort().slice(0, 40) };
+  // The log files rotate (log_file_bytes): the terms say how many elections there were.
+  void leaders;
+  return { leaderChanges: Math.max(0, terms.after - terms.before), termsBefore: terms.before, termsAfter: terms.after, lines: lines.sort().slice(0, 40) };
 }
 
 /** Bytes under a directory (files only, recursively). */
@@ -104,7 +107,7 @@ export interface LongRunResult {
   errors: number;
   firstError: string | null;
   /** Leader changes while the commands were sent (from the members' logs). */
-  elections: { leaderChanges: number; lines: string[] };
+  elections: { leaderChanges: number; termsBefore: number; termsAfter: number; lines: string[] };
   rss: Record<string, number>;
   dataMiB: Record<string, number>;
   /** Snapshot files in each member's data directory. */
@@ -123,6 +126,7 @@ export async function runLongRun(o: { commands: number; clients: number } & Hook
   return withCluster(o, () => startOurPeers({ count: 3 }), async (sys, peers) => {
     const every = Math.max(10_000, Math.round(o.commands / 10 / 10_000) * 10_000);
     let lastShown = 0;
+    const termBefore = Number((await sys.adminStatus(await sys.waitForLeader(10_000)))?.term ?? 0);
     const pushed = await pushCommands(sys, o.commands, o.clients, (d) => {
       if (d - lastShown >= every) {
         lastShown = d;
@@ -130,7 +134,8 @@ export async function runLongRun(o: { commands: number; clients: number } & Hook
       }
     });
     const rss = rssOf(sys);
-    const during = elections(peers, sys.members);
+    const termAfter = Number((await sys.adminStatus(await sys.waitForLeader(10_000)))?.term ?? 0);
+    const during = elections(peers, sys.members, { before: termBefore, after: termAfter });
     const dataMiB: Record<string, number> = {};
     const snapshots: Record<string, number> = {};
     for (const m of sys.members) {
@@ -190,7 +195,7 @@ export interface InstallResult {
   fillSeconds: number;
   fillErrors: number;
   /** Leader changes while the store was filled (from the members' logs). */
-  elections: { leaderChanges: number; lines: string[] };
+  elections: { leaderChanges: number; termsBefore: number; termsAfter: number; lines: string[] };
   /** Small commands written after the big values, until the log was cut past them. */
   smallCommands: number;
   newcomer: string;
@@ -210,6 +215,7 @@ export async function runInstall(o: { mib: number; valueBytes: number } & Hooks)
     const values = Math.max(1, Math.ceil((o.mib * 2 ** 20) / o.valueBytes));
     // Random base64: a snapshot of it does not compress away, as a real store's might.
     const value = (i: number) => `${String(i).padStart(8, '0')}${randomBytes(Math.ceil((o.valueBytes * 3) / 4)).toString('base64').slice(0, o.valueBytes - 8)}`;
+    const termBefore = Number((await sys.adminStatus(await sys.waitForLeader(10_000)))?.term ?? 0);
     const t0 = performance.now();
     const filled = await pushCommands(sys, values, 4, undefined, value, (_c, i) => `big-${i}`);
     const fillSeconds = (performance.now() - t0) / 1000;
@@ -232,7 +238,7 @@ export async function runInstall(o: { mib: number; valueBytes: number } & Hooks)
     }
     o.log(`    ${fmtInt(small)} small commands after them, until every member's snapshot is past index ${fmtInt(bigIndex + trailing + 1)}`);
     leader = await sys.waitForLeader(10_000);
-    const during = elections(peers, sys.members);
+    const during = elections(peers, sys.members, { before: termBefore, after: Number((await sys.adminStatus(leader))?.term ?? 0) });
     const commitAtJoin = Number((await sys.adminStatus(leader))?.commitIndex ?? 0);
     peers.startJoiner(newcomer);
     const addr = config.peers[3]!;

@@ -143,6 +143,7 @@ export const FIGURES: FigureDef[] = [
     better: 'lower',
     target: { text: '< 150 MiB', met: absolute((v) => v < 150) },
   },
+  { key: 'long.elections', label: 'Long run: elections (terms begun) while the commands were sent', unit: 'terms', better: 'lower' },
   { key: 'long.data.max', label: "Long run: largest member's data directory", unit: 'MiB', better: 'lower' },
   { key: 'long.restart.caughtUp', label: 'Long run: restart to caught up', unit: 's', better: 'lower' },
   {
@@ -154,6 +155,7 @@ export const FIGURES: FigureDef[] = [
   },
   { key: 'install.caughtUp', label: 'InstallSnapshot: join to caught up', unit: 's', better: 'lower' },
   { key: 'install.voter', label: 'InstallSnapshot: join to voter', unit: 's', better: 'lower' },
+  { key: 'install.elections', label: 'InstallSnapshot: elections (terms begun) while the store was filled', unit: 'terms', better: 'lower' },
   { key: 'install.rss', label: "InstallSnapshot: the new member's RSS", unit: 'MiB', better: 'lower' },
   {
     key: 'snapab.ops',
