@@ -11,8 +11,8 @@
 // snapshot file's checksum.
 //
 // Taking a snapshot must not hold up the event loop for long: the store is copied shallowly at
-// once (KvStore.image, a Map copy), its JSON is built in slices with a turn of the event loop
-// between them, each slice streamed into gzip, which runs in the thread pool. Decoding (at start, or when a leader's snapshot is
+// once (KvStore.image, a Map copy), its JSON is built in slices (10,000 keys, or about 1 MiB of
+// keys and values when they are big) with a turn of the event loop between them, each slice streamed into gzip, which runs in the thread pool. Decoding (at start, or when a leader's snapshot is
 // installed) is synchronous: the store must be whole before the next entry is applied.
 import { once } from 'node:events';
 import * as zlib from 'node:zlib';
@@ -20,8 +20,10 @@ import type { KvValue } from '../shared/kv-commands.ts';
 import type { ApplyOutcome, StoreImage } from './kv.ts';
 
 const PREFIX = 'kv1:';
-/** Keys (or sessions) turned into JSON per turn of the event loop. */
+/** Keys (or sessions) turned into JSON per turn of the event loop, at most... */
 const SLICE = 10_000;
+/** ...and about this many characters of keys and values: a store of few big values is sliced too. */
+export const SLICE_CHARS = 1 << 20;
 
 export interface SnapshotState {
   image: StoreImage;
@@ -57,10 +59,12 @@ async function sliced(items: Iterator<unknown>, write: (text: string) => Promise
   let first = true;
   for (;;) {
     const slice: unknown[] = [];
-    while (slice.length < SLICE) {
+    let chars = 0;
+    while (slice.length < SLICE && chars < SLICE_CHARS) {
       const r = items.next();
       if (r.done) break;
       slice.push(r.value);
+      chars += roughChars(r.value);
     }
     if (slice.length === 0) return;
     const json = JSON.stringify(slice);
@@ -68,6 +72,17 @@ async function sliced(items: Iterator<unknown>, write: (text: string) => Promise
     first = false;
     await turn();
   }
+}
+
+/** About the length of x's JSON: its strings' lengths and a little for everything else. */
+function roughChars(x: unknown): number {
+  if (typeof x === 'string') return x.length + 2;
+  if (Array.isArray(x)) {
+    let n = 2;
+    for (const y of x) n += roughChars(y) + 1;
+    return n;
+  }
+  return 16;
 }
 
 /** Decodes a snapshot's data; throws an Error saying what is wrong. */

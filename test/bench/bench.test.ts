@@ -1,4 +1,4 @@
-// The bench's quick mode runs end to end: every workload in miniature, on our cluster (and on
+// The bench's quick mode runs end to end: every workload in miniature (the snapshot ones too), on our cluster (and on
 // etcd when it is installed), printing the side-by-side table and writing JSON and markdown.
 // It asserts nothing about speed: this machine is shared, and figures only count as ratios
 // measured in one full run (`npm run bench`).
@@ -37,9 +37,12 @@ describe('npm run bench -- --quick', () => {
     expect(r.stdout).toMatch(/\[bench +\d+s\] rep 1\/1/);
     expect(r.stdout).toMatch(/^figure\s+unit\s+ours\s+etcd\s+ours\/etcd\s+target\s+met$/m);
     expect(r.stdout).toMatch(/^floor \(this machine\)\s+unit\s+median \[min-max\]$/m);
-    for (const label of ['write+fsync p50', 'loopback WebSocket round trip p50', 'W1 1 client: throughput', 'W1 8 clients: latency p99', 'W2 failover: unavailability median', 'RSS of the largest member', 'W3 event delay p99', 'W3 highest event rate the relay sustains', 'W4 village idle / empty scene', 'W4 village under load / empty scene']) {
+    for (const label of ['write+fsync p50', 'loopback WebSocket round trip p50', 'W1 1 client: throughput', 'W1 8 clients: latency p99', 'W2 failover: unavailability median', 'RSS of the largest member', 'W3 event delay p99', 'W3 highest event rate the relay sustains', 'W4 village idle / empty scene', 'W4 village under load / empty scene', 'Long run: RSS of the largest member after 20,000 commands', 'Long run: a member restarted, process start to serving a linearizable read', 'InstallSnapshot (2 MiB state): join to the new member caught up', 'W1 64 clients, snapshots on / off: throughput (paired)']) {
       expect(r.stdout).toContain(label);
     }
+    // The snapshot workloads say how many commands they used and that a snapshot was installed.
+    expect(r.stdout).toMatch(/long run: 20,000 commands in /);
+    expect(r.stdout).toMatch(/peer4 said: installed a snapshot from peer\d at index \d+/);
     // When etcd is missing the bench says how to install it and still runs our side.
     if (!/etcd is not installed/.test(r.stdout)) expect(r.stdout).toMatch(/etcd W1 1 client: [\d,]+ ops\/s/);
     else expect(r.stdout).toContain('apt-get install -y etcd-server');

@@ -15,10 +15,12 @@ import type { BenchSystem } from './system.ts';
 import { closedLoop, failoverTrial, pushCommands, rssOf } from './workloads.ts';
 import { RELAY_MAIN, runW3 } from './w3.ts';
 import { runW4 } from './w4.ts';
+import { runLongRun, runInstall, runSnapAb } from './compaction.ts';
+import { compactionLabels } from './report.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const WORKLOADS = ['floor', 'w1', 'w2', 'w3', 'w4', 'rss'] as const;
+const WORKLOADS = ['floor', 'w1', 'w2', 'w3', 'w4', 'rss', 'long', 'install', 'snapab'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench [-- options]
@@ -30,6 +32,11 @@ const USAGE = `usage: npm run bench [-- options]
   --clients LIST     W1 client counts (default 1,8,64)
   --trials N         W2 failover trials per repetition (default 10)
   --rss-commands N   commands sent before reading RSS (default 100000)
+  --long-commands N  the long run's commands from 64 clients before its RSS and restart figures
+                     (default 1000000; --quick 20000)
+  --install-mib N    MiB of big values in the store before a new member joins (default 50; --quick 2)
+  --snap-pairs N     pairs of W1 64-client runs, snapshots on vs off (default 6; --quick 1)
+                     (long, install and snapab are ours only and run once, in the first repetition)
   --etcd-client K    how the W1 clients talk to etcd's gateway over keep-alive connections:
                      raw (default: a minimal HTTP/1.1 client, about as cheap for the bench
                      process as our WebSocket clients) or http (node:http with an Agent,
@@ -50,6 +57,10 @@ interface Options {
   clients: number[];
   trials: number;
   rssCommands: number;
+  longCommands: number;
+  installMiB: number;
+  snapPairs: number;
+  snapMs: number;
   wait: boolean;
   etcdClient: 'http' | 'raw';
   cpuProf: string | null;
@@ -70,6 +81,10 @@ function parseArgs(argv: string[]): Options | string {
     clients: [1, 8, 64],
     trials: 10,
     rssCommands: 100_000,
+    longCommands: 1_000_000,
+    installMiB: 50,
+    snapPairs: 6,
+    snapMs: 4000,
     wait: true,
     etcdClient: 'raw',
     cpuProf: null,
@@ -127,6 +142,15 @@ function parseArgs(argv: string[]): Options | string {
         case '--rss-commands':
           o.rssCommands = Math.floor(num(val(), '--rss-commands', 0));
           break;
+        case '--long-commands':
+          o.longCommands = Math.floor(num(val(), '--long-commands', 1));
+          break;
+        case '--install-mib':
+          o.installMiB = num(val(), '--install-mib', 0.1);
+          break;
+        case '--snap-pairs':
+          o.snapPairs = Math.floor(num(val(), '--snap-pairs', 1));
+          break;
         case '--etcd-client': {
           const v = val();
           if (v !== 'http' && v !== 'raw') return `--etcd-client takes http or raw, got ${JSON.stringify(v)}`;
@@ -161,6 +185,10 @@ function parseArgs(argv: string[]): Options | string {
     if (!set['--clients']) o.clients = [1, 8];
     if (!set['--trials']) o.trials = 1;
     if (!set['--rss-commands']) o.rssCommands = 2000;
+    if (!set['--long-commands']) o.longCommands = 20_000;
+    if (!set['--install-mib']) o.installMiB = 2;
+    if (!set['--snap-pairs']) o.snapPairs = 1;
+    o.snapMs = 1000;
     if (!set['--no-wait']) o.wait = false;
     o.floorIterations = 200;
     o.w3Ms = 1000;
@@ -211,7 +239,10 @@ async function main(): Promise<number> {
   };
   /** Summarizes what was measured so far, prints the table and writes the files. */
   const report = () => {
-    const summary = summarize(samples, { 'rss.max': `RSS of the largest member after ${fmtNumber(o.rssCommands)} commands` });
+    const summary = summarize(samples, {
+      'rss.max': `RSS of the largest member after ${fmtNumber(o.rssCommands)} commands`,
+      ...compactionLabels({ longCommands: o.longCommands, installMiB: o.installMiB }),
+    });
     const results: BenchResults = {
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -397,6 +428,76 @@ async function main(): Promise<number> {
             }
           }));
         }
+      }
+
+      // ---- Snapshots (ours only, once): the long run, InstallSnapshot, W1 with snapshots on vs off ----
+      const hooks = { log: progress, track: (s: BenchSystem) => live.add(s), untrack: (s: BenchSystem) => live.delete(s) };
+      if (rep === 1 && o.only.has('long') && systems.includes('ours')) {
+        await quiet();
+        progress(`long run: ${fmtNumber(o.longCommands)} commands from 64 clients, then RSS and a member's restart`);
+        await attempt('long run', async () => {
+          const meter = new BusyMeter(() => []);
+          const r = await runLongRun({ commands: o.longCommands, clients: 64, ...hooks });
+          const busy = meter.stop();
+          runs.push({ system: 'ours', rep, workload: 'long run', busy, detail: r });
+          add('ours', rep, 'long.commands', r.commands);
+          add('ours', rep, 'long.ops', r.commands / r.seconds);
+          add('ours', rep, 'long.elections', r.elections.leaderChanges);
+          add('ours', rep, 'long.rss.max', Math.max(...Object.values(r.rss)));
+          add('ours', rep, 'long.data.max', Math.max(...Object.values(r.dataMiB)));
+          add('ours', rep, 'long.restart.caughtUp', r.toCaughtUpMs / 1000);
+          add('ours', rep, 'long.restart.read', r.toReadMs / 1000);
+          progress(
+            `  long run: ${fmtNumber(r.commands)} commands in ${r.seconds.toFixed(0)} s (${fmtNumber(r.commands / r.seconds)} ops/s; ${r.errors} writes failed and were sent again${r.firstError ? `, the first: ${r.firstError}` : ''}; terms ${r.elections.termsBefore} -> ${r.elections.termsAfter}); ` +
+              `RSS ${Object.entries(r.rss).map(([m, v]) => `${m} ${v.toFixed(1)}`).join(', ')} MiB; data ${Object.entries(r.dataMiB).map(([m, v]) => `${m} ${v.toFixed(1)} MiB (${r.snapshots[m]} snapshot files)`).join(', ')}; ${fmtBusy(busy)}`,
+          );
+          if (r.elections.leaderChanges) progress(`  long run: leader changes: ${r.elections.lines.slice(0, 6).join(' | ')}`);
+          progress(
+            `  long run: ${r.restarted} restarted: status after ${ms(r.toStatusMs)}, applied through ${fmtNumber(r.commitAtKill)} after ${ms(r.toCaughtUpMs)}, ` +
+              `a linearizable read served after ${ms(r.toReadMs)}; it said: ${r.startLine ?? '(no snapshot)'}`,
+          );
+        });
+      }
+      if (rep === 1 && o.only.has('install') && systems.includes('ours')) {
+        await quiet();
+        progress(`InstallSnapshot: ${o.installMiB} MiB of big values, then a new member joins`);
+        await attempt('InstallSnapshot', async () => {
+          const meter = new BusyMeter(() => []);
+          const r = await runInstall({ mib: o.installMiB, valueBytes: 60_000, ...hooks });
+          const busy = meter.stop();
+          runs.push({ system: 'ours', rep, workload: 'InstallSnapshot', busy, detail: r });
+          add('ours', rep, 'install.caughtUp', r.toCaughtUpMs / 1000);
+          add('ours', rep, 'install.voter', r.toVoterMs / 1000);
+          add('ours', rep, 'install.rss', r.rssMiB);
+          add('ours', rep, 'install.elections', r.elections.leaderChanges);
+          progress(
+            `  InstallSnapshot: ${r.stateMiB.toFixed(1)} MiB (${r.values} values of ${fmtNumber(r.valueBytes)} bytes); ${r.newcomer} joined: caught up through ${fmtNumber(r.commitAtJoin)} after ` +
+              `${(r.toCaughtUpMs / 1000).toFixed(2)} s, a voter after ${(r.toVoterMs / 1000).toFixed(2)} s; its RSS ${r.rssMiB.toFixed(1)} MiB; ${fmtBusy(busy)}`,
+          );
+          if (r.elections.leaderChanges) progress(`  InstallSnapshot: terms ${r.elections.termsBefore} -> ${r.elections.termsAfter} while filling (${r.fillErrors} writes sent again): ${r.elections.lines.slice(0, 6).join(' | ')}`);
+          progress(`  InstallSnapshot: ${r.newcomer} said: ${r.installedLine ?? '(nothing about a snapshot: it got the log by AppendEntries)'}`);
+          if (!r.installedLine) notes.push(`InstallSnapshot: ${r.newcomer} caught up without installing a snapshot`);
+          progress(
+            `  InstallSnapshot: (fill ${r.fillSeconds.toFixed(1)} s, then ${fmtNumber(r.smallCommands)} small commands until the log was cut past the big values)`,
+          );
+        });
+      }
+      if (rep === 1 && o.only.has('snapab') && systems.includes('ours')) {
+        await quiet();
+        progress(`W1 64 clients, snapshots on vs off: ${o.snapPairs} pair(s) of ${o.snapMs / 1000} s runs on two clusters at once`);
+        await attempt('snapshots on vs off', async () => {
+          const meter = new BusyMeter(() => []);
+          const r = await runSnapAb({ clients: 64, pairs: o.snapPairs, ms: o.snapMs, warmupMs: o.warmupMs, ...hooks });
+          const busy = meter.stop();
+          runs.push({ system: 'ours', rep, workload: 'W1 64 snapshots on vs off', busy, detail: r });
+          add('ours', rep, 'snapab.ops', r.opsRatio);
+          add('ours', rep, 'snapab.p50', r.p50Ratio);
+          add('ours', rep, 'snapab.cpu', r.cpuRatio);
+          progress(
+            `  snapshots on/off (median of ${r.pairs.length} pair(s)): throughput x${r.opsRatio.toFixed(3)}, p50 x${r.p50Ratio.toFixed(3)}, cluster CPU per command x${r.cpuRatio.toFixed(3)}; ` +
+              `${r.snapshotFilesOn} snapshot file(s) in the leader's directory (on); ${fmtBusy(busy)}`,
+          );
+        });
       }
 
       // ---- W3: the village pipeline (ours only) ----

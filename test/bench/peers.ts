@@ -23,6 +23,10 @@ export interface OurPeersOptions {
   verbose?: boolean;
   /** node --cpu-prof for every peer, profiles written here when a peer exits gracefully. */
   cpuProfDir?: string | null;
+  /** How many of the `count` peers start as the cluster (default all); the rest may join later. */
+  members?: number;
+  /** Replaces the repository's snapshot limits (e.g. snapshots off: huge thresholds). */
+  snapshot?: { entries: number; bytes: number };
   /** Runs after the ini is written and before any peer starts (e.g. to start the relay first). */
   beforeStart?: (c: { configFile: string; relayPort: number; dir: string; secret: string }) => Promise<void>;
 }
@@ -33,10 +37,12 @@ export interface OurPeers extends PeerCluster {
   readonly relayPort: number;
   /** Everything a peer printed, for error messages. */
   output(name: string): string;
+  /** Starts a peer outside the initial members as a newcomer (`--join`). */
+  startJoiner(name: string): void;
 }
 
 /** The bench's timing profile and limits: the repository's fast profile and limits. */
-export function benchIniSections(): { profile: string; limits: string } {
+export function benchIniSections(snapshot?: { entries: number; bytes: number }): { profile: string; limits: string } {
   const repo = loadConfig(REPO_INI);
   const t = timingOf(repo, 'fast');
   const l = repo.limits;
@@ -48,13 +54,16 @@ export function benchIniSections(): { profile: string; limits: string } {
       `max_entries_per_append = ${l.maxEntriesPerAppend}`,
       `max_bytes_per_append = ${l.maxBytesPerAppend}`,
       `max_inflight_appends = ${l.maxInflightAppends}`,
+      `snapshot_entries = ${snapshot?.entries ?? l.snapshotEntries}`,
+      `snapshot_bytes = ${snapshot?.bytes ?? l.snapshotBytes}`,
+      `snapshot_trailing_entries = ${l.snapshotTrailingEntries}`,
     ].join('\n'),
   };
 }
 
 export async function startOurPeers(o: OurPeersOptions): Promise<OurPeers> {
-  const { profile, limits } = benchIniSections();
-  const c = await startCluster({ peers: o.count, profile: 'bench', verbose: o.verbose ?? false, ini: profile, limits, start: false });
+  const { profile, limits } = benchIniSections(o.snapshot);
+  const c = await startCluster({ peers: o.count, ...(o.members ? { members: o.members } : {}), profile: 'bench', verbose: o.verbose ?? false, ini: profile, limits, start: false });
   // The harness spawns with this process's environment: add the profiler only around our
   // spawns. (Node 20 refuses --cpu-prof in NODE_OPTIONS; a preloaded module does the same.)
   const spawning = <T>(fn: () => T): T => {
@@ -78,7 +87,7 @@ export async function startOurPeers(o: OurPeersOptions): Promise<OurPeers> {
     }
   }
   spawning(() => c.startAll());
-  const peers: PeerAddress[] = c.peers;
+  const peers: PeerAddress[] = c.peers.slice(0, o.members ?? c.peers.length);
   return {
     peers,
     secret: c.config.secret,
@@ -86,6 +95,9 @@ export async function startOurPeers(o: OurPeersOptions): Promise<OurPeers> {
     configFile: c.ini,
     relayPort: c.relayPort,
     output: (name) => c.output(name),
+    startJoiner: (name) => {
+      spawning(() => c.start(name, {}, { join: true }));
+    },
     pidOf: (name) => c.pid(name) ?? null,
     kill: (name) => {
       void c.kill(name, 'SIGKILL'); // the signal goes out synchronously

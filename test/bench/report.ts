@@ -134,6 +134,38 @@ export const FIGURES: FigureDef[] = [
   { key: 'w4.load.cpu.empty', label: 'W4 empty scene under load: Chromium CPU per frame', unit: 'ms', better: 'lower' },
   { key: 'w4.load.ops', label: 'W4 the load: W1 8 clients throughput meanwhile', unit: 'ops/s', better: 'higher' },
   { key: 'rss.start', label: 'RSS of the largest member at start', unit: 'MiB', better: 'lower' },
+  { key: 'long.commands', label: 'Long run: commands sent (64 clients)', unit: 'commands', better: 'higher' },
+  { key: 'long.ops', label: 'Long run: throughput', unit: 'ops/s', better: 'higher' },
+  {
+    key: 'long.rss.max',
+    label: 'Long run: RSS of the largest member',
+    unit: 'MiB',
+    better: 'lower',
+    target: { text: '< 150 MiB', met: absolute((v) => v < 150) },
+  },
+  { key: 'long.elections', label: 'Long run: elections (terms begun) while the commands were sent', unit: 'terms', better: 'lower' },
+  { key: 'long.data.max', label: "Long run: largest member's data directory", unit: 'MiB', better: 'lower' },
+  { key: 'long.restart.caughtUp', label: 'Long run: restart to caught up', unit: 's', better: 'lower' },
+  {
+    key: 'long.restart.read',
+    label: 'Long run: restart to serving a linearizable read',
+    unit: 's',
+    better: 'lower',
+    target: { text: '< 2 s', met: absolute((v) => v < 2) },
+  },
+  { key: 'install.caughtUp', label: 'InstallSnapshot: join to caught up', unit: 's', better: 'lower' },
+  { key: 'install.voter', label: 'InstallSnapshot: join to voter', unit: 's', better: 'lower' },
+  { key: 'install.elections', label: 'InstallSnapshot: elections (terms begun) while the store was filled', unit: 'terms', better: 'lower' },
+  { key: 'install.rss', label: "InstallSnapshot: the new member's RSS", unit: 'MiB', better: 'lower' },
+  {
+    key: 'snapab.ops',
+    label: 'W1 64 clients, snapshots on / off: throughput (paired)',
+    unit: '',
+    better: 'higher',
+    target: { text: '>= 0.90', met: absolute((v) => v >= 0.9) },
+  },
+  { key: 'snapab.p50', label: 'W1 64 clients, snapshots on / off: latency p50 (paired)', unit: '', better: 'lower' },
+  { key: 'snapab.cpu', label: 'W1 64 clients, snapshots on / off: cluster CPU per command (paired)', unit: '', better: 'lower' },
   {
     key: 'rss.max',
     label: 'RSS of the largest member after 100,000 commands',
@@ -142,6 +174,23 @@ export const FIGURES: FigureDef[] = [
     target: { text: '< 150 MiB', met: absolute((v) => v < 150) },
   },
 ];
+
+/** The snapshot figures' labels name the sizes used (--long-commands, --install-mib). */
+export function compactionLabels(o: { longCommands: number; installMiB: number }): Record<string, string> {
+  const n = fmtNumber(o.longCommands);
+  const mib = String(o.installMiB);
+  return {
+    'long.commands': 'Long run: commands sent (64 clients)',
+    'long.ops': `Long run: throughput over the ${n} commands`,
+    'long.rss.max': `Long run: RSS of the largest member after ${n} commands`,
+    'long.data.max': `Long run: largest member's data directory after ${n} commands`,
+    'long.restart.caughtUp': 'Long run: a member restarted, process start to applied through the commit index',
+    'long.restart.read': 'Long run: a member restarted, process start to serving a linearizable read',
+    'install.caughtUp': `InstallSnapshot (${mib} MiB state): join to the new member caught up`,
+    'install.voter': `InstallSnapshot (${mib} MiB state): join to the new member a voter`,
+    'install.rss': `InstallSnapshot (${mib} MiB state): the new member's RSS`,
+  };
+}
 
 export interface Row {
   key: string;

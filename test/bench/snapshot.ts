@@ -1,12 +1,13 @@
-// `npx tsx test/bench/snapshot.ts [--mb 50] [--value-bytes 100]`: what taking a snapshot of a
+// `npx tsx test/bench/snapshot.ts [--mb 50] [--value-bytes 100] [--random]`: what taking a snapshot of a
 // large store costs the peer. Fills a KvStore with about MB megabytes of keys and values (and
-// 10,000 client sessions), then measures what peer/snapshots.ts does:
+// 10,000 client sessions; --random: values of random base64, which gzip cannot shrink much), then measures what peer/snapshots.ts does:
 //   image    KvStore.image(): the synchronous copy (the event loop is blocked for all of it)
 //   encode   encodeSnapshotState: JSON in slices + gzip in the thread pool; total time, and the
 //            longest the event loop was held up meanwhile (a 1 ms timer's worst lateness)
 //   write    writeSnapshotFile: temporary file, fsync, rename, directory fsync (thread pool)
 //   decode   decodeSnapshotState + KvStore.restore, as on start or InstallSnapshot (synchronous)
 // Prints the figures; asserts nothing.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +45,9 @@ async function main(): Promise<void> {
   const kv = new KvStore();
   let index = 0;
   const filler = 'v'.repeat(valueBytes - 8);
-  for (let i = 0; i < keys; i++) kv.apply(encodeEntry({ op: 'set', key: `key-${String(i).padStart(9, '0')}`, value: `${filler}${String(i).padStart(8, '0')}` }), ++index);
+  const random = process.argv.includes('--random');
+  const value = (i: number) => `${random ? randomBytes(valueBytes).toString('base64').slice(0, valueBytes - 8) : filler}${String(i).padStart(8, '0')}`;
+  for (let i = 0; i < keys; i++) kv.apply(encodeEntry({ op: 'set', key: `key-${String(i).padStart(9, '0')}`, value: value(i) }), ++index);
   for (let i = 0; i < 10_000; i++) kv.apply(encodeEntry({ op: 'add', key: 'counter', amount: 1 }, `client-${i}`, 1), ++index);
   const stateBytes = keys * (valueBytes + 16);
   console.log(`store: ${keys} keys of ${valueBytes}-byte values (~${(stateBytes / 1048576).toFixed(0)} MiB of keys and values), ${kv.sessionCount} sessions`);

@@ -76,25 +76,44 @@ export async function closedLoop(
   }
 }
 
-/** Sends exactly `total` writes with `clients` closed-loop clients (for the RSS figure). */
-export async function pushCommands(sys: BenchSystem, total: number, clients: number, onProgress?: (done: number) => void): Promise<{ seconds: number; errors: number }> {
+/**
+ * Sends exactly `total` acknowledged writes with `clients` closed-loop clients (for the RSS
+ * figure). A client whose write fails (say, its leader lost leadership) waits 50 ms and
+ * reconnects to the current leader; its write is sent again.
+ */
+export async function pushCommands(
+  sys: BenchSystem,
+  total: number,
+  clients: number,
+  onProgress?: (done: number) => void,
+  value: (i: number) => string = payload,
+  key: (client: number, i: number) => string = (ci, i) => `rss-${ci}-${i % 64}`,
+): Promise<{ seconds: number; errors: number; firstError: string | null }> {
   const cs: BenchClient[] = [];
   let next = 0;
   let done = 0;
   let errors = 0;
+  let firstError: string | null = null;
   const t0 = performance.now();
   try {
     for (let i = 0; i < clients; i++) cs.push(await sys.client());
     await Promise.all(
-      cs.map(async (c, ci) => {
+      cs.map(async (_c, ci) => {
         for (;;) {
           const i = next++;
           if (i >= total) return;
-          try {
-            await c.put(`rss-${ci}-${i % 64}`, payload(i));
-          } catch {
-            errors++;
-            if (errors > total / 10) throw new Error(`too many failed writes (${errors})`);
+          for (;;) {
+            try {
+              await cs[ci]!.put(key(ci, i), value(i));
+              break;
+            } catch (e) {
+              errors++;
+              firstError ??= (e as Error).message;
+              if (errors > Math.max(1000, total / 10)) throw new Error(`too many failed writes (${errors}; the first: ${firstError})`);
+              cs[ci]!.close();
+              await new Promise((r) => setTimeout(r, 50));
+              cs[ci] = await sys.client().catch(() => cs[ci]!);
+            }
           }
           if (++done % 10_000 === 0) onProgress?.(done);
         }
@@ -103,7 +122,7 @@ export async function pushCommands(sys: BenchSystem, total: number, clients: num
   } finally {
     for (const c of cs) c.close();
   }
-  return { seconds: (performance.now() - t0) / 1000, errors };
+  return { seconds: (performance.now() - t0) / 1000, errors, firstError };
 }
 
 export function rssOf(sys: BenchSystem): Record<string, number> {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import {
   SnapshotDamagedError,
   writeSnapshotFile,
 } from '../../peer/snapshot-file.ts';
-import { decodeSnapshotState, encodeSnapshotState } from '../../peer/snapshot-state.ts';
+import { decodeSnapshotState, encodeSnapshotState, SLICE_CHARS } from '../../peer/snapshot-state.ts';
 import { encodeEntry, KvStore } from '../../peer/kv.ts';
 import type { Snapshot } from '../../peer/raft/types.ts';
 
@@ -126,6 +126,32 @@ describe('snapshot state (the store and sessions in a snapshot)', () => {
     // The same (client, seq) again: the remembered outcome, n stays 5.
     expect(b.apply(encodeEntry({ op: 'add', key: 'n', amount: 5 }, 'c1', 1), 4)).toEqual({ ok: true, value: 5, key: 'n' });
     expect(b.valueOf('n')).toBe(5);
+  });
+
+  it('builds the JSON of a store of few big values in slices of about SLICE_CHARS, not all in one turn', async () => {
+    // 80 values of 60,000 characters: under the 10,000-key slice alone, 4.8 MB in one JSON.stringify
+    // held a leader's event loop past the election timeout (the bench's InstallSnapshot run).
+    const a = new KvStore();
+    for (let i = 0; i < 80; i++) expect(a.apply(encodeEntry({ op: 'set', key: `big-${i}`, value: `${i}`.padEnd(60_000, 'x') }), i + 1).ok).toBe(true);
+    const lengths: number[] = [];
+    const real = JSON.stringify.bind(JSON);
+    const spy = vi.spyOn(JSON, 'stringify').mockImplementation(((...args: Parameters<typeof JSON.stringify>) => {
+      const out = real(...args);
+      lengths.push(out.length);
+      return out;
+    }) as typeof JSON.stringify);
+    let data: string;
+    try {
+      data = await encodeSnapshotState({ image: a.image(), ph: null });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lengths.filter((n) => n > 500_000).length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(SLICE_CHARS + 60_100);
+    const b = new KvStore();
+    b.restore(decodeSnapshotState(data).image);
+    expect(b.size).toBe(80);
+    expect(b.valueOf('big-79')).toBe('79'.padEnd(60_000, 'x'));
   });
 
   it('keeps a snapshot of the store as it was, while the store goes on changing', async () => {
