@@ -208,7 +208,8 @@ describe('the timeline on a real cluster', { timeout: 420_000 }, () => {
     }, null, { timeout: 20_000 });
     expect(await peersOf(p)).toEqual(finalLive.peers);
     expect(await p.evaluate(() => window.__village!.logRows())).toEqual(finalLive.rows);
-    expect(finalLive.rows[finalLive.peers[0]!.name]!.length).toBeGreaterThan(1);
+    // Not an empty table: the leader's row holds at least its term's first entry and x add 5.
+    expect(Math.max(...Object.values(finalLive.rows).map((r) => r.length))).toBeGreaterThan(1);
 
     // Greyed, with the reason: the console, the Live button, and a click on a villager.
     const input = p.locator('#console-input');

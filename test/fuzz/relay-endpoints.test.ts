@@ -182,6 +182,21 @@ describe('the relay process under random and mutated frames', () => {
     for (const n of c.names) expect(c.alive(n), `${n}:\n${c.output(n).slice(-3000)}`).toBe(true);
     const rssAfter = rssMiB(relay.pid);
     expect(rssAfter - rssBefore, `RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB`).toBeLessThan(100);
+    // The fuzzing may have paused the village clock (a valid pause among the browsers' frames, or
+    // the safety monitor pausing on the forged events): resume it, as a visitor would.
+    await new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(`${wsUrl('/village')}?token=${token}`, { headers: origin() });
+      const timer = setTimeout(() => reject(new Error('no reply to resume')), 10_000);
+      ws.once('open', () => ws.send(JSON.stringify({ type: 'clock', action: 'resume', id: 'resume' })));
+      ws.on('message', (d) => {
+        const m = JSON.parse(String(d)) as { type?: string; id?: string };
+        if (m.type !== 'reply' || m.id !== 'resume') return;
+        clearTimeout(timer);
+        ws.terminate();
+        resolve();
+      });
+      ws.once('error', reject);
+    });
     await c.waitForLeader({ timeoutMs: 30_000 });
     const value = Date.now();
     expect(await c.write(['after-relay-fuzz', 'set', value], { timeoutMs: 30_000 })).toMatchObject({ ok: true });
