@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../../shared/config.ts';
 import { ClusterClient } from '../../shared/client.ts';
 import { startRelay, type Relay } from './server.ts';
+import { stopOnSignals } from './stop-signals.ts';
 
 const USAGE = `usage: npm run game -- [--config FILE] [--port P] [--host H] [--attacks on|off] [--clock on|off]
   --config   the ini file (default: ./raft_peer.ini or $RAFT_CONFIG)
@@ -140,14 +141,7 @@ async function main(): Promise<void> {
     void relay.close().then(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGHUP', stop);
-  // Run through npm, a signal to npm ends the shell in between but not this process.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) stop();
-  }, 500).unref();
+  stopOnSignals(stop);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();

@@ -16,6 +16,7 @@ import { hostForUrl } from '../../shared/ws.ts';
 import { answerRecording, keyframeFor, MAX_WINDOW_BYTES, readFrames, scanRecording, type RecordingScan, type RecordingSource } from './recording.ts';
 import { Gate } from './security.ts';
 import { DEFAULT_DIST, injectToken, StaticSite } from './static.ts';
+import { stopOnSignals } from './stop-signals.ts';
 
 /** Must match VILLAGE_REPLAY_META of game/src/page/timeline.ts. */
 const REPLAY_META = 'village-replay';
@@ -184,13 +185,7 @@ async function main(): Promise<void> {
   const seconds = ((s.end! - s.start!) / 1000).toFixed(1);
   process.stdout.write(`replay of ${args.file}: ${seconds} s from ${new Date(s.start!).toISOString()}, ${s.lines} lines, ${s.keyframes.length} keyframes; open ${replay.url}\n`);
   const stop = () => void replay.close().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGHUP', stop);
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) stop();
-  }, 500).unref();
+  stopOnSignals(stop);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();
