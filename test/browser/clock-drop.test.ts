@@ -5,21 +5,18 @@
 // Raft sends again and the write it carried commits everywhere. While running, no Drop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { WebSocket } from 'ws';
 import type { PeerEvent } from '../../shared/events.ts';
-import type { RelayToBrowser } from '../../shared/village.ts';
 import type { LetterProbe } from '../../game/src/page/letterPanel.ts';
 import { waitFor } from '../support/cluster.ts';
 import { ensureGameBuilt } from './support/build.ts';
 import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
+import { watchEvents, type EventWatch } from './support/events.ts';
 import { startVillage, type TestVillage } from './support/village.ts';
 
 let village: TestVillage;
 let browser: Browser;
 let page: Page;
-let watcher: WebSocket;
-/** Every peer event the relay passed on to browsers. */
-const events: PeerEvent[] = [];
+let watcher: EventWatch;
 const problems: string[] = [];
 
 beforeAll(async () => {
@@ -28,17 +25,13 @@ beforeAll(async () => {
   village = await startVillage({ peers: 3, profile: 'fast', attacks: false });
   browser = await launchChromium();
   page = await watchedPage(browser, problems);
-  watcher = new WebSocket(`ws://127.0.0.1:${village.relay.port}/village`);
-  watcher.on('message', (d) => {
-    const m = JSON.parse(String(d)) as RelayToBrowser;
-    if (m.type === 'batch') for (const x of m.deltas) if (x.type === 'event') events.push(x.event);
-  });
+  watcher = watchEvents(village.relay.port);
   await page.goto(village.url, { timeout: 120_000 });
   await page.waitForFunction(() => window.__village?.connected() && window.__village.leader() !== null, null, { timeout: 60_000 });
 }, 600_000);
 
 afterAll(async () => {
-  watcher?.terminate();
+  watcher?.close();
   await browser?.close();
   await village?.teardown();
 }, 30_000);
@@ -124,11 +117,11 @@ describe('dropping a held letter while the village is paused, in Chromium with a
           await waitFor(`running${context()}`, () => !clock().paused, 5000);
         }
         await page.waitForFunction(() => window.__village!.clock()?.paused === false && window.__village!.clock()?.speed === '0.05x', null, { timeout: 30_000 });
-        const from = events.length;
+        const from = watcher.events.length;
         answer = village.cluster.request(leader, ['dropped', 'set', i], {}, 90_000).catch((e: Error) => e);
         const sent = await waitFor(
           'the write\'s AppendEntries to the follower',
-          () => events.slice(from).find((e): e is Extract<PeerEvent, { type: 'rpc_send' }> => e.type === 'rpc_send' && e.peer === leader && e.to === follower && e.rpc === 'append_entries' && e.entries > 0),
+          () => watcher.events.slice(from).find((e): e is Extract<PeerEvent, { type: 'rpc_send' }> => e.type === 'rpc_send' && e.peer === leader && e.to === follower && e.rpc === 'append_entries' && e.entries > 0),
           20_000,
         );
         // Pause once the page draws it away from the villagers (letters are drawn at most 0.88 of the way).
@@ -165,10 +158,10 @@ describe('dropping a held letter while the village is paused, in Chromium with a
     const before = peerOf(follower);
     const leaderLast = peerOf(leader).lastIndex;
     expect(before.lastIndex, 'the follower lacks the entry the letter carries').toBeLessThan(leaderLast);
-    const from = events.length;
+    const from = watcher.events.length;
     // A DOM click on the button (a mouse click over the board could reach a villager under it).
     await page.locator('#letter-panel .letter-actions button', { hasText: 'Drop' }).dispatchEvent('click');
-    const dropped = await waitFor('the follower reports the drop', () => events.slice(from).find((e) => e.type === 'rpc_drop' && e.rid === rid), 10_000);
+    const dropped = await waitFor('the follower reports the drop', () => watcher.events.slice(from).find((e) => e.type === 'rpc_drop' && e.rid === rid), 10_000);
     expect(dropped).toMatchObject({ type: 'rpc_drop', peer: follower, to: follower, reason: 'dropped', rid, rpc: 'append_entries' });
     await waitFor('the panel says dropped', async () => (await letter())?.state === 'dropped (dropped)', 10_000);
     expect((await letter())!.actions).toEqual(['Close']);
@@ -187,7 +180,7 @@ describe('dropping a held letter while the village is paused, in Chromium with a
     expect(r, 'the write is answered after resume').toMatchObject({ ok: true });
     await waitFor('the follower catches up (Raft sent again)', () => peerOf(follower).lastIndex >= leaderLast, 10_000);
     await sleep(500);
-    expect(events.some((e) => e.type === 'rpc_recv' && e.rid === rid), 'the dropped letter never landed').toBe(false);
+    expect(watcher.events.some((e) => e.type === 'rpc_recv' && e.rid === rid), 'the dropped letter never landed').toBe(false);
     expect(peerOf(follower).term).toBe(before.term);
     expect(problems).toEqual([]);
   });

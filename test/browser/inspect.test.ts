@@ -4,23 +4,20 @@
 // sending peer reported it in its -v events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { WebSocket } from 'ws';
 import type { PeerEvent } from '../../shared/events.ts';
 import type { AdminReply } from '../../shared/peer-protocol.ts';
-import type { RelayToBrowser } from '../../shared/village.ts';
 import { waitFor } from '../support/cluster.ts';
 import type { InspectorProbe } from '../../game/src/page/inspector.ts';
 import type { LetterProbe } from '../../game/src/page/letterPanel.ts';
 import { ensureGameBuilt } from './support/build.ts';
 import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
+import { watchEvents, type EventWatch } from './support/events.ts';
 import { startVillage, type TestVillage } from './support/village.ts';
 
 let village: TestVillage;
 let browser: Browser;
 let page: Page;
-let watcher: WebSocket;
-/** Every peer event the relay passed on to browsers, as a watching page gets them. */
-const events: PeerEvent[] = [];
+let watcher: EventWatch;
 const problems: string[] = [];
 
 beforeAll(async () => {
@@ -29,17 +26,13 @@ beforeAll(async () => {
   village = await startVillage({ peers: 3, profile: 'fast', attacks: false });
   browser = await launchChromium();
   page = await watchedPage(browser, problems);
-  watcher = new WebSocket(`ws://127.0.0.1:${village.relay.port}/village`);
-  watcher.on('message', (d) => {
-    const m = JSON.parse(String(d)) as RelayToBrowser;
-    if (m.type === 'batch') for (const x of m.deltas) if (x.type === 'event') events.push(x.event);
-  });
+  watcher = watchEvents(village.relay.port);
   await page.goto(village.url, { timeout: 120_000 });
   await page.waitForFunction(() => window.__village?.connected() && window.__village.leader() !== null, null, { timeout: 60_000 });
 }, 600_000);
 
 afterAll(async () => {
-  watcher?.terminate();
+  watcher?.close();
   await browser?.close();
   await village?.teardown();
 }, 30_000);
@@ -138,7 +131,7 @@ async function write(command: unknown[]): Promise<void> {
   if (!r.ok) throw new Error(`${JSON.stringify(command)}: ${JSON.stringify(r)}`);
 }
 
-const sentEvent = (rid: string) => waitFor(`the rpc_send of ${rid}`, () => events.find((e): e is Extract<PeerEvent, { type: 'rpc_send' }> => e.type === 'rpc_send' && e.rid === rid), 10_000);
+const sentEvent = (rid: string) => waitFor(`the rpc_send of ${rid}`, () => watcher.events.find((e): e is Extract<PeerEvent, { type: 'rpc_send' }> => e.type === 'rpc_send' && e.rid === rid), 10_000);
 
 describe('looking inside the village, in Chromium with a real cluster', { timeout: 90_000 }, () => {
   it('the leader\'s inspector equals its /admin status: Figure 2\'s fields, its log and nextIndex/matchIndex per follower', async () => {
