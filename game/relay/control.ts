@@ -200,7 +200,9 @@ export class Control {
     }
     if (!r.ok) return { ok: false, text: `${op} ${peer}: ${r.message}` };
     const text = op === 'join' ? `${peer} joined the cluster (${formatMembership(r.config)})` : `${peer} left the cluster (${formatMembership(r.config)}); it exits by itself`;
-    this.d.picture.say(text, 'event');
+    // Every console hears of the change; the one who typed it also gets the reply, so the
+    // event line says the new membership rather than repeating the reply word for word.
+    this.d.picture.say(`members now: ${formatMembership(r.config)} (${peer} ${op === 'join' ? 'joined' : 'left'})`, 'event');
     return { ok: true, text };
   }
 

@@ -60,6 +60,20 @@ describe('join and leave in the web console', () => {
     expect(await reply).toEqual({ ok: true, text: 'peer6 joined the cluster (voters peer1, peer2, peer3, peer6; no learners)' });
   });
 
+  it('says a change once in the console: the typed reply, and an event line with the new members', async () => {
+    const { c, picture } = control();
+    const reply = c.consoleLine('join peer6');
+    await new Promise((r) => setTimeout(r, 10));
+    c.membershipReported(joined);
+    await reply;
+    const lines = picture.consoleHistory().map((d) => (d.type === 'console' ? `${d.level}: ${d.line}` : d.type));
+    expect(lines).toEqual([
+      'input: join peer6',
+      'event: members now: voters peer1, peer2, peer3, peer6; no learners (peer6 joined)',
+      'result: peer6 joined the cluster (voters peer1, peer2, peer3, peer6; no learners)',
+    ]);
+  });
+
   it('asks the leader itself without a launcher, and passes its refusal on', async () => {
     const asked: string[] = [];
     const { c } = control({
