@@ -32,7 +32,7 @@ const replayFile = document.querySelector<HTMLMetaElement>(`meta[name="${VILLAGE
 const model = new VillageModel();
 const time = new VillageTime(Date.now());
 const conn = new RelayConnection(villageUrl(location, token), model, time);
-const clockBar = new ClockBar(byId('village'), time, conn, model);
+const clockBar = new ClockBar(byId('stage'), time, conn, model);
 const timeline = new Timeline(byId('timeline'), model, replayFile);
 const actions = new Actions(conn, model, () => timeline.liveOnly());
 const inspector = new InspectorPanel(byId('inspector'), model, (cmd) => conn.send(cmd));

@@ -87,6 +87,15 @@ describe('the village clock on a real cluster, in Chromium', { timeout: 90_000 }
     await second.goto(village.url, { timeout: 120_000 });
     await second.waitForFunction(() => window.__village?.connected() && window.__village.clock()?.paused, null, { timeout: 60_000 });
     expect((await second.evaluate(() => window.__village!.clock()))!.status).toMatch(/^Paused by a visitor at .*space or ▶ resumes/);
+    // The bar is a strip of its own under the village: it covers no part of the picture, and its status is not cut short.
+    const boxes = await second.evaluate(() => {
+      const r = (id: string) => document.getElementById(id)!.getBoundingClientRect();
+      const status = document.querySelector('#clock-bar .status') as HTMLElement;
+      return { village: r('village').bottom, bar: r('clock-bar').top, timeline: r('timeline').top, cut: status.scrollWidth > status.clientWidth };
+    });
+    expect(boxes.bar, 'the clock bar starts where the village ends').toBeGreaterThanOrEqual(boxes.village);
+    expect(boxes.timeline, 'and the timeline under it').toBeGreaterThan(boxes.bar);
+    expect(boxes.cut, 'the status is shown in full').toBe(false);
     await second.close();
     await sleep(10_000 - (Date.now() - from));
     expect(state(), context()).toEqual(before);

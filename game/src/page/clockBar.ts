@@ -65,7 +65,8 @@ export class ClockBar {
     this.note.className = 'note';
     this.note.id = 'clock-note';
     el.append(this.slider, this.speedOut, this.status, this.note);
-    parent.append(el);
+    // A strip of its own between the village and the timeline: it never covers the picture.
+    parent.insertBefore(el, parent.querySelector(':scope > #timeline'));
   }
 
   toggle(): Promise<Reply> {

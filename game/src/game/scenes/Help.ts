@@ -12,7 +12,7 @@ export const HELP_LINES: [string, string][] = [
   ['?', 'show / hide this help'],
   ['h', 'heal every partition'],
   ['l', 'lessons: guided scenarios on this cluster, citing the Raft paper'],
-  ['space (or ❚❚ / ▶ at the top)', 'pause / resume the whole village: timers and letters stop'],
+  ['space (or Pause under the village)', 'pause / resume the whole village: timers and letters stop'],
   ['[  /  ]', 'slower / faster: 0.05x to 1x of the profile\'s pace'],
   ['. (while paused)', 'step: deliver the next letter or fire the next timer'],
   ['` (backquote)', 'jump to the console'],
