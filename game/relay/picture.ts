@@ -173,8 +173,12 @@ export class Picture {
         p.process = 'up';
         this.timing = e.timing;
         this.profile = e.profile;
-        // Its cluster joins the village (only names the ini knows: the relay shares the ini).
-        for (const n of e.cluster) if (this.order.length === 0 || this.order.includes(n)) this.ensure(n);
+        // Its cluster joins the village (only names the ini knows: the relay shares the ini). A
+        // hello names the initial voters; once a launcher named the members (a restart after a
+        // join or a leave), a peer that left is not brought back by it.
+        for (const n of e.cluster) {
+          if ((this.order.length === 0 || this.order.includes(n)) && (this.launcherPeers === null || this.launcherPeers.includes(n))) this.ensure(n);
+        }
         break;
       }
       case 'state': {

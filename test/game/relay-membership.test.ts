@@ -13,7 +13,7 @@ import { parseLauncherReport, parsePeerEvent } from '../../game/relay/validate.t
 import { latestMembers } from '../../peer/launcher-members.ts';
 import { parseLauncherCommand } from '../../peer/launcher.ts';
 import { parseConfig } from '../../shared/config.ts';
-import type { LauncherCommand } from '../../shared/events.ts';
+import type { LauncherCommand, PeerEvent } from '../../shared/events.ts';
 import type { MembershipResult } from '../../shared/membership.ts';
 import { testConfig } from './relay-support.ts';
 
@@ -120,6 +120,16 @@ describe('the relay with a changing membership', () => {
     // peer2 left: the launcher names the members again, then peer2's process exits.
     picture.applyLauncherReport({ type: 'launcher_hello', peers: ['peer1', 'peer3', 'peer4', 'peer5', 'peer6'], profile: 'fast' });
     picture.applyLauncherReport({ type: 'process', peer: 'peer2', pid: 102, alive: false, exitCode: 0, signal: null });
+    expect(picture.names()).toEqual(['peer1', 'peer3', 'peer4', 'peer5', 'peer6']);
+  });
+});
+
+describe('a village restarted after a leave', () => {
+  it('does not bring back a peer that left: a hello names the initial voters, the launcher the members', () => {
+    const { picture } = control();
+    picture.applyLauncherReport({ type: 'launcher_hello', peers: ['peer1', 'peer3', 'peer4', 'peer5', 'peer6'], profile: 'fast' });
+    const timing = { heartbeatMs: 50, electionMinMs: 150, electionMaxMs: 300, latencyMs: 0 };
+    picture.applyEvent({ peer: 'peer1', t: 1, seq: 0, type: 'hello', pid: 101, cluster: ['peer1', 'peer2', 'peer3', 'peer4', 'peer5'], profile: 'fast', timing });
     expect(picture.names()).toEqual(['peer1', 'peer3', 'peer4', 'peer5', 'peer6']);
   });
 });
