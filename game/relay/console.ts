@@ -2,13 +2,14 @@
 //
 //   x add 100   ['x','add','100']   get x   set y 5   add x 1   cas k a b   del k
 //   kill peer2   revive peer2   isolate peer3   heal   campaign peer1   join peer6   leave peer2
-//   attacks off|on   status   help
+//   attacks off|on   pause   resume   step   speed 0.25   status   help
 //
 // The key-value part (words, quotes, lists, key first or verb first) is shared/command-line.ts,
 // the same language as the terminal client, with its rules and formatting in
 // shared/kv-commands.ts; this file adds the village commands.
 import { parseKvLine, parseKvWords, tokenize, type CommandValue, type Parsed } from '../../shared/command-line.ts';
 import { formatCommandList } from '../../shared/kv-commands.ts';
+import { MAX_SPEED, MIN_SPEED } from '../../shared/village-clock.ts';
 
 /** A value in a key-value command (null: cas FROM "not set"). */
 export type KvValue = CommandValue;
@@ -18,6 +19,8 @@ export type ConsoleCommand =
   | { kind: 'kill' | 'revive' | 'isolate' | 'campaign' | 'join' | 'leave'; peer: string }
   | { kind: 'heal' }
   | { kind: 'attacks'; on: boolean | null }
+  | { kind: 'clock'; action: 'pause' | 'resume' | 'step' }
+  | { kind: 'clock'; action: 'speed'; speed: number }
   | { kind: 'status' }
   | { kind: 'help' };
 
@@ -31,6 +34,8 @@ export const CONSOLE_HELP = [
   '  kill PEER      revive PEER      isolate PEER      heal      campaign PEER',
   '  join PEER (add a peer of raft_peer.ini to the cluster)      leave PEER (remove a member)',
   '  attacks on|off      status      help',
+  'The village clock (the same as space, . and the speed slider):',
+  '  pause      resume      step (while paused)      speed 0.25 (0.05 to 1 of the profile\'s pace)',
 ].join('\n');
 
 // Not `add` for join: that is the key-value command (add x 1).
@@ -48,6 +53,16 @@ export function parseConsoleLine(input: string): ConsoleParse {
   if (t.length === 1 && (first === 'help' || first === '?')) return { ok: true, command: { kind: 'help' } };
   if (t.length === 1 && first === 'status') return { ok: true, command: { kind: 'status' } };
   if (t.length === 1 && first === 'heal') return { ok: true, command: { kind: 'heal' } };
+  if (t.length === 1 && (first === 'pause' || first === 'resume' || first === 'step')) return { ok: true, command: { kind: 'clock', action: first } };
+  if (first === 'speed' && t.length === 2 && !t[1]!.quoted) {
+    // speed 0.25, 0.25x or 25% (a key named speed keeps its commands: speed set 5).
+    const m = /^(\d+(?:\.\d+)?|\.\d+)(x|%)?$/i.exec(words[1]!);
+    if (m) {
+      const speed = Number(m[1]) / (m[2] === '%' ? 100 : 1);
+      if (speed < MIN_SPEED || speed > MAX_SPEED) return { ok: false, message: `speed takes ${MIN_SPEED} to ${MAX_SPEED} (of the profile's pace), got ${words[1]}` };
+      return { ok: true, command: { kind: 'clock', action: 'speed', speed } };
+    }
+  }
   if (first === 'attacks' && t.length <= 2) {
     if (t.length === 1) return { ok: true, command: { kind: 'attacks', on: null } };
     const arg = words[1]!.toLowerCase();

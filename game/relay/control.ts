@@ -44,6 +44,8 @@ export interface ControlDeps {
   membership?(op: MembershipOp, peer: string): Promise<MembershipResult>;
   /** How long join and leave wait for the launcher's outcome. Default 40,000. */
   membershipWaitMs?: number;
+  /** The village clock's commands (clock.ts), for pause, resume, step and speed typed in the console. */
+  clock?(msg: Extract<BrowserToRelay, { type: 'clock' }>, by: string): Promise<Reply>;
 }
 
 const NO_LAUNCHER =
@@ -109,6 +111,9 @@ export class Control {
         return this.heal();
       case 'attacks':
         return this.attacks(c.on ?? !this.d.monster.attacks);
+      case 'clock':
+        if (!this.d.clock) return { ok: false, text: 'this relay has no village clock' };
+        return this.d.clock(c.action === 'speed' ? { type: 'clock', action: 'speed', speed: c.speed } : { type: 'clock', action: c.action }, by === 'the console' ? 'a visitor' : by);
       case 'status':
         return { ok: true, text: this.status() };
       case 'help':

@@ -174,7 +174,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
   const clock = new RelayClock({ offered: opts.clock ?? true, picture, sendPeer: (p, text) => peers.send(p, text), streams: () => peers.names(), now, log, ...(opts.clockJoinWaitMs !== undefined ? { joinWaitMs: opts.clockJoinWaitMs } : {}) });
   const kvClient = (list: PeerAddress[]) => clock.wrapClient(opts.kvClient(list));
-  const control = new Control({ config, picture, monster, sendLauncher: (cmd) => launchers.send(cmd), admin, kvClient, now, log });
+  const control = new Control({ config, picture, monster, sendLauncher: (cmd) => launchers.send(cmd), admin, kvClient, now, log, clock: (msg, by) => clock.command(msg, by) });
   if (opts.attacks ?? true) control.attacks(true);
   const inspect = new Inspect({ config, admin, names: () => picture.names() });
   const fanout = new Fanout({

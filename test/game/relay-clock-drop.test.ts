@@ -95,3 +95,26 @@ describe('Drop at the relay', () => {
     expect(await b.next((m) => m.type === 'reply' && m.id === 'd4')).toMatchObject({ ok: false });
   });
 });
+
+describe('the clock from the web console', () => {
+  it('pause, speed and resume typed in the console steer the clock the peers are on, as space and the slider do', async () => {
+    const r = await start();
+    const b = browser(r.port, { token: r.token });
+    sockets.push(b as Recorder);
+    await b.next((m) => m.type === 'snapshot');
+    const p1 = await clockedPeer(r, 'peer1');
+    const line = async (text: string, id: string) => {
+      b.send({ type: 'console', line: text, id });
+      return (await b.next((m) => m.type === 'reply' && m.id === id)) as Extract<RelayToBrowser, { type: 'reply' }>;
+    };
+    expect(await line('pause', 'a')).toMatchObject({ ok: true, text: 'paused' });
+    expect(r.clock.paused).toBe(true);
+    await p1.rec.next((m) => (m as { paused?: boolean }).paused === true);
+    expect(await line('speed 25%', 'b')).toMatchObject({ ok: true, text: expect.stringMatching(/0\.25/) });
+    expect(r.picture.snapshot().clock!.speed).toBe(0.25);
+    expect(await line('speed 3', 'c')).toMatchObject({ ok: false, text: expect.stringMatching(/0\.05 to 1/) });
+    expect(await line('resume', 'd')).toMatchObject({ ok: true, text: 'resumed' });
+    expect(r.clock.paused).toBe(false);
+    await b.next((m) => m.type === 'batch' && m.deltas.some((d) => d.type === 'console' && d.line === 'a visitor resumed the village'));
+  });
+});

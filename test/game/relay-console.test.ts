@@ -45,7 +45,20 @@ describe('console line parser', () => {
     expect(ok('help')).toEqual({ kind: 'help' });
   });
 
+  it('reads the village clock\'s commands: pause, resume, step and speed as 0.25, 0.25x or 25%', () => {
+    expect(ok('pause')).toEqual({ kind: 'clock', action: 'pause' });
+    expect(ok('Resume')).toEqual({ kind: 'clock', action: 'resume' });
+    expect(ok('step')).toEqual({ kind: 'clock', action: 'step' });
+    expect(ok('speed 0.25')).toEqual({ kind: 'clock', action: 'speed', speed: 0.25 });
+    expect(ok('speed .5x')).toEqual({ kind: 'clock', action: 'speed', speed: 0.5 });
+    expect(ok('speed 10%')).toEqual({ kind: 'clock', action: 'speed', speed: 0.1 });
+    expect(err('speed 2')).toBe("speed takes 0.05 to 1 (of the profile's pace), got 2");
+    expect(err('speed 0.01x')).toMatch(/0\.05 to 1/);
+  });
+
   it('lets keys share names with village commands', () => {
+    expect(ok('pause set 5')).toEqual({ kind: 'kv', command: ['pause', 'set', 5] });
+    expect(ok('speed add 1')).toEqual({ kind: 'kv', command: ['speed', 'add', 1] });
     expect(ok('kill add 1')).toEqual({ kind: 'kv', command: ['kill', 'add', 1] });
     expect(ok('status get')).toEqual({ kind: 'kv', command: ['status', 'get'] });
   });

@@ -29,6 +29,7 @@ export const CONSOLE_EXAMPLES = [
   'kill peer2   revive peer2   isolate peer3   heal   campaign peer1',
   'join peer6   leave peer2   (membership: names from raft_peer.ini)',
   'attacks off | on     status     help     clear (empties this panel)',
+  'pause   resume   step   speed 0.25   (the village clock)',
 ];
 
 export class Help extends Phaser.Scene {
