@@ -13,7 +13,7 @@ import { parseLauncherReport, parsePeerEvent } from '../../game/relay/validate.t
 import { latestMembers } from '../../peer/launcher-members.ts';
 import { parseLauncherCommand } from '../../peer/launcher.ts';
 import { parseConfig } from '../../shared/config.ts';
-import type { LauncherCommand, PeerEvent } from '../../shared/events.ts';
+import type { LauncherCommand } from '../../shared/events.ts';
 import type { MembershipResult } from '../../shared/membership.ts';
 import { testConfig } from './relay-support.ts';
 
