@@ -40,7 +40,7 @@ export class Village extends Phaser.Scene {
     this.backdrop.bake(this, 'village-still', [...still, ...this.board.still, ...this.logTable.still]);
     this.monster = new MonsterView(this, this.ctx.model);
     this.letters = new Letters(this, this.ctx.model);
-    this.cutLinks = new CutLinks(this, this.ctx.model);
+    this.cutLinks = new CutLinks(this.backdrop, this.ctx.model);
     this.ctx.view = {
       villagerPoint: (name) => this.villagers.get(name)?.point ?? null,
       villagerLook: (name) => this.villagers.get(name)?.currentLook ?? null,
@@ -115,7 +115,7 @@ export class Village extends Phaser.Scene {
       const existing = this.villagers.get(name);
       if (existing) existing.moveTo(points[i]!);
       else {
-        const v = new VillagerView(this, this.ctx, name, points[i]!);
+        const v = new VillagerView(this, this.ctx, this.backdrop, name, points[i]!);
         this.villagers.set(name, v);
         if (settled) v.walkIn();
       }
