@@ -135,8 +135,12 @@ export class Backdrop {
   update(camera: Phaser.Cameras.Scene2D.Camera): void {
     this.place();
     const shake = camera.shakeEffect as unknown as { isRunning: boolean; _offsetX: number; _offsetY: number };
-    const k = this.game.canvas.clientWidth / this.width || 1;
-    const t = shake.isRunning ? `translate(${(shake._offsetX * k).toFixed(1)}px, ${(shake._offsetY * k).toFixed(1)}px)` : '';
+    // The canvas's size on the page is read only while shaking: reading it makes the browser lay out the page.
+    let t = '';
+    if (shake.isRunning) {
+      const k = this.game.canvas.clientWidth / this.width || 1;
+      t = `translate(${(shake._offsetX * k).toFixed(1)}px, ${(shake._offsetY * k).toFixed(1)}px)`;
+    }
     if (t !== this.shaken) {
       this.shaken = t;
       this.host.style.transform = t;
