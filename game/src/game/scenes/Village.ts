@@ -63,7 +63,7 @@ export class Village extends Phaser.Scene {
       const ev = p.event as MouseEvent | undefined;
       if (rid) this.ctx.ui.openLetter(rid, ev?.clientX ?? 0, ev?.clientY ?? 0);
     });
-    this.scene.launch('Hud');
+    this.scene.launch('Hud', { backdrop: this.backdrop });
     this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => {
       this.ctx.view = null;
       this.backdrop.destroy();

@@ -17,6 +17,8 @@ interface Rect {
 
 interface Region extends Rect {
   draw: (g: CanvasRenderingContext2D) => void;
+  /** Regions of a higher level are drawn over those of a lower one (the HUD over the villagers). */
+  level: number;
 }
 
 export class Backdrop {
@@ -85,7 +87,7 @@ export class Backdrop {
 
   /** Repaints a region: the still picture there, then `draw` on top (in canvas pixels). */
   paint(x: number, y: number, w: number, h: number, draw: (g: CanvasRenderingContext2D) => void): void {
-    const r = { x, y, w, h, draw };
+    const r = { x, y, w, h, draw, level: 0 };
     this.regions.set(`${x},${y},${w},${h}`, r);
     this.repaint(r);
   }
@@ -93,12 +95,12 @@ export class Backdrop {
   /**
    * A named region that may move or change size (a villager's ring and lines): `draw` replaces
    * what it drew before, where it drew it before; null removes it. Regions it overlaps are drawn
-   * again there, in the order they were first painted.
+   * again there, by level, then in the order they were first painted.
    */
-  layer(key: string, rect: Rect | null, draw: (g: CanvasRenderingContext2D) => void = () => {}): void {
+  layer(key: string, rect: Rect | null, draw: (g: CanvasRenderingContext2D) => void = () => {}, level = 0): void {
     const name = `layer:${key}`;
     const old = this.regions.get(name);
-    if (rect) this.regions.set(name, { ...rect, draw });
+    if (rect) this.regions.set(name, { ...rect, draw, level });
     else this.regions.delete(name);
     if (old) this.repaint(old);
     if (rect && !(old && contains(old, rect))) this.repaint(rect);
@@ -118,7 +120,10 @@ export class Backdrop {
     g.clip();
     g.clearRect(x, y, w, h);
     if (this.still) g.drawImage(this.still, x, y, w, h, x, y, w, h);
-    for (const r of this.regions.values()) {
+    const regions = [...this.regions.values()].filter((r) => !(r.x >= x + w || r.y >= y + h || r.x + r.w <= x || r.y + r.h <= y));
+    // A stable sort: the same level keeps the order of first painting.
+    regions.sort((a, b) => a.level - b.level);
+    for (const r of regions) {
       if (r.x >= x + w || r.y >= y + h || r.x + r.w <= x || r.y + r.h <= y) continue;
       // Each region draws only inside its own rectangle, whatever it leaves behind.
       g.save();
