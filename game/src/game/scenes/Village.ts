@@ -35,7 +35,7 @@ export class Village extends Phaser.Scene {
     this.drawGround();
     this.drawLegend();
     const still = this.children.list.slice(first);
-    this.board = new Board(this, this.ctx.model);
+    this.board = new Board(this, this.ctx.model, this.backdrop);
     this.logTable = new LogTable(this, this.ctx.model, this.backdrop);
     this.backdrop.bake(this, 'village-still', [...still, ...this.board.still, ...this.logTable.still]);
     this.monster = new MonsterView(this, this.ctx.model);
