@@ -13,13 +13,12 @@ import type { VillageContext } from '../context.ts';
 import { SQUARE, type Point } from '../layout.ts';
 import type { Look, Villager } from '../../model.ts';
 import { COLOURS, termColour } from '../palette.ts';
+import { ringColour, ringShare } from '../timerRing.ts';
 import type { Backdrop } from './Backdrop.ts';
 import { canvasText, paintText, setColour, setTextAtMost, textRect } from './text.ts';
 
 const RING_RADIUS = 40;
 const BUBBLE_MS = 2500;
-/** The election ring is drawn in steps of 1/RING_STEPS of a turn (about 1.3 px of arc): finer steps would not show. */
-export const RING_STEPS = 200;
 /** How far the rings reach from the villager's centre (the law's ring, its dark edge included). */
 const RING_REACH = RING_RADIUS + 16 + 6;
 
@@ -213,8 +212,7 @@ export class VillagerView {
     if (look === 'leader') timer = 'leader';
     else if (look !== 'newcomer') {
       const left = this.ctx.model.timerLeft(p, localNow);
-      // A timer not yet run out keeps at least one step of arc.
-      if (left !== null) timer = left <= 0 ? 0 : Math.max(1, Math.round(Math.min(1, left) * RING_STEPS)) / RING_STEPS;
+      if (left !== null) timer = ringShare(left);
     }
     return { hover: this.hover && look !== 'grave', law, fence: this.fenced, timer };
   }
@@ -355,6 +353,5 @@ function drawRings(g: CanvasRenderingContext2D, cx: number, cy: number, ring: Ri
   const left = ring.timer;
   arc(5, 0x000000, 0.35, RING_RADIUS);
   if (left <= 0) return;
-  const colour = left > 0.3 ? 0xfff3b0 : left > 0.12 ? 0xffb347 : 0xff5252;
-  arc(5, colour, 0.95, RING_RADIUS, -Math.PI / 2, -Math.PI / 2 + left * Math.PI * 2);
+  arc(5, ringColour(left), 0.95, RING_RADIUS, -Math.PI / 2, -Math.PI / 2 + left * Math.PI * 2);
 }
