@@ -25,6 +25,10 @@ export function gameConfig(parent: HTMLElement): Phaser.Types.Core.GameConfig {
     backgroundColor: COLOURS.background,
     // The canvas shows the backdrop behind it (views/Backdrop.ts) where nothing is drawn.
     transparent: true,
+    // No multisampling: where WebGL runs in software it made every frame cost several times
+    // more, and what Phaser draws are images with soft edges of their own; the rings and lines
+    // that needed it are painted with the 2D API onto the backdrop.
+    antialiasGL: false,
     banner: false,
     scale: { mode: Phaser.Scale.FIT, autoCenter: Phaser.Scale.CENTER_BOTH },
     // Keys are read from the page (keys.ts) so that typing in the console never reaches the game.

@@ -1,15 +1,20 @@
 // The overlay above the village: the status line, the attack switch, the line about the laws
 // of Raft (the relay's safety monitor), the connection banner when the relay is unreachable, a
 // warning when the launcher is missing, and a toast for the last thing that went wrong.
+// The bar and its lines change a few times a second at most: they are painted with the 2D API
+// onto the village's backdrop (over the villagers' part of it), again only when they change; the
+// banner and the toast, which must cover the village, are Phaser objects.
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import type { VillageModel } from '../../model.ts';
 import { lawsLine, type LawsTone } from '../lawsLine.ts';
-import { setBackground, setColour, setTextAtMost } from '../views/text.ts';
+import type { Backdrop } from '../views/Backdrop.ts';
+import { canvasText, paintText, setBackground, setColour, setTextAtMost, textRect } from '../views/text.ts';
 
 const LAWS_COLOURS: Record<LawsTone, string> = { hold: '#8fe388', partial: '#ffd166', broken: '#ff6b6b', unknown: '#d8d2bf' };
 
 const TOAST_MS = 5000;
+const BAR_HEIGHT = 30;
 
 export class Hud extends Phaser.Scene {
   private status!: Phaser.GameObjects.Text;
@@ -24,26 +29,28 @@ export class Hud extends Phaser.Scene {
   private toast!: Phaser.GameObjects.Text;
   private toastSeq = 0;
   private toastUntil = 0;
+  private backdrop!: Backdrop;
+  /** The attack switch's click target (its text is painted, not a Phaser object). */
+  private attacksZone!: Phaser.GameObjects.Zone;
+  /** What was last painted onto the backdrop, to paint again only on a change. */
+  private painted = '';
 
   constructor(readonly ctx: VillageContext) {
     super('Hud');
   }
 
-  create(): void {
+  /** `backdrop`: the Village scene's, which launches this one. */
+  create(data: { backdrop: Backdrop }): void {
+    this.backdrop = data.backdrop;
     const w = this.scale.width;
     const h = this.scale.height;
-    const bar = this.add.graphics();
-    bar.fillStyle(0x111a14, 0.85);
-    bar.fillRect(0, 0, w, 30);
     const font = { fontFamily: 'Verdana, sans-serif' };
-    this.status = this.add.text(10, 15, '', { ...font, fontSize: '13px', color: '#f4f1e8' }).setOrigin(0, 0.5);
-    this.attacks = this.add
-      .text(w - 10, 15, '', { ...font, fontSize: '13px', fontStyle: 'bold', color: '#ffffff', padding: { x: 8, y: 3 } })
-      .setOrigin(1, 0.5)
-      .setInteractive({ useHandCursor: true });
-    this.attacks.on('pointerdown', () => void this.ctx.actions.toggleAttacks());
-    this.laws = this.add.text(10, 36, '', { ...font, fontSize: '12px', color: LAWS_COLOURS.unknown, stroke: '#000000', strokeThickness: 3 });
-    this.warning = this.add.text(10, 54, '', { ...font, fontSize: '12px', color: '#ffd166', stroke: '#000000', strokeThickness: 3 });
+    this.status = canvasText(this, 10, 15, '', { ...font, fontSize: '13px', color: '#f4f1e8' }).setOrigin(0, 0.5);
+    this.attacks = canvasText(this, w - 10, 15, '', { ...font, fontSize: '13px', fontStyle: 'bold', color: '#ffffff', padding: { x: 8, y: 3 } }).setOrigin(1, 0.5);
+    this.attacksZone = this.add.zone(w - 10, 15, 1, 1).setOrigin(1, 0.5).setInteractive({ useHandCursor: true });
+    this.attacksZone.on('pointerdown', () => void this.ctx.actions.toggleAttacks());
+    this.laws = canvasText(this, 10, 36, '', { ...font, fontSize: '12px', color: LAWS_COLOURS.unknown, stroke: '#000000', strokeThickness: 3 });
+    this.warning = canvasText(this, 10, 54, '', { ...font, fontSize: '12px', color: '#ffd166', stroke: '#000000', strokeThickness: 3 });
     this.toast = this.add
       .text(w / 2, h - 178, '', { ...font, fontSize: '13px', color: '#ffffff', backgroundColor: '#8b1e1e', padding: { x: 10, y: 5 } })
       .setOrigin(0.5, 1)
@@ -62,7 +69,10 @@ export class Hud extends Phaser.Scene {
       .setOrigin(0.5);
     this.banner = this.add.container(0, 0, [shade, box, this.bannerText]).setVisible(false);
     this.ctx.hud = { lawsLine: () => this.lawsText };
-    this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => (this.ctx.hud = null));
+    this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => {
+      this.ctx.hud = null;
+      this.backdrop.layer('hud', null);
+    });
   }
 
   override update(): void {
@@ -126,6 +136,33 @@ export class Hud extends Phaser.Scene {
       }
     }
     this.toast.setVisible(now < this.toastUntil);
+    this.paint();
+  }
+
+  /** Paints the bar and its lines onto the backdrop, if they changed since last painted. */
+  private paint(): void {
+    const texts = [this.status, this.attacks, this.laws, this.warning];
+    const key = texts.map((t) => `${t.text}|${t.style.color}|${t.style.backgroundColor}|${t.style.fontStyle}`).join('|');
+    if (key === this.painted) return;
+    this.painted = key;
+    // The click target follows the switch's size (a Zone resizes its hit area with it).
+    if (this.attacksZone.width !== this.attacks.width || this.attacksZone.height !== this.attacks.height) this.attacksZone.setSize(this.attacks.width, this.attacks.height);
+    const w = this.scale.width;
+    let bottom = BAR_HEIGHT;
+    for (const t of texts) {
+      const r = textRect(t);
+      if (r) bottom = Math.max(bottom, Math.ceil(r.y + r.h));
+    }
+    this.backdrop.layer(
+      'hud',
+      { x: 0, y: 0, w, h: bottom },
+      (g) => {
+        g.fillStyle = 'rgba(17,26,20,0.85)';
+        g.fillRect(0, 0, w, BAR_HEIGHT);
+        for (const t of texts) paintText(g, t);
+      },
+      1,
+    );
   }
 }
 

@@ -35,12 +35,12 @@ export class Village extends Phaser.Scene {
     this.drawGround();
     this.drawLegend();
     const still = this.children.list.slice(first);
-    this.board = new Board(this, this.ctx.model);
+    this.board = new Board(this, this.ctx.model, this.backdrop);
     this.logTable = new LogTable(this, this.ctx.model, this.backdrop);
     this.backdrop.bake(this, 'village-still', [...still, ...this.board.still, ...this.logTable.still]);
     this.monster = new MonsterView(this, this.ctx.model);
     this.letters = new Letters(this, this.ctx.model);
-    this.cutLinks = new CutLinks(this, this.ctx.model);
+    this.cutLinks = new CutLinks(this.backdrop, this.ctx.model);
     this.ctx.view = {
       villagerPoint: (name) => this.villagers.get(name)?.point ?? null,
       villagerLook: (name) => this.villagers.get(name)?.currentLook ?? null,
@@ -63,7 +63,7 @@ export class Village extends Phaser.Scene {
       const ev = p.event as MouseEvent | undefined;
       if (rid) this.ctx.ui.openLetter(rid, ev?.clientX ?? 0, ev?.clientY ?? 0);
     });
-    this.scene.launch('Hud');
+    this.scene.launch('Hud', { backdrop: this.backdrop });
     this.events.once(Phaser.Scenes.Events.SHUTDOWN, () => {
       this.ctx.view = null;
       this.backdrop.destroy();
@@ -115,7 +115,7 @@ export class Village extends Phaser.Scene {
       const existing = this.villagers.get(name);
       if (existing) existing.moveTo(points[i]!);
       else {
-        const v = new VillagerView(this, this.ctx, name, points[i]!);
+        const v = new VillagerView(this, this.ctx, this.backdrop, name, points[i]!);
         this.villagers.set(name, v);
         if (settled) v.walkIn();
       }

@@ -4,8 +4,22 @@
 // an empty scene from ~50 to ~5 frames per second on a busy two-core machine), while the browser
 // composites a canvas that did not change for almost nothing. So the ground, the legend and the
 // frames of the board and the log table are drawn with Phaser once, copied here, and destroyed;
-// views may paint other slowly changing parts here with the 2D API (`paint`).
+// views may paint other slowly changing parts here with the 2D API (`paint`, or `layer` for a
+// part that moves or changes size, such as a villager's ring and lines).
 import Phaser from 'phaser';
+
+interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+interface Region extends Rect {
+  draw: (g: CanvasRenderingContext2D) => void;
+  /** Regions of a higher level are drawn over those of a lower one (the HUD over the villagers). */
+  level: number;
+}
 
 export class Backdrop {
   /** Holds the canvas in a closed shadow root: the page keeps exactly one canvas to find, the game's. */
@@ -13,8 +27,11 @@ export class Backdrop {
   private readonly g: CanvasRenderingContext2D;
   /** The still picture, to repaint a region from. */
   private still: CanvasImageSource | null = null;
-  /** The last drawing of every painted region, drawn again over the still picture when it arrives. */
-  private readonly regions = new Map<string, { x: number; y: number; w: number; h: number; draw: (g: CanvasRenderingContext2D) => void }>();
+  /**
+   * The last drawing of every painted region, in the order they were first painted: drawn again
+   * over the still picture when it arrives, and wherever a repaint of another region overlaps it.
+   */
+  private readonly regions = new Map<string, Region>();
   private placed = '';
   private shaken = '';
 
@@ -59,8 +76,7 @@ export class Backdrop {
       if (!(img instanceof HTMLImageElement)) return;
       const done = () => {
         this.still = img;
-        this.g.drawImage(img, 0, 0);
-        for (const r of this.regions.values()) this.paint(r.x, r.y, r.w, r.h, r.draw);
+        this.repaint({ x: 0, y: 0, w: this.width, h: this.height });
         for (const o of objects) o.destroy();
         scene.textures.remove(key);
       };
@@ -71,7 +87,32 @@ export class Backdrop {
 
   /** Repaints a region: the still picture there, then `draw` on top (in canvas pixels). */
   paint(x: number, y: number, w: number, h: number, draw: (g: CanvasRenderingContext2D) => void): void {
-    this.regions.set(`${x},${y},${w},${h}`, { x, y, w, h, draw });
+    const r = { x, y, w, h, draw, level: 0 };
+    this.regions.set(`${x},${y},${w},${h}`, r);
+    this.repaint(r);
+  }
+
+  /**
+   * A named region that may move or change size (a villager's ring and lines): `draw` replaces
+   * what it drew before, where it drew it before; null removes it. Regions it overlaps are drawn
+   * again there, by level, then in the order they were first painted.
+   */
+  layer(key: string, rect: Rect | null, draw: (g: CanvasRenderingContext2D) => void = () => {}, level = 0): void {
+    const name = `layer:${key}`;
+    const old = this.regions.get(name);
+    if (rect) this.regions.set(name, { ...rect, draw, level });
+    else this.regions.delete(name);
+    if (old) this.repaint(old);
+    if (rect && !(old && contains(old, rect))) this.repaint(rect);
+  }
+
+  /** The still picture in `area`, then every region that overlaps it, clipped to `area`. */
+  private repaint(area: Rect): void {
+    const x = Math.max(0, Math.floor(area.x));
+    const y = Math.max(0, Math.floor(area.y));
+    const w = Math.min(this.width, Math.ceil(area.x + area.w)) - x;
+    const h = Math.min(this.height, Math.ceil(area.y + area.h)) - y;
+    if (w <= 0 || h <= 0) return;
     const g = this.g;
     g.save();
     g.beginPath();
@@ -79,7 +120,19 @@ export class Backdrop {
     g.clip();
     g.clearRect(x, y, w, h);
     if (this.still) g.drawImage(this.still, x, y, w, h, x, y, w, h);
-    draw(g);
+    const regions = [...this.regions.values()].filter((r) => !(r.x >= x + w || r.y >= y + h || r.x + r.w <= x || r.y + r.h <= y));
+    // A stable sort: the same level keeps the order of first painting.
+    regions.sort((a, b) => a.level - b.level);
+    for (const r of regions) {
+      if (r.x >= x + w || r.y >= y + h || r.x + r.w <= x || r.y + r.h <= y) continue;
+      // Each region draws only inside its own rectangle, whatever it leaves behind.
+      g.save();
+      g.beginPath();
+      g.rect(r.x, r.y, r.w, r.h);
+      g.clip();
+      r.draw(g);
+      g.restore();
+    }
     g.restore();
   }
 
@@ -87,8 +140,12 @@ export class Backdrop {
   update(camera: Phaser.Cameras.Scene2D.Camera): void {
     this.place();
     const shake = camera.shakeEffect as unknown as { isRunning: boolean; _offsetX: number; _offsetY: number };
-    const k = this.game.canvas.clientWidth / this.width || 1;
-    const t = shake.isRunning ? `translate(${(shake._offsetX * k).toFixed(1)}px, ${(shake._offsetY * k).toFixed(1)}px)` : '';
+    // The canvas's size on the page is read only while shaking: reading it makes the browser lay out the page.
+    let t = '';
+    if (shake.isRunning) {
+      const k = this.game.canvas.clientWidth / this.width || 1;
+      t = `translate(${(shake._offsetX * k).toFixed(1)}px, ${(shake._offsetY * k).toFixed(1)}px)`;
+    }
     if (t !== this.shaken) {
       this.shaken = t;
       this.host.style.transform = t;
@@ -107,4 +164,8 @@ export class Backdrop {
     this.placed = key;
     Object.assign(this.host.style, { left: `${c.offsetLeft}px`, top: `${c.offsetTop}px`, width: `${c.clientWidth}px`, height: `${c.clientHeight}px` });
   }
+}
+
+function contains(outer: Rect, inner: Rect): boolean {
+  return inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.w <= outer.x + outer.w && inner.y + inner.h <= outer.y + outer.h;
 }

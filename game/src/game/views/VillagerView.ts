@@ -5,15 +5,32 @@
 // yet) is drawn lighter, with no timer ring, before the house it moved into; a villager that
 // appears after the village was first drawn walks in from that house, and one that moves out
 // walks away and fades.
+// The rings and the three lines under the name change far less often than frames are drawn:
+// they are painted with the 2D API onto the backdrop (views/Backdrop.ts), again only when what
+// they show changed; the body, the gravestone, the icons and the bubble are Phaser objects.
 import Phaser from 'phaser';
 import type { VillageContext } from '../context.ts';
 import { SQUARE, type Point } from '../layout.ts';
 import type { Look, Villager } from '../../model.ts';
 import { COLOURS, termColour } from '../palette.ts';
-import { setColour, setTextAtMost } from './text.ts';
+import { ringColour, ringShare } from '../timerRing.ts';
+import type { Backdrop } from './Backdrop.ts';
+import { canvasText, paintText, setColour, setTextAtMost, textRect } from './text.ts';
 
 const RING_RADIUS = 40;
 const BUBBLE_MS = 2500;
+/** How far the rings reach from the villager's centre (the law's ring, its dark edge included). */
+const RING_REACH = RING_RADIUS + 16 + 6;
+
+/** What the rings around a villager show: equal pictures are the same pixels. */
+interface RingPicture {
+  hover: boolean;
+  /** The law's ring's opacity while a broken law involves the villager (pulsing), else null. */
+  law: number | null;
+  fence: boolean;
+  /** The leader's halo, the election timer's share left (0 = the dark ring alone), or nothing. */
+  timer: 'leader' | number | null;
+}
 
 export class VillagerView {
   readonly name: string;
@@ -25,7 +42,6 @@ export class VillagerView {
   private readonly grave: Phaser.GameObjects.Image;
   private readonly house: Phaser.GameObjects.Image;
   private readonly nosignal: Phaser.GameObjects.Image;
-  private readonly ring: Phaser.GameObjects.Graphics;
   private readonly nameText: Phaser.GameObjects.Text;
   private readonly infoText: Phaser.GameObjects.Text;
   private readonly stateText: Phaser.GameObjects.Text;
@@ -36,17 +52,19 @@ export class VillagerView {
   private hover = false;
   private fenced = false;
   private marked = false;
+  /** What was last painted onto the backdrop (rings and lines), to paint again only on a change. */
+  private painted = '';
 
   constructor(
     private readonly scene: Phaser.Scene,
     private readonly ctx: VillageContext,
+    private readonly backdrop: Backdrop,
     name: string,
     point: Point,
   ) {
     this.name = name;
     this.point = point;
     const { x, y } = point;
-    this.ring = scene.add.graphics().setDepth(9);
     const h = housePoint(point);
     this.house = scene.add.image(h.x, h.y, 'house').setDepth(8).setVisible(false);
     const legs = scene.add.image(0, 19, 'legs');
@@ -58,9 +76,9 @@ export class VillagerView {
     this.grave = scene.add.image(x, y + 4, 'grave').setDepth(10).setVisible(false);
     this.nosignal = scene.add.image(x + 22, y - 36, 'nosignal').setDepth(11).setVisible(false);
     const textStyle = { fontFamily: 'Verdana, sans-serif', align: 'center' } as const;
-    this.nameText = scene.add.text(x, y + 44, name, { ...textStyle, fontSize: '15px', fontStyle: 'bold', color: '#ffffff', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0).setDepth(12);
-    this.infoText = scene.add.text(x, y + 63, '', { ...textStyle, fontSize: '12px', color: '#f4f1e8', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0).setDepth(12);
-    this.stateText = scene.add.text(x, y + 79, '', { ...textStyle, fontSize: '11px', color: '#d8d2bf', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0).setDepth(12);
+    this.nameText = canvasText(scene, x, y + 44, name, { ...textStyle, fontSize: '15px', fontStyle: 'bold', color: '#ffffff', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0);
+    this.infoText = canvasText(scene, x, y + 63, '', { ...textStyle, fontSize: '12px', color: '#f4f1e8', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0);
+    this.stateText = canvasText(scene, x, y + 79, '', { ...textStyle, fontSize: '11px', color: '#d8d2bf', stroke: '#000000', strokeThickness: 3 }).setOrigin(0.5, 0);
     this.bubble = scene.add
       .text(x, y - 62, '', { ...textStyle, fontSize: '11px', color: '#1b1b1b', backgroundColor: '#fffbe6', padding: { x: 4, y: 2 } })
       .setOrigin(0.5, 1)
@@ -137,11 +155,12 @@ export class VillagerView {
     } else {
       this.bubble.setVisible(false);
     }
-    this.drawRing(p, look, localNow);
+    this.paint(this.ringPicture(p, look, localNow));
   }
 
   destroy(): void {
-    for (const o of [this.ring, this.house, this.body, this.grave, this.nosignal, this.nameText, this.infoText, this.stateText, this.bubble, this.zone]) o.destroy();
+    this.backdrop.layer(this.name, null);
+    for (const o of [this.house, this.body, this.grave, this.nosignal, this.nameText, this.infoText, this.stateText, this.bubble, this.zone]) o.destroy();
   }
 
   /** Moving in: it walks from its house (at the edge of the village) to its place. */
@@ -156,7 +175,8 @@ export class VillagerView {
    * away from the well, fading, then is destroyed. No gravestone: a removal is not a crash.
    */
   walkOut(): void {
-    for (const o of [this.ring, this.house, this.grave, this.nosignal, this.nameText, this.infoText, this.stateText, this.bubble, this.zone]) o.destroy();
+    this.backdrop.layer(this.name, null);
+    for (const o of [this.house, this.grave, this.nosignal, this.nameText, this.infoText, this.stateText, this.bubble, this.zone]) o.destroy();
     const away = housePoint(this.point, 90);
     this.scene.tweens.killTweensOf(this.body);
     this.body.setVisible(true).setAngle(0);
@@ -183,52 +203,46 @@ export class VillagerView {
     }
   }
 
-  private drawRing(p: Villager, look: Look, localNow: number): void {
-    const g = this.ring;
-    g.clear();
+  private ringPicture(p: Villager, look: Look, localNow: number): RingPicture {
+    this.fenced = look !== 'grave' && this.ctx.model.isolated(p.name);
+    // A broken law's ring pulses; its opacity in twentieths is as smooth as the eye can tell.
+    const law = this.marked ? Math.round((0.55 + 0.45 * Math.abs(Math.sin(localNow / 300))) * 20) / 20 : null;
+    let timer: RingPicture['timer'] = null;
+    // A newcomer does not vote or campaign: no election timer is drawn for it.
+    if (look === 'leader') timer = 'leader';
+    else if (look !== 'newcomer') {
+      const left = this.ctx.model.timerLeft(p, localNow);
+      if (left !== null) timer = ringShare(left);
+    }
+    return { hover: this.hover && look !== 'grave', law, fence: this.fenced, timer };
+  }
+
+  /** Paints the rings and the three lines onto the backdrop, if they changed since last painted. */
+  private paint(ring: RingPicture): void {
+    const texts = [this.nameText, this.infoText, this.stateText];
     const cx = this.point.x;
     const cy = this.point.y - 4;
-    if (this.hover && look !== 'grave') {
-      g.fillStyle(0xffffff, 0.08);
-      g.fillCircle(cx, cy, RING_RADIUS + 6);
+    const key = `${cx},${cy}|${ring.hover}|${ring.law}|${ring.fence}|${ring.timer}|${texts.map((t) => `${t.text}|${t.style.color}`).join('|')}`;
+    if (key === this.painted) return;
+    this.painted = key;
+    let x0 = cx - RING_REACH;
+    let y0 = cy - RING_REACH;
+    let x1 = cx + RING_REACH;
+    let y1 = cy + RING_REACH;
+    for (const t of texts) {
+      const r = textRect(t);
+      if (!r) continue;
+      x0 = Math.min(x0, r.x);
+      y0 = Math.min(y0, r.y);
+      x1 = Math.max(x1, r.x + r.w);
+      y1 = Math.max(y1, r.y + r.h);
     }
-    if (this.marked) {
-      // A broken law involves this villager: a thick white ring on a dark one, pulsing.
-      const pulse = 0.55 + 0.45 * Math.abs(Math.sin(localNow / 300));
-      g.lineStyle(10, 0x000000, 0.5);
-      g.strokeCircle(cx, cy, RING_RADIUS + 16);
-      g.lineStyle(5, COLOURS.law, pulse);
-      g.strokeCircle(cx, cy, RING_RADIUS + 16);
-    }
-    this.fenced = look !== 'grave' && this.ctx.model.isolated(p.name);
-    if (this.fenced) {
-      // An isolated villager (cut from every other) stands behind a dashed red fence; a link cut
-      // by a partition is drawn between the two villagers instead (CutLinks).
-      g.lineStyle(3, 0xff5252, 0.9);
-      const r = RING_RADIUS + 9;
-      for (let i = 0; i < 24; i += 2) {
-        g.beginPath();
-        g.arc(cx, cy, r, (i / 24) * Math.PI * 2, ((i + 1) / 24) * Math.PI * 2);
-        g.strokePath();
-      }
-    }
-    // A newcomer does not vote or campaign: no election timer is drawn for it.
-    if (look === 'newcomer') return;
-    if (look === 'leader') {
-      g.lineStyle(3, 0xffd700, 0.55);
-      g.strokeCircle(cx, cy, RING_RADIUS);
-      return;
-    }
-    const left = this.ctx.model.timerLeft(p, localNow);
-    if (left === null) return;
-    g.lineStyle(5, 0x000000, 0.35);
-    g.strokeCircle(cx, cy, RING_RADIUS);
-    if (left <= 0) return;
-    const colour = left > 0.3 ? 0xfff3b0 : left > 0.12 ? 0xffb347 : 0xff5252;
-    g.lineStyle(5, colour, 0.95);
-    g.beginPath();
-    g.arc(cx, cy, RING_RADIUS, -Math.PI / 2, -Math.PI / 2 + left * Math.PI * 2, false);
-    g.strokePath();
+    x0 = Math.floor(x0);
+    y0 = Math.floor(y0);
+    this.backdrop.layer(this.name, { x: x0, y: y0, w: Math.ceil(x1) - x0, h: Math.ceil(y1) - y0 }, (g) => {
+      drawRings(g, cx, cy, ring);
+      for (const t of texts) paintText(g, t);
+    });
   }
 
   private tweening(): boolean {
@@ -302,4 +316,42 @@ function housePoint(p: Point, by = 58): Point {
 function lighter(c: number): number {
   const mix = (v: number) => Math.round(v + (255 - v) * 0.55);
   return (mix((c >> 16) & 0xff) << 16) | (mix((c >> 8) & 0xff) << 8) | mix(c & 0xff);
+}
+
+const rgba = (c: number, a: number) => `rgba(${(c >> 16) & 0xff},${(c >> 8) & 0xff},${c & 0xff},${a})`;
+
+/** The rings around a villager centred at (cx, cy), with the 2D API. */
+function drawRings(g: CanvasRenderingContext2D, cx: number, cy: number, ring: RingPicture): void {
+  const arc = (width: number, colour: number, alpha: number, r: number, from = 0, to = Math.PI * 2) => {
+    g.lineWidth = width;
+    g.strokeStyle = rgba(colour, alpha);
+    g.beginPath();
+    g.arc(cx, cy, r, from, to, false);
+    g.stroke();
+  };
+  if (ring.hover) {
+    g.fillStyle = rgba(0xffffff, 0.08);
+    g.beginPath();
+    g.arc(cx, cy, RING_RADIUS + 6, 0, Math.PI * 2);
+    g.fill();
+  }
+  if (ring.law !== null) {
+    // A broken law involves this villager: a thick white ring on a dark one, pulsing.
+    arc(10, 0x000000, 0.5, RING_RADIUS + 16);
+    arc(5, COLOURS.law, ring.law, RING_RADIUS + 16);
+  }
+  if (ring.fence) {
+    // An isolated villager (cut from every other) stands behind a dashed red fence; a link cut
+    // by a partition is drawn between the two villagers instead (CutLinks).
+    for (let i = 0; i < 24; i += 2) arc(3, 0xff5252, 0.9, RING_RADIUS + 9, (i / 24) * Math.PI * 2, ((i + 1) / 24) * Math.PI * 2);
+  }
+  if (ring.timer === 'leader') {
+    arc(3, 0xffd700, 0.55, RING_RADIUS);
+    return;
+  }
+  if (ring.timer === null) return;
+  const left = ring.timer;
+  arc(5, 0x000000, 0.35, RING_RADIUS);
+  if (left <= 0) return;
+  arc(5, ringColour(left), 0.95, RING_RADIUS, -Math.PI / 2, -Math.PI / 2 + left * Math.PI * 2);
 }
