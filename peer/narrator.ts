@@ -294,14 +294,14 @@ export class Narrator implements TransportObserver {
     const hb = this.heartbeat(env, false);
     if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} from ${env.from}`);
     else this.logger.line(`<- ${env.from} ${describeRpc(env)}`);
-    if (this.reporter) this.reporter.emit({ type: 'rpc_recv', from: env.from, ...summary(env, hb) });
+    if (this.reporter) this.reporter.emit(rpcEvent({ type: 'rpc_recv', from: env.from }, env, hb));
   }
 
   sent(env: PeerEnvelope): void {
     const hb = this.heartbeat(env, true);
     if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} to ${env.to}`);
     else this.logger.line(`-> ${env.to} ${describeRpc(env)}`);
-    if (this.reporter) this.reporter.emit({ type: 'rpc_send', to: env.to, ...summary(env, hb) });
+    if (this.reporter) this.reporter.emit(rpcEvent({ type: 'rpc_send', to: env.to }, env, hb));
   }
 
   dropped(env: PeerEnvelope, reason: DropReason, incoming: boolean): void {
@@ -310,7 +310,7 @@ export class Narrator implements TransportObserver {
     if (hb || reason === 'disconnected') this.logger.heartbeat(`dropped (${reason}) ${incoming ? 'from' : 'to'} ${other}`);
     else this.logger.line(`dropped (${reason}) ${incoming ? `<- ${other}` : `-> ${other}`} ${describeRpc(env)}`);
     // An incoming drop ends a flight another peer started: reported with to = this peer.
-    if (this.reporter) this.reporter.emit({ type: 'rpc_drop', to: env.to, reason, ...summary(env, hb) });
+    if (this.reporter) this.reporter.emit(rpcEvent({ type: 'rpc_drop', to: env.to, reason }, env, hb));
   }
 
   invalid(from: PeerId, message: string): void {
@@ -471,8 +471,16 @@ export function narrateRecovery(logger: NarratorLog, dataDir: string, report: Re
   );
 }
 
-function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
-  const s: RpcSummary = { rid: m.rid, rpc: m.type, term: m.term, heartbeat, entries: m.type === 'append_entries' ? m.entries.length : 0 };
+type RpcHead = { type: 'rpc_send'; to: PeerId } | { type: 'rpc_recv'; from: PeerId } | { type: 'rpc_drop'; to: PeerId; reason: DropReason };
+
+/** A letter's event: `head` (its type and the other peer) with the letter's summary set on it. */
+function rpcEvent(head: RpcHead, m: PeerEnvelope, heartbeat: boolean): PeerEventBody {
+  const s = head as RpcHead & RpcSummary;
+  s.rid = m.rid;
+  s.rpc = m.type;
+  s.term = m.term;
+  s.heartbeat = heartbeat;
+  s.entries = m.type === 'append_entries' ? m.entries.length : 0;
   switch (m.type) {
     case 'request_vote':
       s.preVote = m.preVote;

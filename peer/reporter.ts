@@ -60,6 +60,15 @@ const BACKOFF_MAX_MS = 5000;
 const BATCH_PER_TURN = 1000;
 /** How soon a resync that could not be stated is asked for again (ms). */
 const RESYNC_RETRY_MS = 10;
+/** The body as an event: `peer`, `t` (now) and `seq` set on it, in place (no copy of its fields). */
+function stamp(body: PeerEventBody, peer: string, seq: number): PeerEvent {
+  const e = body as PeerEvent;
+  e.peer = peer;
+  e.t = Date.now();
+  e.seq = seq;
+  return e;
+}
+
 /** A WebSocket masking key of zeros: ws sends the payload as it is (see connect()). */
 function zeroMask(mask: Buffer): void {
   mask.fill(0);
@@ -107,7 +116,10 @@ export class Reporter {
     return this.open;
   }
 
-  /** Numbers and queues an event; never blocks, never throws. */
+  /**
+   * Numbers and queues an event; never blocks, never throws. The body becomes the queued event
+   * (its `peer`, `t` and `seq` are set on it, no copy is made): pass a fresh object each time.
+   */
   emit(body: PeerEventBody): void {
     const type = body.type;
     // Snapshots carry the number the next counted event will have.
@@ -122,7 +134,7 @@ export class Reporter {
       if (this.stateAt >= this.head) this.queue[this.stateAt] = null;
       this.stateAt = this.queue.length;
     }
-    this.queue.push({ ...body, peer: this.opts.peer, t: Date.now(), seq } as PeerEvent);
+    this.queue.push(stamp(body, this.opts.peer, seq));
     this.schedule();
   }
 
@@ -258,7 +270,7 @@ export class Reporter {
   /** Queues an event past the queue's bound (the few the reporter owes after a loss). */
   private push(body: PeerEventBody): void {
     const seq = body.type === 'resync' ? this.seq : this.seq++;
-    this.queue.push({ ...body, peer: this.opts.peer, t: Date.now(), seq } as PeerEvent);
+    this.queue.push(stamp(body, this.opts.peer, seq));
     this.schedule();
   }
 
