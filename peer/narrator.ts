@@ -55,6 +55,12 @@ export interface NarratorOptions {
   clock?: { fromRelay(msg: unknown): void; relayLink(up: boolean): void };
 }
 
+/**
+ * Least time between two `state` events that only move the log's end, the commit or apply index
+ * or the election deadline (ms): a heartbeat interval of the fast profile.
+ */
+export const STATE_SPACING_MS = 50;
+
 export class Narrator implements TransportObserver {
   private readonly logger: NarratorLog;
   private readonly core: NarratorOptions['core'];
@@ -64,6 +70,11 @@ export class Narrator implements TransportObserver {
   private appliedNow: AppliedEntry[] = [];
   private ctxRole: PeerRole = 'follower';
   private lastStateKey = '';
+  /** The role, term, vote, leader and log start of the last `state` sent: a change of these is sent at once. */
+  private lastStateShown = '';
+  /** When the last `state` was emitted (performance.now()), and the timer of one held back. */
+  private lastStateAt = -Infinity;
+  private stateTimer: NodeJS.Timeout | null = null;
   /**
    * The durable log as the events describe it (with -v; without, only its prefix hashes matter:
    * a snapshot carries the one at its index, so that a peer installing it can go on from there).
@@ -103,7 +114,11 @@ export class Narrator implements TransportObserver {
       }),
       resync: () => this.resyncEvent(),
       catchUp: () => {
-        this.lastStateKey = '';
+        // The catch-up's state counts as the last one sent.
+        const k = this.stateKeys();
+        this.lastStateKey = k.key;
+        this.lastStateShown = k.shown;
+        this.lastStateAt = performance.now();
         const f = this.faults;
         const m = this.membership;
         return [this.stateEvent(), { type: 'faults', blocked: [...f.blocked], dropRate: f.dropRate, latencyMs: f.latencyMs }, ...(m ? [{ type: 'config' as const, voters: m.voters.slice(), learners: m.learners.slice() }] : [])];
@@ -116,6 +131,8 @@ export class Narrator implements TransportObserver {
   }
 
   close(): void {
+    if (this.stateTimer) clearTimeout(this.stateTimer);
+    this.stateTimer = null;
     this.reporter?.close();
   }
 
@@ -277,14 +294,14 @@ export class Narrator implements TransportObserver {
     const hb = this.heartbeat(env, false);
     if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} from ${env.from}`);
     else this.logger.line(`<- ${env.from} ${describeRpc(env)}`);
-    if (this.reporter) this.reporter.emit({ type: 'rpc_recv', from: env.from, ...summary(env, hb) });
+    if (this.reporter) this.reporter.emit(rpcEvent({ type: 'rpc_recv', from: env.from }, env, hb));
   }
 
   sent(env: PeerEnvelope): void {
     const hb = this.heartbeat(env, true);
     if (hb) this.logger.heartbeat(`${env.type === 'append_entries' ? 'heartbeat' : 'heartbeat reply'} to ${env.to}`);
     else this.logger.line(`-> ${env.to} ${describeRpc(env)}`);
-    if (this.reporter) this.reporter.emit({ type: 'rpc_send', to: env.to, ...summary(env, hb) });
+    if (this.reporter) this.reporter.emit(rpcEvent({ type: 'rpc_send', to: env.to }, env, hb));
   }
 
   dropped(env: PeerEnvelope, reason: DropReason, incoming: boolean): void {
@@ -293,7 +310,7 @@ export class Narrator implements TransportObserver {
     if (hb || reason === 'disconnected') this.logger.heartbeat(`dropped (${reason}) ${incoming ? 'from' : 'to'} ${other}`);
     else this.logger.line(`dropped (${reason}) ${incoming ? `<- ${other}` : `-> ${other}`} ${describeRpc(env)}`);
     // An incoming drop ends a flight another peer started: reported with to = this peer.
-    if (this.reporter) this.reporter.emit({ type: 'rpc_drop', to: env.to, reason, ...summary(env, hb) });
+    if (this.reporter) this.reporter.emit(rpcEvent({ type: 'rpc_drop', to: env.to, reason }, env, hb));
   }
 
   invalid(from: PeerId, message: string): void {
@@ -341,14 +358,42 @@ export class Narrator implements TransportObserver {
     return before === m.matchIndex;
   }
 
+  /**
+   * A `state` event when the state changed: at once when the role, term, vote, leader or log
+   * start changed; when only the log's end, the commit and apply indexes or the election deadline
+   * moved (every batch under load, every AppendEntries on a follower), at most one every
+   * STATE_SPACING_MS, the last of them sent when the spacing is over. The relay and the page
+   * take the commit and apply indexes and the log's tiles from their own events as they come.
+   */
   private reportState(): void {
-    const st = this.core.status();
-    const applied = this.store.appliedIndex;
-    const deadline = st.electionDeadline === null ? null : Math.round(st.electionDeadline);
-    const key = `${st.role}|${st.term}|${st.vote}|${st.leader}|${st.commitIndex}|${applied}|${st.lastIndex}|${st.lastTerm}|${deadline}|${this.core.firstIndex?.()}`;
+    if (!this.reporter) return;
+    const { shown, key } = this.stateKeys();
     if (key === this.lastStateKey) return;
+    const now = performance.now();
+    if (shown === this.lastStateShown && now - this.lastStateAt < STATE_SPACING_MS) {
+      if (!this.stateTimer) {
+        this.stateTimer = setTimeout(() => {
+          this.stateTimer = null;
+          this.reportState();
+        }, this.lastStateAt + STATE_SPACING_MS - now);
+        this.stateTimer.unref();
+      }
+      return;
+    }
+    if (this.stateTimer) clearTimeout(this.stateTimer);
+    this.stateTimer = null;
     this.lastStateKey = key;
-    this.reporter!.emit(this.stateEvent());
+    this.lastStateShown = shown;
+    this.lastStateAt = now;
+    this.reporter.emit(this.stateEvent());
+  }
+
+  /** What the `state` event would say: `shown`, the part sent at once when it changes, and all of it. */
+  private stateKeys(): { shown: string; key: string } {
+    const st = this.core.status();
+    const deadline = st.electionDeadline === null ? null : Math.round(st.electionDeadline);
+    const shown = `${st.role}|${st.term}|${st.vote}|${st.leader}|${this.core.firstIndex?.()}`;
+    return { shown, key: `${shown}|${st.commitIndex}|${this.store.appliedIndex}|${st.lastIndex}|${st.lastTerm}|${deadline}` };
   }
 
   /**
@@ -426,8 +471,16 @@ export function narrateRecovery(logger: NarratorLog, dataDir: string, report: Re
   );
 }
 
-function summary(m: PeerEnvelope, heartbeat: boolean): RpcSummary {
-  const s: RpcSummary = { rid: m.rid, rpc: m.type, term: m.term, heartbeat, entries: m.type === 'append_entries' ? m.entries.length : 0 };
+type RpcHead = { type: 'rpc_send'; to: PeerId } | { type: 'rpc_recv'; from: PeerId } | { type: 'rpc_drop'; to: PeerId; reason: DropReason };
+
+/** A letter's event: `head` (its type and the other peer) with the letter's summary set on it. */
+function rpcEvent(head: RpcHead, m: PeerEnvelope, heartbeat: boolean): PeerEventBody {
+  const s = head as RpcHead & RpcSummary;
+  s.rid = m.rid;
+  s.rpc = m.type;
+  s.term = m.term;
+  s.heartbeat = heartbeat;
+  s.entries = m.type === 'append_entries' ? m.entries.length : 0;
   switch (m.type) {
     case 'request_vote':
       s.preVote = m.preVote;

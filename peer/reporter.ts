@@ -60,6 +60,20 @@ const BACKOFF_MAX_MS = 5000;
 const BATCH_PER_TURN = 1000;
 /** How soon a resync that could not be stated is asked for again (ms). */
 const RESYNC_RETRY_MS = 10;
+/** The body as an event: `peer`, `t` (now) and `seq` set on it, in place (no copy of its fields). */
+function stamp(body: PeerEventBody, peer: string, seq: number): PeerEvent {
+  const e = body as PeerEvent;
+  e.peer = peer;
+  e.t = Date.now();
+  e.seq = seq;
+  return e;
+}
+
+/** A WebSocket masking key of zeros: ws sends the payload as it is (see connect()). */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 /** Frames at most this often (ms): events wait at most this long before they leave. */
 export const DEFAULT_MIN_SPACING_MS = 4;
 
@@ -102,7 +116,10 @@ export class Reporter {
     return this.open;
   }
 
-  /** Numbers and queues an event; never blocks, never throws. */
+  /**
+   * Numbers and queues an event; never blocks, never throws. The body becomes the queued event
+   * (its `peer`, `t` and `seq` are set on it, no copy is made): pass a fresh object each time.
+   */
   emit(body: PeerEventBody): void {
     const type = body.type;
     // Snapshots carry the number the next counted event will have.
@@ -117,7 +134,7 @@ export class Reporter {
       if (this.stateAt >= this.head) this.queue[this.stateAt] = null;
       this.stateAt = this.queue.length;
     }
-    this.queue.push({ ...body, peer: this.opts.peer, t: Date.now(), seq } as PeerEvent);
+    this.queue.push(stamp(body, this.opts.peer, seq));
     this.schedule();
   }
 
@@ -142,6 +159,9 @@ export class Reporter {
       ...this.opts.tls,
       perMessageDeflate: false,
       handshakeTimeout: 3000,
+      // No masking of the frames (a zero key, which ws then skips): masking protects proxies
+      // from scripts in browsers, and costs the peer a pass over every byte it reports.
+      generateMask: zeroMask,
       headers: this.opts.secret === undefined ? {} : { [SECRET_HEADER]: this.opts.secret },
     });
     ws.on('unexpected-response', (_req, res) => {
@@ -250,31 +270,49 @@ export class Reporter {
   /** Queues an event past the queue's bound (the few the reporter owes after a loss). */
   private push(body: PeerEventBody): void {
     const seq = body.type === 'resync' ? this.seq : this.seq++;
-    this.queue.push({ ...body, peer: this.opts.peer, t: Date.now(), seq } as PeerEvent);
+    this.queue.push(stamp(body, this.opts.peer, seq));
     this.schedule();
+  }
+
+  /** Sends `events` as frames that each stay within the frame budget. */
+  private sendSplit(ws: WebSocket, events: readonly PeerEvent[]): void {
+    let parts: string[] = [];
+    let size = 2;
+    const flush = () => {
+      if (parts.length === 0) return;
+      ws.send(parts.length === 1 ? parts[0]! : `[${parts.join(',')}]`);
+      parts = [];
+      size = 2;
+    };
+    for (const e of events) {
+      const text = JSON.stringify(e);
+      if (size + text.length + 1 > this.frameBudget) flush();
+      parts.push(text);
+      size += text.length + 1;
+    }
+    flush();
   }
 
   private drain(): void {
     const ws = this.ws;
     if (!ws || !this.open || ws.readyState !== WebSocket.OPEN) return;
     let n = 0;
-    let parts: string[] = [];
-    let size = 2;
+    let batch: PeerEvent[] = [];
     const send = () => {
-      if (parts.length === 0) return;
-      ws.send(parts.length === 1 ? parts[0]! : `[${parts.join(',')}]`);
-      parts = [];
-      size = 2;
+      if (batch.length === 0) return;
+      // The whole frame in one JSON.stringify (cheaper than one per event, joined); a frame over
+      // the budget (rare: a resync's tail, long values) is split, each event serialized once.
+      const text = JSON.stringify(batch.length === 1 ? batch[0] : batch);
+      if (text.length <= this.frameBudget || batch.length === 1) ws.send(text);
+      else this.sendSplit(ws, batch);
+      batch = [];
     };
     while (this.head < this.queue.length && n < BATCH_PER_TURN) {
       if (ws.bufferedAmount > this.maxBuffered) break;
       const e = this.queue[this.head];
       this.queue[this.head++] = null;
       if (e === null || e === undefined) continue;
-      const text = JSON.stringify(e);
-      if (size + text.length + 1 > this.frameBudget) send();
-      parts.push(text);
-      size += text.length + 1;
+      batch.push(e);
       n++;
     }
     send();

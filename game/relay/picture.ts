@@ -243,6 +243,13 @@ export class Picture {
         const add = e.entries.length > MAX_TILES ? e.entries.slice(e.entries.length - MAX_TILES) : e.entries;
         for (const t of add) p.log.push(t);
         if (p.log.length > MAX_TILES) p.log.splice(0, p.log.length - MAX_TILES);
+        // The log's end moves up with its tiles (a peer's `state`, at most 50 ms later, says
+        // the core's, which may be ahead of what is saved).
+        const end = e.entries[e.entries.length - 1]!;
+        if (end.index > p.lastIndex) {
+          p.lastIndex = end.index;
+          p.lastTerm = end.term;
+        }
         this.logChanged(p.name, first.index);
         break;
       }

@@ -55,6 +55,17 @@ describe('peer deltas carry only what changed in a log', () => {
     expect(d!.log).toBeUndefined();
   });
 
+  it('the log\'s end moves up with the appended tiles, between two states, and never down from a state ahead of them', () => {
+    const p = picture();
+    p.applyEvent(append(tiles(1, 5, 2)));
+    const [d] = peerDeltas(p.takeDeltas().deltas);
+    expect(d!.peer).toMatchObject({ lastIndex: 5, lastTerm: 2 });
+    // The core's log runs ahead of what is saved: the state says 9, a later save brings 6..7.
+    p.applyEvent({ type: 'state', peer: 'peer1', t: T, role: 'follower', term: 2, vote: null, leader: 'peer2', commitIndex: 5, appliedIndex: 5, lastIndex: 9, lastTerm: 2, electionDeadline: null });
+    p.applyEvent(append(tiles(6, 7, 2)));
+    expect(peerDeltas(p.takeDeltas().deltas).at(-1)!.peer.lastIndex).toBe(9);
+  });
+
   it('once the log is full, the delta says where the relay log now begins', () => {
     const p = picture();
     p.applyEvent(append(tiles(1, MAX_TILES)));

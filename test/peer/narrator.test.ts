@@ -3,7 +3,7 @@
 // is given a log to write to and read-only views of the core and the store; it changes nothing.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Narrator, type NarratorLog } from '../../peer/narrator.ts';
+import { Narrator, STATE_SPACING_MS, type NarratorLog } from '../../peer/narrator.ts';
 import { encodeEntry, KvStore } from '../../peer/kv.ts';
 import type { Entry, NodeStatus, PersistedState } from '../../peer/raft/types.ts';
 import type { RecoveryReport } from '../../peer/storage.ts';
@@ -193,5 +193,39 @@ describe('narrator with -v: the fields the safety monitor reads', () => {
       { type: 'rpc_recv', from: 'peer3', rid: 'peer3:1', rpc: 'append_entries_reply', term: 4, heartbeat: false, entries: 0, ok: false, matchIndex: 5, conflictIndex: 6, conflictTerm: 2 },
       { type: 'rpc_recv', from: 'peer2', rid: 'peer2:1', rpc: 'request_vote_reply', term: 4, heartbeat: false, entries: 0, preVote: false, ok: true },
     ]);
+  });
+  it('sends a change of role, term, vote or leader in a state at once, and a moving log, commit or deadline at most once per spacing, the latest last', async () => {
+    const { n, st, relay, events } = await verbose(empty, 0);
+    await waitFor('the catch-up state', () => events('state').length === 1);
+    // A new term goes out at once; so the batches right after it are within the spacing.
+    st.term = 3;
+    n.batchHandled();
+    // Batches under load: the log's end, the commit and the follower's deadline move each time.
+    for (let i = 1; i <= 20; i++) {
+      st.lastIndex = i;
+      st.commitIndex = i - 1;
+      st.electionDeadline = 1000 + i;
+      n.batchHandled();
+    }
+    n.coreEvent({ kind: 'commit', index: 19 });
+    const held = (await waitFor('the held-back state', () => events('state')[2])) as Of<'state'>;
+    expect(events('state')[1]).toMatchObject({ term: 3, lastIndex: 0 });
+    expect(held).toMatchObject({ lastIndex: 20, commitIndex: 19, electionDeadline: 1020 });
+    // Held back: it comes after the commit emitted after the batches, and one state says them all.
+    const order = () => relay.events.filter((e) => e.type === 'state' || e.type === 'commit').map((e) => e.type);
+    expect(order().slice(-2)).toEqual(['commit', 'state']);
+    // A new term goes out at once (before the commit that follows it), with the log's end as it is then.
+    st.term = 4;
+    st.lastIndex = 21;
+    n.batchHandled();
+    n.coreEvent({ kind: 'commit', index: 20 });
+    const termed = (await waitFor('the new term', () => events('state')[3])) as Of<'state'>;
+    expect(termed).toMatchObject({ term: 4, lastIndex: 21 });
+    await waitFor('the second commit', () => events('commit').length === 2);
+    expect(order().slice(-3)).toEqual(['state', 'state', 'commit']);
+    // An unchanged state is not sent again.
+    n.batchHandled();
+    await new Promise((r) => setTimeout(r, STATE_SPACING_MS + 20));
+    expect(events('state')).toHaveLength(4);
   });
 });

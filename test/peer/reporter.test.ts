@@ -17,9 +17,10 @@ const resyncOf = (term: number): PeerEventBody => ({
   lastIndex: 0, lastTerm: 0, lastPh: 0, base: null, durable: { w: 0, term, vote: null }, tail: [],
 });
 
-function reporter(port: number, maxQueue?: number, minSpacingMs?: number, resync: () => PeerEventBody | null = () => resyncOf(0)): Reporter {
+function reporter(port: number, maxQueue?: number, minSpacingMs?: number, resync: () => PeerEventBody | null = () => resyncOf(0), maxFrameBytes?: number): Reporter {
   let n = 0;
   const r = new Reporter({
+    maxFrameBytes,
     url: `ws://127.0.0.1:${port}/peer`,
     peer: 'peer1',
     hello: () => ({ type: 'hello', pid: 1, cluster: ['peer1'], profile: 'fast', timing: { heartbeatMs: 1, electionMinMs: 2, electionMaxMs: 3, latencyMs: 0 } }),
@@ -46,6 +47,24 @@ describe('the -v reporter', () => {
     r.emit({ type: 'log_truncate', from: 3 });
     await waitFor('the event', () => relay.events.some((e) => e.type === 'log_truncate'));
     expect(relay.events.some((e) => e.type === 'commit' && e.index === 99)).toBe(false);
+  });
+
+  it('splits a turn whose events pass half the frame limit into several frames, each within it, the events in order', async () => {
+    const [port] = await freePorts(1);
+    const relay = await FakeRelay.start(port!);
+    cleanup.push(() => relay.close());
+    const sizes: number[] = [];
+    relay.onFrame = (text) => sizes.push(Buffer.byteLength(text));
+    const r = reporter(port!, undefined, undefined, undefined, 8192);
+    await waitFor('connected', () => r.connected && relay.events.length >= 3);
+    const from = relay.frames;
+    const fromSizes = sizes.length;
+    // About 100 bytes each: 200 of them make some 20 KB, past the 4 KiB budget (half of 8192).
+    for (let i = 0; i < 200; i++) r.emit({ type: 'commit', index: 1000 + i });
+    await waitFor('all 200', () => relay.events.filter((e) => e.type === 'commit' && e.index >= 1000).length === 200);
+    expect(relay.events.filter((e) => e.type === 'commit' && e.index >= 1000).map((e) => (e.type === 'commit' ? e.index : 0))).toEqual(Array.from({ length: 200 }, (_, i) => 1000 + i));
+    expect(relay.frames - from).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...sizes.slice(fromSizes))).toBeLessThanOrEqual(4096);
   });
 
   it('drops and counts events beyond its queue, and reports the count', async () => {

@@ -19,6 +19,8 @@ export class FakeRelay {
   readonly garbage: string[] = [];
   /** Frames received on /peer. */
   frames = 0;
+  /** Called with the text of every frame on /peer as it arrives. */
+  onFrame: ((text: string) => void) | null = null;
   /** Called with every peer event as it arrives (each peer's in the order it sent them). */
   onPeerEvent: ((e: PeerEvent) => void) | null = null;
   private launcher: WebSocket | null = null;
@@ -43,7 +45,10 @@ export class FakeRelay {
           this.garbage.push(text);
           return;
         }
-        if (path === '/peer') this.frames++;
+        if (path === '/peer') {
+          this.frames++;
+          this.onFrame?.(text);
+        }
         if (typeof v !== 'object' || v === null) this.garbage.push(text);
         else if (path === '/peer') {
           const list = (Array.isArray(v) ? v : [v]) as PeerEvent[];
