@@ -9,12 +9,16 @@
 // frame after frame; the recorder's own keyframes (`keyframe: true`) repeat what the batches
 // before them built and are skipped then, as the live page never got them.
 //
-// The rebuilt model's local clock is the relay's (each frame is received at its `now`), so a
-// view draws it at T with T as its "now": timers and letters stand where they stood.
+// The rebuilt model's local clock is village time, as the live page's is (villageTime.ts): the
+// relay's clock (each frame is received at its `now`) run through the clock views the frames
+// carry, so it stands still where the village was paused and runs slow where it was slowed. A
+// view draws moment T at `now(T)`: timers and letters stand where they stood, and letters held
+// in the air by a pause stay there in the rewound village too.
 import type { Timing } from '../../shared/config.ts';
 import type { RelayToBrowser } from '../../shared/village.ts';
 import { FLIGHT_LINGER_MS, FLIGHT_TIMEOUT_MS, VillageModel } from './model.ts';
 import { parseRelayFrame } from './page/wire.ts';
+import { VillageTime } from './villageTime.ts';
 
 export interface RecordedFrame {
   /** The relay's wall clock when it sent the frame (ms). */
@@ -55,6 +59,8 @@ export class Rewind {
   private next = 0;
   /** The moment `model` shows. */
   private shown = -Infinity;
+  /** Village time along the frames folded into `model`. */
+  private time: VillageTime | null = null;
 
   constructor(readonly frames: readonly RecordedFrame[]) {}
 
@@ -90,9 +96,15 @@ export class Rewind {
     return this.model;
   }
 
+  /** Village time at moment `t` of the fold last asked for (`at`): what a view draws that model at. */
+  now(t: number): number {
+    return this.time ? this.time.now(t) : t;
+  }
+
   private rebuild(start: number, t: number): VillageModel {
     const model = new VillageModel();
     const first = this.frames[Math.max(0, start)];
+    this.time = new VillageTime(first?.now ?? t);
     model.setConnection('open', first?.now ?? t);
     this.model = model;
     this.next = Math.max(0, start);
@@ -117,14 +129,17 @@ export class Rewind {
         model.profile ??= f.msg.picture.profile ?? null;
       }
     }
-    model.prune(t);
+    model.prune(this.now(t));
     this.shown = t;
   }
 
   private fold(model: VillageModel, f: RecordedFrame): void {
-    model.receive(f.msg, f.now);
+    // As the live page does (connection.ts): the clock first, then the model at village time.
+    this.time!.observe(f.msg, f.now);
+    const v = this.time!.now(f.now);
+    model.receive(f.msg, v);
     // The live page prunes on every animation frame; here, at every frame heard.
-    model.prune(f.now);
+    model.prune(v);
   }
 
   /** Index of the last snapshot at or before `t`. */

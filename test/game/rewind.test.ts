@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, type Relay } from '../../game/relay/server.ts';
 import { FLIGHT_TIMEOUT_MS, VillageModel } from '../../game/src/model.ts';
 import { lookBackMs, parseFrames, Rewind } from '../../game/src/rewind.ts';
+import { letterProgress } from '../../game/src/game/letterMotion.ts';
+import { VillageTime } from '../../game/src/villageTime.ts';
+import { defaultClockView } from '../../shared/village-clock.ts';
 import type { RelayToBrowser } from '../../shared/village.ts';
 import { browser, FakeLauncher, FakePeer, sleep, testConfig, type Recorder } from './relay-support.ts';
 
@@ -18,21 +21,33 @@ const NAMES = ['peer1', 'peer2', 'peer3'];
 const BUBBLE_MS = 2500;
 const STRIKE_MS = 900;
 
-/** Everything a view draws from the model at `now` (the console, the connection and counters of changes left out). */
+/**
+ * Everything a view draws from the model at `now` (the console, the connection and counters of
+ * changes left out), with every local time given relative to `now`: a page's village time starts
+ * when the page opens and stands still while the village is paused, so two folds of the same
+ * frames agree on what is drawn and on how long ago things happened, not on the clock's reading.
+ */
 function drawn(m: VillageModel, now: number) {
+  const rel = (t: number | null) => (t === null ? null : t - now);
   return {
-    peers: [...m.peers.values()].map((p) => ({ ...p, look: m.lookOf(p), timer: m.timerLeft(p, now), lastApply: p.lastApply && now - p.lastApply.at < BUBBLE_MS ? p.lastApply : null })),
+    peers: [...m.peers.values()].map((p) => ({
+      ...p,
+      deadlineLocal: rel(p.deadlineLocal),
+      look: m.lookOf(p),
+      timer: m.timerLeft(p, now),
+      lastApply: p.lastApply && now - p.lastApply.at < BUBBLE_MS ? { ...p.lastApply, at: rel(p.lastApply.at) } : null,
+    })),
     leader: m.leader()?.name ?? null,
     kv: m.kv,
     attacks: m.attacks,
-    nextAttack: m.nextAttackLocal,
+    nextAttack: rel(m.nextAttackLocal),
     counters: m.counters,
     launcher: m.launcher,
     laws: m.laws,
     timing: m.timing,
     cut: m.cutLinks(),
-    flights: [...m.flights.values()].sort((a, b) => a.rid.localeCompare(b.rid)),
-    monster: m.monster.action === 'hunt' || (m.monster.action === 'strike' && now - m.monster.at < STRIKE_MS) ? m.monster : 'wander',
+    flights: [...m.flights.values()].sort((a, b) => a.rid.localeCompare(b.rid)).map((f) => ({ ...f, sentAt: rel(f.sentAt), landedAt: rel(f.landedAt), vanishedAt: rel(f.vanishedAt) })),
+    monster: m.monster.action === 'hunt' || (m.monster.action === 'strike' && now - m.monster.at < STRIKE_MS) ? { ...m.monster, at: rel(m.monster.at), strikeAt: rel(m.monster.strikeAt) } : 'wander',
   };
 }
 
@@ -55,6 +70,9 @@ beforeAll(async () => {
     distDir: join(dir, 'no-dist'),
     recordingDir: join(dir, 'village'),
     recordingKeyframeMs: 2000,
+    // The stand-in peers' events break a law, and with a clock the safety monitor would pause
+    // the village while they go on talking, as real paused peers never do (a pause is below).
+    clock: false,
     kvClient: () => ({ command: async () => ({ ok: false }) as never, close() {} }) as never,
     admin: async () => {
       throw new Error('no admin here');
@@ -65,16 +83,20 @@ beforeAll(async () => {
   await launcher.start();
   peers = NAMES.map((n) => new FakePeer(relay.port, n, NAMES));
   for (const p of peers) await p.hello();
-  // The page: every frame folded at its own time (this page's clock is the relay's), pruned as a page does every frame.
+  // The page: every frame folded at its own time (this page's wall clock is the relay's) on village
+  // time, as connection.ts does, pruned as a page does every frame.
   page = browser(relay.port);
+  const time = new VillageTime(Date.now());
   page.ws.on('message', (data) => {
     const msg = JSON.parse(String(data)) as RelayToBrowser;
     if (msg.type !== 'snapshot' && msg.type !== 'batch') return;
-    live.receive(msg, msg.now);
-    live.prune(msg.now);
+    time.observe(msg, msg.now);
+    const v = time.now(msg.now);
+    live.receive(msg, v);
+    live.prune(v);
     if (wantMoment) {
       wantMoment = false;
-      moments.push({ t: msg.now, drawn: structuredClone(drawn(live, msg.now)) });
+      moments.push({ t: msg.now, drawn: structuredClone(drawn(live, v)) });
     }
   });
   await page.opened;
@@ -136,13 +158,14 @@ async function moment(): Promise<number> {
   return moments[moments.length - 1]!.t;
 }
 
-async function rebuiltAt(t: number, back: number): Promise<{ model: VillageModel; startedAt: number }> {
+async function rebuiltAt(t: number, back: number): Promise<{ model: VillageModel; now: number; startedAt: number }> {
   const res = await fetch(`http://127.0.0.1:${relay.port}/api/recording/frames?at=${t}&back=${back}&ahead=0`);
   expect(res.status).toBe(200);
   const { frames, bad } = parseFrames(await res.text());
   expect(bad).toBe(0);
   const r = new Rewind(frames);
-  return { model: r.at(t, back), startedAt: frames[0]!.now };
+  const model = r.at(t, back);
+  return { model, now: r.now(t), startedAt: frames[0]!.now };
 }
 
 describe('seeking in a recording', () => {
@@ -159,9 +182,9 @@ describe('seeking in a recording', () => {
     const back = lookBackMs(live.timing);
     let fromKeyframe = 0;
     for (const m of moments) {
-      const { model, startedAt } = await rebuiltAt(m.t, back);
+      const { model, now, startedAt } = await rebuiltAt(m.t, back);
       if (startedAt > info.start!) fromKeyframe++;
-      expect(drawn(model, m.t), `the village at ${m.t - info.start!} ms into the recording`).toEqual(m.drawn);
+      expect(drawn(model, now), `the village at ${m.t - info.start!} ms into the recording`).toEqual(m.drawn);
     }
     // Not all from the recording's start: later moments start from a keyframe.
     expect(fromKeyframe).toBeGreaterThanOrEqual(1);
@@ -183,7 +206,31 @@ describe('seeking in a recording', () => {
     let played = r.at(t0, back);
     for (let t = t0; t < t1; t += 16) played = r.at(t, back);
     played = r.at(t1, back);
-    expect(drawn(played, t1)).toEqual(moments[2]!.drawn);
+    expect(drawn(played, r.now(t1))).toEqual(moments[2]!.drawn);
+  });
+
+  it('keeps a letter held by a pause where it was in the rewound village, and lets it fly on after the resume', () => {
+    const clock = (paused: boolean, at: number) => ({ type: 'clock' as const, clock: { ...defaultClockView(true), paused, by: paused ? 'a visitor' : null, at } });
+    const send = { type: 'event' as const, event: { peer: 'peer1', t: 100, type: 'rpc_send' as const, to: 'peer2', rid: 'peer1:7', rpc: 'append_entries' as const, term: 1, heartbeat: false, entries: 1 } };
+    const frames = [
+      { now: 0, keyframe: false, msg: { type: 'batch' as const, now: 0, deltas: [clock(false, 0)] } },
+      { now: 100, keyframe: false, msg: { type: 'batch' as const, now: 100, deltas: [send] } },
+      { now: 130, keyframe: false, msg: { type: 'batch' as const, now: 130, deltas: [clock(true, 130)] } },
+      { now: 20_130, keyframe: false, msg: { type: 'batch' as const, now: 20_130, deltas: [clock(false, 20_130)] } },
+    ];
+    const r = new Rewind(frames);
+    const shown = (t: number) => {
+      const m = r.at(t, 0);
+      return letterProgress(m.flights.get('peer1:7')!, r.now(t), 400);
+    };
+    const atPause = shown(130);
+    expect(atPause).toMatchObject({ puff: false, alpha: 1 });
+    // Twenty seconds of pause, far past a letter's timeout: it stays in the air where it was.
+    for (const t of [1_000, 10_000, 20_000]) expect(shown(t), `at ${t}`).toEqual(atPause);
+    // Resumed, it flies on from there (and is still in the air, not given up).
+    const after = shown(20_200)!;
+    expect(after.t).toBeGreaterThan(atPause!.t);
+    expect(after.puff).toBe(false);
   });
 
   it('gives a letter up as lost at its timeout, whenever the page looked', () => {

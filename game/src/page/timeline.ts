@@ -48,6 +48,8 @@ export class Timeline {
   private infoAt = -Infinity;
   private infoLoading = false;
   private window: Rewind | null = null;
+  /** Village time of the moment `shown` shows (Rewind.now): what the scenes draw it at. */
+  private shownNow: number | null = null;
   private shown: VillageModel | null = null;
   /** The moment the next window is to be fetched for; one request at a time. */
   private wanted: number | null = null;
@@ -147,9 +149,9 @@ export class Timeline {
     return m;
   }
 
-  /** The moment the scenes draw, in the shown model's local ms. */
+  /** The moment the scenes draw, in the shown model's local ms (village time, as live). */
   now(localNow: number): number {
-    return this.mode === 'live' ? localNow : this.at;
+    return this.mode === 'live' ? localNow : (this.shownNow ?? this.at);
   }
 
   /** Why the controls that act on the cluster are off, or null while live. */
@@ -199,6 +201,7 @@ export class Timeline {
     this.mode = 'live';
     this.playing = false;
     this.shown = null;
+    this.shownNow = null;
     this.window = null;
     this.wanted = null;
     this.error = null;
@@ -233,6 +236,7 @@ export class Timeline {
     const w = this.window;
     if (w && w.covers(t, back, this.info?.start ?? null)) {
       this.shown = w.at(t, back);
+      this.shownNow = w.now(t);
       // Playing on: ask for the next window a while before this one ends.
       const to = w.to!;
       const end = this.end();
@@ -269,7 +273,10 @@ export class Timeline {
           this.retryAfter = Date.now() + 1000;
           this.error = `the recording holds too much around this moment to show it; showing ${clock(to)}`;
         }
-        if (to !== null && this.wanted === null) this.shown = this.window.at(Math.min(this.at, to), back);
+        if (to !== null && this.wanted === null) {
+          this.shown = this.window.at(Math.min(this.at, to), back);
+          this.shownNow = this.window.now(Math.min(this.at, to));
+        }
       } catch (e) {
         this.error = `cannot read the recording: ${(e as Error).message}`;
       } finally {
@@ -324,6 +331,7 @@ export class Timeline {
     const m = new VillageModel();
     m.setConnection('open', 0);
     this.shown = m;
+    this.shownNow = null;
     return m;
   }
 
