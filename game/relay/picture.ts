@@ -16,6 +16,7 @@ import {
   type PeerView,
   type VillagePicture,
 } from '../../shared/village.ts';
+import { LetterSampler } from './letter-sampler.ts';
 
 /** Log tiles kept per peer: the village shows the tail of each log. */
 export const MAX_TILES = 300;
@@ -75,6 +76,8 @@ export class Picture {
   private readonly history: Delta[] = [];
   /** Whether anyone is watching: with no browser, animation events are not kept. */
   watching = false;
+  /** Which letters are passed on as events. */
+  private readonly letters = new LetterSampler();
 
   constructor(opts: PictureOptions) {
     this.order = opts.order;
@@ -159,6 +162,15 @@ export class Picture {
       case 'resync':
       case 'snapshot':
         break;
+      case 'rpc_send':
+      case 'rpc_recv':
+      case 'rpc_drop': {
+        // Under load only a sample of the letters travels (letter-sampler.ts); `more` counts the rest.
+        if (!this.watching) break;
+        const more = this.letters.take(e, this.now());
+        if (more !== null) this.pushEvent(more > 0 ? { type: 'event', event: e, more } : { type: 'event', event: e });
+        break;
+      }
       default:
         this.pushEvent({ type: 'event', event: e });
     }
