@@ -15,6 +15,7 @@ import { startRelay, type RelayProcess } from './w3.ts';
 import { descendants } from './w4.ts';
 import { procTicks } from './machine.ts';
 import { closedLoop } from './workloads.ts';
+import { WebSocket } from 'ws';
 import { readFileSync } from 'node:fs';
 
 interface ProfileNode {
@@ -89,6 +90,22 @@ async function main(): Promise<void> {
       }
     })();
     await sleep(Number(arg('warmup', '6')) * 1000);
+    // What the page is sent, by kind (a delta's type, an event delta's event type): count and bytes.
+    const mix = new Map<string, { n: number; bytes: number }>();
+    let mixOn = false;
+    const watch = new WebSocket(`ws://127.0.0.1:${relay!.port}/village`);
+    watch.on('message', (data) => {
+      if (!mixOn) return;
+      const m = JSON.parse(String(data)) as { type: string; deltas?: { type: string; event?: { type: string } }[] };
+      for (const d of m.deltas ?? []) {
+        const k = d.type === 'event' ? `event ${d.event!.type}` : d.type;
+        const x = mix.get(k) ?? { n: 0, bytes: 0 };
+        x.n++;
+        x.bytes += JSON.stringify(d).length;
+        mix.set(k, x);
+      }
+    });
+    mixOn = true;
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
@@ -147,6 +164,8 @@ async function main(): Promise<void> {
     const cpuMs = (ticks() - t0) * 10;
     const k1 = perKind();
     const after = (await page.evaluate('({ b: window.__wsBytes, f: window.__wsFrames })')) as { b: number; f: number };
+    mixOn = false;
+    watch.terminate();
     stop = true;
     await load;
     if (out) writeFileSync(out, JSON.stringify(profile));
@@ -177,6 +196,7 @@ async function main(): Promise<void> {
     console.log(`  by process, ms per second: ${[...k1].filter(([k, v]) => v - (k0.get(k) ?? 0) > 0).sort((a, b) => b[1] - (k0.get(b[0]) ?? 0) - (a[1] - (k0.get(a[0]) ?? 0))).slice(0, 8).map(([k, v]) => `${k} ${(((v - (k0.get(k) ?? 0)) * 10) / wall).toFixed(0)}`).join(', ')}`);
     console.log(`received ${((after.b - before.b) / wall / 1024).toFixed(0)} KiB/s in ${((after.f - before.f) / wall).toFixed(1)} frames/s`);
     console.log(`page main thread, ms per second: ${[...cats].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${per(v)}`).join(', ')}`);
+    console.log(`sent to a page, per second: ${[...mix].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => `${k} ${(v.n / wall).toFixed(0)} (${(v.bytes / wall / 1024).toFixed(0)} KiB)`).join(', ')}`);
     console.log('top self time (ms per second):');
     for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${per(v).padStart(5)}  ${k}`);
   } finally {

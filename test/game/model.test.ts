@@ -266,6 +266,18 @@ describe('letters in the air', () => {
     expect(m.flights.has('keep')).toBe(true);
   });
 
+  it('letters all in the air beyond the bound: the oldest are forgotten, down to nine tenths at once, the newest kept', () => {
+    const m = villageWith();
+    const deltas: Delta[] = [];
+    for (let i = 0; i <= MAX_FLIGHTS; i++) deltas.push(rpc('rpc_send', 'peer1', 'peer2', `a${i}`));
+    batch(m, deltas);
+    expect(m.flights.size).toBe(MAX_FLIGHTS - MAX_FLIGHTS / 10);
+    expect(m.flights.has(`a${MAX_FLIGHTS}`)).toBe(true);
+    expect(m.flights.has('a0')).toBe(false);
+    batch(m, [rpc('rpc_send', 'peer1', 'peer2', 'b')]);
+    expect(m.flights.size).toBe(MAX_FLIGHTS - MAX_FLIGHTS / 10 + 1);
+  });
+
   it('heartbeats, pre-votes and reply outcomes are kept for drawing', () => {
     const m = villageWith();
     batch(m, [

@@ -9,11 +9,12 @@
 // them; without it, the events of today's peers.
 //
 // --spacing MS: the time between two frames of a peer (default 5).
-// --page: the subscriber also does what the page does with each frame (JSON.parse, the tree's
-// VillageModel.receive, a prune per frame) and prints that work's time per second, with the
-// frames and bytes per second a page is sent.
+// --page [--page-fps 10]: the subscriber also does what the page does with each frame (JSON.parse,
+// the tree's VillageModel.receive) and the model's prune as the page does once per animation frame
+// (10 a second: the page's rate under W4's load before it was made lighter), and prints that
+// work's time per second, with the frames and bytes per second a page is sent.
 //
-//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR] [--monitor-fields] [--spacing 5]
+//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR] [--monitor-fields] [--spacing 5] [--page [--page-fps 10]]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
@@ -160,6 +161,8 @@ async function main(): Promise<void> {
   const model = new VillageModel();
   let pageMs = 0;
   let parseMs = 0;
+  const pruneEveryMs = 1000 / Number(arg('--page-fps', '10'));
+  let prunedAt = 0;
   const delays: number[] = [];
   let from = Infinity;
   const browsers = [];
@@ -174,7 +177,10 @@ async function main(): Promise<void> {
         if (page && from !== Infinity) parseMs += performance.now() - p0;
         if (page) {
           model.receive(m, now);
-          model.prune(now);
+          if (now - prunedAt >= pruneEveryMs) {
+            model.prune(now);
+            prunedAt = now;
+          }
           if (from !== Infinity) pageMs += performance.now() - p0;
         }
         if (m.type !== 'batch') return;
