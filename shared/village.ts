@@ -182,10 +182,10 @@ export type ConsoleLevel = 'info' | 'input' | 'result' | 'error' | 'event';
 
 export type Delta =
   /**
-   * A peer event, for animation. Letters (rpc_send, rpc_recv, rpc_drop) are sampled under load:
-   * `more`, when present, is how many other RPCs of the same kind between the same two peers
-   * (same heartbeat flag and outcome, sent or dropped alike) since the previous letter passed on
-   * this one stands for; their events are not sent (game/relay/letter-sampler.ts).
+   * A peer event, for animation. AppendEntries letters (rpc_send, rpc_recv, rpc_drop, and those
+   * of the replies) are sampled under load: `more`, when present, is how many other RPCs of the
+   * batch between the same two peers, of the same kind, heartbeat flag and outcome, sent or
+   * dropped alike, this one stands for; their events are not sent (game/relay/letter-sampler.ts).
    */
   | { type: 'event'; event: PeerEvent; more?: number }
   /**

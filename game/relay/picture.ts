@@ -167,8 +167,8 @@ export class Picture {
       case 'rpc_drop': {
         // Under load only a sample of the letters travels (letter-sampler.ts); `more` counts the rest.
         if (!this.watching) break;
-        const more = this.letters.take(e, this.now());
-        if (more !== null) this.pushEvent(more > 0 ? { type: 'event', event: e, more } : { type: 'event', event: e });
+        const d: Delta = { type: 'event', event: e };
+        if (this.letters.take(e, d)) this.pushEvent(d);
         break;
       }
       default:
@@ -457,6 +457,7 @@ export class Picture {
   }
 
   private clearPending(): void {
+    this.letters.endBatch();
     this.events = [];
     this.others = [];
     this.dirty.clear();
