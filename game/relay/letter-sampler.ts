@@ -24,8 +24,8 @@ export type LetterEvent = Extract<PeerEvent, { type: 'rpc_send' | 'rpc_recv' | '
 type EventDelta = Extract<Delta, { type: 'event' }>;
 
 export class LetterSampler {
-  /** rid -> shown, until the rid's next event. */
-  private readonly decided = new Map<string, boolean>();
+  /** rid -> the decision and the event that made it, until the rid's next event of another type. */
+  private readonly decided = new Map<string, { shown: boolean; type: LetterEvent['type'] }>();
   /** Per key: the letter of the current batch that stands for the others. */
   private readonly shown = new Map<string, EventDelta>();
 
@@ -36,18 +36,20 @@ export class LetterSampler {
   take(e: LetterEvent, delta: EventDelta): boolean {
     if (!SAMPLED_KINDS.has(e.rpc)) return true;
     const decided = this.decided.get(e.rid);
-    if (decided !== undefined) {
+    // The rid's other event (a repeat of the same type is a new letter: a rid used again).
+    if (decided !== undefined && decided.type !== e.type) {
       this.decided.delete(e.rid);
       // A send heard after its receive was left out: the RPC is counted now.
-      if (!decided && e.type === 'rpc_send') this.countLeftOut(keyOf(e));
-      return decided;
+      if (!decided.shown && e.type === 'rpc_send') this.countLeftOut(keyOf(e));
+      return decided.shown;
     }
+    if (decided !== undefined) this.decided.delete(e.rid);
     const key = keyOf(e);
     const pass = !this.shown.has(key);
     if (pass) this.shown.set(key, delta);
     // A receive first is counted when its send comes (a send may never be heard: a lost stream).
     else if (e.type !== 'rpc_recv') this.countLeftOut(key);
-    this.decided.set(e.rid, pass);
+    this.decided.set(e.rid, { shown: pass, type: e.type });
     if (this.decided.size > MAX_DECIDED_RIDS) {
       const oldest = this.decided.keys().next().value;
       if (oldest !== undefined) this.decided.delete(oldest);

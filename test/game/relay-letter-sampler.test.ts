@@ -53,6 +53,17 @@ describe('the letter sampler', () => {
     expect(shown.more).toBe(1);
   });
 
+  it('a send whose rid was already sent is a new letter, counted as one', () => {
+    const s = new LetterSampler();
+    expect(offer(s, send(1))).not.toBeNull();
+    expect(offer(s, send(2))).toBeNull();
+    s.endBatch();
+    // rid peer1:2 again (left out before), then peer1:1 again (shown before): the first of the batch is shown, the other counted.
+    const shown = offer(s, send(2))!;
+    expect(offer(s, send(1))).toBeNull();
+    expect(shown.more).toBe(1);
+  });
+
   it('never thins votes, TimeoutNow or InstallSnapshot', () => {
     const s = new LetterSampler();
     const kinds: RpcKind[] = ['request_vote', 'request_vote_reply', 'timeout_now', 'install_snapshot', 'install_snapshot_reply'];
