@@ -15,17 +15,23 @@
 import type { PeerEvent } from '../../shared/events.ts';
 import type { Delta } from '../../shared/village.ts';
 
-/** Rids whose decision is remembered until their other event comes (the oldest are forgotten first). */
+/** Rids whose decision is remembered until their other event comes (at most; the oldest half are forgotten together). */
 export const MAX_DECIDED_RIDS = 10_000;
 
 const SAMPLED_KINDS: ReadonlySet<string> = new Set(['append_entries', 'append_entries_reply']);
 
 export type LetterEvent = Extract<PeerEvent, { type: 'rpc_send' | 'rpc_recv' | 'rpc_drop' }>;
 type EventDelta = Extract<Delta, { type: 'event' }>;
+type Decision = { shown: boolean; type: LetterEvent['type'] };
 
 export class LetterSampler {
-  /** rid -> the decision and the event that made it, until the rid's next event of another type. */
-  private readonly decided = new Map<string, { shown: boolean; type: LetterEvent['type'] }>();
+  /**
+   * rid -> the decision and the event that made it, until the rid's next event of another type.
+   * Two generations: when the newer holds half of MAX_DECIDED_RIDS it becomes the older and the
+   * oldest is dropped whole (cheaper than forgetting one rid per new one).
+   */
+  private decided = new Map<string, Decision>();
+  private older = new Map<string, Decision>();
   /** Per key: the letter of the current batch that stands for the others. */
   private readonly shown = new Map<string, EventDelta>();
 
@@ -35,26 +41,32 @@ export class LetterSampler {
    */
   take(e: LetterEvent, delta: EventDelta): boolean {
     if (!SAMPLED_KINDS.has(e.rpc)) return true;
-    const decided = this.decided.get(e.rid);
+    const decided = this.forget(e.rid);
     // The rid's other event (a repeat of the same type is a new letter: a rid used again).
     if (decided !== undefined && decided.type !== e.type) {
-      this.decided.delete(e.rid);
       // A send heard after its receive was left out: the RPC is counted now.
       if (!decided.shown && e.type === 'rpc_send') this.countLeftOut(keyOf(e));
       return decided.shown;
     }
-    if (decided !== undefined) this.decided.delete(e.rid);
     const key = keyOf(e);
     const pass = !this.shown.has(key);
     if (pass) this.shown.set(key, delta);
     // A receive first is counted when its send comes (a send may never be heard: a lost stream).
     else if (e.type !== 'rpc_recv') this.countLeftOut(key);
     this.decided.set(e.rid, { shown: pass, type: e.type });
-    if (this.decided.size > MAX_DECIDED_RIDS) {
-      const oldest = this.decided.keys().next().value;
-      if (oldest !== undefined) this.decided.delete(oldest);
+    if (this.decided.size >= MAX_DECIDED_RIDS / 2) {
+      this.older = this.decided;
+      this.decided = new Map();
     }
     return pass;
+  }
+
+  /** The decision held for a rid, which is then forgotten. */
+  private forget(rid: string): Decision | undefined {
+    let d = this.decided.get(rid);
+    if (d !== undefined) this.decided.delete(rid);
+    else if ((d = this.older.get(rid)) !== undefined) this.older.delete(rid);
+    return d;
   }
 
   /** The batch was sent: the next letters of each kind start a new one. */

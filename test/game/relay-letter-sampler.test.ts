@@ -82,7 +82,7 @@ describe('the letter sampler', () => {
     expect(offer(s, send(7))).toBeNull();
   });
 
-  it('remembers a bounded number of undecided rids: the oldest is decided afresh', () => {
+  it('remembers a bounded number of undecided rids: the oldest are decided afresh', () => {
     const s = new LetterSampler();
     expect(offer(s, send(0))).not.toBeNull();
     s.endBatch();
@@ -91,8 +91,12 @@ describe('the letter sampler', () => {
     expect(shown.more).toBe(MAX_DECIDED_RIDS);
     // rid 0 was forgotten: its receive is a new letter, and this batch has one of its kind already.
     expect(offer(s, recv(0))).toBeNull();
-    // the newest rid was remembered as left out.
+    s.endBatch();
+    // the newest rids are remembered: a left-out one's receive is left out though it would be the first of its batch.
     expect(offer(s, recv(MAX_DECIDED_RIDS + 1))).toBeNull();
+    expect(offer(s, recv(MAX_DECIDED_RIDS))).toBeNull();
+    // rid 1 (shown) was forgotten with the oldest half: its receive is decided afresh, now the first of its kind.
+    expect(offer(s, recv(1))).not.toBeNull();
   });
 });
 
