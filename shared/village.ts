@@ -181,7 +181,13 @@ export interface VillagePicture {
 export type ConsoleLevel = 'info' | 'input' | 'result' | 'error' | 'event';
 
 export type Delta =
-  | { type: 'event'; event: PeerEvent }
+  /**
+   * A peer event, for animation. AppendEntries letters (rpc_send, rpc_recv, rpc_drop, and those
+   * of the replies) are sampled under load: `more`, when present, is how many other RPCs of the
+   * batch between the same two peers, of the same kind, heartbeat flag and outcome, sent or
+   * dropped alike, this one stands for; their events are not sent (game/relay/letter-sampler.ts).
+   */
+  | { type: 'event'; event: PeerEvent; more?: number }
   /**
    * A peer's fields (all of them, current) and, when its log changed, how. `peer.log`, when
    * present (older relays, test stand-ins), replaces the whole log instead. A name the browser

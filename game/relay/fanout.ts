@@ -11,9 +11,10 @@
 // resync). Memory stays bounded by the socket buffers whatever a tab does.
 //
 // When: flushSoon() (peer events arrived) flushes in the next turn, so all events of one turn
-// share a batch, but at most once per minFlushSpacingMs, so a busy village gets large batches.
-// An interval of flushMs flushes everything else (launcher reports, control changes, new
-// browsers).
+// share a batch, but at most once per minFlushSpacingMs, so a busy village gets one batch per
+// spacing (a page draws at most a frame or two in that time; a batch per frame costs it more than
+// it shows). An interval of flushMs flushes everything else (launcher reports, control changes,
+// new browsers), skipping a turn that comes less than minFlushSpacingMs after the last flush.
 //
 // No sockets and no timers of its own: a browser is a Sink, time is a Scheduler, so the whole
 // rule is tested with stand-ins (test/game/relay-fanout.test.ts).
@@ -71,7 +72,7 @@ export interface FanoutOptions {
   lowWaterBytes: number;
   /** Flush interval when nothing else asks for a flush. */
   flushMs: number;
-  /** Least time between two flushes asked for by flushSoon() (at most flushMs). */
+  /** Least time between two flushes, whoever asks (flushSoon() or the interval). */
   minFlushSpacingMs: number;
   /** Wall clock (ms) written into every frame as `now`. */
   now(): number;
@@ -98,8 +99,10 @@ export class Fanout {
 
   constructor(private readonly o: FanoutOptions) {
     this.scheduler = o.scheduler ?? nodeScheduler;
-    this.minSpacingMs = Math.min(o.flushMs, o.minFlushSpacingMs);
-    this.stopInterval = this.scheduler.every(o.flushMs, () => this.flush());
+    this.minSpacingMs = o.minFlushSpacingMs;
+    this.stopInterval = this.scheduler.every(o.flushMs, () => {
+      if (this.scheduler.monotonic() - this.lastFlush >= this.minSpacingMs) this.flush();
+    });
   }
 
   /** A new browser: it gets its snapshot at the next flush. */
@@ -141,6 +144,9 @@ export class Fanout {
   /** Sends what changed to every browser, now. */
   flush(): void {
     this.lastFlush = this.scheduler.monotonic();
+    // This flush takes everything pending: a flushSoon() still scheduled has nothing left to send.
+    this.cancelSoon?.();
+    this.cancelSoon = null;
     const { resync, deltas } = this.o.source.takeDeltas();
     let snapshot: string | null = null;
     const snap = () => (snapshot ??= this.snapshotFrame());

@@ -16,6 +16,7 @@ import {
   type PeerView,
   type VillagePicture,
 } from '../../shared/village.ts';
+import { LetterSampler } from './letter-sampler.ts';
 
 /** Log tiles kept per peer: the village shows the tail of each log. */
 export const MAX_TILES = 300;
@@ -75,6 +76,8 @@ export class Picture {
   private readonly history: Delta[] = [];
   /** Whether anyone is watching: with no browser, animation events are not kept. */
   watching = false;
+  /** Which letters are passed on as events. */
+  private readonly letters = new LetterSampler();
 
   constructor(opts: PictureOptions) {
     this.order = opts.order;
@@ -159,6 +162,20 @@ export class Picture {
       case 'resync':
       case 'snapshot':
         break;
+      case 'apply':
+        // The page shows a villager's last applied command (its bubble); the board comes in `kv`
+        // deltas. So a batch carries one apply per peer, its last command, not every entry.
+        this.pushLastApply(e);
+        break;
+      case 'rpc_send':
+      case 'rpc_recv':
+      case 'rpc_drop': {
+        // Under load only a sample of the letters travels (letter-sampler.ts); `more` counts the rest.
+        if (!this.watching) break;
+        const d: Delta = { type: 'event', event: e };
+        if (this.letters.take(e, d)) this.pushEvent(d);
+        break;
+      }
       default:
         this.pushEvent({ type: 'event', event: e });
     }
@@ -456,6 +473,8 @@ export class Picture {
   }
 
   private clearPending(): void {
+    this.letters.endBatch();
+    this.lastApply.clear();
     this.events = [];
     this.others = [];
     this.dirty.clear();
@@ -466,6 +485,26 @@ export class Picture {
   private logChanged(peer: string, from: number): void {
     const before = this.logFrom.get(peer);
     if (before === undefined || from < before) this.logFrom.set(peer, from);
+  }
+
+  /** Per peer, the batch's apply delta (pushLastApply). */
+  private readonly lastApply = new Map<string, Extract<Delta, { type: 'event' }>>();
+
+  /** An apply: the last entry with a command replaces what the batch carries for the peer (no-ops alone carry nothing). */
+  private pushLastApply(e: Extract<PeerEvent, { type: 'apply' }>): void {
+    if (!this.watching) return;
+    let last: AppliedEntry | undefined;
+    for (let i = e.entries.length - 1; i >= 0 && !last; i--) if (e.entries[i]!.command) last = e.entries[i];
+    if (!last) return;
+    const event: PeerEvent = { ...e, entries: [last] };
+    const held = this.lastApply.get(e.peer);
+    if (held) {
+      held.event = event;
+      return;
+    }
+    const d: Extract<Delta, { type: 'event' }> = { type: 'event', event };
+    this.lastApply.set(e.peer, d);
+    this.pushEvent(d);
   }
 
   private pushEvent(d: Delta): void {

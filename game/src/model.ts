@@ -59,6 +59,11 @@ export interface Flight {
   vanishReason: 'blocked' | 'dropped' | 'disconnected' | 'lost' | null;
   /** What the letter says: its RPC's small numbers, as far as the events carry them (shared/letter-says.ts). */
   said: LetterSays;
+  /**
+   * How many other RPCs like it (same kind, sender and receiver) this letter stands for: under
+   * load the relay sends only a sample of the letters (the event delta's `more`). 0 or absent: only itself.
+   */
+  more?: number;
 }
 
 /** A reader of the model's input (VillageModel.watchers). */
@@ -445,7 +450,7 @@ export class VillageModel {
     }
     switch (d.type) {
       case 'event':
-        this.applyEvent(d.event, localNow);
+        this.applyEvent(d.event, localNow, typeof d.more === 'number' && d.more > 0 ? Math.floor(d.more) : 0);
         break;
       case 'peer':
         this.updatePeer(d.peer, d.log);
@@ -501,7 +506,8 @@ export class VillageModel {
     }
   }
 
-  applyEvent(ev: PeerEvent, localNow: number): void {
+  /** One peer event; `more`: the other RPCs a letter stands for (see Flight.more). */
+  applyEvent(ev: PeerEvent, localNow: number, more = 0): void {
     if (!ev || typeof ev !== 'object' || typeof ev.peer !== 'string') {
       this.ignored++;
       return;
@@ -510,15 +516,15 @@ export class VillageModel {
     // Letters need no villager entry (a peer outside the picture can still be a sender).
     switch (ev.type) {
       case 'rpc_send':
-        this.flightSent(ev.rid, ev.peer, ev.to, ev, localNow);
+        this.flightSent(ev.rid, ev.peer, ev.to, ev, more, localNow);
         return;
       case 'rpc_recv':
-        this.flightLanded(ev.rid, ev.from, ev.peer, ev, localNow);
+        this.flightLanded(ev.rid, ev.from, ev.peer, ev, more, localNow);
         return;
       case 'rpc_drop':
         // A receiver that refuses a letter (blocked) reports the drop with to = itself; the
         // sender is then the rid's prefix (`${from}:${n}`).
-        this.flightVanished(ev.rid, ev.peer === ev.to ? senderOf(ev.rid, ev.peer) : ev.peer, ev.to, ev, ev.reason, localNow);
+        this.flightVanished(ev.rid, ev.peer === ev.to ? senderOf(ev.rid, ev.peer) : ev.peer, ev.to, ev, ev.reason, more, localNow);
         return;
       default:
         break;
@@ -590,13 +596,13 @@ export class VillageModel {
     this.peers.set(v.name, v);
   }
 
-  private flightSent(rid: string, from: string, to: string, s: RpcFields, localNow: number): void {
+  private flightSent(rid: string, from: string, to: string, s: RpcFields, more: number, localNow: number): void {
     if (typeof rid !== 'string') return;
     if (this.flights.has(rid)) return; // the receive was heard first: it already landed
-    this.addFlight({ ...flightFields(rid, from, to, s), sentAt: localNow, landedAt: null, vanishedAt: null, vanishReason: null });
+    this.addFlight({ ...flightFields(rid, from, to, s, more), sentAt: localNow, landedAt: null, vanishedAt: null, vanishReason: null });
   }
 
-  private flightLanded(rid: string, from: string, to: string, s: RpcFields, localNow: number): void {
+  private flightLanded(rid: string, from: string, to: string, s: RpcFields, more: number, localNow: number): void {
     if (typeof rid !== 'string') return;
     const f = this.flights.get(rid);
     if (f) {
@@ -611,10 +617,10 @@ export class VillageModel {
       return;
     }
     // The receiver's event came before the sender's (two streams): it flew and landed.
-    this.addFlight({ ...flightFields(rid, from, to, s), sentAt: localNow, landedAt: localNow, vanishedAt: null, vanishReason: null });
+    this.addFlight({ ...flightFields(rid, from, to, s, more), sentAt: localNow, landedAt: localNow, vanishedAt: null, vanishReason: null });
   }
 
-  private flightVanished(rid: string, from: string, to: string, s: RpcFields, reason: Flight['vanishReason'], localNow: number): void {
+  private flightVanished(rid: string, from: string, to: string, s: RpcFields, reason: Flight['vanishReason'], more: number, localNow: number): void {
     if (typeof rid !== 'string') return;
     const why = reason === 'blocked' || reason === 'dropped' || reason === 'disconnected' ? reason : 'dropped';
     const f = this.flights.get(rid);
@@ -625,19 +631,22 @@ export class VillageModel {
       }
       return;
     }
-    this.addFlight({ ...flightFields(rid, from, to, s), sentAt: localNow, landedAt: null, vanishedAt: localNow, vanishReason: why });
+    this.addFlight({ ...flightFields(rid, from, to, s, more), sentAt: localNow, landedAt: null, vanishedAt: localNow, vanishReason: why });
   }
 
   private addFlight(f: Flight): void {
     this.flights.set(f.rid, f);
     if (this.flights.size <= MAX_FLIGHTS) return;
-    // Too many letters: forget finished ones first, then the oldest.
+    // Too many letters: forget finished ones first, then the oldest, down to 90 %, so that the
+    // next letters go in without another pass (a pass over the letters still in the air for
+    // every new one cost a page under load more than everything else it did with the data).
+    const target = MAX_FLIGHTS - Math.ceil(MAX_FLIGHTS / 10);
     for (const [rid, g] of this.flights) {
-      if (this.flights.size <= MAX_FLIGHTS) return;
+      if (this.flights.size <= target) return;
       if (g.landedAt !== null || g.vanishedAt !== null) this.flights.delete(rid);
     }
     for (const rid of this.flights.keys()) {
-      if (this.flights.size <= MAX_FLIGHTS) return;
+      if (this.flights.size <= target) return;
       this.flights.delete(rid);
     }
   }
@@ -645,7 +654,7 @@ export class VillageModel {
 
 type RpcFields = { rpc: RpcKind; term: number; heartbeat: boolean; entries: number; preVote?: boolean; ok?: boolean };
 
-function flightFields(rid: string, from: string, to: string, s: RpcFields) {
+function flightFields(rid: string, from: string, to: string, s: RpcFields, more: number) {
   return {
     rid,
     from: String(from),
@@ -657,6 +666,7 @@ function flightFields(rid: string, from: string, to: string, s: RpcFields) {
     preVote: !!s.preVote,
     ok: typeof s.ok === 'boolean' ? s.ok : null,
     said: letterSays(s),
+    more,
   };
 }
 

@@ -117,11 +117,12 @@ export class Subscriber {
   private delays: number[] = [];
   private windowFrom = Infinity;
   private windowTo = Infinity;
+  /** Events counted in the window; a sampled letter counts with the RPCs it stands for. */
   received = 0;
   /** Events per type counted in the window. */
   byType = new Map<string, number>();
   /** Events with this peer name (for the synthetic flood). */
-  private onEvent: ((e: PeerEvent, now: number) => void) | null = null;
+  private onEvent: ((e: PeerEvent, now: number, count: number) => void) | null = null;
 
   private constructor(private ws: WebSocket) {
     ws.on('message', (data) => {
@@ -141,11 +142,13 @@ export class Subscriber {
         if (d.type === 'peer') this.reporting.set(d.peer.name, d.peer.reporting);
         if (d.type !== 'event') continue;
         const e = d.event;
-        this.onEvent?.(e, now);
+        // A sampled letter stands for `more` RPCs whose events the relay did not send (letter-sampler.ts).
+        const count = 1 + (d.more ?? 0);
+        this.onEvent?.(e, now, count);
         if (e.t >= this.windowFrom && e.t <= this.windowTo) {
-          this.received++;
+          this.received += count;
           this.delays.push(now - e.t);
-          this.byType.set(e.type, (this.byType.get(e.type) ?? 0) + 1);
+          this.byType.set(e.type, (this.byType.get(e.type) ?? 0) + count);
         }
       }
     });
@@ -175,7 +178,7 @@ export class Subscriber {
     this.byType.clear();
   }
 
-  listen(fn: ((e: PeerEvent, now: number) => void) | null): void {
+  listen(fn: ((e: PeerEvent, now: number, count: number) => void) | null): void {
     this.onEvent = fn;
   }
 
@@ -223,9 +226,9 @@ async function floodStep(relayPort: number, secret: string, names: readonly stri
   let received = 0;
   const ours = new Set(names);
   const from = Date.now();
-  sub.listen((e, now) => {
+  sub.listen((e, now, count) => {
     if (e.type === 'rpc_send' && ours.has(e.peer) && e.t >= from) {
-      received++;
+      received += count;
       delays.push(now - e.t);
     }
   });

@@ -193,6 +193,14 @@ describe('letters in the air', () => {
     expect(m.flights.get('peer1:6')!.said).toEqual({ lastLogIndex: 9, lastLogTerm: 3 });
   });
 
+  it('a sampled letter keeps how many other RPCs it stands for; a malformed count stands for none', () => {
+    const m = villageWith();
+    batch(m, [{ ...rpc('rpc_send', 'peer1', 'peer2', 'peer1:1'), more: 12 } as Delta, rpc('rpc_send', 'peer1', 'peer2', 'peer1:2')], T0, T0);
+    batch(m, [{ ...rpc('rpc_recv', 'peer1', 'peer2', 'peer1:3'), more: 4 } as Delta, { ...rpc('rpc_send', 'peer1', 'peer2', 'peer1:4'), more: -3 } as Delta], T0, T0);
+    batch(m, [{ ...rpc('rpc_drop', 'peer1', 'peer2', 'peer1:5'), more: 2 } as Delta, { ...rpc('rpc_send', 'peer1', 'peer2', 'peer1:6'), more: 'x' } as unknown as Delta], T0, T0);
+    expect(['peer1:1', 'peer1:2', 'peer1:3', 'peer1:4', 'peer1:5', 'peer1:6'].map((r) => m.flights.get(r)!.more)).toEqual([12, 0, 4, 0, 2, 0]);
+  });
+
   it('a receive heard before its send is a letter that already landed; the late send changes nothing', () => {
     const m = villageWith();
     batch(m, [rpc('rpc_recv', 'peer1', 'peer2', 'peer1:8'), rpc('rpc_send', 'peer1', 'peer2', 'peer1:8')], T0, T0 + 20);
@@ -256,6 +264,18 @@ describe('letters in the air', () => {
     batch(m, deltas);
     expect(m.flights.size).toBeLessThanOrEqual(MAX_FLIGHTS);
     expect(m.flights.has('keep')).toBe(true);
+  });
+
+  it('letters all in the air beyond the bound: the oldest are forgotten, down to nine tenths at once, the newest kept', () => {
+    const m = villageWith();
+    const deltas: Delta[] = [];
+    for (let i = 0; i <= MAX_FLIGHTS; i++) deltas.push(rpc('rpc_send', 'peer1', 'peer2', `a${i}`));
+    batch(m, deltas);
+    expect(m.flights.size).toBe(MAX_FLIGHTS - MAX_FLIGHTS / 10);
+    expect(m.flights.has(`a${MAX_FLIGHTS}`)).toBe(true);
+    expect(m.flights.has('a0')).toBe(false);
+    batch(m, [rpc('rpc_send', 'peer1', 'peer2', 'b')]);
+    expect(m.flights.size).toBe(MAX_FLIGHTS - MAX_FLIGHTS / 10 + 1);
   });
 
   it('heartbeats, pre-votes and reply outcomes are kept for drawing', () => {

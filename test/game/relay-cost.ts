@@ -9,8 +9,12 @@
 // them; without it, the events of today's peers.
 //
 // --spacing MS: the time between two frames of a peer (default 5).
+// --page [--page-fps 10]: the subscriber also does what the page does with each frame (JSON.parse,
+// the tree's VillageModel.receive) and the model's prune as the page does once per animation frame
+// (10 a second: the page's rate under W4's load before it was made lighter), and prints that
+// work's time per second, with the frames and bytes per second a page is sent.
 //
-//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR] [--monitor-fields] [--spacing 5]
+//   npx tsx test/game/relay-cost.ts [--rate 20000] [--seconds 5] [--tree DIR] [--browsers 1] [--cpu-prof DIR] [--monitor-fields] [--spacing 5] [--page [--page-fps 10]]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
@@ -151,6 +155,14 @@ async function main(): Promise<void> {
   let received = 0;
   let batches = 0;
   let bytes = 0;
+  /** --page: the page's work on the frames (ms), with the tree's model. */
+  const page = process.argv.includes('--page');
+  const { VillageModel } = (await import(pathToFileURL(resolve(tree, 'game/src/model.ts')).href)) as typeof import('../../game/src/model.ts');
+  const model = new VillageModel();
+  let pageMs = 0;
+  let parseMs = 0;
+  const pruneEveryMs = 1000 / Number(arg('--page-fps', '10'));
+  let prunedAt = 0;
   const delays: number[] = [];
   let from = Infinity;
   const browsers = [];
@@ -160,14 +172,25 @@ async function main(): Promise<void> {
       ws.on('message', (data) => {
         const now = Date.now();
         const text = String(data);
+        const p0 = performance.now();
         const m = JSON.parse(text);
+        if (page && from !== Infinity) parseMs += performance.now() - p0;
+        if (page) {
+          model.receive(m, now);
+          if (now - prunedAt >= pruneEveryMs) {
+            model.prune(now);
+            prunedAt = now;
+          }
+          if (from !== Infinity) pageMs += performance.now() - p0;
+        }
         if (m.type !== 'batch') return;
         if (from !== Infinity) {
           batches++;
           bytes += text.length;
         }
         for (const d of m.deltas) if (d.type === 'event' && d.event.t >= from) {
-          received++;
+          // A sampled letter stands for `more` RPCs whose events were not sent.
+          received += 1 + (d.more ?? 0);
           delays.push(now - d.event.t);
         }
       });
@@ -230,6 +253,7 @@ async function main(): Promise<void> {
   );
   proc.stdin!.write('laws\n');
   console.log(`monitor: ${(await next()).slice('laws '.length)}`);
+  if (page) console.log(`page: ${(batches / seconds).toFixed(1)} batches/s, ${(bytes / seconds / 1024).toFixed(0)} KiB/s; parse + model ${(pageMs / seconds).toFixed(1)} ms per second (parse ${(parseMs / seconds).toFixed(1)}) (${model.flights.size} letters held at the end)`);
   for (const ws of [...peers, ...browsers]) ws.terminate();
   proc.stdin!.end();
   await new Promise((r) => proc.once('exit', r));

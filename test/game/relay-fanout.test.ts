@@ -251,6 +251,31 @@ describe('the browser fan-out', () => {
     expect(commitsIn(b.take()[0])).toEqual([2, 3]);
   });
 
+  it('keeps the spacing when it is longer than the interval: the interval skips a turn too soon after a flush', () => {
+    const { clock, picture, fanout } = village(25, 40);
+    const b = new Browser();
+    fanout.add(b);
+    clock.advance(25); // the interval's flush at 25 sends the snapshot
+    b.take();
+    clock.advance(20); // t = 45: 20 ms after that flush
+    picture.applyEvent(commit(1));
+    fanout.flushSoon(); // due at 65, 40 ms after the last flush
+    clock.turn();
+    clock.advance(5); // the interval's turn at 50 is too soon: nothing
+    expect(b.take()).toEqual([]);
+    clock.advance(14); // t = 64
+    expect(b.take()).toEqual([]);
+    clock.advance(1); // t = 65
+    expect(commitsIn(b.take()[0])).toEqual([1]);
+    picture.applyEvent(commit(2));
+    clock.advance(10); // the interval at 75: 10 ms after the last flush, skipped
+    expect(b.take()).toEqual([]);
+    clock.advance(25); // the interval at 100: 35 ms after, skipped; at 125 it flushes
+    expect(b.take()).toEqual([]);
+    clock.advance(25);
+    expect(commitsIn(b.take()[0])).toEqual([2]);
+  });
+
   it('flushes every flushMs when nothing asks, and not at all once stopped', () => {
     const { clock, picture, fanout } = village(25, 8);
     const b = new Browser();
