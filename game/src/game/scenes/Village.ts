@@ -14,6 +14,8 @@ import { LogTable } from '../views/LogTable.ts';
 import { MonsterView } from '../views/MonsterView.ts';
 import { VillagerView } from '../views/VillagerView.ts';
 
+const LOG_TABLE_EVERY_MS = 100;
+
 export class Village extends Phaser.Scene {
   private villagers = new Map<string, VillagerView>();
   private letters!: Letters;
@@ -24,6 +26,7 @@ export class Village extends Phaser.Scene {
   private backdrop!: Backdrop;
   private layoutKey = '';
   private drawnVersion = -1;
+  private logTableAt = -Infinity;
 
   constructor(readonly ctx: VillageContext) {
     super('Village');
@@ -86,8 +89,13 @@ export class Village extends Phaser.Scene {
     this.letters.update(now, where);
     this.monster.update(now, delta, where);
     this.board.update(now);
-    if (model.version !== this.drawnVersion) {
+    // The table is painted again at most every LOG_TABLE_EVERY_MS: under load the logs grow on
+    // every frame, and a person reads a few changes a second (a change after a quiet spell shows
+    // at once, the latest always within that time).
+    const wall = performance.now();
+    if (model.version !== this.drawnVersion && (wall - this.logTableAt >= LOG_TABLE_EVERY_MS || wall < this.logTableAt)) {
       this.drawnVersion = model.version;
+      this.logTableAt = wall;
       this.logTable.update();
     }
   }

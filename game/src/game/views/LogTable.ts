@@ -25,6 +25,8 @@ export class LogTable {
   marked: string[] = [];
   /** The snapshot blocks the last update drew, per villager: the snapshot's last index and term, and the first and last index of the columns it spans. */
   snapshots: Record<string, SnapshotBlock> = {};
+  /** What the last paint showed (title, window and rows): a model change that leaves it alone paints nothing. */
+  private paintedKey = '';
 
   constructor(
     scene: Phaser.Scene,
@@ -73,6 +75,10 @@ export class LogTable {
     this.drawn = drawn;
     this.marked = marked;
     this.snapshots = snapshots;
+    // The model changes with every letter; the table only with logs, commits, looks and marks.
+    const key = JSON.stringify([title, first, tile, rows]);
+    if (key === this.paintedKey) return;
+    this.paintedKey = key;
 
     this.backdrop.paint(AREA.x, AREA.y, AREA.w, AREA.h, (g) => {
       g.textBaseline = 'bottom';
