@@ -1,12 +1,14 @@
 // Which letters browsers are sent. A letter is one RPC: its rpc_send, rpc_recv and rpc_drop
 // events share a rid. Under load a village carries thousands of AppendEntries (and replies) a
 // second; the page draws a few hundred letters at most, and a letter a pixel behind the one
-// before shows nothing more. So AppendEntries and their replies are sampled per batch: of the
+// before shows nothing more. So AppendEntries and their replies are sampled per path: of the
 // letters that look alike (same sender, receiver, kind, heartbeat or not, outcome, sent or
-// dropped) a batch carries the first, and that one carries `more`, how many others of the batch
-// it stands for. With batches at most every 40 ms (fanout.ts) that is up to 25 letters a second
-// on each path. Votes, TimeoutNow and InstallSnapshot (rare, and what the lessons and the eye
-// look for) always pass, as do all letters of a quiet village. The counters (messages sent,
+// dropped) at most one every MIN_LETTER_SPACING_MS is sent, and it carries `more`, how many
+// others it stands for: the others of its batch and those left out on its path since the
+// letter drawn before it. That is at most 25 letters a second on each path, however often
+// batches go out (fanout.ts). Votes, TimeoutNow and InstallSnapshot (rare, and what the lessons
+// and the eye look for) always pass, as do all letters of a quiet village (a path's letters
+// come further apart than that: heartbeats every 50 ms or more). The counters (messages sent,
 // events dropped) are the Picture's and stay exact.
 //
 // A rid is decided by the first of its events heard (a receive can arrive before its send: two
@@ -17,6 +19,9 @@ import type { Delta } from '../../shared/village.ts';
 
 /** Rids whose decision is remembered until their other event comes (at most; the oldest half are forgotten together). */
 export const MAX_DECIDED_RIDS = 10_000;
+
+/** Least time between two letters sent on one path (ms). */
+export const MIN_LETTER_SPACING_MS = 40;
 
 const SAMPLED_KINDS: ReadonlySet<string> = new Set(['append_entries', 'append_entries_reply']);
 
@@ -34,6 +39,10 @@ export class LetterSampler {
   private older = new Map<string, Decision>();
   /** Per key: the letter of the current batch that stands for the others. */
   private readonly shown = new Map<string, EventDelta>();
+  /** Per key: when its last letter was passed, and how many left out since then no letter counts yet. */
+  private readonly paths = new Map<string, { at: number; pending: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   /**
    * Whether to pass the event on (as `delta`). A letter left out is counted in the `more` of
@@ -49,8 +58,14 @@ export class LetterSampler {
       return decided.shown;
     }
     const key = keyOf(e);
-    const pass = !this.shown.has(key);
-    if (pass) this.shown.set(key, delta);
+    const now = this.now();
+    const path = this.paths.get(key);
+    const pass = !this.shown.has(key) && (path === undefined || now - path.at >= MIN_LETTER_SPACING_MS || now < path.at);
+    if (pass) {
+      this.shown.set(key, delta);
+      if (path && path.pending > 0) delta.more = path.pending;
+      this.paths.set(key, { at: now, pending: 0 });
+    }
     // A receive first is counted when its send comes (a send may never be heard: a lost stream).
     else if (e.type !== 'rpc_recv') this.countLeftOut(key);
     this.decided.set(e.rid, { shown: pass, type: e.type });
@@ -74,9 +89,14 @@ export class LetterSampler {
     this.shown.clear();
   }
 
+  /** A letter left out counts in its batch's letter of the path, or else in the path's next letter. */
   private countLeftOut(key: string): void {
     const d = this.shown.get(key);
     if (d) d.more = (d.more ?? 0) + 1;
+    else {
+      const path = this.paths.get(key);
+      if (path) path.pending++;
+    }
   }
 }
 

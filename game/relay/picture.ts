@@ -77,12 +77,13 @@ export class Picture {
   /** Whether anyone is watching: with no browser, animation events are not kept. */
   watching = false;
   /** Which letters are passed on as events. */
-  private readonly letters = new LetterSampler();
+  private readonly letters: LetterSampler;
 
   constructor(opts: PictureOptions) {
     this.order = opts.order;
     this.reviveAfterS = opts.reviveAfterS;
     this.now = opts.now ?? Date.now;
+    this.letters = new LetterSampler(this.now);
   }
 
   // ---- reads ----

@@ -93,8 +93,9 @@ export interface RelayOptions {
   flushMs?: number;
   /**
    * Peer events are flushed in the turn after they arrive (all events of that turn in one
-   * batch), but at most once per this many ms (and the interval too). Default 40 ms: a busy
-   * village gets 25 batches a second, about one per frame a page draws under load.
+   * batch), but at most once per this many ms (and the interval too). Default 8 ms: an event
+   * reaches browsers a few ms after its peer sent it (W3's delay); what a busy village costs a
+   * page is bounded by the letter sampler (letter-sampler.ts), not by fewer batches.
    */
   minFlushSpacingMs?: number;
   now?: () => number;
@@ -183,7 +184,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     highWaterBytes: limits.browserHighWaterBytes,
     lowWaterBytes: limits.browserLowWaterBytes,
     flushMs: opts.flushMs ?? 25,
-    minFlushSpacingMs: opts.minFlushSpacingMs ?? 40,
+    minFlushSpacingMs: opts.minFlushSpacingMs ?? 8,
     now,
   });
   // The flight recorder is one more browser of the fan-out: it is sent what browsers are sent.

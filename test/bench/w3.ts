@@ -135,11 +135,13 @@ export class Subscriber {
       }
       if (m.type === 'snapshot') {
         for (const p of m.picture.peers) this.reporting.set(p.name, p.reporting);
+        this.messages = m.picture.counters.messages;
         return;
       }
       if (m.type !== 'batch') return;
       for (const d of m.deltas) {
         if (d.type === 'peer') this.reporting.set(d.peer.name, d.peer.reporting);
+        if (d.type === 'counters') this.messages = d.counters.messages;
         if (d.type !== 'event') continue;
         const e = d.event;
         // A sampled letter stands for `more` RPCs whose events the relay did not send (letter-sampler.ts).
@@ -156,6 +158,9 @@ export class Subscriber {
 
   /** Whether each peer's -v stream is connected, as the relay last said. */
   readonly reporting = new Map<string, boolean>();
+
+  /** The relay's count of letters sent (rpc_send events it took), as it last said. */
+  messages = 0;
 
   async waitForReporting(names: readonly string[], timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
@@ -213,7 +218,9 @@ function openPeerStream(relayPort: number, secret: string): Promise<WebSocket> {
 /**
  * Synthetic peers (one stream per cluster name, on a relay no real peer reports to) send
  * rpc_send events at `rate` per second in total for `ms`, batched per 5 ms as the reporter does; the step is sustained when the
- * subscriber got at least 99% of them and the p99 delay stayed under 100 ms.
+ * relay told the subscriber it took at least 99% of them (its message counter: the letters it
+ * passes on are a sample, letter-sampler.ts) and the p99 delay of those that reached the
+ * subscriber stayed under 100 ms.
  */
 async function floodStep(relayPort: number, secret: string, names: readonly string[], sub: Subscriber, rate: number, ms: number): Promise<FloodStep> {
   const streams = await Promise.all(names.map(() => openPeerStream(relayPort, secret)));
@@ -223,14 +230,11 @@ async function floodStep(relayPort: number, secret: string, names: readonly stri
   );
   await sleep(300);
   const delays: number[] = [];
-  let received = 0;
   const ours = new Set(names);
   const from = Date.now();
-  sub.listen((e, now, count) => {
-    if (e.type === 'rpc_send' && ours.has(e.peer) && e.t >= from) {
-      received += count;
-      delays.push(now - e.t);
-    }
+  const messagesBefore = sub.messages;
+  sub.listen((e, now) => {
+    if (e.type === 'rpc_send' && ours.has(e.peer) && e.t >= from) delays.push(now - e.t);
   });
   // Send in 5 ms slices, one frame (a JSON array) per peer per slice, as a peer's reporter
   // sends what it queued in one turn.
@@ -254,7 +258,8 @@ async function floodStep(relayPort: number, secret: string, names: readonly stri
   }
   // Let the tail arrive.
   const tailEnd = Date.now() + 1000;
-  while (received < sent && Date.now() < tailEnd) await sleep(20);
+  while (sub.messages - messagesBefore < sent && Date.now() < tailEnd) await sleep(20);
+  const received = sub.messages - messagesBefore;
   sub.listen(null);
   for (const ws of streams) ws.terminate();
   const delay = distribution(delays);
