@@ -12,7 +12,7 @@ import { launchChromium, type Browser } from '../browser/support/chromium.ts';
 import { OursCluster } from './ours.ts';
 import { startOurPeers } from './peers.ts';
 import { startRelay, type RelayProcess } from './w3.ts';
-import { descendants } from './w4.ts';
+import { chromiumPids } from './w4.ts';
 import { procTicks } from './machine.ts';
 import { closedLoop } from './workloads.ts';
 import { WebSocket } from 'ws';
@@ -109,13 +109,7 @@ async function main(): Promise<void> {
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
-    const chromium = descendants(process.pid).filter((pid) => {
-      try {
-        return /chrom/i.test(readFileSync(`/proc/${pid}/comm`, 'utf8'));
-      } catch {
-        return false;
-      }
-    });
+    const chromium = chromiumPids();
     const ticks = () => chromium.map(procTicks).filter(Number.isFinite).reduce((a, b) => a + b, 0);
     const before = (await page.evaluate('({ b: window.__wsBytes, f: window.__wsFrames })')) as { b: number; f: number };
     const kind = (pid: number) => {

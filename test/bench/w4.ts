@@ -64,13 +64,7 @@ export interface FrameWindow {
 
 /** Counts animation frames (and GL calls, and Chromium's CPU time) over `ms` in the page. */
 async function countFrames(page: Page, ms: number): Promise<FrameWindow> {
-  const chromium = descendants(process.pid).filter((pid) => {
-    try {
-      return /chrom/i.test(readFileSync(`/proc/${pid}/comm`, 'utf8'));
-    } catch {
-      return false;
-    }
-  });
+  const chromium = chromiumPids();
   const ticks = () => chromium.map(procTicks).filter(Number.isFinite).reduce((a, b) => a + b, 0);
   const before = ticks();
   const w = await countWindow(page, ms);
@@ -122,6 +116,17 @@ async function serveEmptyScene(): Promise<EmptyScenePage> {
 // ---- the processes a run uses ----
 
 /** This process's descendants (peers, relay, Chromium and its helpers): what W4 measures. */
+/** Chromium's processes (browser, renderer, GPU, ...) among this process's descendants. */
+export function chromiumPids(): number[] {
+  return descendants(process.pid).filter((pid) => {
+    try {
+      return /chrom/i.test(readFileSync(`/proc/${pid}/comm`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function descendants(root: number): number[] {
   const parent = new Map<number, number>();
   for (const d of readdirSync('/proc')) {
