@@ -85,6 +85,7 @@ export interface MonsterState {
 
 export interface ConsoleLine {
   seq: number;
+  /** When it happened, on the local wall clock (ms). */
   at: number;
   level: ConsoleLevel;
   text: string;
@@ -141,8 +142,10 @@ export class VillageModel {
   connection: ConnectionInfo = { state: 'connecting', since: 0, failures: 0, retryAt: null, error: null };
   /** True once a snapshot arrived on the current connection. */
   hasPicture = false;
-  /** Estimated local clock minus relay clock, ms. */
+  /** Estimated local clock (village time, the one the model runs on) minus relay clock, ms. */
   clockOffset: number | null = null;
+  /** Estimated wall clock minus relay clock, ms: for times of day shown (village time stands still in a pause). */
+  wallOffset: number | null = null;
   /** Frames or deltas the model could not use (malformed), for diagnosis. */
   ignored = 0;
   /** Bumped on every change, so a view can skip work when nothing changed. */
@@ -157,18 +160,25 @@ export class VillageModel {
   /** Violations the user dismissed (by number and time, so a restarted relay's new ones show). */
   private readonly dismissed = new Set<string>();
   private consoleSeq = 0;
+  /** The wall clock when the frame being applied was heard. */
+  private heardAt = 0;
 
   // ---- input ----
 
-  /** Applies one message from the relay. `localNow` is the local wall clock (ms). */
-  receive(msg: RelayToBrowser, localNow: number): void {
+  /**
+   * Applies one message from the relay. `localNow` is the time the model runs on (village time:
+   * the local wall clock, but standing still while the village is paused); `wall` is the local
+   * wall clock itself, for the times of day shown (the console's).
+   */
+  receive(msg: RelayToBrowser, localNow: number, wall = localNow): void {
+    this.heardAt = wall;
     switch (msg.type) {
       case 'snapshot':
-        this.learnClock(msg.now, localNow);
+        this.learnClock(msg.now, localNow, wall);
         this.applySnapshot(msg.picture, localNow);
         break;
       case 'batch':
-        this.learnClock(msg.now, localNow);
+        this.learnClock(msg.now, localNow, wall);
         for (const d of msg.deltas) this.applyDelta(d, localNow);
         break;
       case 'reply':
@@ -397,9 +407,14 @@ export class VillageModel {
     return { villagers, tiles };
   }
 
-  /** Converts a relay/peer wall-clock time to local ms. */
+  /** Converts a relay/peer wall-clock time to local ms (the model's time). */
   toLocal(remote: number): number {
     return remote + (this.clockOffset ?? 0);
+  }
+
+  /** Converts a relay/peer wall-clock time to the local wall clock: a time of day to show. */
+  toWall(remote: number): number {
+    return remote + (this.wallOffset ?? this.clockOffset ?? 0);
   }
 
   // ---- internals ----
@@ -413,15 +428,10 @@ export class VillageModel {
    * The offset is the smallest (local - relay) seen: network delay only ever adds to it. It
    * creeps up slowly so that a clock step on either side is followed within a minute or so.
    */
-  private learnClock(relayNow: number, localNow: number): void {
+  private learnClock(relayNow: number, localNow: number, wall: number): void {
     if (!Number.isFinite(relayNow)) return;
-    const sample = localNow - relayNow;
-    if (this.clockOffset === null || sample < this.clockOffset || Math.abs(sample - this.clockOffset) > 60_000) {
-      this.clockOffset = sample;
-    } else {
-      // Whole milliseconds: differences under ~50 ms are not worth following.
-      this.clockOffset = Math.round(this.clockOffset + (sample - this.clockOffset) * 0.01);
-    }
+    this.clockOffset = followOffset(this.clockOffset, localNow - relayNow);
+    this.wallOffset = followOffset(this.wallOffset, wall - relayNow);
   }
 
   private applySnapshot(picture: VillagePicture, localNow: number): void {
@@ -496,7 +506,7 @@ export class VillageModel {
         const t: unknown = d.at;
         // A typed line comes as typed; it reads `> line`, as the page's own echo does.
         const text = level === 'input' ? `> ${d.line}` : d.line;
-        if (typeof d.line === 'string') this.addConsoleLine(level, text, typeof t === 'number' && Number.isFinite(t) ? this.toLocal(t) : localNow);
+        if (typeof d.line === 'string') this.addConsoleLine(level, text, typeof t === 'number' && Number.isFinite(t) ? this.toWall(t) : this.heardAt);
         break;
       }
       case 'clock': // read by the page's village time (villageTime.ts), before the model
@@ -778,4 +788,15 @@ export function short(v: unknown, max = 24): string {
     }
   }
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
+
+/**
+ * Follows a clock offset from samples (local minus remote): the lowest sample wins (the one with
+ * the least network delay in it), a change of over a minute is taken at once (a clock set, or a
+ * long pause for village time), and otherwise the estimate drifts 1% toward each sample, in
+ * whole milliseconds (differences under ~50 ms are not worth following).
+ */
+function followOffset(offset: number | null, sample: number): number {
+  if (offset === null || sample < offset || Math.abs(sample - offset) > 60_000) return sample;
+  return Math.round(offset + (sample - offset) * 0.01);
 }

@@ -137,7 +137,7 @@ export class Rewind {
     // As the live page does (connection.ts): the clock first, then the model at village time.
     this.time!.observe(f.msg, f.now);
     const v = this.time!.now(f.now);
-    model.receive(f.msg, v);
+    model.receive(f.msg, v, f.now);
     // The live page prunes on every animation frame; here, at every frame heard.
     model.prune(v);
   }

@@ -101,6 +101,17 @@ describe('snapshot and peer deltas', () => {
     batch(m, [], T0 + 2000, T0 + 1990); // the browser's clock is really 10 ms behind
     expect(m.clockOffset).toBe(-10);
   });
+
+  it('console lines keep the time of day through a pause, while the model runs on village time that stood still', () => {
+    const m = villageWith();
+    // Paused for two minutes: village time stands at T0, the wall clock and the relay go on.
+    const later = T0 + 120_000;
+    m.receive({ type: 'batch', now: later, deltas: [{ type: 'console', line: 'a visitor resumed the village', level: 'event', at: later }] }, T0, later);
+    expect(m.console.at(-1)).toMatchObject({ text: 'a visitor resumed the village', at: later });
+    expect(m.toWall(later)).toBe(later);
+    // The model's own time is village time: a peer's deadline 300 ms on is 300 ms after village now.
+    expect(m.toLocal(later + 300)).toBe(T0 + 300);
+  });
 });
 
 describe('what a villager looks like', () => {

@@ -108,7 +108,7 @@ export class ClockBar {
     this.stepBtn.disabled = !v.paused;
     if (this.el.ownerDocument.activeElement !== this.slider) this.slider.value = String(Math.round(positionOf(v.speed) * SLIDER_STEPS));
     this.speedOut.textContent = speedLabel(v.speed);
-    const when = v.at === null ? '' : ` at ${new Date(this.model.toLocal(v.at)).toLocaleTimeString()}`;
+    const when = v.at === null ? '' : ` at ${new Date(this.model.toWall(v.at)).toLocaleTimeString()}`;
     this.status.textContent = v.paused
       ? `Paused by ${v.by ?? 'someone'}${when}: space or ▶ resumes, . steps${v.lastStep ? ` · ${v.lastStep}` : ''}`
       : v.speed < 1

@@ -124,7 +124,7 @@ export class RelayConnection {
     }
     const wall = Date.now();
     this.time?.observe(msg, wall);
-    this.model.receive(msg, this.time?.now(wall) ?? wall);
+    this.model.receive(msg, this.time?.now(wall) ?? wall, wall);
   }
 
   private failPending(text: string): void {

@@ -324,7 +324,7 @@ export class Timeline {
   }
 
   private liveEdge(): number {
-    return Date.now() - (this.liveModel.clockOffset ?? 0);
+    return Date.now() - (this.liveModel.wallOffset ?? this.liveModel.clockOffset ?? 0);
   }
 
   private emptyReplay(): VillageModel {
