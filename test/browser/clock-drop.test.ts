@@ -8,23 +8,19 @@ import type { Page } from 'playwright-core';
 import type { PeerEvent } from '../../shared/events.ts';
 import type { LetterProbe } from '../../game/src/page/letterPanel.ts';
 import { waitFor } from '../support/cluster.ts';
-import { ensureGameBuilt } from './support/build.ts';
-import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
+import { villageInChromium, type VillageInChromium } from './support/fixture.ts';
 import { watchEvents, type EventWatch } from './support/events.ts';
-import { startVillage, type TestVillage } from './support/village.ts';
+import type { TestVillage } from './support/village.ts';
 
+let fixture: VillageInChromium;
 let village: TestVillage;
-let browser: Browser;
 let page: Page;
 let watcher: EventWatch;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  ensureChromium();
-  ensureGameBuilt();
-  village = await startVillage({ peers: 3, profile: 'fast', attacks: false });
-  browser = await launchChromium();
-  page = await watchedPage(browser, problems);
+  fixture = await villageInChromium({ peers: 3, profile: 'fast', attacks: false }, problems);
+  ({ village, page } = fixture);
   watcher = watchEvents(village.relay.port);
   await page.goto(village.url, { timeout: 120_000 });
   await page.waitForFunction(() => window.__village?.connected() && window.__village.leader() !== null, null, { timeout: 60_000 });
@@ -32,8 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   watcher?.close();
-  await browser?.close();
-  await village?.teardown();
+  await fixture?.close();
 }, 30_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

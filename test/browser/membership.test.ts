@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { REPO_ROOT } from '../../peer/spawn.ts';
 import { waitFor } from '../support/cluster.ts';
-import { ensureGameBuilt } from './support/build.ts';
-import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
-import { startVillage, type TestVillage } from './support/village.ts';
+import { villageInChromium, type VillageInChromium } from './support/fixture.ts';
+import type { TestVillage } from './support/village.ts';
 
 const OUT = join(REPO_ROOT, 'test-output');
 const MEMBERS = ['peer1', 'peer2', 'peer3'];
@@ -25,29 +24,25 @@ interface Sample {
   rows: Record<string, string[]>;
 }
 
+let fixture: VillageInChromium;
 let village: TestVillage;
-let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  ensureChromium();
-  ensureGameBuilt();
-  village = await startVillage({
+  fixture = await villageInChromium({
     peers: 4,
     members: 3,
     profile: 'watch',
     ini: '[profile.watch]\nheartbeat_ms = 100\nelection_min_ms = 900\nelection_max_ms = 1400\nlatency_ms = 150\n',
     limits: `[limits]\nmax_frame_bytes = 65536\nsnapshot_entries = ${SNAPSHOT_ENTRIES}\nsnapshot_trailing_entries = 0\n`,
-  });
-  browser = await launchChromium();
-  page = await watchedPage(browser, problems);
+  }, problems);
+  ({ village, page } = fixture);
   mkdirSync(OUT, { recursive: true });
 }, 600_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await village?.teardown();
+  await fixture?.close();
 }, 30_000);
 
 const context = () =>

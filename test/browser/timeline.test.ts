@@ -11,9 +11,9 @@ import type { Page } from 'playwright-core';
 import { REPO_ROOT } from '../../peer/spawn.ts';
 import type { PeerView } from '../../shared/village.ts';
 import { waitFor } from '../support/cluster.ts';
-import { ensureGameBuilt } from './support/build.ts';
-import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
-import { startVillage, type TestVillage } from './support/village.ts';
+import { watchedPage, type Browser } from './support/chromium.ts';
+import { villageInChromium, type VillageInChromium } from './support/fixture.ts';
+import type { TestVillage } from './support/village.ts';
 
 const PEERS = 3;
 const OUT = join(REPO_ROOT, 'test-output');
@@ -33,6 +33,7 @@ interface TimelineProbe {
   note: string;
 }
 
+let fixture: VillageInChromium;
 let village: TestVillage;
 let browser: Browser;
 let page: Page;
@@ -40,12 +41,9 @@ let replay: ChildProcess | null = null;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  ensureChromium();
-  ensureGameBuilt();
   mkdirSync(OUT, { recursive: true });
-  village = await startVillage({ peers: PEERS, profile: 'fast', attacks: false });
-  browser = await launchChromium();
-  page = await watchedPage(browser, problems);
+  fixture = await villageInChromium({ peers: PEERS, profile: 'fast', attacks: false }, problems);
+  ({ village, browser, page } = fixture);
 }, 600_000);
 
 afterAll(async () => {
@@ -56,8 +54,7 @@ afterAll(async () => {
       // gone already
     }
   }
-  await browser?.close();
-  await village?.teardown();
+  await fixture?.close();
 }, 30_000);
 
 const peersOf = (p: Page) => p.evaluate(() => window.__village!.peers().map(({ name, look, role, term }) => ({ name, look, role, term }))) as Promise<Probe[]>;

@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { REPO_ROOT } from '../../peer/spawn.ts';
 import { pidAlive, waitFor } from '../support/cluster.ts';
-import { ensureGameBuilt } from './support/build.ts';
-import { ensureChromium, launchChromium, watchedPage, type Browser } from './support/chromium.ts';
-import { startVillage, type TestVillage } from './support/village.ts';
+import { villageInChromium, type VillageInChromium } from './support/fixture.ts';
+import type { TestVillage } from './support/village.ts';
 
 const PEERS = 5;
 const SCREENSHOT = join(REPO_ROOT, 'test-output', 'village.png');
@@ -22,22 +21,18 @@ interface Probe {
   y: number;
 }
 
+let fixture: VillageInChromium;
 let village: TestVillage;
-let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  ensureChromium();
-  ensureGameBuilt();
-  village = await startVillage({ peers: PEERS, profile: 'fast', attacks: false });
-  browser = await launchChromium();
-  page = await watchedPage(browser, problems);
+  fixture = await villageInChromium({ peers: PEERS, profile: 'fast', attacks: false }, problems);
+  ({ village, page } = fixture);
 }, 600_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await village?.teardown();
+  await fixture?.close();
 }, 30_000);
 
 const peers = () => page.evaluate(() => window.__village!.peers()) as Promise<Probe[]>;
