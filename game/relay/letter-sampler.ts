@@ -7,9 +7,10 @@
 // others it stands for: the others of its batch and those left out on its path since the
 // letter drawn before it. That is at most 25 letters a second on each path, however often
 // batches go out (fanout.ts). Votes, TimeoutNow and InstallSnapshot (rare, and what the lessons
-// and the eye look for) always pass, as do all letters of a quiet village (a path's letters
-// come further apart than that: heartbeats every 50 ms or more). The counters (messages sent,
-// events dropped) are the Picture's and stay exact.
+// and the eye look for) always pass, and so do nearly all letters of a quiet village (a path's
+// letters come further apart than that: heartbeats every 50 ms or more; one that comes early is
+// counted by the next). The counters (messages sent, events dropped) are the Picture's and stay
+// exact.
 //
 // A rid is decided by the first of its events heard (a receive can arrive before its send: two
 // peers' streams race), and its other events follow that decision, so a letter shown is shown

@@ -226,7 +226,7 @@ function fieldsOf(f: Flight): [string, string][] {
     default:
       break;
   }
-  // Under load the relay sends one letter of each kind per batch: this one stands for the others of its batch.
+  // Under load the relay sends at most one letter of each kind per path every 40 ms: this one stands for those left out since the one before.
   if (f.more) out.push(['stands for', `${f.more + 1} ${f.rpc} letters (${f.more} more sent within 40 ms, not drawn)`]);
   return out;
 }
